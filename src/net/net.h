@@ -88,7 +88,8 @@ struct cpm_net_dest {
 typedef void cpm_net_recv_cb(void *arg, const struct cpm_net_dest *src,
 			     const char *buf, size_t len);
 /* A TCP connection opened (accepted or connected) or closed: for RFC 5626
- * style flows.  Called with up=false exactly once per id that was up. */
+ * style flows.  up=false is reported exactly once for every connection id
+ * that ever existed, including outgoing connects that failed (never up). */
 typedef void cpm_net_conn_cb(void *arg, uint64_t conn_id, bool up);
 
 struct cpm_net_conf {
@@ -126,6 +127,10 @@ const struct cpm_net_listener *cpm_net_listener_at(const struct cpm_net *n,
  * reported through the conn_cb (up=false) and the log. */
 int cpm_net_send(struct cpm_net *n, const struct cpm_net_dest *dst,
 		 const char *buf, size_t len);
+/* As cpm_net_send; *conn_id (may be NULL) gets the TCP connection used or
+ * being connected (0 for UDP), so a caller can watch it with the conn_cb. */
+int cpm_net_send_conn(struct cpm_net *n, const struct cpm_net_dest *dst,
+		      const char *buf, size_t len, uint64_t *conn_id);
 /* Is the TCP connection still open? */
 bool cpm_net_conn_alive(const struct cpm_net *n, uint64_t conn_id);
 /* Close one TCP connection (after pending writes are flushed). */
