@@ -1,0 +1,1017 @@
+/* The configuration: directive table, INI parser, overrides, dump. */
+#include "conf/conf.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------- the directives */
+
+#define FIELD(f) offsetof(struct cpm_conf, f), sizeof(((struct cpm_conf *)0)->f)
+#define KB 1024ll
+#define MB (1024ll * 1024ll)
+
+const struct cpm_conf_directive cpm_conf_directives[] = {
+	/* [server] */
+	{ "server", "domain", CPM_CONF_T_DOMAINS, "example.test,127.0.0.1,localhost",
+	  "", "served domains: AoRs and Request-URIs in these are local",
+	  FIELD(server.domains), 1, CPM_CONF_MAX_DOMAINS },
+	{ "server", "data_dir", CPM_CONF_T_STR, "./var", "",
+	  "directory for runtime data", FIELD(server.data_dir), 1, 0 },
+	{ "server", "log_level", CPM_CONF_T_LOGLEVEL, "notice", "",
+	  "least severe level logged", FIELD(server.log_level), 0, 0 },
+	{ "server", "name", CPM_CONF_T_STR, "cpmd", "",
+	  "Server / User-Agent header value", FIELD(server.name), 1, 0 },
+	{ "server", "shutdown_grace", CPM_CONF_T_INT, "5", "s",
+	  "time given to running transactions on SIGTERM",
+	  FIELD(server.shutdown_grace), 0, 3600 },
+	/* [sip] */
+	{ "sip", "listen", CPM_CONF_T_LISTEN_LIST,
+	  "udp:127.0.0.1:5060,tcp:127.0.0.1:5060", "",
+	  "SIP listening sockets", FIELD(sip.listen), 1, CPM_CONF_MAX_LISTEN },
+	{ "sip", "max_message_size", CPM_CONF_T_SIZE, "65535", "bytes",
+	  "largest SIP message accepted", FIELD(sip.max_message_size), 1 * KB,
+	  16 * MB },
+	{ "sip", "max_headers", CPM_CONF_T_INT, "100", "",
+	  "most header fields in one message", FIELD(sip.max_headers), 10,
+	  10000 },
+	{ "sip", "max_header_line", CPM_CONF_T_SIZE, "8192", "bytes",
+	  "longest header field (with folding)", FIELD(sip.max_header_line),
+	  256, 1 * MB },
+	{ "sip", "tcp_idle_timeout", CPM_CONF_T_INT, "600", "s",
+	  "idle TCP connections are closed after this",
+	  FIELD(sip.tcp_idle_timeout), 1, 86400 },
+	{ "sip", "tcp_max_connections", CPM_CONF_T_INT, "4096", "",
+	  "most simultaneous TCP connections", FIELD(sip.tcp_max_connections), 1,
+	  1000000 },
+	{ "sip", "tcp_max_out_buffer", CPM_CONF_T_SIZE, "1048576", "bytes",
+	  "unsent data queued per TCP connection before it is dropped",
+	  FIELD(sip.tcp_max_out_buffer), 4 * KB, 1024 * MB },
+	{ "sip", "udp_rcvbuf", CPM_CONF_T_SIZE, "4194304", "bytes",
+	  "UDP socket receive buffer (SO_RCVBUF), 0 = system default",
+	  FIELD(sip.udp_rcvbuf), 0, 1024 * MB },
+	{ "sip", "t1", CPM_CONF_T_INT, "500", "ms", "RFC 3261 timer T1 (RTT estimate)",
+	  FIELD(sip.t1), 1, 60000 },
+	{ "sip", "t2", CPM_CONF_T_INT, "4000", "ms",
+	  "RFC 3261 timer T2 (max retransmit interval)", FIELD(sip.t2), 1,
+	  600000 },
+	{ "sip", "t4", CPM_CONF_T_INT, "5000", "ms",
+	  "RFC 3261 timer T4 (max message lifetime)", FIELD(sip.t4), 0, 600000 },
+	{ "sip", "max_transactions", CPM_CONF_T_INT, "200000", "",
+	  "most live transactions; beyond, requests get 503",
+	  FIELD(sip.max_transactions), 1, 100000000 },
+	{ "sip", "record_route", CPM_CONF_T_BOOL, "yes", "",
+	  "insert Record-Route in proxied dialog-creating requests",
+	  FIELD(sip.record_route), 0, 0 },
+	{ "sip", "max_branches", CPM_CONF_T_INT, "16", "",
+	  "most forks of one proxied request", FIELD(sip.max_branches), 1, 256 },
+	/* [registrar] */
+	{ "registrar", "min_expires", CPM_CONF_T_INT, "60", "s",
+	  "shortest registration accepted (423 below)",
+	  FIELD(registrar.min_expires), 1, 86400 },
+	{ "registrar", "max_expires", CPM_CONF_T_INT, "3600", "s",
+	  "longer registrations are shortened to this",
+	  FIELD(registrar.max_expires), 1, 31536000 },
+	{ "registrar", "default_expires", CPM_CONF_T_INT, "3600", "s",
+	  "registration time when the REGISTER gives none",
+	  FIELD(registrar.default_expires), 1, 31536000 },
+	{ "registrar", "max_contacts", CPM_CONF_T_INT, "10", "",
+	  "most bindings per AoR", FIELD(registrar.max_contacts), 1, 1000 },
+	/* [auth] */
+	{ "auth", "realm", CPM_CONF_T_STR, "", "",
+	  "digest realm; empty = the domain of the request",
+	  FIELD(auth.realm), 0, 0 },
+	{ "auth", "trusted", CPM_CONF_T_CIDRS, "", "",
+	  "addresses (IP or IP/PREFIX list) whose requests skip authentication",
+	  FIELD(auth.trusted), 0, CPM_CONF_MAX_TRUSTED },
+	{ "auth", "nonce_ttl", CPM_CONF_T_INT, "300", "s",
+	  "lifetime of a digest nonce", FIELD(auth.nonce_ttl), 1, 86400 },
+	{ "auth", "algorithms", CPM_CONF_T_ALGS, "SHA-256,MD5", "",
+	  "digest algorithms offered, in challenge order",
+	  FIELD(auth.algorithms), 1, 2 },
+	{ "auth", "register", CPM_CONF_T_BOOL, "yes", "",
+	  "challenge REGISTER requests", FIELD(auth.challenge_register), 0, 0 },
+	{ "auth", "max_nonces", CPM_CONF_T_INT, "100000", "",
+	  "most outstanding nonces remembered", FIELD(auth.max_nonces), 1,
+	  100000000 },
+	/* [http] */
+	{ "http", "listen", CPM_CONF_T_LISTEN_ONE, "127.0.0.1:8080", "",
+	  "HTTP API socket IP:PORT; empty = no HTTP API", FIELD(http.listen), 0,
+	  0 },
+	/* [store] */
+	{ "store", "url", CPM_CONF_T_STORE_URL, "sqlite:./var/cpmd.db", "",
+	  "database of users and registrations", FIELD(store.url), 0, 0 },
+	{ "store", "busy_timeout", CPM_CONF_T_INT, "5000", "ms",
+	  "wait for a database locked by another process",
+	  FIELD(store.busy_timeout), 0, 600000 },
+};
+
+const size_t cpm_conf_ndirectives =
+	sizeof cpm_conf_directives / sizeof cpm_conf_directives[0];
+
+static const char *const sections[] = { "server", "sip",  "registrar",
+					"auth",	  "http", "store" };
+
+static const char *const level_names[] = { "error", "warn", "notice", "info",
+					    "debug" };
+
+const struct cpm_conf_directive *cpm_conf_directive_find(const char *section,
+							 size_t section_len,
+							 const char *key,
+							 size_t key_len)
+{
+	for (size_t i = 0; i < cpm_conf_ndirectives; i++) {
+		const struct cpm_conf_directive *d = &cpm_conf_directives[i];
+		if (strlen(d->section) == section_len &&
+		    strncmp(d->section, section, section_len) == 0 &&
+		    strlen(d->key) == key_len && strncmp(d->key, key, key_len) == 0)
+			return d;
+	}
+	return NULL;
+}
+
+static bool section_known(struct cpm_str s)
+{
+	for (size_t i = 0; i < sizeof sections / sizeof *sections; i++)
+		if (cpm_str_eq_cstr(s, sections[i]))
+			return true;
+	return false;
+}
+
+/* ----------------------------------------------------------- value parsing */
+
+static void errf(char *err, size_t errsz, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void errf(char *err, size_t errsz, const char *fmt, ...)
+{
+	if (!err || !errsz)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
+}
+
+/* The expected form of a directive's value, for error messages. */
+static void expected_form(const struct cpm_conf_directive *d, char *out,
+			  size_t outsz)
+{
+	const char *unit = d->unit;
+	switch (d->type) {
+	case CPM_CONF_T_STR:
+		snprintf(out, outsz,
+			 "%s text of at most %zu characters, without control "
+			 "characters or '\"'",
+			 d->min ? "non-empty" : "a", d->size - 1);
+		break;
+	case CPM_CONF_T_INT:
+		snprintf(out, outsz, "an integer from %lld to %lld%s%s%s",
+			 (long long)d->min, (long long)d->max,
+			 *unit ? " (" : "",
+			 strcmp(unit, "s") == 0	   ? "seconds"
+			 : strcmp(unit, "ms") == 0 ? "milliseconds"
+						   : unit,
+			 *unit ? ")" : "");
+		break;
+	case CPM_CONF_T_SIZE:
+		snprintf(out, outsz,
+			 "a size in bytes from %lld to %lld, optionally with a "
+			 "k (KiB) or M (MiB) suffix",
+			 (long long)d->min, (long long)d->max);
+		break;
+	case CPM_CONF_T_BOOL:
+		snprintf(out, outsz, "yes/no, true/false, on/off or 1/0");
+		break;
+	case CPM_CONF_T_LOGLEVEL:
+		snprintf(out, outsz, "one of error, warn, notice, info, debug");
+		break;
+	case CPM_CONF_T_DOMAINS:
+		snprintf(out, outsz,
+			 "a comma-separated list of 1 to %d distinct domain names "
+			 "or IP addresses (IPv6 in brackets), each shorter than "
+			 "%d characters",
+			 CPM_CONF_MAX_DOMAINS, CPM_CONF_DOMAIN_LEN);
+		break;
+	case CPM_CONF_T_LISTEN_LIST:
+		snprintf(out, outsz,
+			 "a comma-separated list of 1 to %d distinct "
+			 "PROTO:IP:PORT (PROTO udp or tcp, IPv6 in brackets), "
+			 "e.g. udp:127.0.0.1:5060,tcp:[::1]:5060",
+			 CPM_CONF_MAX_LISTEN);
+		break;
+	case CPM_CONF_T_LISTEN_ONE:
+		snprintf(out, outsz,
+			 "IP:PORT (IPv6 in brackets), e.g. 127.0.0.1:8080, or "
+			 "empty to disable");
+		break;
+	case CPM_CONF_T_CIDRS:
+		snprintf(out, outsz,
+			 "a comma-separated list of at most %d IP or IP/PREFIX "
+			 "(e.g. 10.0.0.0/8,::1), or empty",
+			 CPM_CONF_MAX_TRUSTED);
+		break;
+	case CPM_CONF_T_ALGS:
+		snprintf(out, outsz,
+			 "a comma-separated list of SHA-256 and/or MD5, without "
+			 "repetition");
+		break;
+	case CPM_CONF_T_STORE_URL:
+		snprintf(out, outsz,
+			 "sqlite:PATH, PATH shorter than %zu characters",
+			 d->size - sizeof "sqlite:" + 1);
+		break;
+	}
+}
+
+/* Split a comma list; calls fn on each trimmed element (never on an
+ * entirely empty value).  An empty element is an error. */
+static int for_each_item(struct cpm_str v,
+			 int (*fn)(void *ctx, struct cpm_str item), void *ctx)
+{
+	v = cpm_str_trim(v);
+	if (v.len == 0)
+		return 0;
+	for (;;) {
+		long comma = cpm_str_chr(v, ',');
+		struct cpm_str item = { v.s, comma < 0 ? v.len : (size_t)comma };
+		item = cpm_str_trim(item);
+		if (item.len == 0)
+			return CPM_EINVAL;
+		int rc = fn(ctx, item);
+		if (rc)
+			return rc;
+		if (comma < 0)
+			return 0;
+		v.s += comma + 1;
+		v.len -= (size_t)comma + 1;
+	}
+}
+
+static bool has_bad_chars(struct cpm_str v)
+{
+	for (size_t i = 0; i < v.len; i++) {
+		unsigned char ch = (unsigned char)v.s[i];
+		if (ch < 0x20 || ch == 0x7f || ch == '"')
+			return true;
+	}
+	return false;
+}
+
+static int parse_u64(struct cpm_str v, uint64_t *out)
+{
+	return cpm_str_to_u64(v, UINT64_MAX / (1024 * 1024), out);
+}
+
+static int parse_bool(struct cpm_str v, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	for (int i = 0; i < 4; i++) {
+		if (cpm_str_ieq_cstr(v, yes[i])) {
+			*out = true;
+			return 0;
+		}
+		if (cpm_str_ieq_cstr(v, no[i])) {
+			*out = false;
+			return 0;
+		}
+	}
+	return CPM_EINVAL;
+}
+
+static bool valid_hostname(struct cpm_str h)
+{
+	if (h.len == 0 || h.len >= CPM_CONF_DOMAIN_LEN)
+		return false;
+	if (h.s[0] == '[') {
+		char tmp[64];
+		struct in6_addr a6;
+		if (h.len < 3 || h.s[h.len - 1] != ']' || h.len - 2 >= sizeof tmp)
+			return false;
+		memcpy(tmp, h.s + 1, h.len - 2);
+		tmp[h.len - 2] = '\0';
+		return inet_pton(AF_INET6, tmp, &a6) == 1;
+	}
+	size_t label = 0;
+	for (size_t i = 0; i < h.len; i++) {
+		char ch = h.s[i];
+		if (ch == '.') {
+			if (label == 0 || h.s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			     (ch >= '0' && ch <= '9');
+		if (!alnum && !(ch == '-' && label > 0))
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return label > 0 && h.s[h.len - 1] != '-';
+}
+
+struct domains_ctx {
+	char (*d)[CPM_CONF_DOMAIN_LEN];
+	int n;
+};
+
+static int domain_item(void *ctx, struct cpm_str item)
+{
+	struct domains_ctx *dc = ctx;
+	if (!valid_hostname(item) || dc->n >= CPM_CONF_MAX_DOMAINS)
+		return CPM_EINVAL;
+	char low[CPM_CONF_DOMAIN_LEN];
+	for (size_t i = 0; i < item.len; i++) {
+		char ch = item.s[i];
+		low[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+	}
+	low[item.len] = '\0';
+	for (int i = 0; i < dc->n; i++)
+		if (strcmp(dc->d[i], low) == 0)
+			return CPM_EINVAL;
+	memcpy(dc->d[dc->n++], low, item.len + 1);
+	return 0;
+}
+
+/* "IP:PORT" or "[IPv6]:PORT" into l (proto left alone). */
+static int parse_hostport(struct cpm_str v, struct cpm_conf_listen *l)
+{
+	struct cpm_str host, port;
+	if (v.len && v.s[0] == '[') {
+		long close = cpm_str_chr(v, ']');
+		if (close < 0 || (size_t)close + 1 >= v.len || v.s[close + 1] != ':')
+			return CPM_EINVAL;
+		host = (struct cpm_str){ v.s + 1, (size_t)close - 1 };
+		port = (struct cpm_str){ v.s + close + 2, v.len - (size_t)close - 2 };
+		l->family = AF_INET6;
+	} else {
+		long colon = cpm_str_chr(v, ':');
+		if (colon < 0)
+			return CPM_EINVAL;
+		host = (struct cpm_str){ v.s, (size_t)colon };
+		port = (struct cpm_str){ v.s + colon + 1, v.len - (size_t)colon - 1 };
+		l->family = AF_INET;
+	}
+	uint64_t p;
+	if (cpm_str_to_u64(port, 65535, &p) || p == 0)
+		return CPM_EINVAL;
+	if (cpm_str_copy(host, l->host, sizeof l->host))
+		return CPM_EINVAL;
+	l->port = (uint16_t)p;
+	memset(&l->addr, 0, sizeof l->addr);
+	if (l->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&l->addr;
+		if (inet_pton(AF_INET, l->host, &sin->sin_addr) != 1)
+			return CPM_EINVAL;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(l->port);
+		l->addrlen = sizeof *sin;
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&l->addr;
+		if (inet_pton(AF_INET6, l->host, &sin6->sin6_addr) != 1)
+			return CPM_EINVAL;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(l->port);
+		l->addrlen = sizeof *sin6;
+	}
+	return 0;
+}
+
+static bool listen_same(const struct cpm_conf_listen *a,
+			const struct cpm_conf_listen *b)
+{
+	return strcmp(a->proto, b->proto) == 0 && a->family == b->family &&
+	       a->port == b->port && a->addrlen == b->addrlen &&
+	       memcmp(&a->addr, &b->addr, a->addrlen) == 0;
+}
+
+struct listen_ctx {
+	struct cpm_conf_listen *l;
+	int n;
+};
+
+static int listen_item(void *ctx, struct cpm_str item)
+{
+	struct listen_ctx *lc = ctx;
+	if (lc->n >= CPM_CONF_MAX_LISTEN)
+		return CPM_EINVAL;
+	struct cpm_conf_listen *l = &lc->l[lc->n];
+	memset(l, 0, sizeof *l);
+	long colon = cpm_str_chr(item, ':');
+	if (colon < 0)
+		return CPM_EINVAL;
+	struct cpm_str proto = { item.s, (size_t)colon };
+	if (cpm_str_ieq_cstr(proto, "udp"))
+		strcpy(l->proto, "udp");
+	else if (cpm_str_ieq_cstr(proto, "tcp"))
+		strcpy(l->proto, "tcp");
+	else
+		return CPM_EINVAL;
+	struct cpm_str rest = { item.s + colon + 1, item.len - (size_t)colon - 1 };
+	int rc = parse_hostport(rest, l);
+	if (rc)
+		return rc;
+	for (int i = 0; i < lc->n; i++)
+		if (listen_same(&lc->l[i], l))
+			return CPM_EINVAL;
+	lc->n++;
+	return 0;
+}
+
+struct cidr_ctx {
+	struct cpm_conf_cidr *c;
+	int n;
+};
+
+static int cidr_item(void *ctx, struct cpm_str item)
+{
+	struct cidr_ctx *cc = ctx;
+	if (cc->n >= CPM_CONF_MAX_TRUSTED)
+		return CPM_EINVAL;
+	struct cpm_conf_cidr *c = &cc->c[cc->n];
+	memset(c, 0, sizeof *c);
+	long slash = cpm_str_chr(item, '/');
+	struct cpm_str addr = { item.s, slash < 0 ? item.len : (size_t)slash };
+	char tmp[64];
+	if (cpm_str_copy(addr, tmp, sizeof tmp))
+		return CPM_EINVAL;
+	int maxbits;
+	if (inet_pton(AF_INET, tmp, c->addr) == 1) {
+		c->family = AF_INET;
+		maxbits = 32;
+	} else if (inet_pton(AF_INET6, tmp, c->addr) == 1) {
+		c->family = AF_INET6;
+		maxbits = 128;
+	} else {
+		return CPM_EINVAL;
+	}
+	c->prefix = maxbits;
+	if (slash >= 0) {
+		uint64_t p;
+		struct cpm_str ps = { item.s + slash + 1,
+				      item.len - (size_t)slash - 1 };
+		if (cpm_str_to_u64(ps, (uint64_t)maxbits, &p))
+			return CPM_EINVAL;
+		c->prefix = (int)p;
+	}
+	/* clear the host bits */
+	for (int bit = c->prefix; bit < maxbits; bit++)
+		c->addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
+	cc->n++;
+	return 0;
+}
+
+struct algs_ctx {
+	enum cpm_hash_alg *a;
+	int n;
+};
+
+static int alg_item(void *ctx, struct cpm_str item)
+{
+	struct algs_ctx *ac = ctx;
+	enum cpm_hash_alg alg;
+	if (item.len == 0 || cpm_hash_alg_parse(item, &alg) || ac->n >= 2)
+		return CPM_EINVAL;
+	for (int i = 0; i < ac->n; i++)
+		if (ac->a[i] == alg)
+			return CPM_EINVAL;
+	ac->a[ac->n++] = alg;
+	return 0;
+}
+
+/* Parse v into the field of d; CPM_EINVAL on a bad value.  The field is
+ * only written on success. */
+static int parse_value(const struct cpm_conf_directive *d, struct cpm_conf *c,
+		       struct cpm_str v)
+{
+	char *field = (char *)c + d->offset;
+	v = cpm_str_trim(v);
+	switch (d->type) {
+	case CPM_CONF_T_STR:
+		if (v.len >= d->size || (d->min && v.len == 0) || has_bad_chars(v))
+			return CPM_EINVAL;
+		memcpy(field, v.s, v.len);
+		field[v.len] = '\0';
+		return 0;
+	case CPM_CONF_T_INT: {
+		uint64_t n;
+		if (cpm_str_to_u64(v, (uint64_t)d->max, &n) || (int64_t)n < d->min)
+			return CPM_EINVAL;
+		*(int *)field = (int)n;
+		return 0;
+	}
+	case CPM_CONF_T_SIZE: {
+		uint64_t n, mult = 1;
+		if (v.len && (v.s[v.len - 1] == 'k' || v.s[v.len - 1] == 'K'))
+			mult = KB;
+		else if (v.len && (v.s[v.len - 1] == 'M' || v.s[v.len - 1] == 'm'))
+			mult = MB;
+		if (mult != 1)
+			v.len--;
+		if (parse_u64(v, &n) || n * mult > (uint64_t)d->max ||
+		    n * mult < (uint64_t)d->min)
+			return CPM_EINVAL;
+		*(size_t *)field = (size_t)(n * mult);
+		return 0;
+	}
+	case CPM_CONF_T_BOOL:
+		return parse_bool(v, (bool *)field);
+	case CPM_CONF_T_LOGLEVEL:
+		for (int i = 0; i < 5; i++)
+			if (cpm_str_ieq_cstr(v, level_names[i])) {
+				*(int *)field = i;
+				return 0;
+			}
+		return CPM_EINVAL;
+	case CPM_CONF_T_DOMAINS: {
+		char tmp[CPM_CONF_MAX_DOMAINS][CPM_CONF_DOMAIN_LEN];
+		struct domains_ctx dc = { tmp, 0 };
+		if (for_each_item(v, domain_item, &dc) || dc.n < d->min)
+			return CPM_EINVAL;
+		memcpy(c->server.domains, tmp, sizeof tmp);
+		c->server.ndomains = dc.n;
+		return 0;
+	}
+	case CPM_CONF_T_LISTEN_LIST: {
+		struct cpm_conf_listen tmp[CPM_CONF_MAX_LISTEN];
+		struct listen_ctx lc = { tmp, 0 };
+		if (for_each_item(v, listen_item, &lc) || lc.n < d->min)
+			return CPM_EINVAL;
+		memset(c->sip.listen, 0, sizeof c->sip.listen);
+		memcpy(c->sip.listen, tmp, sizeof tmp[0] * (size_t)lc.n);
+		c->sip.nlisten = lc.n;
+		return 0;
+	}
+	case CPM_CONF_T_LISTEN_ONE: {
+		struct cpm_conf_listen l;
+		memset(&l, 0, sizeof l);
+		strcpy(l.proto, "tcp");
+		if (v.len && parse_hostport(v, &l))
+			return CPM_EINVAL;
+		*(struct cpm_conf_listen *)field = l;
+		return 0;
+	}
+	case CPM_CONF_T_CIDRS: {
+		struct cpm_conf_cidr tmp[CPM_CONF_MAX_TRUSTED];
+		struct cidr_ctx cc = { tmp, 0 };
+		if (for_each_item(v, cidr_item, &cc))
+			return CPM_EINVAL;
+		memset(c->auth.trusted, 0, sizeof c->auth.trusted);
+		memcpy(c->auth.trusted, tmp, sizeof tmp[0] * (size_t)cc.n);
+		c->auth.ntrusted = cc.n;
+		return 0;
+	}
+	case CPM_CONF_T_ALGS: {
+		enum cpm_hash_alg tmp[2];
+		struct algs_ctx ac = { tmp, 0 };
+		if (for_each_item(v, alg_item, &ac) || ac.n < 1)
+			return CPM_EINVAL;
+		memcpy(c->auth.algorithms, tmp, sizeof tmp);
+		c->auth.nalgorithms = ac.n;
+		return 0;
+	}
+	case CPM_CONF_T_STORE_URL:
+		if (!cpm_str_istarts(v, "sqlite:") || v.len == sizeof "sqlite:" - 1 ||
+		    v.len >= d->size || has_bad_chars(v))
+			return CPM_EINVAL;
+		memcpy(field, v.s, v.len);
+		field[v.len] = '\0';
+		memcpy(field, "sqlite", 6); /* scheme in lowercase */
+		return 0;
+	}
+	return CPM_EINVAL;
+}
+
+static int set_directive(struct cpm_conf *c, const struct cpm_conf_directive *d,
+			 struct cpm_str v, char *err, size_t errsz)
+{
+	if (parse_value(d, c, v) == 0)
+		return 0;
+	char form[256];
+	expected_form(d, form, sizeof form);
+	errf(err, errsz, "%s.%s: expected %s, got '%.*s'", d->section, d->key,
+	     form, (int)(v.len > 200 ? 200 : v.len), v.s);
+	return CPM_EINVAL;
+}
+
+void cpm_conf_defaults(struct cpm_conf *c)
+{
+	memset(c, 0, sizeof *c);
+	for (size_t i = 0; i < cpm_conf_ndirectives; i++) {
+		const struct cpm_conf_directive *d = &cpm_conf_directives[i];
+		if (parse_value(d, c, cpm_str_from_cstr(d->def)) != 0) {
+			/* a broken table is a programming error */
+			fprintf(stderr, "conf: bad default for %s.%s\n",
+				d->section, d->key);
+			abort();
+		}
+	}
+}
+
+void cpm_conf_free(struct cpm_conf *c)
+{
+	(void)c;
+}
+
+static void unknown_key_msg(struct cpm_str sec, struct cpm_str key, char *msg,
+			    size_t msgsz)
+{
+	if (!section_known(sec))
+		snprintf(msg, msgsz,
+			 "unknown section [%.*s] (known: server, sip, registrar, "
+			 "auth, http, store)",
+			 (int)(sec.len > 64 ? 64 : sec.len), sec.s);
+	else
+		snprintf(msg, msgsz, "unknown key '%.*s' in section [%.*s]",
+			 (int)(key.len > 64 ? 64 : key.len), key.s, CPM_STR_FMT(sec));
+}
+
+int cpm_conf_set(struct cpm_conf *c, const char *dotted_key, const char *value,
+		 char *err, size_t errsz)
+{
+	struct cpm_str dk = cpm_str_trim(cpm_str_from_cstr(dotted_key));
+	long dot = cpm_str_chr(dk, '.');
+	if (dot <= 0 || (size_t)dot + 1 >= dk.len) {
+		errf(err, errsz, "'%.*s': expected a key of the form section.key",
+		     (int)(dk.len > 64 ? 64 : dk.len), dk.s);
+		return CPM_ENOTFOUND;
+	}
+	struct cpm_str sec = { dk.s, (size_t)dot };
+	struct cpm_str key = { dk.s + dot + 1, dk.len - (size_t)dot - 1 };
+	const struct cpm_conf_directive *d =
+		cpm_conf_directive_find(sec.s, sec.len, key.s, key.len);
+	if (!d) {
+		unknown_key_msg(sec, key, err, errsz);
+		return CPM_ENOTFOUND;
+	}
+	return set_directive(c, d, cpm_str_from_cstr(value ? value : ""), err,
+			     errsz);
+}
+
+int cpm_conf_set_arg(struct cpm_conf *c, const char *assignment, char *err,
+		     size_t errsz)
+{
+	const char *eq = strchr(assignment, '=');
+	if (!eq) {
+		errf(err, errsz, "'%s': expected section.key=value", assignment);
+		return CPM_EINVAL;
+	}
+	char key[128];
+	if (cpm_str_copy((struct cpm_str){ assignment, (size_t)(eq - assignment) },
+			 key, sizeof key)) {
+		errf(err, errsz, "'%.64s...': key too long", assignment);
+		return CPM_ENOTFOUND;
+	}
+	return cpm_conf_set(c, key, eq + 1, err, errsz);
+}
+
+/* ------------------------------------------------------------- file parser */
+
+#define MAX_LINE 65536
+
+/* The value part of "key = value": quotes and trailing comments. */
+static int file_value(struct cpm_str v, struct cpm_str *out)
+{
+	v = cpm_str_trim(v);
+	if (v.len && v.s[0] == '"') {
+		long close = cpm_str_chr((struct cpm_str){ v.s + 1, v.len - 1 }, '"');
+		if (close < 0)
+			return CPM_EPARSE;
+		struct cpm_str rest = cpm_str_trim(
+			(struct cpm_str){ v.s + close + 2, v.len - (size_t)close - 2 });
+		if (rest.len && rest.s[0] != '#' && rest.s[0] != ';')
+			return CPM_EPARSE;
+		*out = (struct cpm_str){ v.s + 1, (size_t)close };
+		return 0;
+	}
+	for (size_t i = 1; i < v.len; i++)
+		if ((v.s[i] == '#' || v.s[i] == ';') &&
+		    (v.s[i - 1] == ' ' || v.s[i - 1] == '\t')) {
+			v.len = i;
+			break;
+		}
+	*out = cpm_str_trim(v);
+	return 0;
+}
+
+int cpm_conf_load_file(struct cpm_conf *c, const char *path, char *err,
+		       size_t errsz)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		errf(err, errsz, "%s: %s", path, strerror(errno));
+		return CPM_EIO;
+	}
+	int seen[sizeof cpm_conf_directives / sizeof cpm_conf_directives[0]];
+	memset(seen, 0, sizeof seen);
+	char section[64] = "";
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int lineno = 0, rc = 0;
+	char msg[768];
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		lineno++;
+		if (n > MAX_LINE) {
+			snprintf(msg, sizeof msg, "line longer than %d bytes",
+				 MAX_LINE);
+			rc = CPM_EPARSE;
+			break;
+		}
+		if ((size_t)n != strlen(line)) {
+			snprintf(msg, sizeof msg, "NUL byte in line");
+			rc = CPM_EPARSE;
+			break;
+		}
+		struct cpm_str l = { line, (size_t)n };
+		if (lineno == 1 && cpm_str_istarts(l, "\xef\xbb\xbf")) {
+			l.s += 3;
+			l.len -= 3;
+		}
+		l = cpm_str_trim(l);
+		if (l.len == 0 || l.s[0] == '#' || l.s[0] == ';')
+			continue;
+		if (l.s[0] == '[') {
+			long close = cpm_str_chr(l, ']');
+			struct cpm_str after = { 0 };
+			if (close > 0)
+				after = cpm_str_trim((struct cpm_str){
+					l.s + close + 1, l.len - (size_t)close - 1 });
+			if (close < 0 || (after.len && after.s[0] != '#' &&
+					  after.s[0] != ';')) {
+				snprintf(msg, sizeof msg,
+					 "expected [section], got '%.*s'",
+					 (int)(l.len > 64 ? 64 : l.len), l.s);
+				rc = CPM_EPARSE;
+				break;
+			}
+			struct cpm_str sec = cpm_str_trim(
+				(struct cpm_str){ l.s + 1, (size_t)close - 1 });
+			if (!section_known(sec)) {
+				unknown_key_msg(sec, CPM_STR(""), msg, sizeof msg);
+				rc = CPM_ENOTFOUND;
+				break;
+			}
+			cpm_str_copy(sec, section, sizeof section);
+			continue;
+		}
+		long eq = cpm_str_chr(l, '=');
+		if (eq < 0) {
+			snprintf(msg, sizeof msg,
+				 "expected 'key = value' or [section], got '%.*s'",
+				 (int)(l.len > 64 ? 64 : l.len), l.s);
+			rc = CPM_EPARSE;
+			break;
+		}
+		struct cpm_str key = cpm_str_trim((struct cpm_str){ l.s, (size_t)eq });
+		struct cpm_str val;
+		if (!section[0]) {
+			snprintf(msg, sizeof msg,
+				 "key '%.*s' before any [section]",
+				 (int)(key.len > 64 ? 64 : key.len), key.s);
+			rc = CPM_EPARSE;
+			break;
+		}
+		const struct cpm_conf_directive *d = cpm_conf_directive_find(
+			section, strlen(section), key.s, key.len);
+		if (!d) {
+			unknown_key_msg(cpm_str_from_cstr(section), key, msg,
+					sizeof msg);
+			rc = CPM_ENOTFOUND;
+			break;
+		}
+		size_t idx = (size_t)(d - cpm_conf_directives);
+		if (seen[idx]) {
+			snprintf(msg, sizeof msg,
+				 "%s.%s set twice (first at line %d)", d->section,
+				 d->key, seen[idx]);
+			rc = CPM_EPARSE;
+			break;
+		}
+		seen[idx] = lineno;
+		if (file_value((struct cpm_str){ l.s + eq + 1, l.len - (size_t)eq - 1 },
+			       &val)) {
+			snprintf(msg, sizeof msg, "%s.%s: unterminated quote",
+				 d->section, d->key);
+			rc = CPM_EPARSE;
+			break;
+		}
+		rc = set_directive(c, d, val, msg, sizeof msg);
+		if (rc)
+			break;
+	}
+	if (!rc && ferror(f)) {
+		snprintf(msg, sizeof msg, "read error");
+		rc = CPM_EIO;
+	}
+	free(line);
+	fclose(f);
+	if (rc)
+		errf(err, errsz, "%s:%d: %s", path, lineno, msg);
+	return rc;
+}
+
+/* -------------------------------------------------------------- validation */
+
+int cpm_conf_validate(const struct cpm_conf *c, char *err, size_t errsz)
+{
+	if (c->sip.t1 > c->sip.t2) {
+		errf(err, errsz, "sip.t1 (%d ms) must not exceed sip.t2 (%d ms)",
+		     c->sip.t1, c->sip.t2);
+		return CPM_EINVAL;
+	}
+	if (c->sip.max_header_line > c->sip.max_message_size) {
+		errf(err, errsz,
+		     "sip.max_header_line (%zu) must not exceed "
+		     "sip.max_message_size (%zu)",
+		     c->sip.max_header_line, c->sip.max_message_size);
+		return CPM_EINVAL;
+	}
+	if (c->registrar.min_expires > c->registrar.default_expires ||
+	    c->registrar.default_expires > c->registrar.max_expires) {
+		errf(err, errsz,
+		     "registrar: expected min_expires (%d) <= default_expires "
+		     "(%d) <= max_expires (%d)",
+		     c->registrar.min_expires, c->registrar.default_expires,
+		     c->registrar.max_expires);
+		return CPM_EINVAL;
+	}
+	if (c->server.ndomains < 1 || c->sip.nlisten < 1 ||
+	    c->auth.nalgorithms < 1) {
+		errf(err, errsz,
+		     "server.domain, sip.listen and auth.algorithms must not "
+		     "be empty");
+		return CPM_EINVAL;
+	}
+	if (c->http.listen.port) {
+		for (int i = 0; i < c->sip.nlisten; i++)
+			if (listen_same(&c->sip.listen[i], &c->http.listen)) {
+				errf(err, errsz,
+				     "http.listen (%s:%u) is also in sip.listen",
+				     c->http.listen.host, c->http.listen.port);
+				return CPM_EINVAL;
+			}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+bool cpm_conf_serves_domain(const struct cpm_conf *c, struct cpm_str domain)
+{
+	for (int i = 0; i < c->server.ndomains; i++)
+		if (cpm_str_ieq_cstr(domain, c->server.domains[i]))
+			return true;
+	return false;
+}
+
+static bool cidr_match(const struct cpm_conf_cidr *c, const uint8_t *addr)
+{
+	int full = c->prefix / 8, rest = c->prefix % 8;
+	if (memcmp(c->addr, addr, (size_t)full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	uint8_t mask = (uint8_t)(0xffu << (8 - rest));
+	return (addr[full] & mask) == c->addr[full];
+}
+
+bool cpm_conf_is_trusted(const struct cpm_conf *c, const struct sockaddr *sa)
+{
+	uint8_t addr[16];
+	int family;
+	if (sa->sa_family == AF_INET) {
+		memcpy(addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		family = AF_INET;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			memcpy(addr, s6->sin6_addr.s6_addr + 12, 4);
+			family = AF_INET;
+		} else {
+			memcpy(addr, s6->sin6_addr.s6_addr, 16);
+			family = AF_INET6;
+		}
+	} else {
+		return false;
+	}
+	for (int i = 0; i < c->auth.ntrusted; i++)
+		if (c->auth.trusted[i].family == family &&
+		    cidr_match(&c->auth.trusted[i], addr))
+			return true;
+	return false;
+}
+
+/* --------------------------------------------------------------------- dump */
+
+static int fmt_listen(struct cpm_buf *b, const struct cpm_conf_listen *l)
+{
+	if (l->family == AF_INET6)
+		return cpm_buf_printf(b, "[%s]:%u", l->host, l->port);
+	return cpm_buf_printf(b, "%s:%u", l->host, l->port);
+}
+
+/* The value of d in file syntax (unquoted). */
+static int format_value(const struct cpm_conf_directive *d,
+			const struct cpm_conf *c, struct cpm_buf *b)
+{
+	const char *field = (const char *)c + d->offset;
+	int rc = 0;
+	switch (d->type) {
+	case CPM_CONF_T_STR:
+	case CPM_CONF_T_STORE_URL:
+		return cpm_buf_puts(b, field);
+	case CPM_CONF_T_INT:
+		return cpm_buf_printf(b, "%d", *(const int *)field);
+	case CPM_CONF_T_SIZE:
+		return cpm_buf_printf(b, "%zu", *(const size_t *)field);
+	case CPM_CONF_T_BOOL:
+		return cpm_buf_puts(b, *(const bool *)field ? "yes" : "no");
+	case CPM_CONF_T_LOGLEVEL: {
+		int lv = *(const int *)field;
+		return cpm_buf_puts(b, level_names[lv < 0 ? 0 : lv > 4 ? 4 : lv]);
+	}
+	case CPM_CONF_T_DOMAINS:
+		for (int i = 0; !rc && i < c->server.ndomains; i++)
+			rc = cpm_buf_printf(b, "%s%s", i ? "," : "",
+					    c->server.domains[i]);
+		return rc;
+	case CPM_CONF_T_LISTEN_LIST:
+		for (int i = 0; !rc && i < c->sip.nlisten; i++) {
+			rc = cpm_buf_printf(b, "%s%s:", i ? "," : "",
+					    c->sip.listen[i].proto);
+			if (!rc)
+				rc = fmt_listen(b, &c->sip.listen[i]);
+		}
+		return rc;
+	case CPM_CONF_T_LISTEN_ONE: {
+		const struct cpm_conf_listen *l = (const void *)field;
+		return l->port ? fmt_listen(b, l) : 0;
+	}
+	case CPM_CONF_T_CIDRS:
+		for (int i = 0; !rc && i < c->auth.ntrusted; i++) {
+			const struct cpm_conf_cidr *t = &c->auth.trusted[i];
+			char tmp[INET6_ADDRSTRLEN];
+			inet_ntop(t->family, t->addr, tmp, sizeof tmp);
+			rc = cpm_buf_printf(b, "%s%s/%d", i ? "," : "", tmp,
+					    t->prefix);
+		}
+		return rc;
+	case CPM_CONF_T_ALGS:
+		for (int i = 0; !rc && i < c->auth.nalgorithms; i++)
+			rc = cpm_buf_printf(b, "%s%s", i ? "," : "",
+					    cpm_hash_alg_name(c->auth.algorithms[i]));
+		return rc;
+	}
+	return CPM_EINVAL;
+}
+
+static bool needs_quotes(struct cpm_str v)
+{
+	if (v.len == 0 || v.s[0] == ' ' || v.s[v.len - 1] == ' ')
+		return true;
+	return cpm_str_chr(v, '#') >= 0 || cpm_str_chr(v, ';') >= 0;
+}
+
+int cpm_conf_dump(const struct cpm_conf *c, FILE *f)
+{
+	struct cpm_buf b;
+	cpm_buf_init(&b, 1 << 20);
+	const char *section = "";
+	int rc = 0;
+	for (size_t i = 0; !rc && i < cpm_conf_ndirectives; i++) {
+		const struct cpm_conf_directive *d = &cpm_conf_directives[i];
+		if (strcmp(section, d->section) != 0) {
+			rc = cpm_buf_printf(&b, "%s[%s]\n", i ? "\n" : "", d->section);
+			section = d->section;
+		}
+		if (!rc)
+			rc = cpm_buf_printf(&b, "%s = ", d->key);
+		size_t start = b.len;
+		if (!rc)
+			rc = format_value(d, c, &b);
+		if (!rc && needs_quotes((struct cpm_str){ b.p + start, b.len - start })) {
+			char *v = cpm_str_dup((struct cpm_str){ b.p + start, b.len - start });
+			if (!v) {
+				rc = CPM_ENOMEM;
+				break;
+			}
+			b.len = start;
+			rc = cpm_buf_printf(&b, "\"%s\"", v);
+			free(v);
+		}
+		if (!rc)
+			rc = cpm_buf_puts(&b, "\n");
+	}
+	if (!rc && fwrite(b.p, 1, b.len, f) != b.len)
+		rc = CPM_EIO;
+	if (!rc && fflush(f) != 0)
+		rc = CPM_EIO;
+	cpm_buf_free(&b);
+	return rc == CPM_ENOMEM || rc == CPM_ETOOBIG ? CPM_EIO : rc;
+}

@@ -1,0 +1,169 @@
+/* conf — the configuration: an INI file plus "-o section.key=value"
+ * overrides, parsed into one typed struct.
+ *
+ * One directive table (conf.c) drives parsing, defaults, validation, the
+ * dump and the documentation check of etc/cpmd.conf.  To add a key: add a
+ * field below, a row to the table, and a documented line to etc/cpmd.conf
+ * (the unit test fails until the sample documents it).
+ *
+ * File syntax: "[section]" lines, "key = value" lines, comments on lines
+ * starting with '#' or ';' and after " #" / " ;" at the end of a value;
+ * whitespace around keys and values is trimmed; a value may be enclosed in
+ * double quotes (to keep '#', ';' or surrounding spaces, or to be empty).
+ * A key given twice in one file is an error; -o overrides always win.
+ *
+ * The struct holds no heap memory (it may be copied by value);
+ * cpm_conf_free() is still to be called by owners, for the day it does. */
+#ifndef CPM_CONF_H
+#define CPM_CONF_H
+
+#include "lib/lib.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#define CPM_CONF_MAX_DOMAINS 16
+#define CPM_CONF_DOMAIN_LEN 128
+#define CPM_CONF_MAX_LISTEN 16
+#define CPM_CONF_MAX_TRUSTED 64
+#define CPM_CONF_PATH_LEN 1024
+#define CPM_CONF_NAME_LEN 128
+
+/* One listening address, from "udp:127.0.0.1:5060" / "tcp:[::1]:5061"
+ * (sip.listen) or "127.0.0.1:8080" (http.listen, proto "tcp"). */
+struct cpm_conf_listen {
+	char proto[4];	 /* "udp" or "tcp" */
+	char host[64];	 /* the IP literal, IPv6 without brackets */
+	uint16_t port;	 /* 1..65535; 0 only in a disabled http.listen */
+	int family;	 /* AF_INET or AF_INET6 */
+	struct sockaddr_storage addr; /* host and port, ready for bind() */
+	socklen_t addrlen;
+};
+
+/* One auth.trusted entry, "10.0.0.0/8", "::1/128" or a bare address. */
+struct cpm_conf_cidr {
+	int family;	  /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* network byte order, host bits cleared */
+	int prefix;	  /* 0..32 or 0..128 */
+};
+
+struct cpm_conf {
+	struct {
+		/* server.domain: lowercase, in the order given */
+		char domains[CPM_CONF_MAX_DOMAINS][CPM_CONF_DOMAIN_LEN];
+		int ndomains;
+		char data_dir[CPM_CONF_PATH_LEN];
+		int log_level;			 /* CPM_LOG_* */
+		char name[CPM_CONF_NAME_LEN]; /* Server / User-Agent value */
+		int shutdown_grace;		 /* seconds */
+	} server;
+	struct {
+		struct cpm_conf_listen listen[CPM_CONF_MAX_LISTEN];
+		int nlisten;
+		size_t max_message_size; /* bytes */
+		int max_headers;
+		size_t max_header_line; /* bytes */
+		int tcp_idle_timeout;	/* seconds */
+		int tcp_max_connections;
+		size_t tcp_max_out_buffer; /* bytes per connection */
+		size_t udp_rcvbuf;	   /* bytes, 0 = system default */
+		int t1, t2, t4;		   /* milliseconds */
+		int max_transactions;
+		bool record_route;
+		int max_branches;
+	} sip;
+	struct {
+		int min_expires;     /* seconds */
+		int max_expires;     /* seconds */
+		int default_expires; /* seconds */
+		int max_contacts;    /* per AoR */
+	} registrar;
+	struct {
+		char realm[CPM_CONF_NAME_LEN]; /* "" = the request's domain */
+		struct cpm_conf_cidr trusted[CPM_CONF_MAX_TRUSTED];
+		int ntrusted;
+		int nonce_ttl; /* seconds */
+		/* challenge order, no duplicates */
+		enum cpm_hash_alg algorithms[2];
+		int nalgorithms;
+		bool challenge_register; /* auth.register */
+		int max_nonces;
+	} auth;
+	struct {
+		struct cpm_conf_listen listen; /* port 0: HTTP disabled ("") */
+	} http;
+	struct {
+		char url[CPM_CONF_PATH_LEN]; /* "sqlite:PATH" */
+		int busy_timeout;	      /* milliseconds */
+	} store;
+};
+
+/* Every field to its documented default. */
+void cpm_conf_defaults(struct cpm_conf *c);
+/* Parse an INI file over *c (call cpm_conf_defaults first).  On error a
+ * message "PATH:LINE: ..." is written to err and a negative CPM_E* is
+ * returned (CPM_EIO: cannot read; CPM_EPARSE: syntax or duplicate key;
+ * CPM_ENOTFOUND: unknown section or key; CPM_EINVAL: bad value); *c may then
+ * be half-set. */
+int cpm_conf_load_file(struct cpm_conf *c, const char *path, char *err,
+		       size_t errsz);
+/* Set one directive, "section.key" and its textual value (no quotes, no
+ * comments).  Errors (CPM_ENOTFOUND, CPM_EINVAL) name the key and the
+ * expected form. */
+int cpm_conf_set(struct cpm_conf *c, const char *dotted_key, const char *value,
+		 char *err, size_t errsz);
+/* "section.key=value", as given to -o. */
+int cpm_conf_set_arg(struct cpm_conf *c, const char *assignment, char *err,
+		     size_t errsz);
+/* Checks across keys (t1 <= t2, min <= default <= max expires, ...); call
+ * once after the file and all overrides are applied. */
+int cpm_conf_validate(const struct cpm_conf *c, char *err, size_t errsz);
+void cpm_conf_free(struct cpm_conf *c);
+/* The effective configuration as an INI file that loads back to the same
+ * struct.  Returns 0 or CPM_EIO. */
+int cpm_conf_dump(const struct cpm_conf *c, FILE *f);
+
+/* Is domain (any case, no port) one of server.domain? */
+bool cpm_conf_serves_domain(const struct cpm_conf *c, struct cpm_str domain);
+/* Is the address inside one of auth.trusted? (sa: AF_INET or AF_INET6;
+ * IPv4-mapped IPv6 addresses are matched as IPv4.) */
+bool cpm_conf_is_trusted(const struct cpm_conf *c, const struct sockaddr *sa);
+
+/* The directive table, for documentation and tests. */
+enum cpm_conf_type {
+	CPM_CONF_T_STR,
+	CPM_CONF_T_INT,
+	CPM_CONF_T_SIZE,
+	CPM_CONF_T_BOOL,
+	CPM_CONF_T_LOGLEVEL,
+	CPM_CONF_T_DOMAINS,
+	CPM_CONF_T_LISTEN_LIST,
+	CPM_CONF_T_LISTEN_ONE,
+	CPM_CONF_T_CIDRS,
+	CPM_CONF_T_ALGS,
+	CPM_CONF_T_STORE_URL,
+};
+
+struct cpm_conf_directive {
+	const char *section;
+	const char *key;
+	enum cpm_conf_type type;
+	const char *def; /* default, in file syntax */
+	const char *unit; /* "ms", "s", "bytes" or "" */
+	const char *doc;  /* one line: what it does */
+	size_t offset;	 /* of the field in struct cpm_conf */
+	size_t size;	 /* of the field (strings: the buffer) */
+	int64_t min, max; /* INT and SIZE */
+};
+
+extern const struct cpm_conf_directive cpm_conf_directives[];
+extern const size_t cpm_conf_ndirectives;
+/* "sip.t1" -> its row, or NULL. */
+const struct cpm_conf_directive *cpm_conf_directive_find(const char *section,
+							 size_t section_len,
+							 const char *key,
+							 size_t key_len);
+
+#endif

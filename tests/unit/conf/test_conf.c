@@ -1,0 +1,519 @@
+/* conf: defaults, the INI parser, overrides, errors, dump, the sample. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "conf/conf.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+
+static int setup(void **state)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/cpm_conf_XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Write text to a fresh file in tmpdir, return its path (static). */
+static const char *write_conf(const char *text)
+{
+	static char path[512];
+	static int n;
+	snprintf(path, sizeof path, "%s/c%d.conf", tmpdir, n++);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* The dump as a malloc'd string. */
+static char *dump_str(const struct cpm_conf *c)
+{
+	char *p = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&p, &n);
+	assert_non_null(f);
+	assert_int_equal(cpm_conf_dump(c, f), 0);
+	fclose(f);
+	return p;
+}
+
+static int load_text(struct cpm_conf *c, const char *text, char *err,
+		     size_t errsz)
+{
+	cpm_conf_defaults(c);
+	return cpm_conf_load_file(c, write_conf(text), err, errsz);
+}
+
+static void test_defaults(void **state)
+{
+	struct cpm_conf c;
+	cpm_conf_defaults(&c);
+	assert_int_equal(c.server.ndomains, 3);
+	assert_string_equal(c.server.domains[0], "example.test");
+	assert_string_equal(c.server.domains[1], "127.0.0.1");
+	assert_string_equal(c.server.domains[2], "localhost");
+	assert_string_equal(c.server.data_dir, "./var");
+	assert_int_equal(c.server.log_level, CPM_LOG_NOTICE);
+	assert_string_equal(c.server.name, "cpmd");
+	assert_int_equal(c.server.shutdown_grace, 5);
+	assert_int_equal(c.sip.nlisten, 2);
+	assert_string_equal(c.sip.listen[0].proto, "udp");
+	assert_string_equal(c.sip.listen[0].host, "127.0.0.1");
+	assert_int_equal(c.sip.listen[0].port, 5060);
+	assert_int_equal(c.sip.listen[0].family, AF_INET);
+	assert_int_equal(c.sip.listen[0].addrlen, sizeof(struct sockaddr_in));
+	const struct sockaddr_in *sin =
+		(const struct sockaddr_in *)&c.sip.listen[0].addr;
+	assert_int_equal(ntohs(sin->sin_port), 5060);
+	assert_int_equal(ntohl(sin->sin_addr.s_addr), 0x7f000001);
+	assert_string_equal(c.sip.listen[1].proto, "tcp");
+	assert_int_equal(c.sip.max_message_size, 65535);
+	assert_int_equal(c.sip.max_headers, 100);
+	assert_int_equal(c.sip.max_header_line, 8192);
+	assert_int_equal(c.sip.tcp_idle_timeout, 600);
+	assert_int_equal(c.sip.tcp_max_connections, 4096);
+	assert_int_equal(c.sip.tcp_max_out_buffer, 1048576);
+	assert_int_equal(c.sip.udp_rcvbuf, 4194304);
+	assert_int_equal(c.sip.t1, 500);
+	assert_int_equal(c.sip.t2, 4000);
+	assert_int_equal(c.sip.t4, 5000);
+	assert_int_equal(c.sip.max_transactions, 200000);
+	assert_true(c.sip.record_route);
+	assert_int_equal(c.sip.max_branches, 16);
+	assert_int_equal(c.registrar.min_expires, 60);
+	assert_int_equal(c.registrar.max_expires, 3600);
+	assert_int_equal(c.registrar.default_expires, 3600);
+	assert_int_equal(c.registrar.max_contacts, 10);
+	assert_string_equal(c.auth.realm, "");
+	assert_int_equal(c.auth.ntrusted, 0);
+	assert_int_equal(c.auth.nonce_ttl, 300);
+	assert_int_equal(c.auth.nalgorithms, 2);
+	assert_int_equal(c.auth.algorithms[0], CPM_HASH_SHA256);
+	assert_int_equal(c.auth.algorithms[1], CPM_HASH_MD5);
+	assert_true(c.auth.challenge_register);
+	assert_int_equal(c.auth.max_nonces, 100000);
+	assert_string_equal(c.http.listen.host, "127.0.0.1");
+	assert_int_equal(c.http.listen.port, 8080);
+	assert_string_equal(c.http.listen.proto, "tcp");
+	assert_string_equal(c.store.url, "sqlite:./var/cpmd.db");
+	assert_int_equal(c.store.busy_timeout, 5000);
+	char err[256];
+	assert_int_equal(cpm_conf_validate(&c, err, sizeof err), 0);
+	cpm_conf_free(&c);
+}
+
+static void test_parse_file(void **state)
+{
+	struct cpm_conf c;
+	char err[512] = "";
+	int rc = load_text(&c,
+			   "\xef\xbb\xbf# a comment\n"
+			   "; another\n"
+			   "\n"
+			   "  [ server ]  # trailing comment\n"
+			   "domain=Example.ORG , b.example ,[::1]\n"
+			   "\tname   =   my server   ; comment\n"
+			   "log_level = DEBUG\n"
+			   "data_dir = \"/srv/a#b; c\"  # quoted\n"
+			   "[sip]\n"
+			   "listen = udp:0.0.0.0:5070, TCP:[::1]:5071\n"
+			   "max_message_size = 64k\n"
+			   "tcp_max_out_buffer = 2M\n"
+			   "udp_rcvbuf = 0\n"
+			   "record_route = off\n"
+			   "t1=250\r\n"
+			   "[auth]\n"
+			   "realm = Corp#1\n"
+			   "trusted = 10.1.2.3/8, ::1, 192.168.1.0/24\n"
+			   "algorithms = md5\n"
+			   "register = FALSE\n"
+			   "[http]\n"
+			   "listen =\n"
+			   "[store]\n"
+			   "url = SQLITE:/tmp/x.db\n"
+			   "busy_timeout = 0\n",
+			   err, sizeof err);
+	assert_int_equal(rc, 0);
+	assert_int_equal(c.server.ndomains, 3);
+	assert_string_equal(c.server.domains[0], "example.org");
+	assert_string_equal(c.server.domains[1], "b.example");
+	assert_string_equal(c.server.domains[2], "[::1]");
+	assert_string_equal(c.server.name, "my server");
+	assert_int_equal(c.server.log_level, CPM_LOG_DEBUG);
+	assert_string_equal(c.server.data_dir, "/srv/a#b; c");
+	assert_int_equal(c.sip.nlisten, 2);
+	assert_string_equal(c.sip.listen[0].host, "0.0.0.0");
+	assert_int_equal(c.sip.listen[0].port, 5070);
+	assert_string_equal(c.sip.listen[1].proto, "tcp");
+	assert_string_equal(c.sip.listen[1].host, "::1");
+	assert_int_equal(c.sip.listen[1].family, AF_INET6);
+	assert_int_equal(c.sip.listen[1].port, 5071);
+	assert_int_equal(c.sip.max_message_size, 65536);
+	assert_int_equal(c.sip.tcp_max_out_buffer, 2 * 1048576);
+	assert_int_equal(c.sip.udp_rcvbuf, 0);
+	assert_false(c.sip.record_route);
+	assert_int_equal(c.sip.t1, 250);
+	assert_int_equal(c.sip.t2, 4000); /* untouched */
+	assert_string_equal(c.auth.realm, "Corp#1");
+	assert_int_equal(c.auth.ntrusted, 3);
+	assert_int_equal(c.auth.trusted[0].family, AF_INET);
+	assert_int_equal(c.auth.trusted[0].prefix, 8);
+	assert_int_equal(c.auth.trusted[0].addr[0], 10);
+	assert_int_equal(c.auth.trusted[0].addr[1], 0); /* host bits cleared */
+	assert_int_equal(c.auth.trusted[1].family, AF_INET6);
+	assert_int_equal(c.auth.trusted[1].prefix, 128);
+	assert_int_equal(c.auth.nalgorithms, 1);
+	assert_int_equal(c.auth.algorithms[0], CPM_HASH_MD5);
+	assert_false(c.auth.challenge_register);
+	assert_int_equal(c.http.listen.port, 0);
+	assert_string_equal(c.store.url, "sqlite:/tmp/x.db");
+	assert_int_equal(c.store.busy_timeout, 0);
+
+	/* trusted / served helpers */
+	struct sockaddr_in a4 = { .sin_family = AF_INET };
+	inet_pton(AF_INET, "10.200.0.1", &a4.sin_addr);
+	assert_true(cpm_conf_is_trusted(&c, (struct sockaddr *)&a4));
+	inet_pton(AF_INET, "192.168.2.1", &a4.sin_addr);
+	assert_false(cpm_conf_is_trusted(&c, (struct sockaddr *)&a4));
+	inet_pton(AF_INET, "192.168.1.77", &a4.sin_addr);
+	assert_true(cpm_conf_is_trusted(&c, (struct sockaddr *)&a4));
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6 };
+	inet_pton(AF_INET6, "::ffff:10.0.0.9", &a6.sin6_addr);
+	assert_true(cpm_conf_is_trusted(&c, (struct sockaddr *)&a6));
+	inet_pton(AF_INET6, "::1", &a6.sin6_addr);
+	assert_true(cpm_conf_is_trusted(&c, (struct sockaddr *)&a6));
+	inet_pton(AF_INET6, "::2", &a6.sin6_addr);
+	assert_false(cpm_conf_is_trusted(&c, (struct sockaddr *)&a6));
+	assert_true(cpm_conf_serves_domain(&c, CPM_STR("EXAMPLE.org")));
+	assert_false(cpm_conf_serves_domain(&c, CPM_STR("example.test")));
+	cpm_conf_free(&c);
+}
+
+static void test_overrides(void **state)
+{
+	struct cpm_conf c;
+	char err[512] = "";
+	assert_int_equal(load_text(&c, "[sip]\nt1 = 250\n", err, sizeof err), 0);
+	assert_int_equal(cpm_conf_set(&c, "sip.t1", "300", err, sizeof err), 0);
+	assert_int_equal(c.sip.t1, 300);
+	assert_int_equal(cpm_conf_set_arg(&c, "auth.realm=corp", err, sizeof err), 0);
+	assert_string_equal(c.auth.realm, "corp");
+	assert_int_equal(cpm_conf_set_arg(&c, "auth.realm=", err, sizeof err), 0);
+	assert_string_equal(c.auth.realm, "");
+	assert_int_equal(cpm_conf_set_arg(&c, "server.domain=a.test", err,
+					  sizeof err),
+			 0);
+	assert_int_equal(c.server.ndomains, 1);
+	assert_int_equal(cpm_conf_set(&c, "registrar.max_contacts", "1k", err,
+				      sizeof err),
+			 CPM_EINVAL);
+	assert_non_null(strstr(err, "registrar.max_contacts"));
+	assert_non_null(strstr(err, "an integer from 1 to 1000"));
+	assert_int_equal(cpm_conf_set(&c, "sip.nope", "1", err, sizeof err),
+			 CPM_ENOTFOUND);
+	assert_non_null(strstr(err, "unknown key 'nope' in section [sip]"));
+	assert_int_equal(cpm_conf_set(&c, "nope.x", "1", err, sizeof err),
+			 CPM_ENOTFOUND);
+	assert_non_null(strstr(err, "unknown section [nope]"));
+	assert_int_equal(cpm_conf_set(&c, "t1", "1", err, sizeof err),
+			 CPM_ENOTFOUND);
+	assert_int_equal(cpm_conf_set_arg(&c, "sip.t1", err, sizeof err),
+			 CPM_EINVAL);
+	/* a failed set leaves the old value */
+	assert_int_equal(c.sip.t1, 300);
+	assert_int_equal(c.registrar.max_contacts, 10);
+	cpm_conf_free(&c);
+}
+
+static void expect_error(const char *text, int rc, int line, const char *needle)
+{
+	struct cpm_conf c;
+	char err[512] = "";
+	assert_int_equal(load_text(&c, text, err, sizeof err), rc);
+	char where[32];
+	snprintf(where, sizeof where, ".conf:%d: ", line);
+	if (!strstr(err, where) || !strstr(err, needle))
+		fail_msg("error '%s' lacks '%s' or '%s'", err, where, needle);
+	cpm_conf_free(&c);
+}
+
+static void test_errors(void **state)
+{
+	expect_error("[server]\nname = x\n[bogus]\n", CPM_ENOTFOUND, 3,
+		     "unknown section [bogus]");
+	expect_error("[sip]\n\n# c\nt9 = 1\n", CPM_ENOTFOUND, 4,
+		     "unknown key 't9' in section [sip]");
+	expect_error("name = x\n", CPM_EPARSE, 1, "before any [section]");
+	expect_error("[sip]\nt1\n", CPM_EPARSE, 2, "expected 'key = value'");
+	expect_error("[sip\n", CPM_EPARSE, 1, "expected [section]");
+	expect_error("[sip]\nt1 = 1\nt2 = 5\nt1 = 2\n", CPM_EPARSE, 4,
+		     "sip.t1 set twice (first at line 2)");
+	expect_error("[auth]\nrealm = \"abc\n", CPM_EPARSE, 2,
+		     "unterminated quote");
+	expect_error("[sip]\nt1 = fast\n", CPM_EINVAL, 2,
+		     "sip.t1: expected an integer from 1 to 60000 "
+		     "(milliseconds), got 'fast'");
+	expect_error("[sip]\nt1 = 0\n", CPM_EINVAL, 2, "sip.t1: expected");
+	expect_error("[sip]\nt1 = -5\n", CPM_EINVAL, 2, "sip.t1: expected");
+	expect_error("[sip]\nt1 = 99999999999999999999\n", CPM_EINVAL, 2,
+		     "sip.t1: expected");
+	expect_error("[sip]\nrecord_route = maybe\n", CPM_EINVAL, 2,
+		     "sip.record_route: expected yes/no, true/false, on/off or "
+		     "1/0, got 'maybe'");
+	expect_error("[sip]\nmax_message_size = 12G\n", CPM_EINVAL, 2,
+		     "sip.max_message_size: expected a size in bytes");
+	expect_error("[sip]\nmax_message_size = 100\n", CPM_EINVAL, 2,
+		     "from 1024 to");
+	expect_error("[sip]\nmax_message_size = k\n", CPM_EINVAL, 2,
+		     "sip.max_message_size");
+	expect_error("[sip]\nlisten = sctp:1.2.3.4:5060\n", CPM_EINVAL, 2,
+		     "sip.listen: expected a comma-separated list");
+	expect_error("[sip]\nlisten = udp:1.2.3.4\n", CPM_EINVAL, 2, "sip.listen");
+	expect_error("[sip]\nlisten = udp:1.2.3.4:0\n", CPM_EINVAL, 2,
+		     "sip.listen");
+	expect_error("[sip]\nlisten = udp:::1:5060\n", CPM_EINVAL, 2,
+		     "sip.listen");
+	expect_error("[sip]\nlisten = udp:host.example:5060\n", CPM_EINVAL, 2,
+		     "sip.listen");
+	expect_error("[sip]\nlisten = udp:1.2.3.4:5060,udp:1.2.3.4:5060\n",
+		     CPM_EINVAL, 2, "sip.listen");
+	expect_error("[sip]\nlisten =\n", CPM_EINVAL, 2, "sip.listen");
+	expect_error("[server]\ndomain = a.test,,b.test\n", CPM_EINVAL, 2,
+		     "server.domain: expected");
+	expect_error("[server]\ndomain = a.test,A.TEST\n", CPM_EINVAL, 2,
+		     "server.domain");
+	expect_error("[server]\ndomain = bad_host.test\n", CPM_EINVAL, 2,
+		     "server.domain");
+	expect_error("[server]\ndomain = \"\"\n", CPM_EINVAL, 2,
+		     "server.domain");
+	expect_error("[server]\ndomain = a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q\n",
+		     CPM_EINVAL, 2, "1 to 16");
+	expect_error("[server]\nlog_level = loud\n", CPM_EINVAL, 2,
+		     "server.log_level: expected one of error, warn, notice");
+	expect_error("[server]\nname = \"\"\n", CPM_EINVAL, 2, "server.name");
+	expect_error("[auth]\nrealm = a\"b\n", CPM_EINVAL, 2, "auth.realm");
+	expect_error("[auth]\ntrusted = 10.0.0.0/33\n", CPM_EINVAL, 2,
+		     "auth.trusted: expected");
+	expect_error("[auth]\ntrusted = 10.0.0\n", CPM_EINVAL, 2, "auth.trusted");
+	expect_error("[auth]\nalgorithms = SHA-512\n", CPM_EINVAL, 2,
+		     "auth.algorithms: expected");
+	expect_error("[auth]\nalgorithms = MD5,md5\n", CPM_EINVAL, 2,
+		     "auth.algorithms");
+	expect_error("[auth]\nalgorithms = \"\"\n", CPM_EINVAL, 2,
+		     "auth.algorithms");
+	expect_error("[http]\nlisten = 127.0.0.1\n", CPM_EINVAL, 2,
+		     "http.listen: expected IP:PORT");
+	expect_error("[store]\nurl = mysql://x\n", CPM_EINVAL, 2,
+		     "store.url: expected sqlite:PATH");
+	expect_error("[store]\nurl = sqlite:\n", CPM_EINVAL, 2, "store.url");
+
+	struct cpm_conf c;
+	char err[512] = "";
+	cpm_conf_defaults(&c);
+	assert_int_equal(cpm_conf_load_file(&c, "/nonexistent/cpmd.conf", err,
+					    sizeof err),
+			 CPM_EIO);
+	assert_non_null(strstr(err, "/nonexistent/cpmd.conf: "));
+	/* NULL err buffer is allowed */
+	assert_int_equal(cpm_conf_load_file(&c, "/nonexistent/x", NULL, 0),
+			 CPM_EIO);
+}
+
+static void test_validate(void **state)
+{
+	struct cpm_conf c;
+	char err[256];
+	cpm_conf_defaults(&c);
+	assert_int_equal(cpm_conf_set(&c, "sip.t1", "5000", err, sizeof err), 0);
+	assert_int_equal(cpm_conf_validate(&c, err, sizeof err), CPM_EINVAL);
+	assert_non_null(strstr(err, "sip.t1"));
+	cpm_conf_defaults(&c);
+	assert_int_equal(cpm_conf_set(&c, "registrar.default_expires", "30",
+				      err, sizeof err),
+			 0);
+	assert_int_equal(cpm_conf_validate(&c, err, sizeof err), CPM_EINVAL);
+	assert_non_null(strstr(err, "default_expires"));
+	cpm_conf_defaults(&c);
+	assert_int_equal(cpm_conf_set(&c, "sip.max_header_line", "128k", err,
+				      sizeof err),
+			 0);
+	assert_int_equal(cpm_conf_validate(&c, err, sizeof err), CPM_EINVAL);
+	cpm_conf_defaults(&c);
+	assert_int_equal(cpm_conf_set(&c, "http.listen", "127.0.0.1:5060", err,
+				      sizeof err),
+			 0);
+	assert_int_equal(cpm_conf_validate(&c, err, sizeof err), CPM_EINVAL);
+	assert_non_null(strstr(err, "http.listen"));
+	assert_int_equal(cpm_conf_set(&c, "http.listen", "[::1]:5060", err,
+				      sizeof err),
+			 0);
+	assert_int_equal(cpm_conf_validate(&c, err, sizeof err), 0);
+}
+
+static void test_dump_roundtrip(void **state)
+{
+	struct cpm_conf a, b;
+	char err[512];
+	cpm_conf_defaults(&a);
+	assert_int_equal(cpm_conf_set(&a, "auth.realm", "x ; y", err, sizeof err), 0);
+	assert_int_equal(cpm_conf_set(&a, "auth.trusted", "10.9.9.9/16,::1",
+				      err, sizeof err),
+			 0);
+	assert_int_equal(cpm_conf_set(&a, "sip.listen", "tcp:[::]:5062", err,
+				      sizeof err),
+			 0);
+	assert_int_equal(cpm_conf_set(&a, "http.listen", "", err, sizeof err), 0);
+	assert_int_equal(cpm_conf_set(&a, "server.log_level", "info", err,
+				      sizeof err),
+			 0);
+	assert_int_equal(cpm_conf_set(&a, "sip.udp_rcvbuf", "1M", err, sizeof err),
+			 0);
+	char *da = dump_str(&a);
+	assert_non_null(strstr(da, "[auth]\nrealm = \"x ; y\"\n"));
+	assert_non_null(strstr(da, "trusted = 10.9.0.0/16,::1/128\n"));
+	assert_non_null(strstr(da, "udp_rcvbuf = 1048576\n"));
+	assert_non_null(strstr(da, "http]\nlisten = \"\"\n"));
+	assert_int_equal(load_text(&b, da, err, sizeof err), 0);
+	char *db = dump_str(&b);
+	assert_string_equal(da, db);
+	assert_string_equal(b.auth.realm, "x ; y");
+	assert_int_equal(b.http.listen.port, 0);
+	free(da);
+	free(db);
+}
+
+/* The directory holding etc/cpmd.conf: $CPM_SRCDIR or a parent of cwd. */
+static const char *sample_path(void)
+{
+	static char path[1024];
+	const char *env = getenv("CPM_SRCDIR");
+	if (env) {
+		snprintf(path, sizeof path, "%s/etc/cpmd.conf", env);
+		return path;
+	}
+	char prefix[256] = ".";
+	for (int up = 0; up < 6; up++) {
+		snprintf(path, sizeof path, "%s/etc/cpmd.conf", prefix);
+		if (access(path, R_OK) == 0)
+			return path;
+		strcat(prefix, "/..");
+	}
+	fail_msg("etc/cpmd.conf not found (set CPM_SRCDIR)");
+	return NULL;
+}
+
+static void test_sample_documents_every_key(void **state)
+{
+	const char *path = sample_path();
+	struct cpm_conf s, d;
+	char err[512] = "";
+	cpm_conf_defaults(&s);
+	int rc = cpm_conf_load_file(&s, path, err, sizeof err);
+	if (rc)
+		fail_msg("%s", err);
+	/* the sample states the defaults */
+	cpm_conf_defaults(&d);
+	char *ds = dump_str(&s), *dd = dump_str(&d);
+	assert_string_equal(ds, dd);
+	free(ds);
+	free(dd);
+
+	/* every key: an active line in its section, preceded by a comment
+	 * block that explains it and states "Default: <the default>" */
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	char *line = NULL;
+	size_t cap = 0;
+	char section[64] = "";
+	char block[4096] = "";
+	int found[256] = { 0 };
+	assert_true(cpm_conf_ndirectives < 256);
+	while (getline(&line, &cap, f) >= 0) {
+		char *p = line;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '#') {
+			if (strlen(block) + strlen(p) < sizeof block)
+				strcat(block, p);
+			continue;
+		}
+		if (*p == '[') {
+			sscanf(p, "[%63[^]]]", section);
+			block[0] = '\0';
+			continue;
+		}
+		char key[64];
+		if (sscanf(p, "%63[a-z0-9_] =", key) == 1 && strchr(p, '=')) {
+			const struct cpm_conf_directive *dir =
+				cpm_conf_directive_find(section, strlen(section),
+							key, strlen(key));
+			if (!dir)
+				fail_msg("sample key %s.%s not in the table",
+					 section, key);
+			char want[256];
+			snprintf(want, sizeof want, "# Default: %s%s\n",
+				 *dir->def ? dir->def : "\"\"",
+				 *dir->def ? "" : " (empty)");
+			if (!strstr(block, want))
+				fail_msg("%s.%s: comment lacks '%s'", section, key,
+					 want);
+			/* at least one line of explanation besides the default */
+			if (strlen(block) < strlen(want) + 20)
+				fail_msg("%s.%s: undocumented", section, key);
+			found[dir - cpm_conf_directives]++;
+		}
+		block[0] = '\0';
+	}
+	free(line);
+	fclose(f);
+	for (size_t i = 0; i < cpm_conf_ndirectives; i++)
+		if (found[i] != 1)
+			fail_msg("%s.%s documented %d times in %s",
+				 cpm_conf_directives[i].section,
+				 cpm_conf_directives[i].key, found[i], path);
+}
+
+static void test_table_sane(void **state)
+{
+	for (size_t i = 0; i < cpm_conf_ndirectives; i++) {
+		const struct cpm_conf_directive *d = &cpm_conf_directives[i];
+		assert_non_null(d->doc);
+		assert_true(strlen(d->doc) > 10);
+		assert_ptr_equal(cpm_conf_directive_find(d->section,
+							 strlen(d->section),
+							 d->key, strlen(d->key)),
+				 d);
+		assert_true(d->offset + d->size <= sizeof(struct cpm_conf));
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_parse_file),
+		cmocka_unit_test(test_overrides),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_dump_roundtrip),
+		cmocka_unit_test(test_sample_documents_every_key),
+		cmocka_unit_test(test_table_sane),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
