@@ -1,0 +1,710 @@
+/* cli — the commands: register, send, listen, options. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------- helpers */
+
+static struct cpm_str reason_of(const struct cpm_sip_msg *m)
+{
+	if (m->reason.len)
+		return m->reason;
+	return cpm_str_from_cstr(cpm_sip_reason(m->status));
+}
+
+/* Report a non-2xx final answer on stderr; what: "registration", NULL for
+ * send (which prints "failed: ..." on stdout).  Returns the exit code. */
+static int report_failure(const struct cpm_cli_ua *ua, const struct cpm_sip_msg *m,
+			  const char *what)
+{
+	int st = m->status;
+	struct cpm_str r = reason_of(m);
+
+	if ((st == 401 || st == 407) && !ua->password) {
+		fprintf(stderr, "cpm: authentication required: %d %.*s (give --password or --password-file)\n",
+			st, CPM_STR_FMT(r));
+	} else if ((st == 401 || st == 407 || st == 403) && ua->sent_credentials) {
+		fprintf(stderr, "cpm: authentication failed: %d %.*s (check --user/--password)\n",
+			st, CPM_STR_FMT(r));
+	} else if (st == 401 || st == 407) {
+		fprintf(stderr, "cpm: authentication failed: %d %.*s (no supported digest challenge offered)\n",
+			st, CPM_STR_FMT(r));
+	} else if (what) {
+		fprintf(stderr, "cpm: %s failed: %d %.*s\n", what, st, CPM_STR_FMT(r));
+	} else {
+		printf("failed: %d %.*s\n", st, CPM_STR_FMT(r));
+		fflush(stdout);
+	}
+	return CPM_CLI_EXIT_FAIL;
+}
+
+static bool need_user(const struct cpm_cli_args *a, const char *cmd)
+{
+	if (a->user[0])
+		return true;
+	fprintf(stderr, "cpm: %s needs your address: give --user AOR (e.g. alice@example.test) or set user in the config file\n",
+		cmd);
+	return false;
+}
+
+/* Expires of a Contact element or of the message; -1 if none. */
+static long contact_expires(const struct cpm_sip_msg *m, const struct cpm_sip_addr *c)
+{
+	struct cpm_str v;
+	uint64_t n;
+	if (c && cpm_sip_param_find(c->params, "expires", &v) &&
+	    cpm_str_to_u64(cpm_str_trim(v), 0xffffffffu, &n) == 0)
+		return (long)n;
+	const struct cpm_sip_hdr *h = cpm_sip_msg_hdr(m, CPM_SIP_H_EXPIRES);
+	if (h && cpm_str_to_u64(h->value, 0xffffffffu, &n) == 0)
+		return (long)n;
+	return -1;
+}
+
+/* ----------------------------------------------------------- register */
+
+struct reg {
+	char contact[400]; /* sip:alice@127.0.0.1:5070[;transport=tcp] */
+	unsigned granted;
+};
+
+static void contact_init(const struct cpm_cli_ua *ua, struct reg *r)
+{
+	snprintf(r->contact, sizeof r->contact, "sip:%s@%s%s", ua->user,
+		 ua->local_hostport,
+		 ua->transport == CPM_CLI_TCP ? ";transport=tcp" : "");
+}
+
+/* Send REGISTER (refreshes keep Call-ID and increase CSeq).  all: Contact *.
+ * Returns 0 with *resp for any final answer, or a transport error. */
+static int do_register(struct cpm_cli_ua *ua, struct reg *r, unsigned expires,
+		       bool all, const struct cpm_sip_msg **resp)
+{
+	char ruri[300], extra[700];
+	int rc;
+
+	snprintf(ruri, sizeof ruri, "sip:%s", ua->domain);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (all)
+			snprintf(extra, sizeof extra,
+				 "Contact: *\r\nExpires: 0\r\n");
+		else
+			snprintf(extra, sizeof extra,
+				 "Contact: <%s>\r\nExpires: %u\r\n"
+				 "Allow: MESSAGE, OPTIONS\r\n",
+				 r->contact, expires);
+		struct cpm_cli_req req = {
+			.method = CPM_SIP_REGISTER,
+			.ruri = ruri,
+			.to_uri = ua->aor_uri,
+			.extra = extra,
+		};
+		rc = cpm_cli_ua_request(ua, &req, resp);
+		if (rc)
+			return rc;
+		if ((*resp)->status != 423 || expires == 0)
+			break;
+		/* 423 Interval Too Brief: retry with Min-Expires */
+		const struct cpm_sip_hdr *h = cpm_sip_msg_hdr(*resp, CPM_SIP_H_MIN_EXPIRES);
+		uint64_t min;
+		if (!h || cpm_str_to_u64(h->value, 0x7fffffff, &min) != 0 ||
+		    min <= expires)
+			break;
+		fprintf(stderr, "cpm: server wants expires >= %u, retrying\n",
+			(unsigned)min);
+		expires = (unsigned)min;
+	}
+	r->granted = expires;
+	if ((*resp)->status >= 200 && (*resp)->status < 300 && expires > 0) {
+		struct cpm_sip_uri mine;
+		bool found = false;
+		cpm_sip_uri_parse(cpm_str_from_cstr(r->contact), &mine);
+		for (const struct cpm_sip_hdr *h = cpm_sip_msg_hdr(*resp, CPM_SIP_H_CONTACT);
+		     h && !found; h = cpm_sip_msg_hdr_next(*resp, h)) {
+			struct cpm_str cur = h->value;
+			struct cpm_sip_addr c;
+			struct cpm_sip_uri u;
+			while (cpm_sip_addr_next(&cur, &c) == 1) {
+				if (cpm_sip_uri_parse(c.uri, &u) == 0 &&
+				    cpm_sip_uri_eq(&u, &mine)) {
+					long e = contact_expires(*resp, &c);
+					if (e >= 0)
+						r->granted = (unsigned)e;
+					found = true;
+					break;
+				}
+			}
+		}
+		if (!found) {
+			long e = contact_expires(*resp, NULL);
+			if (e > 0)
+				r->granted = (unsigned)e;
+		}
+	}
+	return 0;
+}
+
+static void print_bindings(const struct cpm_sip_msg *m, FILE *f)
+{
+	for (const struct cpm_sip_hdr *h = cpm_sip_msg_hdr(m, CPM_SIP_H_CONTACT); h;
+	     h = cpm_sip_msg_hdr_next(m, h)) {
+		struct cpm_str cur = h->value;
+		struct cpm_sip_addr c;
+		while (cpm_sip_addr_next(&cur, &c) == 1) {
+			if (c.star)
+				continue;
+			long e = contact_expires(m, &c);
+			if (e >= 0)
+				fprintf(f, "binding: %.*s (expires %ld)\n",
+					CPM_STR_FMT(c.uri), e);
+			else
+				fprintf(f, "binding: %.*s\n", CPM_STR_FMT(c.uri));
+		}
+	}
+}
+
+int cpm_cli_cmd_register(const struct cpm_cli_args *a)
+{
+	struct cpm_cli_ua ua;
+	struct reg r;
+	const struct cpm_sip_msg *m;
+	int rc, ex;
+
+	if (!need_user(a, "register"))
+		return CPM_CLI_EXIT_USAGE;
+	if (cpm_cli_ua_open(&ua, a) != 0) {
+		cpm_cli_ua_close(&ua);
+		return CPM_CLI_EXIT_FAIL;
+	}
+	contact_init(&ua, &r);
+	bool all = a->unregister && !a->local_port_set;
+	rc = do_register(&ua, &r, a->unregister ? 0 : a->expires, all, &m);
+	if (rc) {
+		cpm_cli_ua_report(&ua, rc);
+		ex = CPM_CLI_EXIT_FAIL;
+	} else if (m->status >= 300) {
+		ex = report_failure(&ua, m, a->unregister ? "unregistration" :
+							    "registration");
+	} else {
+		if (a->unregister)
+			printf("unregistered %s\n", a->user);
+		else
+			printf("registered %s at %s (expires %u)\n", a->user,
+			       r.contact, r.granted);
+		print_bindings(m, stdout);
+		ex = CPM_CLI_EXIT_OK;
+	}
+	fflush(stdout);
+	cpm_cli_ua_close(&ua);
+	return ex;
+}
+
+/* --------------------------------------------------------------- send */
+
+static int read_stdin(struct cpm_buf *b)
+{
+	char tmp[4096];
+	size_t n;
+	while ((n = fread(tmp, 1, sizeof tmp, stdin)) > 0)
+		if (cpm_buf_append(b, tmp, n) != 0)
+			return CPM_ETOOBIG;
+	return ferror(stdin) ? CPM_EIO : 0;
+}
+
+static void http_date(char *out, size_t outsz)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed",
+					    "Thu", "Fri", "Sat" };
+	static const char *const mons[] = { "Jan", "Feb", "Mar", "Apr",
+					    "May", "Jun", "Jul", "Aug",
+					    "Sep", "Oct", "Nov", "Dec" };
+	snprintf(out, outsz, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+		 days[tm.tm_wday], tm.tm_mday, mons[tm.tm_mon],
+		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+int cpm_cli_cmd_send(const struct cpm_cli_args *a)
+{
+	struct cpm_cli_ua ua;
+	struct cpm_buf body, extra;
+	const struct cpm_sip_msg *m;
+	char target[600], domain[256] = "";
+	int rc, ex = CPM_CLI_EXIT_FAIL;
+
+	if (!need_user(a, "send"))
+		return CPM_CLI_EXIT_USAGE;
+	const char *at = strrchr(a->user, '@');
+	snprintf(domain, sizeof domain, "%s", at ? at + 1 : "");
+	if (cpm_cli_target_uri(a->pos[0], domain, target, sizeof target) != 0) {
+		fprintf(stderr, "cpm: bad address '%s'\n", a->pos[0]);
+		return CPM_CLI_EXIT_USAGE;
+	}
+
+	cpm_buf_init(&body, 60000);
+	cpm_buf_init(&extra, 16384);
+	if (strcmp(a->pos[1], "-") == 0) {
+		rc = read_stdin(&body);
+		if (rc) {
+			fprintf(stderr, "cpm: cannot read the message from stdin: %s\n",
+				rc == CPM_ETOOBIG ? "longer than 60000 bytes" :
+						    strerror(errno));
+			goto out_nosock;
+		}
+		/* "echo hi | cpm send bob -": drop the final line break */
+		if (body.len && body.p[body.len - 1] == '\n')
+			body.len--;
+		if (body.len && body.p[body.len - 1] == '\r')
+			body.len--;
+	} else if (cpm_buf_puts(&body, a->pos[1]) != 0) {
+		fprintf(stderr, "cpm: message too long\n");
+		goto out_nosock;
+	}
+
+	bool has_date = false;
+	for (unsigned i = 0; i < a->nheaders; i++) {
+		cpm_buf_printf(&extra, "%s\r\n", a->headers[i]);
+		if (cpm_str_istarts(cpm_str_from_cstr(a->headers[i]), "date:"))
+			has_date = true;
+	}
+	if (!has_date) {
+		char date[64];
+		http_date(date, sizeof date);
+		cpm_buf_printf(&extra, "Date: %s\r\n", date);
+	}
+
+	if (cpm_cli_ua_open(&ua, a) != 0) {
+		cpm_cli_ua_close(&ua);
+		goto out_nosock;
+	}
+	if (ua.transport == CPM_CLI_UDP && body.len > 1300 && ua.verbose)
+		fprintf(stderr, "cpm: warning: %zu byte body over UDP (RFC 3428 §8 limit 1300)\n",
+			body.len);
+	struct cpm_cli_req req = {
+		.method = CPM_SIP_MESSAGE,
+		.ruri = target,
+		.to_uri = target,
+		.extra = extra.p,
+		.ctype = a->content_type ? a->content_type : "text/plain",
+		.body = cpm_buf_str(&body),
+	};
+	rc = cpm_cli_ua_request(&ua, &req, &m);
+	if (rc) {
+		cpm_cli_ua_report(&ua, rc);
+	} else if (m->status == 202) {
+		printf("accepted for later delivery (%d %.*s)\n", m->status,
+		       CPM_STR_FMT(reason_of(m)));
+		ex = CPM_CLI_EXIT_OK;
+	} else if (m->status >= 200 && m->status < 300) {
+		printf("delivered (%d %.*s)\n", m->status, CPM_STR_FMT(reason_of(m)));
+		ex = CPM_CLI_EXIT_OK;
+	} else {
+		ex = report_failure(&ua, m, NULL);
+	}
+	fflush(stdout);
+	cpm_cli_ua_close(&ua);
+out_nosock:
+	cpm_buf_free(&body);
+	cpm_buf_free(&extra);
+	return ex;
+}
+
+/* ------------------------------------------------------------- listen */
+
+struct listen_state {
+	const struct cpm_cli_args *a;
+	unsigned received;
+};
+
+static void put_json_str(struct cpm_buf *b, struct cpm_str s)
+{
+	cpm_buf_puts(b, "\"");
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.s[i];
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+			cpm_buf_append(b, e, 2);
+		} else if (c == '\n') {
+			cpm_buf_puts(b, "\\n");
+		} else if (c == '\r') {
+			cpm_buf_puts(b, "\\r");
+		} else if (c == '\t') {
+			cpm_buf_puts(b, "\\t");
+		} else if (c < 0x20 || c == 0x7f) {
+			cpm_buf_printf(b, "\\u%04x", c);
+		} else if (c < 0x80) {
+			cpm_buf_append(b, &c, 1);
+		} else {
+			/* copy a valid UTF-8 sequence, else U+FFFD */
+			size_t n = c >= 0xf0 && c <= 0xf4 ? 4 :
+				   c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+			bool ok = n && i + n <= s.len && c < 0xf5;
+			for (size_t k = 1; ok && k < n; k++)
+				ok = ((unsigned char)s.s[i + k] & 0xc0) == 0x80;
+			if (ok) {
+				cpm_buf_append(b, s.s + i, n);
+				i += n - 1;
+			} else {
+				cpm_buf_puts(b, "\\ufffd");
+			}
+		}
+	}
+	cpm_buf_puts(b, "\"");
+}
+
+/* Text for the one-line format: line breaks as \n, other controls \xHH. */
+static void put_line_text(struct cpm_buf *b, struct cpm_str s)
+{
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.s[i];
+		if (c == '\r' && i + 1 < s.len && s.s[i + 1] == '\n')
+			continue;
+		if (c == '\n')
+			cpm_buf_puts(b, "\\n");
+		else if (c == '\r')
+			cpm_buf_puts(b, "\\r");
+		else if ((c < 0x20 && c != '\t') || c == 0x7f)
+			cpm_buf_printf(b, "\\x%02x", c);
+		else
+			cpm_buf_append(b, &c, 1);
+	}
+}
+
+static void addr_aor(struct cpm_str uri, char *out, size_t outsz)
+{
+	struct cpm_sip_uri u;
+	if (cpm_sip_uri_parse(uri, &u) != 0 || cpm_sip_uri_aor(&u, out, outsz) < 0)
+		snprintf(out, outsz, "%.*s", CPM_STR_FMT(uri));
+}
+
+/* message/cpim (RFC 3862): skip the message headers and the MIME headers
+ * and return the inner content type and body. */
+static bool cpim_unwrap(struct cpm_str body, struct cpm_str *ctype,
+			struct cpm_str *inner)
+{
+	const char *end = body.s + body.len;
+	const char *p = body.s;
+	struct cpm_str ct = CPM_STR_NULL;
+	for (int section = 0; section < 2; section++) {
+		for (;;) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			if (!nl)
+				return false;
+			struct cpm_str line = cpm_str_trim((struct cpm_str){ p, (size_t)(nl - p) });
+			p = nl + 1;
+			if (line.len == 0)
+				break;
+			if (section == 1 && cpm_str_istarts(line, "content-type:")) {
+				ct = cpm_str_trim((struct cpm_str){ line.s + 13, line.len - 13 });
+			}
+		}
+	}
+	*ctype = ct;
+	*inner = (struct cpm_str){ p, (size_t)(end - p) };
+	return true;
+}
+
+static bool is_text(struct cpm_str mime)
+{
+	return mime.len == 0 || cpm_str_istarts(mime, "text/");
+}
+
+static void print_message(struct listen_state *st, const struct cpm_sip_msg *m)
+{
+	char from[300], to[300], date[64];
+	struct cpm_buf b;
+	const struct cpm_sip_hdr *ct = cpm_sip_msg_hdr(m, CPM_SIP_H_CONTENT_TYPE);
+	struct cpm_str ctype = ct ? ct->value : CPM_STR_NULL;
+
+	addr_aor(m->from.uri, from, sizeof from);
+	addr_aor(m->to.uri, to, sizeof to);
+	cpm_buf_init(&b, 1 << 20);
+	if (st->a->json) {
+		const struct cpm_sip_hdr *dh = cpm_sip_msg_hdr(m, CPM_SIP_H_DATE);
+		if (dh)
+			cpm_str_copy(dh->value, date, sizeof date);
+		if (!dh || !date[0])
+			http_date(date, sizeof date);
+		cpm_buf_puts(&b, "{\"from\":");
+		put_json_str(&b, cpm_str_from_cstr(from));
+		cpm_buf_puts(&b, ",\"to\":");
+		put_json_str(&b, cpm_str_from_cstr(to));
+		cpm_buf_puts(&b, ",\"content_type\":");
+		put_json_str(&b, ctype);
+		cpm_buf_puts(&b, ",\"body\":");
+		put_json_str(&b, m->body);
+		cpm_buf_puts(&b, ",\"call_id\":");
+		put_json_str(&b, m->call_id);
+		cpm_buf_puts(&b, ",\"date\":");
+		put_json_str(&b, cpm_str_from_cstr(date));
+		cpm_buf_puts(&b, "}\n");
+	} else {
+		struct cpm_str mime = CPM_STR_NULL, params, body = m->body;
+		if (ctype.len)
+			cpm_sip_ctype_parse(ctype, &mime, &params);
+		if (cpm_str_ieq_cstr(mime, "message/cpim")) {
+			struct cpm_str ict, inner;
+			if (cpim_unwrap(body, &ict, &inner)) {
+				mime = ict;
+				long semi = cpm_str_chr(mime, ';');
+				if (semi >= 0)
+					mime = cpm_str_trim((struct cpm_str){ mime.s, (size_t)semi });
+				body = inner;
+			}
+		}
+		cpm_buf_printf(&b, "%s: ", from);
+		if (is_text(mime))
+			put_line_text(&b, body);
+		else
+			cpm_buf_printf(&b, "[%.*s, %zu bytes]", CPM_STR_FMT(mime),
+				       body.len);
+		cpm_buf_puts(&b, "\n");
+	}
+	fwrite(b.p, 1, b.len, stdout);
+	fflush(stdout);
+	cpm_buf_free(&b);
+}
+
+static void listen_on_request(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx,
+			      void *arg)
+{
+	struct listen_state *st = arg;
+	const struct cpm_sip_msg *m = &rx->msg;
+	const struct cpm_sip_hdr *req = cpm_sip_msg_hdr(m, CPM_SIP_H_REQUIRE);
+
+	if (req && (m->method == CPM_SIP_MESSAGE || m->method == CPM_SIP_OPTIONS)) {
+		/* we support no extensions (RFC 3261 §8.2.2.3) */
+		char extra[600];
+		snprintf(extra, sizeof extra, "Unsupported: %.*s\r\n",
+			 (int)(req->value.len > 500 ? 500 : req->value.len),
+			 req->value.s);
+		cpm_cli_ua_respond(ua, rx, 420, extra);
+		return;
+	}
+	switch (m->method) {
+	case CPM_SIP_MESSAGE:
+		if (st->a->count && st->received >= st->a->count) {
+			cpm_cli_ua_respond(ua, rx, 480, NULL);
+			return;
+		}
+		print_message(st, m);
+		cpm_cli_ua_respond(ua, rx, 200, NULL);
+		st->received++;
+		break;
+	case CPM_SIP_OPTIONS:
+		cpm_cli_ua_respond(ua, rx, 200,
+				   "Allow: MESSAGE, OPTIONS\r\n"
+				   "Accept: text/plain, message/cpim, */*\r\n");
+		break;
+	case CPM_SIP_OTHER:
+		cpm_cli_ua_respond(ua, rx, 501, "Allow: MESSAGE, OPTIONS\r\n");
+		break;
+	default:
+		cpm_cli_ua_respond(ua, rx, 405, "Allow: MESSAGE, OPTIONS\r\n");
+		break;
+	}
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	cpm_cli_stop = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESETHAND; /* a second ^C kills at once */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Seconds until the refresh of a registration granted for g seconds. */
+static uint64_t refresh_ms(unsigned g)
+{
+	if (g == 0)
+		g = 1;
+	uint64_t s = g > 120 ? g - 60 : g > 2 ? g / 2 : 1;
+	return s * 1000;
+}
+
+/* Register (or refresh); prints the errors.  0 ok, 1 failure answer,
+ * <0 transport error. */
+static int listen_register(struct cpm_cli_ua *ua, struct reg *r, unsigned expires,
+			   bool first)
+{
+	const struct cpm_sip_msg *m;
+	int rc = do_register(ua, r, expires, false, &m);
+	if (rc) {
+		cpm_cli_ua_report(ua, rc);
+		return rc;
+	}
+	if (m->status >= 300) {
+		report_failure(ua, m, "registration");
+		return 1;
+	}
+	if (first)
+		fprintf(stderr, "cpm: registered %s at %s (expires %u), listening\n",
+			ua->aor_uri + 4, r->contact, r->granted);
+	else
+		cpm_logi("cpm", "registration refreshed (expires %u)", r->granted);
+	return 0;
+}
+
+int cpm_cli_cmd_listen(const struct cpm_cli_args *a)
+{
+	struct cpm_cli_ua ua;
+	struct listen_state st = { .a = a };
+	struct reg r;
+	int rc, ex = CPM_CLI_EXIT_OK;
+
+	if (!need_user(a, "listen"))
+		return CPM_CLI_EXIT_USAGE;
+	install_signals();
+	if (cpm_cli_ua_open(&ua, a) != 0) {
+		cpm_cli_ua_close(&ua);
+		return CPM_CLI_EXIT_FAIL;
+	}
+	ua.on_request = listen_on_request;
+	ua.on_request_arg = &st;
+	contact_init(&ua, &r);
+
+	unsigned expires = a->expires ? a->expires : 3600;
+	rc = listen_register(&ua, &r, expires, true);
+	if (rc) {
+		cpm_cli_ua_close(&ua);
+		return CPM_CLI_EXIT_FAIL;
+	}
+	uint64_t start = cpm_now_ms();
+	uint64_t end = a->duration ? start + (uint64_t)a->duration * 1000 : 0;
+	uint64_t refresh_at = start + refresh_ms(r.granted);
+	bool connected = true;
+
+	while (!cpm_cli_stop && !(a->count && st.received >= a->count)) {
+		uint64_t now = cpm_now_ms();
+		if (end && now >= end)
+			break;
+		if (now >= refresh_at) {
+			if (!connected) {
+				if (cpm_cli_ua_reopen(&ua) != 0) {
+					refresh_at = now + 2000;
+					continue;
+				}
+				fprintf(stderr, "cpm: reconnected to %s over tcp\n",
+					ua.peer_str);
+				connected = true;
+				contact_init(&ua, &r);
+			}
+			rc = listen_register(&ua, &r, expires, false);
+			if (rc == CPM_ECLOSED) {
+				connected = false;
+				refresh_at = cpm_now_ms() + 2000;
+			} else if (rc) {
+				refresh_at = cpm_now_ms() + 5000; /* try again soon */
+			} else {
+				refresh_at = cpm_now_ms() + refresh_ms(r.granted);
+			}
+			continue;
+		}
+		uint64_t until = refresh_at;
+		if (end && end < until)
+			until = end;
+		if (until - now > 500)
+			until = now + 500; /* bounds the signal race */
+		if (!connected) {
+			usleep((useconds_t)(until - now) * 1000);
+			continue;
+		}
+		rc = cpm_cli_ua_poll(&ua, (int)(until - now));
+		if (rc == CPM_ECLOSED) {
+			fprintf(stderr, "cpm: connection to %s over tcp closed, reconnecting\n",
+				ua.peer_str);
+			connected = false;
+			refresh_at = cpm_now_ms();
+		} else if (rc < 0) {
+			fprintf(stderr, "cpm: receive error: %s\n", cpm_strerror(rc));
+			ex = CPM_CLI_EXIT_FAIL;
+			break;
+		}
+	}
+
+	/* unregister this contact; a signal during it must not cut it short */
+	cpm_cli_stop = 0;
+	if (connected || cpm_cli_ua_reopen(&ua) == 0) {
+		const struct cpm_sip_msg *m;
+		rc = do_register(&ua, &r, 0, false, &m);
+		if (rc)
+			cpm_cli_ua_report(&ua, rc);
+		else if (m->status >= 300)
+			report_failure(&ua, m, "unregistration");
+		else
+			fprintf(stderr, "cpm: unregistered %s\n", ua.aor_uri + 4);
+	}
+	cpm_cli_ua_close(&ua);
+	return ex;
+}
+
+/* ------------------------------------------------------------ options */
+
+int cpm_cli_cmd_options(const struct cpm_cli_args *a)
+{
+	struct cpm_cli_ua ua;
+	const struct cpm_sip_msg *m;
+	char uri[600];
+	int rc, ex = CPM_CLI_EXIT_FAIL;
+
+	if (a->npos && cpm_cli_target_uri(a->pos[0], NULL, uri, sizeof uri) != 0) {
+		fprintf(stderr, "cpm: bad address '%s'\n", a->pos[0]);
+		return CPM_CLI_EXIT_USAGE;
+	}
+	if (cpm_cli_ua_open(&ua, a) != 0) {
+		cpm_cli_ua_close(&ua);
+		return CPM_CLI_EXIT_FAIL;
+	}
+	if (!a->npos) {
+		bool v6 = strchr(ua.server_host, ':') != NULL;
+		snprintf(uri, sizeof uri, "sip:%s%s%s", v6 ? "[" : "",
+			 ua.server_host, v6 ? "]" : "");
+		if (ua.server_port != 5060)
+			snprintf(uri + strlen(uri), sizeof uri - strlen(uri), ":%u",
+				 ua.server_port);
+	}
+	struct cpm_cli_req req = {
+		.method = CPM_SIP_OPTIONS,
+		.ruri = uri,
+		.to_uri = uri,
+		.extra = "Accept: text/plain, message/cpim\r\n",
+	};
+	rc = cpm_cli_ua_request(&ua, &req, &m);
+	if (rc) {
+		cpm_cli_ua_report(&ua, rc);
+	} else {
+		printf("%.*s\n", CPM_STR_FMT(m->first_line));
+		static const enum cpm_sip_hdr_id show[] = {
+			CPM_SIP_H_ALLOW, CPM_SIP_H_ACCEPT, CPM_SIP_H_SUPPORTED
+		};
+		for (size_t i = 0; i < sizeof show / sizeof show[0]; i++)
+			for (const struct cpm_sip_hdr *h = cpm_sip_msg_hdr(m, show[i]);
+			     h; h = cpm_sip_msg_hdr_next(m, h))
+				printf("%s: %.*s\n", cpm_sip_hdr_name(show[i]),
+				       CPM_STR_FMT(h->value));
+		if (m->status >= 200 && m->status < 300)
+			ex = CPM_CLI_EXIT_OK;
+		else if (m->status == 401 || m->status == 407 || m->status == 403)
+			report_failure(&ua, m, "options");
+	}
+	fflush(stdout);
+	cpm_cli_ua_close(&ua);
+	return ex;
+}
