@@ -219,7 +219,7 @@ int cpm_sip_auth_parse(struct cpm_str value, struct cpm_sip_auth *a);
 int cpm_sip_ctype_parse(struct cpm_str value, struct cpm_str *mime,
 			struct cpm_str *params);
 
-/* multipart/* bodies (RFC 2046): iterate the parts.  *cursor starts as the
+/* multipart/... bodies (RFC 2046): iterate the parts.  *cursor starts as the
  * whole body; returns 1 per part, 0 after the closing delimiter, <0 on a
  * malformed body. */
 struct cpm_sip_part {

@@ -1,0 +1,84 @@
+/* sip — internals shared by the sip_*.c files.  Not for other modules. */
+#ifndef CPM_SIP_INT_H
+#define CPM_SIP_INT_H
+
+#include "sip/sip.h"
+
+/* Character classes (RFC 3261 §25.1), one bit each in cpm_sip__cc[]. */
+#define CPM_SIP_C_TOKEN 0x01  /* token: alphanum - . ! % * _ + ` ' ~ */
+#define CPM_SIP_C_WS 0x02     /* SP HTAB CR LF (LWS inside a field value) */
+#define CPM_SIP_C_HEX 0x04
+#define CPM_SIP_C_ALNUM 0x08
+#define CPM_SIP_C_UNRES 0x10  /* unreserved: alphanum mark */
+#define CPM_SIP_C_USER 0x20   /* user: unreserved + user-unreserved */
+#define CPM_SIP_C_PASS 0x40   /* password: unreserved + & = + $ , */
+#define CPM_SIP_C_HOST 0x80   /* hostname: alphanum - . _ */
+
+extern const unsigned char cpm_sip__cc[256];
+
+static inline bool cpm_sip__is(char c, unsigned cls)
+{
+	return (cpm_sip__cc[(unsigned char)c] & cls) != 0;
+}
+
+static inline unsigned char cpm_sip__lower(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+static inline int cpm_sip__hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)cpm_sip__lower((unsigned char)c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Skip LWS (SP, HTAB and folding CR/LF: inside a header value any CR or LF
+ * left is part of a fold, RFC 3261 §7.3.1). */
+static inline const char *cpm_sip__skip_ws(const char *p, const char *end)
+{
+	while (p < end && cpm_sip__is(*p, CPM_SIP_C_WS))
+		p++;
+	return p;
+}
+
+static inline const char *cpm_sip__skip_token(const char *p, const char *end)
+{
+	while (p < end && cpm_sip__is(*p, CPM_SIP_C_TOKEN))
+		p++;
+	return p;
+}
+
+static inline struct cpm_str cpm_sip__span(const char *a, const char *b)
+{
+	return (struct cpm_str){ a, (size_t)(b - a) };
+}
+
+/* A quoted-string starting at p (*p == '"'): returns the position after the
+ * closing quote, or NULL when it is not closed.  quoted-pair ("\" any) is
+ * skipped as a unit (RFC 3261 §25.1). */
+const char *cpm_sip__quoted_end(const char *p, const char *end);
+
+/* One generic parameter after its ';' (p points just after the ';'):
+ *   LWS name [LWS "=" LWS (value / quoted-string)]
+ * Returns the position after it or NULL on a syntax error.  *val gets the
+ * value (quotes kept) or an empty slice with a NULL-free pointer. */
+const char *cpm_sip__param(const char *p, const char *end, struct cpm_str *name,
+			   struct cpm_str *val);
+
+/* Decimal number, digits only, <= max.  CPM_EPARSE / CPM_ERANGE. */
+int cpm_sip__uint(struct cpm_str s, uint64_t max, uint64_t *out);
+
+/* RFC 3261 host: hostname, IPv4address or IPv6reference ("[...]", RFC 5118).
+ * *v6 tells which.  Returns false on bad syntax. */
+bool cpm_sip__host_ok(struct cpm_str h, bool *v6);
+
+/* Parse host[:port] at p, stopping at the first character that cannot
+ * continue it.  Returns the end or NULL on bad syntax. */
+const char *cpm_sip__hostport(const char *p, const char *end, struct cpm_str *host,
+			      bool *v6, uint16_t *port, bool *has_port);
+
+#endif
