@@ -1,0 +1,223 @@
+/* The store front: URL dispatch, argument checks and AoR normalisation in
+ * front of the backend vtables. */
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct cpm_store_ops *const backends[] = {
+	&cpm_store_sqlite_ops,
+};
+
+int cpm_store_open_ex(const char *url, const struct cpm_store_options *opts,
+		      struct cpm_store **out)
+{
+	*out = NULL;
+	const char *colon = url ? strchr(url, ':') : NULL;
+	if (!colon)
+		return CPM_ESCHEME;
+	struct cpm_str scheme = { url, (size_t)(colon - url) };
+	const struct cpm_store_ops *ops = NULL;
+	for (size_t i = 0; i < sizeof backends / sizeof *backends; i++)
+		if (cpm_str_ieq_cstr(scheme, backends[i]->name))
+			ops = backends[i];
+	if (!ops)
+		return CPM_ESCHEME;
+	struct cpm_store *s = calloc(1, sizeof *s);
+	if (!s)
+		return CPM_ENOMEM;
+	s->ops = ops;
+	s->opts = opts ? *opts : CPM_STORE_OPTIONS_DEFAULT;
+	int rc = ops->open(s, colon + 1);
+	if (rc) {
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+int cpm_store_open(const char *url, struct cpm_store **out)
+{
+	return cpm_store_open_ex(url, NULL, out);
+}
+
+void cpm_store_close(struct cpm_store *s)
+{
+	if (!s)
+		return;
+	s->ops->close(s);
+	free(s);
+}
+
+const char *cpm_store_last_error(const struct cpm_store *s)
+{
+	return s ? s->errmsg : "";
+}
+
+/* ------------------------------------------------------------------- checks */
+
+static bool bad_char(unsigned char c)
+{
+	return c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '"' ||
+	       c == '@';
+}
+
+int cpm_store_aor_normalize(const char *aor, char *out, size_t outsz)
+{
+	if (!aor)
+		return CPM_EINVAL;
+	const char *at = strchr(aor, '@');
+	if (!at || at == aor || !at[1])
+		return CPM_EINVAL;
+	for (const char *p = aor; p < at; p++)
+		if (bad_char((unsigned char)*p))
+			return CPM_EINVAL;
+	const char *dom = at + 1;
+	bool v6 = dom[0] == '[';
+	for (const char *p = dom; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+			  (v6 && (c == ':' || (c == '[' && p == dom) ||
+				  (c == ']' && !p[1])));
+		if (!ok)
+			return CPM_EINVAL;
+	}
+	if (v6 && dom[strlen(dom) - 1] != ']')
+		return CPM_EINVAL;
+	size_t n = strlen(aor);
+	if (n >= outsz)
+		return CPM_ETOOBIG;
+	for (size_t i = 0; i < n; i++) {
+		char c = aor[i];
+		if (aor + i > at && c >= 'A' && c <= 'Z')
+			c = (char)(c + 32);
+		out[i] = c;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+#define TERMINATED(arr) (memchr((arr), '\0', sizeof(arr)) != NULL)
+
+static bool hex_or_empty(const char *h, size_t want)
+{
+	size_t n = strlen(h);
+	if (n == 0)
+		return true;
+	if (n != want)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static int check_user(const struct cpm_store_user *u, struct cpm_store_user *n)
+{
+	if (!u || !TERMINATED(u->aor) || !TERMINATED(u->realm) ||
+	    !TERMINATED(u->ha1_md5) || !TERMINATED(u->ha1_sha256))
+		return CPM_EINVAL;
+	if (!hex_or_empty(u->ha1_md5, 32) || !hex_or_empty(u->ha1_sha256, 64))
+		return CPM_EINVAL;
+	*n = *u;
+	return cpm_store_aor_normalize(u->aor, n->aor, sizeof n->aor) ? CPM_EINVAL
+									 : 0;
+}
+
+static int check_binding(const struct cpm_store_binding *b,
+			 struct cpm_store_binding *n)
+{
+	if (!b || !TERMINATED(b->aor) || !TERMINATED(b->contact) ||
+	    !TERMINATED(b->instance) || !TERMINATED(b->path) ||
+	    !TERMINATED(b->source) || !TERMINATED(b->call_id) ||
+	    !TERMINATED(b->user_agent))
+		return CPM_EINVAL;
+	if (!b->contact[0] || b->q1000 < 0 || b->q1000 > 1000)
+		return CPM_EINVAL;
+	*n = *b;
+	return cpm_store_aor_normalize(b->aor, n->aor, sizeof n->aor) ? CPM_EINVAL
+									 : 0;
+}
+
+/* ----------------------------------------------------------------- wrappers */
+
+int cpm_store_user_add(struct cpm_store *s, const struct cpm_store_user *u)
+{
+	struct cpm_store_user n;
+	int rc = check_user(u, &n);
+	return rc ? rc : s->ops->user_add(s, &n);
+}
+
+int cpm_store_user_del(struct cpm_store *s, const char *aor)
+{
+	char a[256];
+	if (cpm_store_aor_normalize(aor, a, sizeof a))
+		return CPM_EINVAL;
+	return s->ops->user_del(s, a);
+}
+
+int cpm_store_user_get(struct cpm_store *s, const char *aor,
+		       struct cpm_store_user *out)
+{
+	char a[256];
+	if (cpm_store_aor_normalize(aor, a, sizeof a))
+		return CPM_EINVAL;
+	return s->ops->user_get(s, a, out);
+}
+
+int cpm_store_user_update(struct cpm_store *s, const struct cpm_store_user *u)
+{
+	struct cpm_store_user n;
+	int rc = check_user(u, &n);
+	return rc ? rc : s->ops->user_update(s, &n);
+}
+
+int cpm_store_user_list(struct cpm_store *s,
+			int (*cb)(void *arg, const struct cpm_store_user *u),
+			void *arg)
+{
+	if (!cb)
+		return CPM_EINVAL;
+	return s->ops->user_list(s, cb, arg);
+}
+
+int cpm_store_binding_put(struct cpm_store *s, const struct cpm_store_binding *b)
+{
+	struct cpm_store_binding n;
+	int rc = check_binding(b, &n);
+	return rc ? rc : s->ops->binding_put(s, &n);
+}
+
+int cpm_store_binding_del(struct cpm_store *s, const char *aor,
+			  const char *contact)
+{
+	char a[256];
+	if (cpm_store_aor_normalize(aor, a, sizeof a) || !contact || !*contact)
+		return CPM_EINVAL;
+	return s->ops->binding_del(s, a, contact);
+}
+
+int cpm_store_binding_del_aor(struct cpm_store *s, const char *aor)
+{
+	char a[256];
+	if (cpm_store_aor_normalize(aor, a, sizeof a))
+		return CPM_EINVAL;
+	return s->ops->binding_del_aor(s, a);
+}
+
+int cpm_store_binding_list(struct cpm_store *s, int64_t now,
+			   int (*cb)(void *arg,
+				     const struct cpm_store_binding *b),
+			   void *arg)
+{
+	if (!cb)
+		return CPM_EINVAL;
+	return s->ops->binding_list(s, now, cb, arg);
+}
+
+int cpm_store_binding_purge(struct cpm_store *s, int64_t now)
+{
+	return s->ops->binding_purge(s, now);
+}
