@@ -1,0 +1,526 @@
+/* cli: digest response computation (RFC 7616 §3.9.1, RFC 2617 §3.5,
+ * RFC 2069 style, -sess/auth-int), challenge choice, the Authorization
+ * header, argument, config, address and header parsing.
+ *
+ * build/libcpm.a holds no src/cli objects, so the pure cli sources are
+ * included here directly: cli_auth.c as is, cli_main.c with CPM_CLI_TEST
+ * defined, which leaves out main().  Neither touches sockets; they need
+ * lib and sip only. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CPM_CLI_TEST 1
+#include "../../../src/cli/cli_auth.c"
+#include "../../../src/cli/cli_main.c"
+
+/* ------------------------------------------------------------ digest */
+
+static const char *const rfc7616_nonce = "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v";
+static const char *const rfc7616_cnonce = "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ";
+
+static void rfc7616(enum cpm_hash_alg alg, const char *expect)
+{
+	char out[CPM_HASH_HEX_MAX];
+	struct cpm_cli_digest d = {
+		.alg = alg,
+		.qop = 1,
+		.username = "Mufasa",
+		.realm = "http-auth@example.org",
+		.password = "Circle of Life",
+		.method = "GET",
+		.uri = "/dir/index.html",
+		.nonce = rfc7616_nonce,
+		.cnonce = rfc7616_cnonce,
+		.nc = "00000001",
+	};
+	assert_int_equal(cpm_cli_digest_response(&d, out), 0);
+	assert_string_equal(out, expect);
+}
+
+static void test_digest_rfc7616_md5(void **state)
+{
+	rfc7616(CPM_HASH_MD5, "8ca523f5e9506fed4657c9700eebdbec");
+}
+
+static void test_digest_rfc7616_sha256(void **state)
+{
+	rfc7616(CPM_HASH_SHA256,
+		"753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1");
+}
+
+static void test_digest_rfc2617(void **state)
+{
+	char out[CPM_HASH_HEX_MAX];
+	struct cpm_cli_digest d = {
+		.alg = CPM_HASH_MD5,
+		.qop = 1,
+		.username = "Mufasa",
+		.realm = "testrealm@host.com",
+		.password = "Circle Of Life",
+		.method = "GET",
+		.uri = "/dir/index.html",
+		.nonce = "dcd98b7102dd2f0e8b11d0f600bfb0c093",
+		.cnonce = "0a4f113b",
+		.nc = "00000001",
+	};
+	assert_int_equal(cpm_cli_digest_response(&d, out), 0);
+	assert_string_equal(out, "6629fae49393a05397450978507c4ef1");
+}
+
+static void test_digest_no_qop_and_sess(void **state)
+{
+	char out[CPM_HASH_HEX_MAX];
+	/* RFC 2069 compatibility: H(HA1:nonce:HA2) */
+	struct cpm_cli_digest d = {
+		.alg = CPM_HASH_MD5,
+		.username = "alice",
+		.realm = "example.test",
+		.password = "secret",
+		.method = "REGISTER",
+		.uri = "sip:example.test",
+		.nonce = "abc123",
+	};
+	assert_int_equal(cpm_cli_digest_response(&d, out), 0);
+	assert_string_equal(out, "ebc2386e4f0aa60ae81a2fca3c185a24");
+
+	/* SHA-256-sess with qop=auth-int (values from an independent
+	 * Python hashlib computation) */
+	struct cpm_cli_digest s = {
+		.alg = CPM_HASH_SHA256,
+		.sess = true,
+		.qop = 2,
+		.username = "alice",
+		.realm = "example.test",
+		.password = "secret",
+		.method = "MESSAGE",
+		.uri = "sip:bob@example.test",
+		.nonce = "n1",
+		.cnonce = "c1",
+		.nc = "00000002",
+		.body = CPM_STR("hello"),
+	};
+	assert_int_equal(cpm_cli_digest_response(&s, out), 0);
+	assert_string_equal(out,
+			    "44a60ffc6f5690fe50c4f49c6250a5565cf3f256d41899b24c3ad4f566ed8910");
+
+	/* qop without cnonce is refused */
+	s.cnonce = NULL;
+	assert_int_equal(cpm_cli_digest_response(&s, out), CPM_EINVAL);
+}
+
+static void parse_resp(struct cpm_sip_msg *m, const char *text)
+{
+	struct cpm_sip_limits lim;
+	cpm_sip_limits_default(&lim);
+	assert_int_equal(cpm_sip_msg_parse(m, text, strlen(text), CPM_SIP_DATAGRAM, &lim), 0);
+}
+
+#define RESP_HEAD(code)                                                 \
+	"SIP/2.0 " code "\r\n"                                          \
+	"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1;rport=5070\r\n" \
+	"From: <sip:alice@example.test>;tag=a\r\n"                      \
+	"To: <sip:alice@example.test>;tag=b\r\n"                        \
+	"Call-ID: c1\r\n"                                               \
+	"CSeq: 1 REGISTER\r\n"
+
+static void test_challenge_prefers_sha256(void **state)
+{
+	static struct cpm_sip_msg m;
+	struct cpm_cli_challenge ch;
+	static const char text[] =
+		RESP_HEAD("401 Unauthorized")
+		"WWW-Authenticate: Digest realm=\"example.test\", nonce=\"n-md5\", "
+		"algorithm=MD5, qop=\"auth\"\r\n"
+		"WWW-Authenticate: Digest realm=\"example.test\", nonce=\"n-sha\", "
+		"algorithm=SHA-256, qop=\"auth,auth-int\", opaque=\"op\"\r\n"
+		"WWW-Authenticate: Digest realm=\"example.test\", nonce=\"n-x\", "
+		"algorithm=SHA-512-256, qop=\"auth\"\r\n"
+		"Content-Length: 0\r\n\r\n";
+
+	parse_resp(&m, text);
+	assert_int_equal(cpm_cli_challenge_choose(&m, &ch), 0);
+	assert_int_equal(ch.alg, CPM_HASH_SHA256);
+	assert_false(ch.proxy);
+	assert_int_equal(ch.qop, 1);
+	assert_string_equal(ch.nonce, "n-sha");
+	assert_string_equal(ch.realm, "example.test");
+	assert_string_equal(ch.opaque, "op");
+}
+
+static void test_challenge_proxy_and_unsupported(void **state)
+{
+	static struct cpm_sip_msg m;
+	struct cpm_cli_challenge ch;
+	static const char proxy[] =
+		RESP_HEAD("407 Proxy Authentication Required")
+		"Proxy-Authenticate: Digest realm=\"r\", nonce=\"n\"\r\n"
+		"Content-Length: 0\r\n\r\n";
+	static const char other[] =
+		RESP_HEAD("401 Unauthorized")
+		"WWW-Authenticate: Basic realm=\"r\"\r\n"
+		"Content-Length: 0\r\n\r\n";
+	static const char none[] =
+		RESP_HEAD("401 Unauthorized")
+		"Content-Length: 0\r\n\r\n";
+
+	parse_resp(&m, proxy);
+	assert_int_equal(cpm_cli_challenge_choose(&m, &ch), 0);
+	assert_true(ch.proxy);
+	assert_int_equal(ch.alg, CPM_HASH_MD5);
+	assert_false(ch.has_alg);
+	assert_int_equal(ch.qop, 0);
+
+	parse_resp(&m, other);
+	assert_int_equal(cpm_cli_challenge_choose(&m, &ch), CPM_EUNSUPP);
+	parse_resp(&m, none);
+	assert_int_equal(cpm_cli_challenge_choose(&m, &ch), CPM_ENOTFOUND);
+}
+
+static void test_auth_header(void **state)
+{
+	struct cpm_cli_challenge ch;
+	struct cpm_buf b;
+
+	memset(&ch, 0, sizeof ch);
+	ch.alg = CPM_HASH_MD5;
+	ch.has_alg = true;
+	ch.qop = 1;
+	strcpy(ch.realm, "http-auth@example.org");
+	strcpy(ch.nonce, rfc7616_nonce);
+	strcpy(ch.opaque, "FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS");
+	cpm_buf_init(&b, 4096);
+	assert_int_equal(cpm_cli_auth_header(&b, &ch, "Mufasa", "Circle of Life",
+					     "GET", "/dir/index.html",
+					     CPM_STR_NULL, rfc7616_cnonce),
+			 0);
+	assert_string_equal(
+		b.p,
+		"Authorization: Digest username=\"Mufasa\", "
+		"realm=\"http-auth@example.org\", "
+		"nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\", "
+		"uri=\"/dir/index.html\", "
+		"response=\"8ca523f5e9506fed4657c9700eebdbec\", algorithm=MD5, "
+		"cnonce=\"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ\", "
+		"opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\", "
+		"qop=auth, nc=00000001\r\n");
+
+	/* the nonce count goes up on reuse; proxy challenges give
+	 * Proxy-Authorization; quotes in the username are escaped */
+	cpm_buf_reset(&b);
+	ch.proxy = true;
+	ch.alg = CPM_HASH_SHA256;
+	assert_int_equal(cpm_cli_auth_header(&b, &ch, "a\"b", "pw", "MESSAGE",
+					     "sip:bob@example.test", CPM_STR_NULL,
+					     NULL),
+			 0);
+	assert_non_null(strstr(b.p, "Proxy-Authorization: Digest username=\"a\\\"b\""));
+	assert_non_null(strstr(b.p, "algorithm=SHA-256"));
+	assert_non_null(strstr(b.p, "nc=00000002\r\n"));
+	cpm_buf_free(&b);
+}
+
+/* ---------------------------------------------------------- arguments */
+
+static int parse(struct cpm_cli_args *a, char *err, ...)
+{
+	char *argv[32];
+	int argc = 0;
+	va_list ap;
+	va_start(ap, err);
+	argv[argc++] = "cpm";
+	for (char *s; (s = va_arg(ap, char *)) != NULL && argc < 31;)
+		argv[argc++] = s;
+	va_end(ap);
+	argv[argc] = NULL;
+	cpm_cli_args_init(a);
+	return cpm_cli_args_parse(a, argc, argv, err, 256);
+}
+
+static void test_args_globals(void **state)
+{
+	struct cpm_cli_args a;
+	char err[256];
+
+	assert_int_equal(parse(&a, err, "--server", "127.0.0.1:5070", "--transport",
+			       "tcp", "--user", "sip:alice@example.test",
+			       "--password=s3cret", "--local-port", "5071", "-v",
+			       "--timeout", "3", "register", "--expires", "60",
+			       NULL),
+			 0);
+	assert_int_equal(a.cmd, CPM_CLI_CMD_REGISTER);
+	assert_string_equal(a.server, "127.0.0.1:5070");
+	assert_int_equal(a.transport, CPM_CLI_TCP);
+	assert_string_equal(a.user, "alice@example.test"); /* sip: stripped */
+	assert_string_equal(a.password, "s3cret");
+	assert_int_equal(a.local_port, 5071);
+	assert_true(a.verbose);
+	assert_int_equal(a.timeout_s, 3);
+	assert_int_equal(a.expires, 60);
+	assert_false(a.unregister);
+
+	/* defaults */
+	assert_int_equal(parse(&a, err, "register", "--unregister", NULL), 0);
+	assert_int_equal(a.transport, CPM_CLI_UDP);
+	assert_int_equal(a.timeout_s, 10);
+	assert_int_equal(a.expires, 3600);
+	assert_true(a.unregister);
+
+	/* globals after the command and after positionals */
+	assert_int_equal(parse(&a, err, "-v", "options", "sip:127.0.0.1:5999",
+			       "--server", "127.0.0.1:5999", NULL),
+			 0);
+	assert_int_equal(a.cmd, CPM_CLI_CMD_OPTIONS);
+	assert_int_equal(a.npos, 1);
+	assert_string_equal(a.pos[0], "sip:127.0.0.1:5999");
+	assert_string_equal(a.server, "127.0.0.1:5999");
+}
+
+static void test_args_send_listen(void **state)
+{
+	struct cpm_cli_args a;
+	char err[256];
+
+	assert_int_equal(parse(&a, err, "send", "--type", "text/html", "--header",
+			       "Request-Disposition: no-fork", "--header",
+			       "Subject: hi", "bob@example.test", "-", NULL),
+			 0);
+	assert_int_equal(a.cmd, CPM_CLI_CMD_SEND);
+	assert_string_equal(a.content_type, "text/html");
+	assert_int_equal(a.nheaders, 2);
+	assert_string_equal(a.headers[0], "Request-Disposition: no-fork");
+	assert_int_equal(a.npos, 2);
+	assert_string_equal(a.pos[1], "-");
+
+	/* "--" ends the options: a text that starts with a dash */
+	assert_int_equal(parse(&a, err, "send", "bob", "--", "--not-an-option", NULL), 0);
+	assert_string_equal(a.pos[1], "--not-an-option");
+
+	assert_int_equal(parse(&a, err, "listen", "--count", "2", "--duration", "30",
+			       "--expires", "120", "--json", NULL),
+			 0);
+	assert_int_equal(a.count, 2);
+	assert_int_equal(a.duration, 30);
+	assert_int_equal(a.expires, 120);
+	assert_true(a.json);
+}
+
+static void test_args_errors(void **state)
+{
+	struct cpm_cli_args a;
+	char err[256];
+
+	assert_int_equal(parse(&a, err, NULL), CPM_EINVAL);
+	assert_non_null(strstr(err, "no command"));
+	assert_int_equal(parse(&a, err, "frobnicate", NULL), CPM_EINVAL);
+	assert_non_null(strstr(err, "unknown command 'frobnicate'"));
+	assert_int_equal(parse(&a, err, "send", "bob", NULL), CPM_EINVAL);
+	assert_non_null(strstr(err, "send needs TO and TEXT"));
+	assert_int_equal(parse(&a, err, "send", "a", "b", "c", NULL), CPM_EINVAL);
+	assert_int_equal(parse(&a, err, "--transport", "sctp", "options", NULL), CPM_EINVAL);
+	assert_non_null(strstr(err, "bad transport 'sctp'"));
+	assert_int_equal(parse(&a, err, "--user", "x@", "register", NULL), CPM_EINVAL);
+	assert_non_null(strstr(err, "bad address 'x@'"));
+	assert_int_equal(parse(&a, err, "--server", NULL), CPM_EINVAL);
+	assert_non_null(strstr(err, "--server needs a value"));
+	assert_int_equal(parse(&a, err, "--server", "h:99999", "options", NULL), CPM_EINVAL);
+	assert_int_equal(parse(&a, err, "--timeout", "0", "options", NULL), CPM_EINVAL);
+	assert_int_equal(parse(&a, err, "register", "--count", "3", NULL), CPM_EINVAL);
+	assert_non_null(strstr(err, "unknown option '--count' for register"));
+	assert_int_equal(parse(&a, err, "send", "--header", "Via: x", "b", "t", NULL),
+			 CPM_EINVAL);
+	assert_int_equal(parse(&a, err, "send", "--header", "NoColon", "b", "t", NULL),
+			 CPM_EINVAL);
+	assert_int_equal(parse(&a, err, "register", "extra", NULL), CPM_EINVAL);
+}
+
+static void test_args_help(void **state)
+{
+	struct cpm_cli_args a;
+	char err[256];
+
+	assert_int_equal(parse(&a, err, "help", NULL), 0);
+	assert_true(a.help);
+	assert_null(a.help_topic);
+	assert_int_equal(parse(&a, err, "help", "send", NULL), 0);
+	assert_string_equal(a.help_topic, "send");
+	assert_int_equal(parse(&a, err, "listen", "--help", NULL), 0);
+	assert_true(a.help);
+	assert_int_equal(a.cmd, CPM_CLI_CMD_LISTEN);
+	/* send --help needs no positionals */
+	assert_int_equal(parse(&a, err, "send", "--help", NULL), 0);
+	assert_int_equal(parse(&a, err, "--version", NULL), 0);
+	assert_int_equal(a.cmd, CPM_CLI_CMD_VERSION);
+}
+
+/* ------------------------------------------------------------- config */
+
+static void test_config(void **state)
+{
+	struct cpm_cli_args a;
+	char err[256];
+	static const char text[] =
+		"# cpm config\n"
+		"[default]\n"
+		"server = 127.0.0.1:5080\n"
+		"transport=tcp\r\n"
+		"  user = \"bob@example.test\"\n"
+		"; comment\n"
+		"password = pw\n"
+		"local_port = 5090\n";
+
+	cpm_cli_args_init(&a);
+	assert_int_equal(cpm_cli_config_parse(&a, text, strlen(text), "cfg", err,
+					      sizeof err),
+			 0);
+	assert_string_equal(a.server, "127.0.0.1:5080");
+	assert_int_equal(a.transport, CPM_CLI_TCP);
+	assert_string_equal(a.user, "bob@example.test");
+	assert_string_equal(a.password, "pw");
+	assert_int_equal(a.local_port, 5090);
+
+	/* the command line wins */
+	assert_int_equal(parse(&a, err, "--server", "[::1]:5060", "--transport", "udp",
+			       "--user", "alice@example.test", "--password", "cli",
+			       "options", NULL),
+			 0);
+	assert_int_equal(cpm_cli_config_parse(&a, text, strlen(text), "cfg", err,
+					      sizeof err),
+			 0);
+	assert_string_equal(a.server, "[::1]:5060");
+	assert_int_equal(a.transport, CPM_CLI_UDP);
+	assert_string_equal(a.user, "alice@example.test");
+	assert_string_equal(a.password, "cli");
+	assert_int_equal(a.local_port, 5090);
+
+	cpm_cli_args_init(&a);
+	assert_int_equal(cpm_cli_config_parse(&a, "transport = sctp\n", 17, "cfg",
+					      err, sizeof err),
+			 CPM_EINVAL);
+	assert_string_equal(err, "cfg:1: bad transport 'sctp'");
+	assert_int_equal(cpm_cli_config_parse(&a, "\nnonsense\n", 10, "cfg", err,
+					      sizeof err),
+			 CPM_EINVAL);
+	assert_string_equal(err, "cfg:2: expected 'key = value'");
+}
+
+static void test_config_files(void **state)
+{
+	struct cpm_cli_args a;
+	char err[256], dir[] = "/tmp/cpm-test-XXXXXX", cfg[300], pwf[300];
+	assert_non_null(mkdtemp(dir));
+	snprintf(cfg, sizeof cfg, "%s/config", dir);
+	snprintf(pwf, sizeof pwf, "%s/pw", dir);
+	FILE *f = fopen(cfg, "w");
+	fputs("user = carol@example.test\npassword = fromconfig\n", f);
+	fclose(f);
+	f = fopen(pwf, "w");
+	fputs("fromfile\r\nsecond line\n", f);
+	fclose(f);
+
+	assert_int_equal(parse(&a, err, "--config", cfg, "--password-file", pwf,
+			       "register", NULL),
+			 0);
+	assert_int_equal(cpm_cli_config_load(&a, err, sizeof err), 0);
+	assert_string_equal(a.user, "carol@example.test");
+	assert_string_equal(a.password, "fromfile");
+
+	assert_int_equal(parse(&a, err, "--config", cfg, "register", NULL), 0);
+	assert_int_equal(cpm_cli_config_load(&a, err, sizeof err), 0);
+	assert_string_equal(a.password, "fromconfig");
+
+	/* an explicit --config that does not exist is an error */
+	unlink(cfg);
+	assert_int_equal(parse(&a, err, "--config", cfg, "register", NULL), 0);
+	assert_int_equal(cpm_cli_config_load(&a, err, sizeof err), CPM_EINVAL);
+	assert_non_null(strstr(err, "cannot read config file"));
+	unlink(pwf);
+	rmdir(dir);
+}
+
+/* ------------------------------------------------- addresses, headers */
+
+static void test_hostport(void **state)
+{
+	char host[256];
+	uint16_t port;
+
+	assert_int_equal(cpm_cli_hostport_parse("127.0.0.1:5070", host, sizeof host, &port), 0);
+	assert_string_equal(host, "127.0.0.1");
+	assert_int_equal(port, 5070);
+	assert_int_equal(cpm_cli_hostport_parse("example.test", host, sizeof host, &port), 0);
+	assert_string_equal(host, "example.test");
+	assert_int_equal(port, 0);
+	assert_int_equal(cpm_cli_hostport_parse("[::1]:5080", host, sizeof host, &port), 0);
+	assert_string_equal(host, "::1");
+	assert_int_equal(port, 5080);
+	assert_int_equal(cpm_cli_hostport_parse("::1", host, sizeof host, &port), 0);
+	assert_string_equal(host, "::1");
+	assert_int_equal(port, 0);
+	assert_int_equal(cpm_cli_hostport_parse("sip:h.test:1", host, sizeof host, &port), 0);
+	assert_string_equal(host, "h.test");
+	assert_int_equal(cpm_cli_hostport_parse("h:0", host, sizeof host, &port), CPM_EADDR);
+	assert_int_equal(cpm_cli_hostport_parse(":5060", host, sizeof host, &port), CPM_EADDR);
+	assert_int_equal(cpm_cli_hostport_parse("[::1", host, sizeof host, &port), CPM_EADDR);
+	assert_int_equal(cpm_cli_hostport_parse("a@b", host, sizeof host, &port), CPM_EADDR);
+}
+
+static void test_target_uri(void **state)
+{
+	char out[300];
+
+	assert_int_equal(cpm_cli_target_uri("bob", "example.test", out, sizeof out), 0);
+	assert_string_equal(out, "sip:bob@example.test");
+	assert_int_equal(cpm_cli_target_uri("bob@other.test", "example.test", out, sizeof out), 0);
+	assert_string_equal(out, "sip:bob@other.test");
+	assert_int_equal(cpm_cli_target_uri("sip:bob@127.0.0.1:5070", "x", out, sizeof out), 0);
+	assert_string_equal(out, "sip:bob@127.0.0.1:5070");
+	assert_int_equal(cpm_cli_target_uri("sip:127.0.0.1:5070", NULL, out, sizeof out), 0);
+	assert_int_equal(cpm_cli_target_uri("127.0.0.1", NULL, out, sizeof out), 0);
+	assert_string_equal(out, "sip:127.0.0.1");
+	assert_int_equal(cpm_cli_target_uri("x@", "example.test", out, sizeof out), CPM_EADDR);
+	assert_int_equal(cpm_cli_target_uri("@host", "example.test", out, sizeof out), CPM_EADDR);
+	assert_int_equal(cpm_cli_target_uri("", "example.test", out, sizeof out), CPM_EADDR);
+	assert_int_equal(cpm_cli_target_uri("bob smith", "example.test", out, sizeof out), CPM_EADDR);
+	assert_int_equal(cpm_cli_target_uri("a@b@c", "example.test", out, sizeof out), CPM_EADDR);
+}
+
+static void test_header_check(void **state)
+{
+	assert_int_equal(cpm_cli_header_check("Request-Disposition: no-fork"), 0);
+	assert_int_equal(cpm_cli_header_check("X-Foo:bar"), 0);
+	assert_int_equal(cpm_cli_header_check("Call-ID: x"), CPM_EPERM);
+	assert_int_equal(cpm_cli_header_check("l: 5"), CPM_EPERM); /* compact */
+	assert_int_equal(cpm_cli_header_check("Content-Type: a/b"), CPM_EPERM);
+	assert_int_equal(cpm_cli_header_check(": x"), CPM_EINVAL);
+	assert_int_equal(cpm_cli_header_check("Bad Name: x"), CPM_EINVAL);
+	assert_int_equal(cpm_cli_header_check("X: a\r\nVia: evil"), CPM_EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_digest_rfc7616_md5),
+		cmocka_unit_test(test_digest_rfc7616_sha256),
+		cmocka_unit_test(test_digest_rfc2617),
+		cmocka_unit_test(test_digest_no_qop_and_sess),
+		cmocka_unit_test(test_challenge_prefers_sha256),
+		cmocka_unit_test(test_challenge_proxy_and_unsupported),
+		cmocka_unit_test(test_auth_header),
+		cmocka_unit_test(test_args_globals),
+		cmocka_unit_test(test_args_send_listen),
+		cmocka_unit_test(test_args_errors),
+		cmocka_unit_test(test_args_help),
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_config_files),
+		cmocka_unit_test(test_hostport),
+		cmocka_unit_test(test_target_uri),
+		cmocka_unit_test(test_header_check),
+	};
+	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+}
