@@ -3,6 +3,18 @@
 
 #include <string.h>
 
+/* What may follow a boundary for it to be a delimiter: "--" (the close
+ * delimiter), or transport padding and a line end (RFC 2046 §5.1.1).  A
+ * line like "--boundaryX" inside a part is content. */
+static bool delim_tail(const char *p, const char *end)
+{
+	if (end - p >= 2 && p[0] == '-' && p[1] == '-')
+		return true;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p == end || *p == '\n' || (*p == '\r' && (p + 1 == end || p[1] == '\n'));
+}
+
 /* Position of "--boundary" at the start of a line in [p, end), or NULL.
  * The first delimiter may open the body; later ones follow a (CR)LF. */
 static const char *find_delim(const char *base, const char *p, const char *end,
@@ -14,7 +26,8 @@ static const char *find_delim(const char *base, const char *p, const char *end,
 		if (!d || (size_t)(end - d) < blen + 2)
 			return NULL;
 		if ((d == base || d[-1] == '\n') &&
-		    memcmp(d + 2, boundary.s, blen) == 0)
+		    memcmp(d + 2, boundary.s, blen) == 0 &&
+		    delim_tail(d + 2 + blen, end))
 			return d;
 		p = d + 1;
 	}
