@@ -245,11 +245,14 @@ static int migrate(struct cpm_store *s, sqlite3 *db)
 		exec(s, db, "ROLLBACK", "migration");
 		goto too_new;
 	}
-	for (; !rc && v < SCHEMA_VERSION; v++) {
+	int from = v;
+	for (; !rc && v < SCHEMA_VERSION; v++)
 		rc = exec(s, db, migrations[v], "migration");
-		if (!rc)
-			cpm_logn("store", "schema migrated to version %d", v + 1);
-	}
+	if (!rc && from > 0)
+		cpm_logn("store", "schema migrated from version %d to %d", from,
+			 SCHEMA_VERSION);
+	else if (!rc)
+		cpm_logi("store", "schema version %d created", SCHEMA_VERSION);
 	if (!rc) {
 		char sql[64];
 		snprintf(sql, sizeof sql, "PRAGMA user_version = %d",

@@ -1,0 +1,18 @@
+/* app — the cpmd program's internal entry points (main.c dispatches). */
+#ifndef CPM_APP_H
+#define CPM_APP_H
+
+#include "conf/conf.h"
+
+/* Exit statuses of the subcommands. */
+#define CPM_APP_EXIT_OK 0
+#define CPM_APP_EXIT_ERROR 1 /* a precise message was written to stderr */
+#define CPM_APP_EXIT_USAGE 2
+
+/* "cpmd [-c FILE] [-o k=v] user add|del|list|passwd|set|help ...":
+ * argv[0] is the subcommand ("add"...), argc counts from it (argc may be 0:
+ * usage).  Uses conf->store.url, store.busy_timeout, server.domain and
+ * auth.realm.  Returns an exit status (above). */
+int cpm_app_user_main(const struct cpm_conf *conf, int argc, char **argv);
+
+#endif

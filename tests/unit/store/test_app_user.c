@@ -1,0 +1,285 @@
+/* cpmd user: the provisioning commands against a real store.  app_user.c
+ * belongs to the cpmd program, not to libcpm, so it is included here. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "app/app_user.c"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+static char tmpdir[256];
+static struct cpm_conf conf;
+static char out[8192], err[8192];
+
+static int setup(void **state)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/cpm_appuser_XXXXXX");
+	if (!mkdtemp(tmpdir))
+		return -1;
+	cpm_conf_defaults(&conf);
+	char url[512], e[256];
+	snprintf(url, sizeof url, "sqlite:%s/var/cpmd.db", tmpdir);
+	return cpm_conf_set(&conf, "store.url", url, e, sizeof e);
+}
+
+static int teardown(void **state)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void slurp(int fd, char *buf, size_t bufsz)
+{
+	lseek(fd, 0, SEEK_SET);
+	ssize_t n = read(fd, buf, bufsz - 1);
+	buf[n < 0 ? 0 : n] = '\0';
+	close(fd);
+}
+
+/* Run "cpmd user ARGS..." (NULL-terminated) with stdin from /dev/null and
+ * stdout/stderr captured into out/err. */
+static int run(const char *arg0, ...)
+{
+	char *argv[16];
+	int argc = 0;
+	va_list ap;
+	va_start(ap, arg0);
+	for (const char *a = arg0; a && argc < 15; a = va_arg(ap, const char *))
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+
+	char p1[300], p2[300];
+	snprintf(p1, sizeof p1, "%s/out", tmpdir);
+	snprintf(p2, sizeof p2, "%s/err", tmpdir);
+	fflush(stdout);
+	fflush(stderr);
+	int o = open(p1, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	int e = open(p2, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	int in = open("/dev/null", O_RDONLY);
+	int so = dup(1), se = dup(2), si = dup(0);
+	dup2(o, 1);
+	dup2(e, 2);
+	dup2(in, 0);
+	close(in);
+	clearerr(stdin);
+	int rc = cpm_app_user_main(&conf, argc, argv);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(so, 1);
+	dup2(se, 2);
+	dup2(si, 0);
+	close(so);
+	close(se);
+	close(si);
+	clearerr(stdin);
+	slurp(o, out, sizeof out);
+	slurp(e, err, sizeof err);
+	return rc;
+}
+
+static void get_user(const char *aor, struct cpm_store_user *u)
+{
+	struct cpm_store *s;
+	assert_int_equal(cpm_store_open(conf.store.url, &s), 0);
+	assert_int_equal(cpm_store_user_get(s, aor, u), 0);
+	cpm_store_close(s);
+}
+
+static void expect_ha1(const struct cpm_store_user *u, const char *user,
+		       const char *realm, const char *pw)
+{
+	char md5[CPM_HASH_HEX_MAX], sha[CPM_HASH_HEX_MAX];
+	assert_int_equal(cpm_hash_ha1(CPM_HASH_MD5, user, realm, pw, md5), 0);
+	assert_int_equal(cpm_hash_ha1(CPM_HASH_SHA256, user, realm, pw, sha), 0);
+	assert_string_equal(u->realm, realm);
+	assert_string_equal(u->ha1_md5, md5);
+	assert_string_equal(u->ha1_sha256, sha);
+}
+
+static void test_add_and_passwd(void **state)
+{
+	assert_int_equal(run("add", "alice@Example.Test", "--password",
+			     "supersecretpw", NULL),
+			 0);
+	assert_string_equal(out, "added alice@example.test (realm example.test)\n");
+	assert_string_equal(err, "");
+	struct cpm_store_user u;
+	get_user("alice@example.test", &u);
+	expect_ha1(&u, "alice", "example.test", "supersecretpw");
+	int64_t now = cpm_wall_s();
+	assert_true(u.created <= now && u.created > now - 60);
+
+	/* the password itself is nowhere in the database files */
+	char cmd[600];
+	snprintf(cmd, sizeof cmd,
+		 "cat '%s'/var/cpmd.db* | grep -q supersecretpw", tmpdir);
+	assert_int_not_equal(system(cmd), 0);
+
+	/* duplicate */
+	assert_int_equal(run("add", "sip:alice@example.test", "--password=x",
+			     NULL),
+			 1);
+	assert_non_null(strstr(err, "cpmd user add: user alice@example.test "
+				    "already exists"));
+
+	/* passwd from a file, with auth.realm set meanwhile */
+	char path[300], e[256];
+	snprintf(path, sizeof path, "%s/pw", tmpdir);
+	FILE *f = fopen(path, "w");
+	fputs("n3w pass\r\nignored second line\n", f);
+	fclose(f);
+	assert_int_equal(cpm_conf_set(&conf, "auth.realm", "corp", e, sizeof e), 0);
+	assert_int_equal(run("passwd", "alice@example.test", "--password-file",
+			     path, NULL),
+			 0);
+	assert_string_equal(out,
+			    "password changed for alice@example.test (realm corp)\n");
+	struct cpm_store_user u2;
+	get_user("alice@example.test", &u2);
+	expect_ha1(&u2, "alice", "corp", "n3w pass");
+	assert_int_equal(u2.created, u.created);
+	assert_int_equal(run("passwd", "bob@example.test", "--password", "x",
+			     NULL),
+			 1);
+	assert_non_null(strstr(err, "no such user: bob@example.test"));
+
+	/* the user part keeps its case; new users get auth.realm */
+	assert_int_equal(run("add", "Bob@localhost", "--password", "pw", NULL), 0);
+	get_user("Bob@localhost", &u);
+	expect_ha1(&u, "Bob", "corp", "pw");
+}
+
+static void test_add_errors(void **state)
+{
+	assert_int_equal(run("add", "alice@elsewhere.test", "--password", "x",
+			     NULL),
+			 1);
+	assert_non_null(strstr(err, "domain 'elsewhere.test' of "
+				    "alice@elsewhere.test is not served here "
+				    "(server.domain: example.test, 127.0.0.1, "
+				    "localhost)"));
+	assert_int_equal(run("add", "alice", "--password", "x", NULL), 1);
+	assert_non_null(strstr(err, "invalid AoR 'alice': expected user@domain"));
+	assert_int_equal(run("add", "a b@example.test", "--password", "x", NULL),
+			 1);
+	assert_int_equal(run("add", "alice@example.test", "--password", "", NULL),
+			 1);
+	assert_non_null(strstr(err, "empty password"));
+	char path[300];
+	snprintf(path, sizeof path, "%s/empty", tmpdir);
+	fclose(fopen(path, "w"));
+	assert_int_equal(run("add", "alice@example.test", "--password-file", path,
+			     NULL),
+			 1);
+	assert_int_equal(run("add", "alice@example.test", "--password-file",
+			     "/nonexistent/pw", NULL),
+			 1);
+	assert_non_null(strstr(err, "/nonexistent/pw"));
+	/* stdin is not a terminal here: no prompt, a usage error */
+	assert_int_equal(run("add", "alice@example.test", NULL), 2);
+	assert_non_null(strstr(err, "no password"));
+	/* --password-file - reads stdin (/dev/null: nothing) */
+	assert_int_equal(run("add", "alice@example.test", "--password-file", "-",
+			     NULL),
+			 1);
+	/* usage errors */
+	assert_int_equal(run("add", NULL), 2);
+	assert_non_null(strstr(err, "missing AOR"));
+	assert_int_equal(run("add", "a@example.test", "--password", NULL), 2);
+	assert_int_equal(run("add", "a@example.test", "--password", "x",
+			     "--password-file", "f", NULL),
+			 2);
+	assert_int_equal(run("add", "a@example.test", "--force", NULL), 2);
+	assert_non_null(strstr(err, "unknown option '--force'"));
+	assert_int_equal(run("add", "a@example.test", "b@example.test", NULL), 2);
+	assert_int_equal(run("list", "extra", NULL), 2);
+	assert_int_equal(run("del", "a@example.test", "--password", "x", NULL), 2);
+	assert_int_equal(run("frobnicate", NULL), 2);
+	assert_non_null(strstr(err, "unknown command 'frobnicate'"));
+	char *argv0[] = { NULL };
+	fflush(stderr);
+	int devnull = open("/dev/null", O_WRONLY), se = dup(2);
+	dup2(devnull, 2);
+	int rc = cpm_app_user_main(&conf, 0, argv0);
+	dup2(se, 2);
+	close(se);
+	close(devnull);
+	assert_int_equal(rc, 2);
+	assert_int_equal(run("help", NULL), 0);
+	assert_non_null(strstr(out, "user add AOR"));
+	assert_int_equal(run("set", "alice@example.test", "x=y", NULL), 2);
+	assert_string_equal(err, "user set: profiles arrive with store-and-forward\n");
+	/* nothing was created */
+	assert_int_equal(run("list", NULL), 0);
+	assert_string_equal(out, "AOR  REALM  CREATED\n");
+}
+
+static void test_list_and_del(void **state)
+{
+	assert_int_equal(run("add", "carol@example.test", "--password", "a", NULL),
+			 0);
+	assert_int_equal(run("add", "al@127.0.0.1", "--password", "a", NULL), 0);
+	assert_int_equal(run("list", NULL), 0);
+	/* aligned: every line has REALM and CREATED at the same columns */
+	char *l1 = out, *l2 = strchr(l1, '\n') + 1, *l3 = strchr(l2, '\n') + 1;
+	assert_int_equal(strncmp(l1, "AOR ", 4), 0);
+	assert_int_equal(strncmp(l2, "al@127.0.0.1 ", 13), 0);
+	assert_int_equal(strncmp(l3, "carol@example.test ", 19), 0);
+	size_t realm_col = (size_t)(strstr(l1, "REALM") - l1);
+	assert_int_equal(realm_col, strlen("carol@example.test  "));
+	assert_int_equal(strncmp(l2 + realm_col, "127.0.0.1 ", 10), 0);
+	assert_int_equal(strncmp(l3 + realm_col, "example.test ", 13), 0);
+	size_t created_col = (size_t)(strstr(l1, "CREATED") - l1);
+	assert_true(l3[created_col] == '2' && l3[created_col + 4] == '-');
+	assert_int_equal(strlen(l3), created_col + strlen("2026-11-30T00:00:00Z\n"));
+
+	/* del removes the user and its registrations */
+	struct cpm_store *s;
+	assert_int_equal(cpm_store_open(conf.store.url, &s), 0);
+	struct cpm_store_binding b;
+	memset(&b, 0, sizeof b);
+	strcpy(b.aor, "carol@example.test");
+	strcpy(b.contact, "sip:carol@192.0.2.1");
+	b.q1000 = 1000;
+	b.expires = cpm_wall_s() + 3600;
+	assert_int_equal(cpm_store_binding_put(s, &b), 0);
+	cpm_store_close(s);
+	assert_int_equal(run("del", "carol@EXAMPLE.test", NULL), 0);
+	assert_string_equal(out, "deleted carol@example.test and 1 registration\n");
+	assert_int_equal(run("del", "carol@example.test", NULL), 1);
+	assert_non_null(strstr(err, "no such user: carol@example.test"));
+	assert_int_equal(run("del", "nonsense", NULL), 1);
+	assert_int_equal(run("list", NULL), 0);
+	assert_null(strstr(out, "carol"));
+	assert_non_null(strstr(out, "al@127.0.0.1"));
+}
+
+static void test_store_unavailable(void **state)
+{
+	char e[256];
+	assert_int_equal(cpm_conf_set(&conf, "store.url", "sqlite:/proc/no/x.db",
+				      e, sizeof e),
+			 0);
+	cpm_log_set_level(-1);
+	assert_int_equal(run("list", NULL), 1);
+	cpm_log_set_level(CPM_LOG_NOTICE);
+	assert_non_null(strstr(err, "cannot open the store sqlite:/proc/no/x.db"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_add_and_passwd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_add_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_and_del, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_unavailable, setup,
+						teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
