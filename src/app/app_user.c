@@ -349,10 +349,7 @@ static int cmd_del(const struct cpm_conf *conf, struct cpm_store *s,
 	rc = cpm_store_binding_del_aor(s, aor);
 	if (rc < 0)
 		return store_error(s, rc, "deleting the registrations");
-	printf("deleted %s", aor);
-	if (rc > 0)
-		printf(" and %d registration%s", rc, rc == 1 ? "" : "s");
-	printf("\n");
+	printf("deleted %s\n", aor);
 	return CPM_APP_EXIT_OK;
 }
 

@@ -64,7 +64,7 @@ struct cpm_store_ops {
 	/* CPM_ENOTFOUND if there was no such binding */
 	int (*binding_del)(struct cpm_store *s, const char *aor,
 			   const char *contact);
-	/* returns the number of bindings deleted */
+	/* 0 also when there was none */
 	int (*binding_del_aor)(struct cpm_store *s, const char *aor);
 	/* unexpired (expires > now) bindings, by AoR, then q descending, then
 	 * contact */
@@ -72,7 +72,7 @@ struct cpm_store_ops {
 			    int (*cb)(void *arg,
 				      const struct cpm_store_binding *b),
 			    void *arg);
-	/* deletes the expired (expires <= now) bindings, returns how many */
+	/* deletes the expired (expires <= now) bindings; 0 on success */
 	int (*binding_purge)(struct cpm_store *s, int64_t now);
 };
 

@@ -498,7 +498,8 @@ static int sq_binding_del_aor(struct cpm_store *s, const char *aor)
 	if (!st)
 		return rc;
 	bind_text(st, 1, aor);
-	return step_done(s, ST_BIND_DEL_AOR, st, "binding del aor");
+	rc = step_done(s, ST_BIND_DEL_AOR, st, "binding del aor");
+	return rc < 0 ? rc : 0;
 }
 
 static int sq_binding_list(struct cpm_store *s, int64_t now,
@@ -539,7 +540,10 @@ static int sq_binding_purge(struct cpm_store *s, int64_t now)
 	if (!st)
 		return rc;
 	sqlite3_bind_int64(st, 1, now);
-	return step_done(s, ST_BIND_PURGE, st, "binding purge");
+	rc = step_done(s, ST_BIND_PURGE, st, "binding purge");
+	if (rc > 0)
+		cpm_logi("store", "%d expired bindings purged", rc);
+	return rc < 0 ? rc : 0;
 }
 
 const struct cpm_store_ops cpm_store_sqlite_ops = {

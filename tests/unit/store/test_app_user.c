@@ -220,6 +220,12 @@ static void test_add_errors(void **state)
 	assert_string_equal(out, "AOR  REALM  CREATED\n");
 }
 
+static int count_binding(void *arg, const struct cpm_store_binding *b)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
 static void test_list_and_del(void **state)
 {
 	assert_int_equal(run("add", "carol@example.test", "--password", "a", NULL),
@@ -251,7 +257,12 @@ static void test_list_and_del(void **state)
 	assert_int_equal(cpm_store_binding_put(s, &b), 0);
 	cpm_store_close(s);
 	assert_int_equal(run("del", "carol@EXAMPLE.test", NULL), 0);
-	assert_string_equal(out, "deleted carol@example.test and 1 registration\n");
+	assert_string_equal(out, "deleted carol@example.test\n");
+	assert_int_equal(cpm_store_open(conf.store.url, &s), 0);
+	int nb = 0;
+	assert_int_equal(cpm_store_binding_list(s, 0, count_binding, &nb), 0);
+	assert_int_equal(nb, 0);
+	cpm_store_close(s);
 	assert_int_equal(run("del", "carol@example.test", NULL), 1);
 	assert_non_null(strstr(err, "no such user: carol@example.test"));
 	assert_int_equal(run("del", "nonsense", NULL), 1);
