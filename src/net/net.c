@@ -243,7 +243,11 @@ static int listen_udp(struct cpm_net *n, struct lsn *l)
 	if (rc)
 		return rc;
 	l->pub.addr.len = (socklen_t)len;
-	return uv_udp_recv_start(&l->u.udp, udp_alloc, udp_recv);
+	rc = uv_udp_recv_start(&l->u.udp, udp_alloc, udp_recv);
+	if (!rc)
+		cpm_logd("net", "udp: recvmmsg %s",
+			 uv_udp_using_recvmmsg(&l->u.udp) ? "on" : "off");
+	return rc;
 }
 
 static void udp_sent(uv_udp_send_t *req, int status)

@@ -487,6 +487,55 @@ static void test_tcp_connect_out(void **state)
 	env_free(srv);
 }
 
+static void test_ipv6(void **state)
+{
+	uv_loop_t probe;
+	struct cpm_net *pn;
+	uv_loop_init(&probe);
+	cpm_net_new(&probe, NULL, &pn);
+	int ok = cpm_net_listen(pn, "udp:[::1]:0");
+	cpm_net_free(pn);
+	while (uv_run(&probe, UV_RUN_NOWAIT))
+		;
+	uv_loop_close(&probe);
+	if (ok != 0)
+		skip(); /* no IPv6 loopback here */
+	struct env *e = env_new(NULL, "udp:[::1]:0,tcp:[::1]:0,udp:127.0.0.1:0");
+	const struct cpm_net_listener *u6 =
+		cpm_net_listener_find(e->net, CPM_NET_UDP, AF_INET6);
+	const struct cpm_net_listener *t6 =
+		cpm_net_listener_find(e->net, CPM_NET_TCP, AF_INET6);
+	assert_non_null(u6);
+	assert_non_null(t6);
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	a.sin6_port = htons(u6->port);
+	char m[1024];
+	size_t n = mkreq(m, sizeof m, 6, "");
+	sendto(fd, m, n, 0, (struct sockaddr *)&a, sizeof a);
+	run_until(e, &e->rx.n, 1, 1000);
+	assert_int_equal(e->rx.n, 1);
+	assert_ptr_equal(e->rx.src[0].lsn, u6);
+	char pb[64];
+	cpm_net_addr_print(&e->rx.src[0].peer, pb, sizeof pb);
+	assert_true(strncmp(pb, "[::1]:", 6) == 0);
+	/* reply: lsn NULL, chosen by family */
+	struct cpm_net_dest d = e->rx.src[0];
+	d.lsn = NULL;
+	assert_int_equal(cpm_net_send(e->net, &d, "pong", 4), 0);
+	char buf[16];
+	assert_int_equal(read_some(e, fd, buf, sizeof buf, 500), 4);
+	close(fd);
+	/* TCP over IPv6: the net connects to itself */
+	struct cpm_net_dest t = { .proto = CPM_NET_TCP, .peer = t6->addr };
+	assert_int_equal(cpm_net_send(e->net, &t, m, n), 0);
+	run_until(e, &e->rx.n, 2, 1000);
+	assert_int_equal(e->rx.n, 2);
+	assert_int_equal(e->rx.src[1].proto, CPM_NET_TCP);
+	env_free(e);
+}
+
 static void test_tcp_max_conns(void **state)
 {
 	struct cpm_net_conf c;
@@ -523,6 +572,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_idle_timeout),
 		cmocka_unit_test(test_tcp_connect_out),
 		cmocka_unit_test(test_tcp_max_conns),
+		cmocka_unit_test(test_ipv6),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

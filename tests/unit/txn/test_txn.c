@@ -16,6 +16,8 @@
 #define T1 20
 #define MAXREQ 8
 
+static unsigned g_max_txns; /* 0 = default */
+
 struct env {
 	uv_loop_t loop;
 	uv_timer_t bound;
@@ -149,6 +151,8 @@ static int setup(void **state)
 	tc.t1_ms = T1;
 	tc.t2_ms = 8 * T1;
 	tc.t4_ms = 100;
+	if (g_max_txns)
+		tc.max_txns = g_max_txns;
 	assert_int_equal(cpm_txn_layer_new(&e->loop, e->net, &tc, &handler, e, &e->l), 0);
 	e->fd = socket(AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_in a = lo(0);
@@ -484,6 +488,53 @@ static void test_server_rfc2543_matching(void **state)
 	(void)buf;
 }
 
+static void test_server_response_via_port(void **state)
+{
+	/* §18.2.2: without rport a UDP response goes to the source IP and
+	 * the sent-by port, not the source port */
+	struct env *e = *state;
+	int other = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = lo(0);
+	assert_int_equal(bind(other, (struct sockaddr *)&a, sizeof a), 0);
+	socklen_t al = sizeof a;
+	getsockname(other, (struct sockaddr *)&a, &al);
+	char req[2048], buf[4096];
+	e->auto_status = 200;
+	mkreq(req, sizeof req, "OPTIONS", ntohs(a.sin_port), "z9hG4bKvp", NULL, NULL, NULL);
+	peer_send(e, req);
+	run_until(e, &e->nreq, 1, 1000);
+	assert_int_equal(e->nreq, 1);
+	assert_false(peer_recv(e, buf, sizeof buf, 30));
+	ssize_t n = recv(other, buf, sizeof buf - 1, MSG_DONTWAIT);
+	assert_true(n > 11);
+	assert_true(strncmp(buf, "SIP/2.0 200", 11) == 0);
+	close(other);
+}
+
+static void test_server_limit_503(void **state)
+{
+	struct env *e = *state;
+	char req[2048], buf[4096];
+	mkreq(req, sizeof req, "OPTIONS", e->fport, "z9hG4bKlim1", NULL, NULL, NULL);
+	peer_send(e, req);
+	run_until(e, &e->nreq, 1, 1000);
+	mkreq(req, sizeof req, "OPTIONS", e->fport, "z9hG4bKlim2", NULL, NULL, NULL);
+	peer_send(e, req);
+	assert_true(peer_recv(e, buf, sizeof buf, 1000));
+	assert_true(strncmp(buf, "SIP/2.0 503", 11) == 0);
+	assert_non_null(strstr(buf, "z9hG4bKlim2"));
+	assert_int_equal(e->nreq, 1);
+	assert_int_equal(cpm_txn_layer_count(e->l), 1);
+}
+
+static int setup_limit(void **state)
+{
+	g_max_txns = 1;
+	int rc = setup(state);
+	g_max_txns = 0;
+	return rc;
+}
+
 static void test_bad_message(void **state)
 {
 	struct env *e = *state;
@@ -766,6 +817,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_invite_2xx_accepted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_cancel_matching, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_rfc2543_matching, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_response_via_port, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_limit_503, setup_limit, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_timer_f_408, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_noninvite_200, setup, teardown),
