@@ -202,11 +202,16 @@ static int mkdir_parents(const char *path)
 			continue;
 		char c = *p;
 		*p = '\0';
-		if (tmp[0] && mkdir(tmp, 0750) != 0 && errno != EEXIST) {
+		if (tmp[0] && mkdir(tmp, 0750) != 0) {
 			int e = errno;
-			cpm_loge("store", "mkdir %s: %s", tmp, strerror(e));
-			free(tmp);
-			return CPM_EIO;
+			struct stat st;
+			/* EEXIST, or e.g. EROFS/EACCES on an existing one */
+			if (e != EEXIST &&
+			    !(stat(tmp, &st) == 0 && S_ISDIR(st.st_mode))) {
+				cpm_loge("store", "mkdir %s: %s", tmp, strerror(e));
+				free(tmp);
+				return CPM_EIO;
+			}
 		}
 		*p = c;
 	}
