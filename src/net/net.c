@@ -424,6 +424,7 @@ static int conn_write(struct conn *c, const char *buf, size_t len)
 		return CPM_ECLOSED;
 	}
 	c->out_pending += len;
+	conn_touch(c); /* idle means no traffic either way */
 	return 0;
 }
 

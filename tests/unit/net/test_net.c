@@ -14,7 +14,7 @@
 
 #include "net/net.h"
 
-#define MAXMSG 16
+#define MAXMSG 64
 
 struct rx {
 	int n;
@@ -282,12 +282,15 @@ static void test_udp_recv_many(void **state)
 	sendto(fd, buf, 3000, 0, (struct sockaddr *)&to, sizeof to);
 	/* a CRLF keep-alive datagram: ignored */
 	sendto(fd, "\r\n\r\n", 4, 0, (struct sockaddr *)&to, sizeof to);
-	size_t n = mkreq(buf, sizeof buf, 5, "");
-	sendto(fd, buf, n, 0, (struct sockaddr *)&to, sizeof to);
-	run_until(e, &e->rx.n, 6, 2000);
+	/* enough queued datagrams for several recvmmsg batches */
+	for (int i = 5; i < 50; i++) {
+		size_t n = mkreq(buf, sizeof buf, i, "");
+		sendto(fd, buf, n, 0, (struct sockaddr *)&to, sizeof to);
+	}
+	run_until(e, &e->rx.n, 50, 2000);
 	run_until(e, NULL, 0, 50);
-	assert_int_equal(e->rx.n, 6);
-	for (int i = 0; i < 6; i++) {
+	assert_int_equal(e->rx.n, 50);
+	for (int i = 0; i < 50; i++) {
 		char want[64];
 		snprintf(want, sizeof want, "branch=z9hG4bK%d\r\n", i);
 		assert_non_null(strstr(e->rx.msg[i], want));
@@ -413,6 +416,37 @@ static void test_tcp_bad_framing_closes(void **state)
 	assert_int_equal(e->rx.n, 0);
 	char buf[16];
 	assert_int_equal(read_some(e, fd, buf, sizeof buf, 500), 0); /* EOF */
+	close(fd);
+	env_free(e);
+}
+
+static void test_tcp_too_big_closes(void **state)
+{
+	struct cpm_net_conf c;
+	cpm_net_conf_default(&c);
+	c.lim.max_msg = 2000;
+	struct env *e = env_new(&c, "tcp:127.0.0.1:0");
+	const struct cpm_net_listener *l =
+		cpm_net_listener_find(e->net, CPM_NET_TCP, AF_INET);
+	int fd = tcp_connect(l->port);
+	char m[8192];
+	memset(m, 'a', sizeof m);
+	size_t n = mkreq(m, sizeof m, 1, "");
+	/* a body of 5000 bytes announced: over max_msg */
+	char big[8192];
+	int bn = snprintf(big, sizeof big, "%.*s", (int)n, m);
+	char *cl = strstr(big, "Content-Length: 0");
+	assert_non_null(cl);
+	memcpy(cl, "Content-Length: 5", 17);
+	memmove(cl + 20, cl + 17, strlen(cl + 17) + 1);
+	memcpy(cl + 17, "000", 3);
+	bn = (int)strlen(big);
+	send(fd, big, (size_t)bn, 0);
+	for (int i = 0; i < 3; i++)
+		send(fd, m, 2000, MSG_NOSIGNAL);
+	run_until(e, &e->rx.downs, 1, 1000);
+	assert_int_equal(e->rx.downs, 1);
+	assert_int_equal(e->rx.n, 0);
 	close(fd);
 	env_free(e);
 }
@@ -569,6 +603,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_framing),
 		cmocka_unit_test(test_tcp_ping_pong),
 		cmocka_unit_test(test_tcp_bad_framing_closes),
+		cmocka_unit_test(test_tcp_too_big_closes),
 		cmocka_unit_test(test_tcp_idle_timeout),
 		cmocka_unit_test(test_tcp_connect_out),
 		cmocka_unit_test(test_tcp_max_conns),
