@@ -500,6 +500,26 @@ static void test_table_sane(void **state)
 							 d->key, strlen(d->key)),
 				 d);
 		assert_true(d->offset + d->size <= sizeof(struct cpm_conf));
+		/* the field has the C type the parser writes */
+		switch (d->type) {
+		case CPM_CONF_T_INT:
+		case CPM_CONF_T_LOGLEVEL:
+			assert_int_equal(d->size, sizeof(int));
+			break;
+		case CPM_CONF_T_SIZE:
+			assert_int_equal(d->size, sizeof(size_t));
+			break;
+		case CPM_CONF_T_BOOL:
+			assert_int_equal(d->size, sizeof(bool));
+			break;
+		case CPM_CONF_T_LISTEN_ONE:
+			assert_int_equal(d->size, sizeof(struct cpm_conf_listen));
+			break;
+		default:
+			break;
+		}
+		if (d->type == CPM_CONF_T_INT || d->type == CPM_CONF_T_SIZE)
+			assert_true(d->min <= d->max);
 	}
 }
 

@@ -645,6 +645,45 @@ static void test_worker_refuses_after_flush(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+struct chain {
+	struct cpm_store_worker *w;
+	int left, done;
+};
+
+static void chain_work(struct cpm_store *s, void *arg)
+{
+	struct cpm_store_binding b = mkbind("chain@example.test", "sip:c@h", 1000,
+					    ((struct chain *)arg)->left);
+	cpm_store_binding_put(s, &b);
+}
+
+static void chain_done(void *arg)
+{
+	struct chain *c = arg;
+	c->done++;
+	/* a done callback may submit the next job */
+	if (--c->left > 0)
+		assert_int_equal(cpm_store_worker_submit(c->w, chain_work,
+							 chain_done, c),
+				 0);
+}
+
+static void test_worker_chain(void **state)
+{
+	uv_loop_t loop;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	struct chain c = { NULL, 10, 0 };
+	assert_int_equal(cpm_store_worker_new(&loop, url, &c.w), 0);
+	assert_int_equal(cpm_store_worker_submit(c.w, chain_work, chain_done, &c),
+			 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(c.done, 10);
+	assert_int_equal(cpm_store_worker_pending(c.w), 0);
+	cpm_store_worker_flush_and_free(c.w);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /* the worker (the server) and a direct connection (the CLI) together */
 static void cli_thread(void *arg)
 {
@@ -708,6 +747,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_worker_refuses_after_flush,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_with_cli, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_worker_chain, setup,
 						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
