@@ -1,0 +1,193 @@
+/* cpmd — the server program: option parsing, configuration, the libuv loop,
+ * signals, and the "user" administration subcommands. */
+#include "app/app.h"
+#include "conf/conf.h"
+#include "core/core.h"
+#include "lib/lib.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#define CPMD_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cpmd [-c FILE] [-o section.key=value ...] [COMMAND]\n"
+		"\n"
+		"Runs the cpmd messaging server in the foreground (logs on stderr).\n"
+		"\n"
+		"options:\n"
+		"  -c FILE            configuration file (INI; see etc/cpmd.conf)\n"
+		"  -o section.key=V   override one key (repeatable; wins over the file)\n"
+		"  -t, --check        check the configuration and exit\n"
+		"  --dump-config      print the effective configuration and exit\n"
+		"  -V, --version      print the version and exit\n"
+		"  -h, --help         this text\n"
+		"\n"
+		"commands:\n"
+		"  user add AOR --password P     add a subscriber (also while running)\n"
+		"  user del AOR                  remove a subscriber\n"
+		"  user list                     list subscribers\n"
+		"  user passwd AOR --password P  change a password\n");
+}
+
+static int mkdir_p(const char *path)
+{
+	char tmp[CPM_CONF_PATH_LEN];
+	if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+		return -1;
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0750) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0750) && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+struct app {
+	uv_loop_t *loop;
+	struct cpm_core *core;
+	uv_signal_t sigterm, sigint;
+	bool stopped;
+};
+
+static void on_stopped(void *arg)
+{
+	struct app *a = arg;
+	a->stopped = true;
+	uv_close((uv_handle_t *)&a->sigterm, NULL);
+	uv_close((uv_handle_t *)&a->sigint, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct app *a = h->data;
+	cpm_logn(NULL, "signal %s: shutting down", signum == SIGTERM ? "TERM" : "INT");
+	cpm_core_shutdown(a->core, on_stopped, a);
+}
+
+static int run_server(const struct cpm_conf *conf)
+{
+	if (mkdir_p(conf->server.data_dir)) {
+		fprintf(stderr, "cpmd: cannot create data directory %s: %s\n",
+			conf->server.data_dir, strerror(errno));
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	struct app a = { .loop = uv_default_loop() };
+	char err[512] = "";
+	int rc = cpm_core_new(a.loop, conf, &a.core, err, sizeof err);
+	if (rc) {
+		fprintf(stderr, "cpmd: %s\n", err[0] ? err : cpm_strerror(rc));
+		return 1;
+	}
+	uv_signal_init(a.loop, &a.sigterm);
+	uv_signal_init(a.loop, &a.sigint);
+	a.sigterm.data = a.sigint.data = &a;
+	uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&a.sigint, on_signal, SIGINT);
+
+	char listen[1024] = "";
+	size_t n = 0;
+	for (int i = 0; i < conf->sip.nlisten && n < sizeof listen - 80; i++) {
+		const struct cpm_conf_listen *l = &conf->sip.listen[i];
+		n += (size_t)snprintf(listen + n, sizeof listen - n, "%s%s:%s%s%s:%u",
+				      i ? "," : "", l->proto,
+				      l->family == AF_INET6 ? "[" : "", l->host,
+				      l->family == AF_INET6 ? "]" : "", l->port);
+	}
+	cpm_logn(NULL, "cpmd ready: version %s, sip %s, domains %s%s, store %s",
+		 CPMD_VERSION, listen, conf->server.domains[0],
+		 conf->server.ndomains > 1 ? ",..." : "", conf->store.url);
+	uv_run(a.loop, UV_RUN_DEFAULT);
+	cpm_core_free(a.core);
+	uv_run(a.loop, UV_RUN_NOWAIT);
+	int close_rc = uv_loop_close(a.loop);
+	if (close_rc)
+		cpm_logd(NULL, "loop close: %s", uv_strerror(close_rc));
+	return a.stopped ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct cpm_conf conf;
+	cpm_conf_defaults(&conf);
+	const char *file = NULL;
+	bool check = false, dump = false;
+	char err[1024];
+	/* two passes: the file first, then the -o overrides over it */
+	int i;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-c") == 0 && i + 1 < argc) {
+			file = argv[++i];
+		} else if (strcmp(a, "-o") == 0 && i + 1 < argc) {
+			i++;
+		} else if (strcmp(a, "-t") == 0 || strcmp(a, "--check") == 0) {
+			check = true;
+		} else if (strcmp(a, "--dump-config") == 0) {
+			dump = true;
+		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+			printf("cpmd %s\n", CPMD_VERSION);
+			return 0;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (a[0] == '-') {
+			fprintf(stderr, "cpmd: unknown option '%s' (see cpmd --help)\n", a);
+			return 2;
+		} else {
+			break;
+		}
+	}
+	int cmd = i;
+	if (file && cpm_conf_load_file(&conf, file, err, sizeof err)) {
+		fprintf(stderr, "cpmd: %s\n", err);
+		return 1;
+	}
+	for (i = 1; i < cmd; i++)
+		if (strcmp(argv[i], "-o") == 0 && i + 1 < cmd) {
+			if (cpm_conf_set_arg(&conf, argv[++i], err, sizeof err)) {
+				fprintf(stderr, "cpmd: -o %s: %s\n", argv[i], err);
+				return 1;
+			}
+		} else if (strcmp(argv[i], "-c") == 0) {
+			i++;
+		}
+	if (cpm_conf_validate(&conf, err, sizeof err)) {
+		fprintf(stderr, "cpmd: configuration: %s\n", err);
+		return 1;
+	}
+	cpm_log_set_level(conf.server.log_level);
+	if (dump)
+		return cpm_conf_dump(&conf, stdout) ? 1 : 0;
+	if (check) {
+		printf("cpmd: configuration OK\n");
+		return 0;
+	}
+	if (cmd < argc) {
+		if (strcmp(argv[cmd], "user") == 0) {
+			if (mkdir_p(conf.server.data_dir)) {
+				fprintf(stderr, "cpmd: cannot create %s: %s\n",
+					conf.server.data_dir, strerror(errno));
+				return 1;
+			}
+			return cpm_app_user_main(&conf, argc - cmd - 1, argv + cmd + 1);
+		}
+		fprintf(stderr, "cpmd: unknown command '%s' (see cpmd --help)\n", argv[cmd]);
+		return 2;
+	}
+	int rc = run_server(&conf);
+	cpm_conf_free(&conf);
+	return rc;
+}
