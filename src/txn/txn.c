@@ -28,6 +28,17 @@ enum txn_state {
 	ST_TERMINATED,
 };
 
+/* What matching needs from the request, kept while the parsed message may
+ * be dropped. */
+struct txn_key {
+	struct cpm_str branch, host, method_s, call_id, ruri, from_tag, to_tag;
+	struct cpm_str via; /* the whole top via-parm */
+	uint32_t cseq;
+	uint16_t port;
+	bool has_port;
+	enum cpm_sip_method rmethod; /* the request's own method */
+};
+
 struct cpm_txn {
 	struct cpm_txn_layer *l;
 	struct cpm_net__hnode hn;      /* in l->txns (matching) */
@@ -43,7 +54,12 @@ struct cpm_txn {
 	int status;               /* last sent (server) / received (client) */
 	char *raw;                /* own copy of the request */
 	size_t raw_len;
-	struct cpm_sip_msg req;
+	/* the parsed request; dropped once a non-INVITE txn is Completed
+	 * (~9 KB each, and most live txns sit in Completed) and parsed
+	 * again on demand by cpm_txn_req */
+	struct cpm_sip_msg *m;
+	bool trim_pending;
+	struct txn_key k;         /* matching fields, slices into raw */
 	struct cpm_net_dest src;  /* server: where it came from; client: dst */
 	struct cpm_net_dest rdst; /* server: where responses go */
 	char *resp;               /* server: last response sent */
@@ -138,10 +154,10 @@ static uint64_t msg_key(const struct cpm_sip_msg *m, enum cpm_sip_method meth,
 	return mix_method(h, meth, meth_s, server);
 }
 
-static bool sentby_eq(const struct cpm_sip_via *a, const struct cpm_sip_via *b)
+static bool sentby_eq(const struct txn_key *k, const struct cpm_sip_via *b)
 {
-	uint16_t pa = a->has_port ? a->port : 0, pb = b->has_port ? b->port : 0;
-	return pa == pb && cpm_str_ieq(a->host, b->host);
+	uint16_t pa = k->has_port ? k->port : 0, pb = b->has_port ? b->port : 0;
+	return pa == pb && cpm_str_ieq(k->host, b->host);
 }
 
 static bool method_eq(const struct cpm_txn *t, enum cpm_sip_method m,
@@ -151,20 +167,20 @@ static bool method_eq(const struct cpm_txn *t, enum cpm_sip_method m,
 		return false;
 	if (m != CPM_SIP_OTHER)
 		return true;
-	return cpm_str_eq(t->req.method_s, ms);
+	return cpm_str_eq(t->k.method_s, ms);
 }
 
 /* §17.2.3: does request m (looked up as method meth) match server txn t? */
 static bool server_match(const struct cpm_txn *t, const struct cpm_sip_msg *m,
 			 enum cpm_sip_method meth)
 {
-	const struct cpm_sip_msg *r = &t->req;
+	const struct txn_key *k = &t->k;
 	if (!t->server || !method_eq(t, meth, m->method_s))
 		return false;
 	if (!t->rfc2543) {
 		return has_cookie(m->via.branch) &&
-		       cpm_str_ieq(r->via.branch, m->via.branch) &&
-		       sentby_eq(&r->via, &m->via);
+		       cpm_str_ieq(k->branch, m->via.branch) &&
+		       sentby_eq(k, &m->via);
 	}
 	/* RFC 3261 §17.2.3 last paragraphs: RFC 2543 compatibility.  The
 	 * INVITE, its retransmissions, the ACK for a non-2xx and the CANCEL
@@ -172,13 +188,13 @@ static bool server_match(const struct cpm_txn *t, const struct cpm_sip_msg *m,
 	 * To tag of an ACK is ours, so it is not compared. */
 	if (has_cookie(m->via.branch))
 		return false;
-	if (!cpm_str_eq(r->call_id, m->call_id) ||
-	    r->cseq.num != m->cseq.num ||
-	    !cpm_str_eq(r->ruri, m->ruri) ||
-	    !cpm_str_eq(r->from.tag, m->from.tag) ||
-	    !cpm_str_ieq(r->via.whole, m->via.whole))
+	if (!cpm_str_eq(k->call_id, m->call_id) ||
+	    k->cseq != m->cseq.num ||
+	    !cpm_str_eq(k->ruri, m->ruri) ||
+	    !cpm_str_eq(k->from_tag, m->from.tag) ||
+	    !cpm_str_ieq(k->via, m->via.whole))
 		return false;
-	if (m->method != CPM_SIP_ACK && !cpm_str_eq(r->to.tag, m->to.tag))
+	if (m->method != CPM_SIP_ACK && !cpm_str_eq(k->to_tag, m->to.tag))
 		return false;
 	return true;
 }
@@ -210,7 +226,7 @@ static struct cpm_txn *client_find(const struct cpm_txn_layer *l,
 			continue;
 		if (!method_eq(t, meth, resp->cseq.method_s))
 			continue;
-		if (cpm_str_ieq(t->req.via.branch, resp->via.branch))
+		if (cpm_str_ieq(t->k.branch, resp->via.branch))
 			return t;
 	}
 	return NULL;
@@ -252,6 +268,7 @@ static void txn_closed(uv_handle_t *h)
 	struct cpm_txn *t = h->data;
 	struct cpm_txn_layer *l = t->l;
 	free(t->raw);
+	free(t->m);
 	free(t->resp);
 	free(t->ack);
 	free(t->cancel_reason);
@@ -286,7 +303,7 @@ static void txn_terminate(struct cpm_txn *t)
 	l->count--;
 	uv_close((uv_handle_t *)&t->timer, txn_closed);
 	cpm_logd(t->cid, "txn %s %.*s terminated",
-		 t->server ? "server" : "client", CPM_STR_FMT(t->req.method_s));
+		 t->server ? "server" : "client", CPM_STR_FMT(t->k.method_s));
 	if (t->gone) {
 		void (*gone)(void *, struct cpm_txn *) = t->gone;
 		t->gone = NULL;
@@ -319,7 +336,9 @@ static int txn_set_req(struct cpm_txn *t, const struct cpm_sip_msg *m,
 	}
 	t->raw[len] = '\0';
 	t->raw_len = len;
-	int rc = cpm_sip_msg_parse(&t->req, t->raw, len, CPM_SIP_DATAGRAM,
+	if (!t->m && !(t->m = malloc(sizeof *t->m)))
+		return CPM_ENOMEM;
+	int rc = cpm_sip_msg_parse(t->m, t->raw, len, CPM_SIP_DATAGRAM,
 				   &l->conf.lim);
 	if (rc && via_over) {
 		/* never lose a request to our own rewriting */
@@ -343,11 +362,46 @@ static struct cpm_txn *txn_alloc(struct cpm_txn_layer *l, bool server)
 	return t;
 }
 
+static void key_set(struct txn_key *k, const struct cpm_sip_msg *r)
+{
+	k->branch = r->via.branch;
+	k->host = r->via.host;
+	k->port = r->via.port;
+	k->has_port = r->via.has_port;
+	k->via = r->via.whole;
+	k->method_s = r->method_s;
+	k->rmethod = r->method;
+	k->call_id = r->call_id;
+	k->cseq = r->cseq.num;
+	k->ruri = r->ruri;
+	k->from_tag = r->from.tag;
+	k->to_tag = r->to.tag;
+}
+
+/* The parsed request, parsed again if it was dropped (the bytes are the
+ * same, so this cannot fail but for memory). */
+static struct cpm_sip_msg *txn_msg(struct cpm_txn *t)
+{
+	if (t->m)
+		return t->m;
+	struct cpm_sip_msg *m = malloc(sizeof *m);
+	if (!m)
+		return NULL;
+	if (cpm_sip_msg_parse(m, t->raw, t->raw_len, CPM_SIP_DATAGRAM,
+			      &t->l->conf.lim)) {
+		free(m);
+		return NULL;
+	}
+	t->m = m;
+	return m;
+}
+
 /* Put t in the tables (its req is parsed). */
 static void txn_link(struct cpm_txn *t)
 {
 	struct cpm_txn_layer *l = t->l;
-	const struct cpm_sip_msg *r = &t->req;
+	const struct cpm_sip_msg *r = t->m;
+	key_set(&t->k, r);
 	set_cid(t->cid, sizeof t->cid, r->call_id);
 	t->invite = r->method == CPM_SIP_INVITE;
 	t->method = key_method(r->method);
@@ -506,8 +560,12 @@ static int server_respond(struct cpm_txn *st, int status, char *buf,
 		 * still through the timer so the TU never sees the txn go
 		 * from inside cpm_txn_reply) */
 		st->st = ST_COMPLETED;
-		st->retx_at = 0;
 		st->end_at = now + (reliable(st) ? 0 : 64 * t1);
+		/* the TU is done with the request: drop the parsed copy at
+		 * the next turn of the loop (no retransmissions here, the
+		 * retransmission slot of the timer is free) */
+		st->trim_pending = true;
+		st->retx_at = now;
 	}
 	st->end_is_timeout = false;
 	txn_arm(st);
@@ -556,7 +614,10 @@ int cpm_txn_reply(struct cpm_txn *st, int status, const char *reason,
 		return CPM_ESTATE;
 	struct cpm_buf b;
 	cpm_buf_init(&b, st->l->conf.lim.max_msg);
-	int rc = cpm_sip_print_response_start(&b, &st->req, status, reason,
+	const struct cpm_sip_msg *req = txn_msg(st);
+	if (!req)
+		return CPM_ENOMEM;
+	int rc = cpm_sip_print_response_start(&b, req, status, reason,
 					      status > 100 ? to_tag : NULL);
 	if (!rc && extra_hdrs)
 		rc = cpm_buf_puts(&b, extra_hdrs);
@@ -588,7 +649,7 @@ int cpm_txn_status(const struct cpm_txn *t)
 
 const struct cpm_sip_msg *cpm_txn_req(const struct cpm_txn *t)
 {
-	return &t->req;
+	return txn_msg((struct cpm_txn *)(uintptr_t)t);
 }
 
 const struct cpm_net_dest *cpm_txn_src(const struct cpm_txn *t)
@@ -598,10 +659,13 @@ const struct cpm_net_dest *cpm_txn_src(const struct cpm_txn *t)
 
 struct cpm_txn *cpm_txn_cancel_target(const struct cpm_txn *cst)
 {
-	if (!cst || !cst->server || cst->req.method != CPM_SIP_CANCEL)
+	if (!cst || !cst->server || cst->k.rmethod != CPM_SIP_CANCEL)
+		return NULL;
+	const struct cpm_sip_msg *m = cpm_txn_req(cst);
+	if (!m)
 		return NULL;
 	/* RFC 3261 §9.2: the §17.2.3 rules with the method INVITE */
-	return server_find(cst->l, &cst->req, CPM_SIP_INVITE);
+	return server_find(cst->l, m, CPM_SIP_INVITE);
 }
 
 void cpm_txn_set_owner(struct cpm_txn *t, void *owner,
@@ -687,7 +751,7 @@ static void server_new(struct cpm_txn_layer *l, const struct cpm_sip_msg *m,
 		return;
 	}
 	st->src = *src;
-	cpm_txn_response_dest(&st->req, src, &st->rdst);
+	cpm_txn_response_dest(st->m, src, &st->rdst);
 	txn_link(st);
 	uint64_t now = now_ms(st);
 	if (st->invite) {
@@ -705,7 +769,7 @@ static void server_new(struct cpm_txn_layer *l, const struct cpm_sip_msg *m,
 			      CPM_STR_NULL);
 	}
 	if (l->h.request)
-		l->h.request(l->arg, st, &st->req, &st->src);
+		l->h.request(l->arg, st, st->m, &st->src);
 }
 
 /* ----------------------------------------------------------- client side */
@@ -767,7 +831,7 @@ static void client_send_ack(struct cpm_txn *ct, const struct cpm_sip_msg *resp)
 		const struct cpm_sip_hdr *to = cpm_sip_msg_hdr(resp, CPM_SIP_H_TO);
 		struct cpm_buf b;
 		cpm_buf_init(&b, l->conf.lim.max_msg);
-		if (build_hop_req(&b, &ct->req, "ACK",
+		if (build_hop_req(&b, ct->m, "ACK",
 				  to ? to->value : resp->to.whole, NULL)) {
 			cpm_buf_free(&b);
 			return;
@@ -793,13 +857,13 @@ static void client_send_cancel(struct cpm_txn *ct)
 {
 	struct cpm_txn_layer *l = ct->l;
 	ct->cancel_done = true;
-	const struct cpm_sip_hdr *to = cpm_sip_msg_hdr(&ct->req, CPM_SIP_H_TO);
+	const struct cpm_sip_hdr *to = cpm_sip_msg_hdr(ct->m, CPM_SIP_H_TO);
 	struct cpm_buf b;
 	cpm_buf_init(&b, l->conf.lim.max_msg);
 	/* §9.1: Request-URI, Call-ID, To, From, CSeq number and the single
 	 * Via (same branch) of the request being cancelled */
-	int rc = build_hop_req(&b, &ct->req, "CANCEL",
-			       to ? to->value : ct->req.to.whole,
+	int rc = build_hop_req(&b, ct->m, "CANCEL",
+			       to ? to->value : ct->m->to.whole,
 			       ct->cancel_reason);
 	struct cpm_txn *cc = NULL;
 	struct cpm_net_dest d = ct->src;
@@ -876,6 +940,11 @@ static void client_on_response(struct cpm_txn *ct, const struct cpm_sip_msg *m)
 	}
 	client_deliver(ct, m, status);
 	ct->detached = true; /* gone for the TU */
+	if (!ct->invite) {
+		/* only the key is needed from now on */
+		free(ct->m);
+		ct->m = NULL;
+	}
 	if (ct->st == ST_COMPLETED && reliable(ct))
 		txn_terminate(ct);
 	else
@@ -885,7 +954,7 @@ static void client_on_response(struct cpm_txn *ct, const struct cpm_sip_msg *m)
 /* Timer B/F, or a transport failure: the TU hears 408/503 once. */
 static void client_fail(struct cpm_txn *ct, int status)
 {
-	cpm_logi(ct->cid, "txn: client %.*s %s", CPM_STR_FMT(ct->req.method_s),
+	cpm_logi(ct->cid, "txn: client %.*s %s", CPM_STR_FMT(ct->k.method_s),
 		 status == 408 ? "timed out" : "transport error");
 	ct->status = status;
 	client_deliver(ct, NULL, status);
@@ -908,18 +977,20 @@ static int client_start(struct cpm_txn_layer *l, const struct cpm_net_dest *dst,
 	memcpy(ct->raw, buf, len);
 	ct->raw[len] = '\0';
 	ct->raw_len = len;
-	int rc = cpm_sip_msg_parse(&ct->req, ct->raw, len, CPM_SIP_DATAGRAM,
+	ct->m = malloc(sizeof *ct->m);
+	if (!ct->m) {
+		txn_discard(ct);
+		return CPM_ENOMEM;
+	}
+	int rc = cpm_sip_msg_parse(ct->m, ct->raw, len, CPM_SIP_DATAGRAM,
 				   &l->conf.lim);
-	if (rc || !ct->req.is_request || ct->req.method == CPM_SIP_ACK ||
-	    !has_cookie(ct->req.via.branch)) {
+	if (rc || !ct->m->is_request || ct->m->method == CPM_SIP_ACK ||
+	    !has_cookie(ct->m->via.branch)) {
 		txn_discard(ct);
 		return rc ? rc : CPM_EPARSE;
 	}
-	ct->method = key_method(ct->req.method);
-	if (client_find(l, &(struct cpm_sip_msg){
-				   .via = ct->req.via,
-				   .cseq = ct->req.cseq,
-			   })) {
+	ct->method = key_method(ct->m->method);
+	if (client_find(l, ct->m)) {
 		txn_discard(ct);
 		return CPM_EEXIST;
 	}
@@ -943,7 +1014,7 @@ static int client_start(struct cpm_txn_layer *l, const struct cpm_net_dest *dst,
 	ct->end_at = now + 64 * t1;
 	ct->end_is_timeout = true;
 	txn_arm(ct);
-	cpm_logd(ct->cid, "txn: new client %.*s", CPM_STR_FMT(ct->req.method_s));
+	cpm_logd(ct->cid, "txn: new client %.*s", CPM_STR_FMT(ct->k.method_s));
 	if (out)
 		*out = ct;
 	return 0;
@@ -1008,14 +1079,19 @@ static void txn_timer_cb(uv_timer_t *tm)
 		}
 		if (t->server && (t->st == ST_PROCEEDING || t->st == ST_TRYING))
 			cpm_logw(t->cid, "txn: TU never answered %.*s",
-				 CPM_STR_FMT(t->req.method_s));
+				 CPM_STR_FMT(t->k.method_s));
 		else if (t->server && t->st == ST_COMPLETED && t->invite)
 			cpm_logi(t->cid, "txn: no ACK for %d (Timer H)",
 				 t->status);
 		txn_terminate(t);
 		return;
 	}
-	if (t->retx_at && now >= t->retx_at) {
+	if (t->retx_at && now >= t->retx_at && t->trim_pending) {
+		free(t->m);
+		t->m = NULL;
+		t->trim_pending = false;
+		t->retx_at = 0;
+	} else if (t->retx_at && now >= t->retx_at) {
 		if (t->server) {
 			/* Timer G: §17.2.1, doubling up to T2 */
 			server_send(t);

@@ -67,7 +67,11 @@ void cpm_txn_layer_set_conn_cb(struct cpm_txn_layer *l, cpm_net_conn_cb *ccb,
 /* ------------------------------------------------------------- server side */
 
 /* The request, owned by the txn (own copy of the bytes).  Also valid for
- * client transactions (the request that was sent). */
+ * client transactions (the request that was sent).  To save memory the
+ * parsed form of a non-INVITE transaction is dropped once the loop turns
+ * after its final response and parsed again on demand: do not keep the
+ * pointer across loop iterations after a final response, call this again.
+ * NULL only on allocation failure. */
 const struct cpm_sip_msg *cpm_txn_req(const struct cpm_txn *t);
 const struct cpm_net_dest *cpm_txn_src(const struct cpm_txn *t);
 /* The INVITE server txn a CANCEL server txn matches, or NULL (also NULL

@@ -288,6 +288,12 @@ static void test_server_noninvite_retrans(void **state)
 	assert_true(peer_recv(e, buf2, sizeof buf2, 500));
 	assert_string_equal(buf, buf2);
 	assert_int_equal(e->nreq, 1);
+	/* the request is still there after the loop turned (parsed again
+	 * after the layer dropped its parsed copy) */
+	r = cpm_txn_req(st);
+	assert_non_null(r);
+	assert_true(cpm_str_eq_cstr(r->call_id, "nonInv@test"));
+	assert_true(cpm_str_eq_cstr(r->via.rport, rport));
 	/* Timer J = 64*T1 */
 	assert_int_equal(e->gone, 0);
 	run_until(e, &e->gone, 1, 64 * T1 + 1000);
