@@ -296,10 +296,11 @@ int cpm_sip_msg_parse(struct cpm_sip_msg *m, const char *buf, size_t len,
 		return fail(m, CPM_EPARSE, 400, "CSeq method mismatch");
 
 	h = &m->hdrs[m->first[CPM_SIP_H_FROM]];
-	if (cpm_sip_addr_parse(h->value, &m->from))
+	/* "*" is a Contact form only (§10.2.2) */
+	if (cpm_sip_addr_parse(h->value, &m->from) || m->from.star)
 		return fail(m, CPM_EPARSE, 400, "Bad From");
 	h = &m->hdrs[m->first[CPM_SIP_H_TO]];
-	if (cpm_sip_addr_parse(h->value, &m->to))
+	if (cpm_sip_addr_parse(h->value, &m->to) || m->to.star)
 		return fail(m, CPM_EPARSE, 400, "Bad To");
 	h = &m->hdrs[m->first[CPM_SIP_H_VIA]];
 	struct cpm_str cur = h->value;

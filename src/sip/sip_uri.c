@@ -38,7 +38,10 @@ const char *cpm_sip__param(const char *p, const char *end, struct cpm_str *name,
 {
 	p = cpm_sip__skip_ws(p, end);
 	const char *n = p;
-	p = cpm_sip__skip_token(p, end);
+	/* names are tokens in header parameters but 1*paramchar in URIs
+	 * (§19.1.1: '[' ']' '/' ':' '&' '+' '$' and escapes): accept both */
+	while (p < end && is_valchar(*p) && *p != '=')
+		p++;
 	if (p == n)
 		return NULL;
 	*name = cpm_sip__span(n, p);
@@ -71,13 +74,12 @@ int cpm_sip__uint(struct cpm_str s, uint64_t max, uint64_t *out)
 	return cpm_str_to_u64(s, max, out);
 }
 
-bool cpm_sip_param_find(struct cpm_str params, const char *name,
-			struct cpm_str *val)
+static bool param_lookup(struct cpm_str params, struct cpm_str name,
+			 struct cpm_str *val)
 {
-	if (!params.s || !name)
+	if (!params.s || !name.s)
 		return false;
 	const char *p = params.s, *end = params.s + params.len;
-	size_t nlen = strlen(name);
 	bool first = true;
 	for (;;) {
 		p = cpm_sip__skip_ws(p, end);
@@ -97,12 +99,20 @@ bool cpm_sip_param_find(struct cpm_str params, const char *name,
 		p = cpm_sip__param(p, end, &n, &v);
 		if (!p)
 			return false;
-		if (n.len == nlen && cpm_str_ieq(n, (struct cpm_str){ name, nlen })) {
+		if (cpm_str_ieq(n, name)) {
 			if (val)
 				*val = v;
 			return true;
 		}
 	}
+}
+
+bool cpm_sip_param_find(struct cpm_str params, const char *name,
+			struct cpm_str *val)
+{
+	if (!name)
+		return false;
+	return param_lookup(params, cpm_str_from_cstr(name), val);
 }
 
 struct cpm_str cpm_sip_unquote(struct cpm_str s)
@@ -267,6 +277,21 @@ static const char *esc_run(const char *p, const char *end, unsigned cls,
 	return p;
 }
 
+/* uri-parameters = *( ";" pname [ "=" pvalue ] ), both non-empty. */
+static bool params_ok(struct cpm_str params)
+{
+	const char *p = params.s, *end = params.s + params.len;
+	struct cpm_str n, v;
+	while (p < end) {
+		if (*p != ';')
+			return false;
+		p = cpm_sip__param(p + 1, end, &n, &v);
+		if (!p)
+			return false;
+	}
+	return true;
+}
+
 static int parse_sip(const char *p, const char *end, struct cpm_sip_uri *u)
 {
 	const char *at = memchr(p, '@', (size_t)(end - p));
@@ -301,7 +326,7 @@ static int parse_sip(const char *p, const char *end, struct cpm_sip_uri *u)
 		u->headers = cpm_sip__span(p + 1, end);
 		p = end;
 	}
-	if (p != end)
+	if (p != end || !params_ok(u->params))
 		return CPM_EPARSE;
 	if (u->params.len) {
 		cpm_sip_param_find(u->params, "transport", &u->transport);
@@ -325,7 +350,7 @@ static int parse_tel(const char *p, const char *end, struct cpm_sip_uri *u)
 	u->user = cpm_sip__span(p, ne);
 	if (semi)
 		u->params = cpm_sip__span(semi, end);
-	return 0;
+	return params_ok(u->params) ? 0 : CPM_EPARSE;
 }
 
 int cpm_sip_uri_parse(struct cpm_str s, struct cpm_sip_uri *u)
@@ -465,10 +490,7 @@ static bool params_cover(struct cpm_str a, struct cpm_str b)
 		p = cpm_sip__param(p, end, &n, &v);
 		if (!p)
 			return false;
-		char name[64];
-		if (cpm_str_copy(n, name, sizeof name))
-			return false;
-		if (cpm_sip_param_find(b, name, &bv)) {
+		if (param_lookup(b, n, &bv)) {
 			if (!esc_eq(v, bv, true))
 				return false;
 		} else if (special_param(n)) {

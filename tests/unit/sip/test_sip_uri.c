@@ -154,7 +154,13 @@ static void test_uri_tel_other_bad(void **state)
 			      "tel:;x=1",
 			      "sip:user@host:123456",
 			      "sip:user@host:65536",
-			      "sip:a@b@c" };
+			      "sip:a@b@c",
+			      /* fuzz regression: empty pvalue made uri_eq fail */
+			      "sip:alice@client.example.com;transport=udp;received=",
+			      "sip:h;;lr",
+			      "sip:h;",
+			      "sip:h;=x",
+			      "tel:+1;x=" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		if (uri(bad[i], &u, &k) != CPM_EPARSE)
 			fail_msg("accepted '%s'", bad[i]);
@@ -228,6 +234,19 @@ static void test_uri_eq(void **state)
 	assert_false(ueq("sip:carol@chicago.com;newparam=5", "sip:carol@chicago.com;newparam=6"));
 	assert_false(ueq("sip:a@h", "sips:a@h"));
 	assert_false(ueq("sip:a:x@h", "sip:a:y@h"));
+	/* fuzz regressions: a URI always equals itself, whatever the length
+	 * of its parameter names (RFC 4475 longreq) */
+	assert_true(ueq("sip:user@example.com:6000;unknownparam1=verylonglonglonglonglong"
+			"longlonglonglonglonglonglonglonglonglonglonglonglonglonglongvalue;"
+			"longparamnamenamenamenamenamenamenamenamenamenamenamenamenamenamename"
+			"namenamenamename=shortvalue;verylonglonglonglonglonglonglonglonglong"
+			"longlonglonglonglonglonglonglongParameterNameWithNoValue",
+			"sip:user@example.com:6000;unknownparam1=verylonglonglonglonglong"
+			"longlonglonglonglonglonglonglonglonglonglonglonglonglonglongvalue;"
+			"longparamnamenamenamenamenamenamenamenamenamenamenamenamenamenamename"
+			"namenamenamename=shortvalue;verylonglonglonglonglonglonglonglonglong"
+			"longlonglonglonglonglonglonglongParameterNameWithNoValue"));
+	assert_true(ueq("sip:h;a[1]:/&+$=%20x", "sip:h;A[1]:/&+$=%20X"));
 }
 
 static void test_param_find(void **state)
