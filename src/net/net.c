@@ -161,6 +161,57 @@ static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = (size_t)UDP_CHUNK * UDP_MMSG;
 }
 
+/* RFC 5626 §4.4.2 / §8: STUN keep-alives on the SIP UDP port.  A Binding
+ * request (RFC 5389 §6: first two bits 0, magic cookie) gets a Binding
+ * success response with XOR-MAPPED-ADDRESS.  Returns true when buf was
+ * STUN (answered or dropped). */
+#define STUN_COOKIE 0x2112A442u
+static bool udp_stun(struct lsn *l, const struct cpm_net_addr *peer,
+		     const unsigned char *b, size_t len)
+{
+	if (len < 20 || (b[0] & 0xc0) != 0)
+		return false;
+	uint32_t cookie = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 |
+			  (uint32_t)b[6] << 8 | b[7];
+	if (cookie != STUN_COOKIE)
+		return false;
+	size_t mlen = (size_t)b[2] << 8 | b[3];
+	if (mlen + 20 != len || (mlen & 3))
+		return true; /* malformed STUN: drop */
+	if (b[0] != 0x00 || b[1] != 0x01)
+		return true; /* only Binding requests are answered */
+	unsigned char r[20 + 4 + 20];
+	size_t n = 20;
+	r[0] = 0x01;
+	r[1] = 0x01; /* Binding success response */
+	memcpy(r + 4, b + 4, 16); /* cookie + transaction id */
+	int fam = peer->u.sa.sa_family;
+	uint16_t port = cpm_net_addr_port(peer) ^ (uint16_t)(STUN_COOKIE >> 16);
+	r[n++] = 0x00;
+	r[n++] = 0x20; /* XOR-MAPPED-ADDRESS */
+	r[n++] = 0x00;
+	r[n++] = fam == AF_INET ? 8 : 20;
+	r[n++] = 0x00;
+	r[n++] = fam == AF_INET ? 0x01 : 0x02;
+	r[n++] = (unsigned char)(port >> 8);
+	r[n++] = (unsigned char)port;
+	if (fam == AF_INET) {
+		const unsigned char *ip =
+			(const unsigned char *)&peer->u.in.sin_addr;
+		for (int i = 0; i < 4; i++)
+			r[n++] = ip[i] ^ r[4 + i];
+	} else {
+		const unsigned char *ip = peer->u.in6.sin6_addr.s6_addr;
+		for (int i = 0; i < 16; i++)
+			r[n++] = ip[i] ^ r[4 + i]; /* cookie + transaction id */
+	}
+	r[2] = (unsigned char)((n - 20) >> 8);
+	r[3] = (unsigned char)(n - 20);
+	uv_buf_t ub = uv_buf_init((char *)r, (unsigned)n);
+	uv_udp_try_send(&l->u.udp, &ub, 1, &peer->u.sa);
+	return true;
+}
+
 static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 		     const struct sockaddr *addr, unsigned flags)
 {
@@ -199,6 +250,9 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 			 nread, n->conf.lim.max_msg);
 		return;
 	}
+	if (udp_stun(l, &src.peer, (const unsigned char *)buf->base,
+		     (size_t)nread))
+		return;
 	/* Lone CRLF keep-alives over UDP (RFC 5626 uses STUN there; some
 	 * clients send CRLF anyway): ignore silently. */
 	bool blank = true;

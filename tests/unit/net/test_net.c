@@ -309,6 +309,35 @@ static void test_udp_recv_many(void **state)
 	env_free(e);
 }
 
+static void test_udp_stun_keepalive(void **state)
+{
+	struct env *e = env_new(NULL, "udp:127.0.0.1:0");
+	const struct cpm_net_listener *l =
+		cpm_net_listener_find(e->net, CPM_NET_UDP, AF_INET);
+	int fd = udp_sock();
+	struct sockaddr_in to = lo(l->port);
+	unsigned char req[20] = { 0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42 };
+	for (int i = 8; i < 20; i++)
+		req[i] = (unsigned char)i;
+	sendto(fd, req, sizeof req, 0, (struct sockaddr *)&to, sizeof to);
+	unsigned char r[128];
+	ssize_t n = read_some(e, fd, (char *)r, sizeof r, 1000);
+	assert_int_equal(n, 32);
+	assert_int_equal(r[0], 0x01);
+	assert_int_equal(r[1], 0x01);
+	assert_int_equal(r[3], 12);
+	assert_memory_equal(r + 4, req + 4, 16);
+	assert_int_equal(r[20] << 8 | r[21], 0x0020); /* XOR-MAPPED-ADDRESS */
+	uint16_t port = (uint16_t)((r[26] << 8 | r[27]) ^ 0x2112);
+	assert_int_equal(port, sock_port(fd));
+	assert_int_equal(r[28] ^ 0x21, 127);
+	assert_int_equal(r[31] ^ 0x42, 1);
+	/* not delivered as SIP */
+	assert_int_equal(e->rx.n, 0);
+	close(fd);
+	env_free(e);
+}
+
 /* ------------------------------------------------------------------ TCP */
 
 static void test_tcp_framing(void **state)
@@ -600,6 +629,7 @@ int main(void)
 		cmocka_unit_test(test_cidr),
 		cmocka_unit_test(test_listen_spec),
 		cmocka_unit_test(test_udp_recv_many),
+		cmocka_unit_test(test_udp_stun_keepalive),
 		cmocka_unit_test(test_tcp_framing),
 		cmocka_unit_test(test_tcp_ping_pong),
 		cmocka_unit_test(test_tcp_bad_framing_closes),
