@@ -267,7 +267,9 @@ static void on_request(void *arg, struct cpm_txn *st,
 	}
 	if (!check_require(c, st, req, CPM_SIP_H_PROXY_REQUIRE))
 		return;
-	bool to_me = cpm_core__uri_is_me(c, &ruri) && !cpm_sip_msg_hdr(req, CPM_SIP_H_ROUTE);
+	/* for the server itself: our address or a served domain, no user part */
+	bool to_me = !ruri.user.len && cpm_core__uri_is_me(c, &ruri) &&
+		     !cpm_sip_msg_hdr(req, CPM_SIP_H_ROUTE);
 	if (req->max_forwards == 0 && !(to_me && req->method == CPM_SIP_OPTIONS)) {
 		cpm_core__reply(c, st, 483, NULL, NULL); /* §16.3 step 3 */
 		return;
