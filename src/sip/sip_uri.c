@@ -74,8 +74,9 @@ int cpm_sip__uint(struct cpm_str s, uint64_t max, uint64_t *out)
 	return cpm_str_to_u64(s, max, out);
 }
 
-static bool param_lookup(struct cpm_str params, struct cpm_str name,
-			 struct cpm_str *val)
+/* The nth (from 0) parameter called name. */
+static bool param_lookup_nth(struct cpm_str params, struct cpm_str name,
+			     unsigned nth, struct cpm_str *val)
 {
 	if (!params.s || !name.s)
 		return false;
@@ -99,12 +100,18 @@ static bool param_lookup(struct cpm_str params, struct cpm_str name,
 		p = cpm_sip__param(p, end, &n, &v);
 		if (!p)
 			return false;
-		if (cpm_str_ieq(n, name)) {
+		if (cpm_str_ieq(n, name) && nth-- == 0) {
 			if (val)
 				*val = v;
 			return true;
 		}
 	}
+}
+
+static bool param_lookup(struct cpm_str params, struct cpm_str name,
+			 struct cpm_str *val)
+{
+	return param_lookup_nth(params, name, 0, val);
 }
 
 bool cpm_sip_param_find(struct cpm_str params, const char *name,
@@ -490,7 +497,13 @@ static bool params_cover(struct cpm_str a, struct cpm_str b)
 		p = cpm_sip__param(p, end, &n, &v);
 		if (!p)
 			return false;
-		if (param_lookup(b, n, &bv)) {
+		/* a repeated name (Record-Route "r2=on;...;r2=on") is
+		 * compared with the same occurrence in b */
+		unsigned nth = 0;
+		struct cpm_str prefix = cpm_sip__span(a.s, n.s);
+		for (struct cpm_str x; param_lookup_nth(prefix, n, nth, &x);)
+			nth++;
+		if (param_lookup_nth(b, n, nth, &bv)) {
 			if (!esc_eq(v, bv, true))
 				return false;
 		} else if (special_param(n)) {

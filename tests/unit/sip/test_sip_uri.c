@@ -247,6 +247,12 @@ static void test_uri_eq(void **state)
 			"namenamenamename=shortvalue;verylonglonglonglonglonglonglonglonglong"
 			"longlonglonglonglonglonglonglongParameterNameWithNoValue"));
 	assert_true(ueq("sip:h;a[1]:/&+$=%20x", "sip:h;A[1]:/&+$=%20X"));
+	/* repeated names compare occurrence by occurrence */
+	assert_true(ueq("sip:211111948@195.37.77.101;r2=on;ftag=e4977.101;transport=tcp;"
+			"r2=on;ftag=e495220a31344eb39a6bf44ee3b01303;lr=on",
+			"sip:211111948@195.37.77.101;r2=on;ftag=e4977.101;transport=tcp;"
+			"r2=on;ftag=e495220a31344eb39a6bf44ee3b01303;lr=on"));
+	assert_false(ueq("sip:h;x=1;x=2", "sip:h;x=1;x=3"));
 }
 
 static void test_param_find(void **state)
