@@ -159,12 +159,13 @@ enum cpm_hash_alg { CPM_HASH_MD5 = 0, CPM_HASH_SHA256 = 1 };
 /* Hash the concatenation of the nparts slices and write lowercase hex
  * (32 or 64 chars + NUL) into out (CPM_HASH_HEX_MAX bytes). */
 int cpm_hash_hex(enum cpm_hash_alg alg, const struct cpm_str *parts,
-		 size_t nparts, char out[CPM_HASH_HEX_MAX]);
+		 size_t nparts, char *out);
 /* "MD5" / "SHA-256" (case-insensitive, also "-sess" suffix refused) */
 int cpm_hash_alg_parse(struct cpm_str name, enum cpm_hash_alg *alg);
 const char *cpm_hash_alg_name(enum cpm_hash_alg alg);
-/* HA1 = H(user ":" realm ":" password) as in RFC 3261 §22.4 / RFC 8760. */
+/* HA1 = H(user ":" realm ":" password) as in RFC 3261 §22.4 / RFC 8760.
+ * out: 33 bytes for MD5, 65 for SHA-256 (CPM_HASH_HEX_MAX fits both). */
 int cpm_hash_ha1(enum cpm_hash_alg alg, const char *user, const char *realm,
-		 const char *password, char out[CPM_HASH_HEX_MAX]);
+		 const char *password, char *out);
 
 #endif

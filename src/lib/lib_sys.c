@@ -58,7 +58,7 @@ int64_t cpm_wall_s(void)
 }
 
 int cpm_hash_hex(enum cpm_hash_alg alg, const struct cpm_str *parts,
-		 size_t nparts, char out[CPM_HASH_HEX_MAX])
+		 size_t nparts, char *out)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -98,7 +98,7 @@ const char *cpm_hash_alg_name(enum cpm_hash_alg alg)
 }
 
 int cpm_hash_ha1(enum cpm_hash_alg alg, const char *user, const char *realm,
-		 const char *password, char out[CPM_HASH_HEX_MAX])
+		 const char *password, char *out)
 {
 	struct cpm_str parts[5] = { cpm_str_from_cstr(user), CPM_STR(":"),
 				    cpm_str_from_cstr(realm), CPM_STR(":"),
