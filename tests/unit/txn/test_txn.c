@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -541,6 +542,65 @@ static int setup_limit(void **state)
 	return rc;
 }
 
+static void count_conn(void *arg, uint64_t id, bool up)
+{
+	int *downs = arg;
+	if (!up)
+		(*downs)++;
+}
+
+static void test_server_tcp_response_reconnect(void **state)
+{
+	/* §18.2.2: the connection is gone, so the response goes over a new
+	 * connection to the source IP and the sent-by port */
+	struct env *e = *state;
+	int downs = 0;
+	cpm_txn_layer_set_conn_cb(e->l, count_conn, &downs);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = lo(0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	socklen_t al = sizeof a;
+	getsockname(lfd, (struct sockaddr *)&a, &al);
+	int cfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in srv = lo(e->tcp->port);
+	assert_int_equal(connect(cfd, (struct sockaddr *)&srv, sizeof srv), 0);
+	char req[2048];
+	int n = snprintf(req, sizeof req,
+			 "OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\n"
+			 "Via: SIP/2.0/TCP 127.0.0.1:%u;branch=z9hG4bKtcp1\r\n"
+			 "Max-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\n"
+			 "To: <sip:bob@127.0.0.1>\r\nCall-ID: tcp-re\r\n"
+			 "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+			 (unsigned)ntohs(a.sin_port));
+	send(cfd, req, (size_t)n, 0);
+	run_until(e, &e->nreq, 1, 1000);
+	assert_int_equal(e->nreq, 1);
+	close(cfd);
+	run_until(e, &downs, 1, 1000);
+	assert_int_equal(downs, 1);
+	assert_int_equal(cpm_txn_reply(e->st[0], 200, NULL, "x", NULL,
+				       CPM_STR_NULL, CPM_STR_NULL), 0);
+	int afd = -1;
+	fcntl(lfd, F_SETFL, O_NONBLOCK);
+	for (int i = 0; i < 100 && afd < 0; i++) {
+		run_until(e, NULL, 0, 10);
+		afd = accept(lfd, NULL, NULL);
+	}
+	assert_true(afd >= 0);
+	char buf[4096];
+	ssize_t got = -1;
+	for (int i = 0; i < 100 && got <= 0; i++) {
+		got = recv(afd, buf, sizeof buf - 1, MSG_DONTWAIT);
+		if (got <= 0)
+			run_until(e, NULL, 0, 10);
+	}
+	assert_true(got > 11);
+	assert_true(strncmp(buf, "SIP/2.0 200", 11) == 0);
+	close(afd);
+	close(lfd);
+}
+
 static void test_bad_message(void **state)
 {
 	struct env *e = *state;
@@ -825,6 +885,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_rfc2543_matching, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_response_via_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_limit_503, setup_limit, teardown),
+		cmocka_unit_test_setup_teardown(test_server_tcp_response_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_timer_f_408, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_noninvite_200, setup, teardown),
