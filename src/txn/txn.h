@@ -29,8 +29,9 @@ struct cpm_txn_handler {
 	 * and cpm_txn_cancel_target(st) gives the INVITE server txn it
 	 * matches (RFC 3261 §9.2) or NULL; the layer does not answer the
 	 * CANCEL itself.  For INVITE the layer has already sent 100 Trying
-	 * (RFC 3261 §16.2 / §17.2.1).  req and src stay valid as long as st
-	 * (cpm_txn_req / cpm_txn_src); for ACK only during the call. */
+	 * (RFC 3261 §16.2 / §17.2.1).  src stays valid as long as st;
+	 * req too, except after a final response to a non-INVITE (see
+	 * cpm_txn_req); for ACK (st NULL) both only during the call. */
 	void (*request)(void *arg, struct cpm_txn *st,
 			const struct cpm_sip_msg *req,
 			const struct cpm_net_dest *src);
