@@ -74,7 +74,7 @@ static const char *addr_elem(const char *p, const char *end, struct cpm_sip_addr
 		const char *q = cpm_sip__param(p + 1, end, &n, &v);
 		if (!q)
 			return NULL;
-		if (n.len == 3 && cpm_str_ieq_cstr(n, "tag"))
+		if (CPM_SIP_LIT_IEQ(n, "tag"))
 			a->tag = v;
 		last = q;
 		p = cpm_sip__skip_ws(q, end);
@@ -160,11 +160,11 @@ int cpm_sip_via_next(struct cpm_str *cursor, struct cpm_sip_via *v)
 		const char *q = cpm_sip__param(p + 1, end, &n, &val);
 		if (!q)
 			return CPM_EPARSE;
-		if (cpm_str_ieq_cstr(n, "branch")) {
+		if (CPM_SIP_LIT_IEQ(n, "branch")) {
 			v->branch = val;
-		} else if (cpm_str_ieq_cstr(n, "received")) {
+		} else if (CPM_SIP_LIT_IEQ(n, "received")) {
 			v->received = val;
-		} else if (cpm_str_ieq_cstr(n, "rport")) {
+		} else if (CPM_SIP_LIT_IEQ(n, "rport")) {
 			v->has_rport = true;
 			v->rport = val;
 		}

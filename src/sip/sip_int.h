@@ -16,6 +16,33 @@
 
 extern const unsigned char cpm_sip__cc[256];
 
+/* Bits of cpm_sip__cc2[]. */
+#define CPM_SIP_C2_UPARAM 0x01 /* uri-parameter: paramchar ";" "=" */
+#define CPM_SIP_C2_UHDR 0x02   /* uri headers: hnv-unreserved / unreserved "&" "=" */
+#define CPM_SIP_C2_VAL 0x04    /* generic value octet: visible, not ; , " */
+
+extern const unsigned char cpm_sip__cc2[256];
+
+static inline bool cpm_sip__is2(char c, unsigned cls)
+{
+	return (cpm_sip__cc2[(unsigned char)c] & cls) != 0;
+}
+
+/* a equals the lowercase literal lit, ignoring case; no strlen. */
+#define CPM_SIP_LIT_IEQ(a, lit) \
+	((a).len == sizeof(lit) - 1 && cpm_sip__ieq_lc((a).s, (lit), sizeof(lit) - 1))
+
+/* lit must hold only lowercase letters, digits and '-': for those,
+ * (c | 0x20) == lit[i] holds exactly when c matches ignoring case (only
+ * 'A'..'Z' gain the bit and land on a letter). */
+static inline bool cpm_sip__ieq_lc(const char *s, const char *lit, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)(s[i] | 0x20) != (unsigned char)lit[i])
+			return false;
+	return true;
+}
+
 static inline bool cpm_sip__is(char c, unsigned cls)
 {
 	return (cpm_sip__cc[(unsigned char)c] & cls) != 0;

@@ -195,7 +195,13 @@ static int parse_headers(struct cpm_sip_msg *m, const char *p, const char *end,
 		struct cpm_sip_hdr *h = &m->hdrs[n];
 		h->name = cpm_sip__span(hs, t);
 		h->id = cpm_sip_hdr_id_parse(h->name);
-		h->value = cpm_str_trim(cpm_sip__span(q + 1, le));
+		/* trim LWS; the final CRLF is never part of the value */
+		const char *vs = q + 1, *ve = le;
+		while (vs < ve && cpm_sip__is(*vs, CPM_SIP_C_WS))
+			vs++;
+		while (ve > vs && cpm_sip__is(ve[-1], CPM_SIP_C_WS))
+			ve--;
+		h->value = cpm_sip__span(vs, ve);
 		h->raw = cpm_sip__span(hs, le);
 		h->next = -1;
 		if (m->first[h->id] < 0) {

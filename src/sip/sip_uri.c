@@ -29,8 +29,7 @@ const char *cpm_sip__quoted_end(const char *p, const char *end)
  * ':' '[' ']'.  Accept every visible octet except the separators. */
 static inline bool is_valchar(char c)
 {
-	unsigned char u = (unsigned char)c;
-	return u > 0x20 && u != 0x7f && c != ';' && c != ',' && c != '"';
+	return cpm_sip__is2(c, CPM_SIP_C2_VAL);
 }
 
 const char *cpm_sip__param(const char *p, const char *end, struct cpm_str *name,
@@ -242,7 +241,7 @@ const char *cpm_sip__hostport(const char *p, const char *end, struct cpm_str *ho
 	} else {
 		while (p < end && cpm_sip__is(*p, CPM_SIP_C_HOST))
 			p++;
-		if (!hostname_ok(h, p))
+		if (p == h || *h == '.' || *h == '-')
 			return NULL;
 	}
 	*host = cpm_sip__span(h, p);
@@ -267,7 +266,7 @@ const char *cpm_sip__hostport(const char *p, const char *end, struct cpm_str *ho
 
 /* One character of a user / password / param / header, or an escape. */
 static const char *esc_run(const char *p, const char *end, unsigned cls,
-			   const char *extra)
+			   unsigned cls2)
 {
 	while (p < end) {
 		if (*p == '%') {
@@ -275,7 +274,7 @@ static const char *esc_run(const char *p, const char *end, unsigned cls,
 			    !cpm_sip__is(p[2], CPM_SIP_C_HEX))
 				return p;
 			p += 3;
-		} else if (cpm_sip__is(*p, cls) || (extra && *p && strchr(extra, *p))) {
+		} else if (cpm_sip__is(*p, cls) || cpm_sip__is2(*p, cls2)) {
 			p++;
 		} else {
 			break;
@@ -307,11 +306,11 @@ static int parse_sip(const char *p, const char *end, struct cpm_sip_uri *u)
 		 * intmeth), so it ends at the '@', not at the first of those */
 		const char *c = memchr(p, ':', (size_t)(at - p));
 		const char *ue = c ? c : at;
-		if (ue == p || esc_run(p, ue, CPM_SIP_C_USER, NULL) != ue)
+		if (ue == p || esc_run(p, ue, CPM_SIP_C_USER, 0) != ue)
 			return CPM_EPARSE;
 		u->user = cpm_sip__span(p, ue);
 		if (c) {
-			if (esc_run(c + 1, at, CPM_SIP_C_PASS, NULL) != at)
+			if (esc_run(c + 1, at, CPM_SIP_C_PASS, 0) != at)
 				return CPM_EPARSE;
 			u->password = cpm_sip__span(c + 1, at);
 		}
@@ -322,24 +321,43 @@ static int parse_sip(const char *p, const char *end, struct cpm_sip_uri *u)
 	if (!p)
 		return CPM_EPARSE;
 	if (p < end && *p == ';') {
-		const char *q = esc_run(p, end, CPM_SIP_C_UNRES, "[]/:&+$;=");
+		const char *q = esc_run(p, end, 0, CPM_SIP_C2_UPARAM);
 		u->params = cpm_sip__span(p, q);
 		p = q;
 	}
 	if (p < end && *p == '?') {
-		const char *q = esc_run(p + 1, end, CPM_SIP_C_UNRES, "[]/?:+$&=");
+		const char *q = esc_run(p + 1, end, 0, CPM_SIP_C2_UHDR);
 		if (q != end)
 			return CPM_EPARSE;
 		u->headers = cpm_sip__span(p + 1, end);
 		p = end;
 	}
-	if (p != end || !params_ok(u->params))
+	if (p != end)
 		return CPM_EPARSE;
-	if (u->params.len) {
-		cpm_sip_param_find(u->params, "transport", &u->transport);
-		cpm_sip_param_find(u->params, "maddr", &u->maddr);
-		cpm_sip_param_find(u->params, "user", &u->user_param);
-		u->lr = cpm_sip_param_find(u->params, "lr", NULL);
+	/* one pass: validate and pick the common parameters (first wins) */
+	const char *q = u->params.s, *pe = q + u->params.len;
+	while (q && q < pe) {
+		struct cpm_str n, v;
+		if (*q != ';' || !(q = cpm_sip__param(q + 1, pe, &n, &v)))
+			return CPM_EPARSE;
+		switch (n.len) {
+		case 2:
+			if (!u->lr && CPM_SIP_LIT_IEQ(n, "lr"))
+				u->lr = true;
+			break;
+		case 4:
+			if (!u->user_param.s && CPM_SIP_LIT_IEQ(n, "user"))
+				u->user_param = v;
+			break;
+		case 5:
+			if (!u->maddr.s && CPM_SIP_LIT_IEQ(n, "maddr"))
+				u->maddr = v;
+			break;
+		case 9:
+			if (!u->transport.s && CPM_SIP_LIT_IEQ(n, "transport"))
+				u->transport = v;
+			break;
+		}
 	}
 	return 0;
 }
@@ -367,12 +385,6 @@ int cpm_sip_uri_parse(struct cpm_str s, struct cpm_sip_uri *u)
 	if (!s.s || s.len == 0)
 		return CPM_EPARSE;
 	const char *p = s.s, *end = s.s + s.len;
-	/* no LWS, controls, '<' '>' '"' anywhere in a URI */
-	for (const char *q = p; q < end; q++) {
-		unsigned char c = (unsigned char)*q;
-		if (c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == '"')
-			return CPM_EPARSE;
-	}
 	/* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
 	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
 		return CPM_EPARSE;
@@ -386,15 +398,22 @@ int cpm_sip_uri_parse(struct cpm_str s, struct cpm_sip_uri *u)
 	q++;
 	if (q == end)
 		return CPM_EPARSE;
-	if (cpm_str_ieq_cstr(u->scheme_s, "sip")) {
+	/* sip/sips: every component is checked against its character
+	 * class below; other schemes: no LWS, controls, '<' '>' '"' */
+	if (CPM_SIP_LIT_IEQ(u->scheme_s, "sip")) {
 		u->scheme = CPM_SIP_SCHEME_SIP;
 		return parse_sip(q, end, u);
 	}
-	if (cpm_str_ieq_cstr(u->scheme_s, "sips")) {
+	if (CPM_SIP_LIT_IEQ(u->scheme_s, "sips")) {
 		u->scheme = CPM_SIP_SCHEME_SIPS;
 		return parse_sip(q, end, u);
 	}
-	if (cpm_str_ieq_cstr(u->scheme_s, "tel")) {
+	for (const char *x = q; x < end; x++) {
+		unsigned char c = (unsigned char)*x;
+		if (c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == '"')
+			return CPM_EPARSE;
+	}
+	if (CPM_SIP_LIT_IEQ(u->scheme_s, "tel")) {
 		u->scheme = CPM_SIP_SCHEME_TEL;
 		return parse_tel(q, end, u);
 	}
