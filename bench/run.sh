@@ -1,0 +1,537 @@
+#!/usr/bin/env bash
+# cpmd vs Kamailio: SIP MESSAGE relay benchmark on 127.0.0.1.
+#
+# usage: bench/run.sh [relay|callgrind|all|check] ...     (default: all)
+#   relay      both servers up at once, 1000 users registered on each (SIPp,
+#              Contact -> a UAS), then rate ladders, alternating the servers:
+#              GENS=sipp    SIPp UAC + SIPp UAS (the Kamailio baseline's method)
+#              GENS=loadgen bench/loadgen.c: UAC+UAS in one process, batched
+#              sendmmsg/recvmmsg (a much lighter client)
+#              REPEATS reps per generator; max sustained rate per rep, median.
+#   callgrind  each server alone under valgrind --tool=callgrind: an idle run
+#              (start, register 1000 users, wait, stop) and a relay run (same +
+#              CG_MSGS MESSAGEs at CG_RATE/s); instructions per relayed
+#              MESSAGE = (Ir relay - Ir idle) / MESSAGEs; REPEATS reps, median.
+#   check      start both servers, register, relay 1000 MESSAGEs on each, stop.
+#   all        relay callgrind
+#
+# Prerequisites (Debian 12): kamailio kamailio-sqlite-modules sip-tester
+# valgrind sqlite3 sipsak (plus the cpmd build deps; run.sh builds loadgen
+# with cc and cpmd with make if build/cpmd is missing).
+#
+# Every knob is an environment variable (defaults below).  Results go to
+# bench/out/<timestamp>/ (OUT=... to override): relay_<gen>.tsv (one line per
+# rate step), callgrind.tsv, summary.txt, summary.md, logs, callgrind files.
+# Everything listens on 127.0.0.1 only; every process started here is killed
+# on exit.
+set -u
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+SCEN=$HERE/scenarios
+
+# ------------------------------------------------------------ parameters
+: "${KAM_DIR:=$REPO/../shared/bench/kamailio}"   # holds kamailio.cfg
+: "${KAM_CFG:=$KAM_DIR/kamailio.cfg}"
+: "${KAM_PORT:=5070}"            # fixed by kamailio.cfg
+: "${KAM_CHILDREN:=4}"           # UDP workers (-n), as in the baseline
+: "${KAM_MEM:=tlsf}"             # -x memory manager, as in the baseline
+: "${KAM_SHM_MB:=2048}"
+: "${KAM_PKG_MB:=16}"
+: "${KAM_SCHEMA_DIR:=/usr/share/kamailio/db_sqlite}"
+: "${CPMD:=$REPO/build/cpmd}"    # release build
+: "${CPMD_PORT:=5170}"
+: "${KAM_UAS_PORT:=5181}"        # callee UAS of Kamailio's users (SIPp or loadgen)
+: "${CPMD_UAS_PORT:=5182}"       # callee UAS of cpmd's users
+: "${REG_PORT:=5183}"            # SIPp REGISTER UAC
+: "${UAC_PORT:=5184}"            # SIPp MESSAGE UAC
+: "${LG_PORT:=5185}"             # loadgen UAC socket
+: "${N_USERS:=1000}"
+: "${GENS:=sipp loadgen}"        # load generators for the relay ladders
+: "${SERVERS:=kamailio cpmd}"
+: "${REPEATS:=3}"
+: "${DURATION:=10}"              # seconds per rate step
+: "${FAIL_MAX_PCT:=0.1}"         # pass: failed <= 0.1 % of sent ...
+: "${MIN_ACHIEVED:=0.95}"        # ... and achieved >= 95 % of the target
+: "${SETTLE:=2}"                 # rest after a passed step (s)
+: "${FAIL_SETTLE:=8}"            # rest after a failed step: retransmissions and
+                                 # transaction timers (4-5 s) drain
+: "${SIPP_START:=3000}"          # SIPp ladder: start, coarse step, fine step, cap
+: "${SIPP_STEP:=3000}"
+: "${SIPP_FINE:=1000}"
+: "${SIPP_MAX:=60000}"
+: "${LG_START:=3000}"            # loadgen ladder
+: "${LG_STEP:=3000}"
+: "${LG_FINE:=1000}"
+: "${LG_MAX:=100000}"
+: "${LG_BATCH:=64}"
+: "${UAS_HOLD_MS:=4000}"         # SIPp UAS keeps an answered MESSAGE (re-answers retransmissions)
+: "${SIPP_LIMIT:=20000}"
+: "${SIPP_BUF:=4194304}"
+: "${WARMUP_RATE:=500}"
+: "${WARMUP_S:=4}"
+: "${CG_MSGS:=2000}"             # callgrind: MESSAGEs per relay run
+: "${CG_RATE:=100}"
+: "${CG_REG_RATE:=50}"           # REGISTERs/s under valgrind (no retransmissions wanted)
+: "${CG_SETTLE:=8}"              # after the last MESSAGE: transactions end (T4 / wait timer 5 s)
+: "${CG_SERVERS:=$SERVERS}"
+: "${OUT:=$HERE/out/$(date -u +%Y%m%d-%H%M%S)}"
+
+HZ=$(getconf CLK_TCK)
+mkdir -p "$OUT"
+LOG=$OUT/run.log
+KAM_RUN=$OUT/kamailio-run
+CPMD_RUN=$OUT/cpmd-run
+LOADGEN=$OUT/loadgen
+
+declare -A SRV_PID=() UAS_PID=()
+BG_PIDS=()
+
+log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$LOG" >&2; }
+die() { log "FATAL: $*"; exit 1; }
+
+# ------------------------------------------------------------ cleanup
+kill_tree() { # pid: TERM the pid and its children, KILL after 10 s
+	local p=$1 k
+	kill -0 "$p" 2>/dev/null || return 0
+	local kids; kids=$(ps -o pid= --ppid "$p" 2>/dev/null)
+	kill -TERM "$p" 2>/dev/null
+	for k in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$p" $kids 2>/dev/null
+	wait "$p" 2>/dev/null
+	return 0
+}
+cleanup() {
+	local p
+	for p in "${UAS_PID[@]}" "${SRV_PID[@]}" "${BG_PIDS[@]}"; do
+		[ -n "$p" ] && kill_tree "$p"
+	done
+	UAS_PID=(); SRV_PID=(); BG_PIDS=()
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM HUP
+
+# ------------------------------------------------------------ helpers
+ticks() { # utime+stime (clock ticks) summed over the given pids
+	local t=0 p s
+	for p in "$@"; do
+		s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+		s=${s##*) }
+		set -- $s
+		t=$((t + ${12} + ${13}))
+	done
+	echo "$t"
+}
+all_ticks() { cat /proc/[0-9]*/stat 2>/dev/null | awk '{sub(/^.*\) /,""); t+=$12+$13} END{print t+0}'; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{if(!NR)print "NA"; else if(NR%2)print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+port_of() { [ "$1" = kamailio ] && echo "$KAM_PORT" || echo "$CPMD_PORT"; }
+uas_port_of() { [ "$1" = kamailio ] && echo "$KAM_UAS_PORT" || echo "$CPMD_UAS_PORT"; }
+srv_pids() { # the server's process and its children (Kamailio forks workers)
+	local p=${SRV_PID[$1]:-}
+	[ -n "$p" ] || return 0
+	echo "$p" $(ps -o pid= --ppid "$p")
+}
+udp_bound() { ss -Hlun "sport = :$1" 2>/dev/null | grep -q .; }
+wait_sip() { # port seconds: wait until an OPTIONS ping gets an answer
+	local port=$1 n=$(( $2 * 5 )) i
+	for i in $(seq 1 "$n"); do
+		if command -v sipsak >/dev/null; then
+			sipsak -s "sip:127.0.0.1:$port" >/dev/null 2>&1 && return 0
+		elif udp_bound "$port"; then
+			sleep 1; return 0
+		fi
+		sleep 0.2
+	done
+	return 1
+}
+ports_free() {
+	local p
+	for p in "$@"; do udp_bound "$p" && die "UDP port $p is in use: $(ss -Hlunp "sport = :$p")"; done
+	return 0
+}
+
+make_users() {
+	{ echo SEQUENTIAL; for i in $(seq 1 "$N_USERS"); do printf 'user%05d;\n' "$i"; done; } > "$OUT/users.csv"
+}
+
+build() {
+	if [ ! -x "$CPMD" ]; then
+		log "building cpmd (make -j2)"
+		make -C "$REPO" -j2 >> "$LOG" 2>&1 || die "make failed"
+	fi
+	cc -O2 -Wall -o "$LOADGEN" "$HERE/loadgen.c" || die "cannot build loadgen"
+}
+
+# ------------------------------------------------------------ servers
+kam_db() {
+	local db=$KAM_RUN/msilo.sqlite
+	rm -f "$db" "$db-wal" "$db-shm" "$db-journal"
+	cat "$KAM_SCHEMA_DIR/standard-create.sql" "$KAM_SCHEMA_DIR/msilo-create.sql" \
+	    "$KAM_SCHEMA_DIR/usrloc-create.sql" | sqlite3 "$db" || die "kamailio db"
+	sqlite3 "$db" 'PRAGMA journal_mode=WAL;' >/dev/null
+}
+
+# start_server name [callgrind_dir]
+start_server() {
+	local s=$1 cg=${2:-} vg=()
+	if [ -n "$cg" ]; then
+		vg=(valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$cg/callgrind.out.%p")
+	fi
+	case $s in
+	kamailio)
+		[ -f "$KAM_CFG" ] || die "no $KAM_CFG (set KAM_DIR)"
+		mkdir -p "$KAM_RUN"; kam_db
+		rm -f "$KAM_RUN/kamailio.pid" "$KAM_RUN/kamailio_ctl"
+		local args=(-f "$KAM_CFG" -DD -E -M "$KAM_PKG_MB" -x "$KAM_MEM" -P "$KAM_RUN/kamailio.pid"
+			-A "DBURL=\"sqlite://$KAM_RUN/msilo.sqlite\"" -A "RUNDIR=\"$KAM_RUN\""
+			-A "CTLSOCK=\"unix:$KAM_RUN/kamailio_ctl\"" -A MSILO_CHECK_TIME=5)
+		if [ -n "$cg" ]; then args+=(-m 128 -A CALLGRIND); else args+=(-m "$KAM_SHM_MB" -n "$KAM_CHILDREN"); fi
+		"${vg[@]}" kamailio "${args[@]}" >> "${cg:-$KAM_RUN}/kamailio.log" 2>&1 &
+		SRV_PID[$s]=$!
+		;;
+	cpmd)
+		rm -rf "$CPMD_RUN"; mkdir -p "$CPMD_RUN"
+		"${vg[@]}" "$CPMD" -o auth.trusted=127.0.0.0/8 -o server.log_level=warn \
+			-o server.data_dir="$CPMD_RUN/var" -o store.url="sqlite:$CPMD_RUN/var/cpmd.db" \
+			-o sip.listen="udp:127.0.0.1:$CPMD_PORT,tcp:127.0.0.1:$CPMD_PORT" \
+			-o http.listen= >> "${cg:-$CPMD_RUN}/cpmd.log" 2>&1 &
+		SRV_PID[$s]=$!
+		;;
+	esac
+	wait_sip "$(port_of "$s")" 60 || die "$s did not come up"
+	log "$s up (pid ${SRV_PID[$s]}${cg:+, under callgrind})"
+}
+
+stop_server() {
+	local s=$1 p=${SRV_PID[$1]:-}
+	[ -n "$p" ] || return 0
+	kill -TERM "$p" 2>/dev/null
+	local i
+	for i in $(seq 1 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	kill_tree "$p"
+	unset "SRV_PID[$s]"
+}
+
+# ------------------------------------------------------------ SIPp
+# parse the last line of a SIPp -trace_stat CSV into shell variables
+sipp_stat() {
+	awk -F';' 'NR==1{for(i=1;i<=NF;i++){h[$i]=i;hn[i]=$i}; nh=NF; next} {l=$0} END{
+		split(l,f,";");
+		split(f[h["StartTime"]],a,"\t"); split(f[h["CurrentTime"]],b,"\t");
+		el=b[3]-a[3];
+		split(f[h["ResponseTime1(C)"]],r,":"); rt=(r[1]*3600+r[2]*60+r[3])*1000+r[4]/1000;
+		tot=0; for(i=1;i<=nh;i++) if(hn[i]~/^ResponseTimeRepartition1_/) tot+=f[i];
+		p50="NA"; p99="NA"; c=0;
+		for(i=1;i<=nh;i++) if(hn[i]~/^ResponseTimeRepartition1_/){
+			lab=hn[i]; sub(/^ResponseTimeRepartition1_/,"",lab); sub(/^_/,"",lab); c+=f[i];
+			if(p50=="NA"&&tot>0&&c>=0.5*tot)p50=lab; if(p99=="NA"&&tot>0&&c>=0.99*tot)p99=lab}
+		printf "elapsed=%.3f sent=%d success=%d failed=%d timeouts=%d unexpected=%d retrans=%d rtt_ms=%.3f rtt_p50_ms=\"%s\" rtt_p99_ms=\"%s\"\n",
+			el, f[h["TotalCallCreated"]], f[h["SuccessfulCall(C)"]], f[h["FailedCall(C)"]],
+			f[h["FailedTimeoutOnRecv(C)"]]+f[h["FailedMaxUDPRetrans(C)"]],
+			f[h["FailedUnexpectedMessage(C)"]], f[h["Retransmissions(C)"]], rt, p50, p99}' "$1"
+}
+
+uas_start() { # server
+	local s=$1 port; port=$(uas_port_of "$1")
+	sipp -sf "$SCEN/uas_msg.xml" -t u1 -i 127.0.0.1 -p "$port" -d "$UAS_HOLD_MS" \
+		-l 400000 -buff_size "$SIPP_BUF" -nostdin -default_behaviors all,-bye \
+		> "$OUT/uas_$s.$port.out" 2>&1 &
+	UAS_PID[$s]=$!
+	sleep 0.5
+	kill -0 "${UAS_PID[$s]}" 2>/dev/null || die "SIPp UAS for $s did not start ($OUT/uas_$s.$port.out)"
+}
+uas_stop() {
+	local p=${UAS_PID[$1]:-}
+	[ -n "$p" ] && kill_tree "$p"
+	unset "UAS_PID[$1]"
+}
+
+register() { # server rate tag -> sets REG_OK REG_RETRANS
+	local s=$1 rate=$2 tag=$3
+	timeout $(( N_USERS / rate + 60 )) sipp "127.0.0.1:$(port_of "$s")" -sf "$SCEN/reg.xml" \
+		-inf "$OUT/users.csv" -t u1 -i 127.0.0.1 -p "$REG_PORT" -key uas_port "$(uas_port_of "$s")" \
+		-m "$N_USERS" -r "$rate" -l "$SIPP_LIMIT" -nostdin -default_behaviors all,-bye \
+		-trace_stat -stf "$OUT/$tag.reg_stat.csv" > "$OUT/$tag.reg.out" 2>&1
+	local elapsed sent success failed timeouts unexpected retrans rtt_ms rtt_p50_ms rtt_p99_ms
+	eval "$(sipp_stat "$OUT/$tag.reg_stat.csv")"
+	REG_OK=$success REG_RETRANS=$retrans
+	log "register $tag: $success/$N_USERS 200 OK, $retrans retransmissions"
+	[ "$success" -eq "$N_USERS" ]
+}
+
+# ------------------------------------------------------------ one step
+STEP_HDR="gen\tserver\trep\ttarget\tachieved\tsent\tsuccess\tfailed\tfail_pct\ttimeouts\tunexpected\tretrans\trtt_ms\tp50_ms\tp99_ms\tsrv_cpu_pct\tsrv_us_per_msg\tuac_cpu_pct\tuas_cpu_pct\tgen_us_per_msg\tother_cpu_pct\tpass"
+
+# step gen server rep rate -> appends to relay_<gen>.tsv; returns 0 on pass
+step() {
+	local gen=$1 s=$2 rep=$3 rate=$4
+	local tag=$gen.$s.r$rep.$rate count=$(( rate * DURATION ))
+	local spids; spids=$(srv_pids "$s")
+	local upid=${UAS_PID[$s]:-}
+	local s0 u0=0 a0 s1 u1=0 a1 t0 t1
+	local elapsed sent success failed timeouts unexpected retrans rtt_ms rtt_p50_ms rtt_p99_ms
+	local uac_cpu=0 uas_cpu=0 gen_us=0
+	s0=$(ticks $spids); [ -n "$upid" ] && u0=$(ticks "$upid"); a0=$(all_ticks); t0=$(date +%s.%N)
+	if [ "$gen" = sipp ]; then
+		local TIMEFORMAT='%R %U %S'
+		{ time timeout $(( DURATION * 3 + 40 )) sipp "127.0.0.1:$(port_of "$s")" -sf "$SCEN/uac_msg.xml" \
+			-inf "$OUT/users.csv" -t u1 -i 127.0.0.1 -p "$UAC_PORT" -r "$rate" -rp 1000 \
+			-m "$count" -l "$SIPP_LIMIT" -buff_size "$SIPP_BUF" -nostdin \
+			-default_behaviors all,-bye -trace_stat -stf "$OUT/$tag.stat.csv" -fd 1 \
+			> "$OUT/$tag.out" 2>&1 ; } 2> "$OUT/$tag.time"
+		eval "$(sipp_stat "$OUT/$tag.stat.csv")"
+		local w us sy; read -r w us sy < "$OUT/$tag.time"
+		uac_cpu=$(awk -v w="$w" -v u="$us" -v s="$sy" 'BEGIN{printf "%.1f", (w>0?100*(u+s)/w:0)}')
+		s1=$(ticks $spids); [ -n "$upid" ] && u1=$(ticks "$upid"); a1=$(all_ticks); t1=$(date +%s.%N)
+		uas_cpu=$(awk -v d=$((u1 - u0)) -v hz="$HZ" -v w="$w" 'BEGIN{printf "%.1f", (w>0?100*d/hz/w:0)}')
+		gen_us=$(awk -v u="$us" -v s="$sy" -v d=$((u1 - u0)) -v hz="$HZ" -v n="$sent" \
+			'BEGIN{printf "%.1f", (n>0?1e6*(u+s+d/hz)/n:0)}')
+	else
+		local line
+		line=$(timeout $(( DURATION * 3 + 40 )) "$LOADGEN" --target "127.0.0.1:$(port_of "$s")" \
+			--rate "$rate" --duration "$DURATION" --users "$N_USERS" --uac-port "$LG_PORT" \
+			--uas-port "$(uas_port_of "$s")" --batch "$LG_BATCH" 2> "$OUT/$tag.err")
+		echo "$line" > "$OUT/$tag.out"
+		local target_rate pending achieved uas_answered uas_bad stale send_eagain wall cpu_user_s cpu_sys_s cpu_pct cpu_us_per_msg
+		eval "$line"
+		s1=$(ticks $spids); a1=$(all_ticks); t1=$(date +%s.%N)
+		uac_cpu=${cpu_pct:-0}; uas_cpu=0; gen_us=${cpu_us_per_msg:-0}
+	fi
+	local line
+	line=$(awk -v gen="$gen" -v srv="$s" -v rep="$rep" -v rate="$rate" -v el="${elapsed:-0}" \
+		-v sent="${sent:-0}" -v su="${success:-0}" -v fa="${failed:-0}" -v to="${timeouts:-0}" \
+		-v un="${unexpected:-0}" -v re="${retrans:-0}" -v rtt="${rtt_ms:-0}" -v p50="${rtt_p50_ms:-NA}" \
+		-v p99="${rtt_p99_ms:-NA}" -v ds=$((s1 - s0)) -v hz="$HZ" -v w0="$t0" -v w1="$t1" \
+		-v uac="$uac_cpu" -v uas="$uas_cpu" -v gus="$gen_us" \
+		-v oth=$(( (a1 - a0) - (s1 - s0) )) -v fmax="$FAIL_MAX_PCT" -v amin="$MIN_ACHIEVED" 'BEGIN{
+		wall = w1 - w0; ach = el > 0 ? su / el : 0; fp = sent > 0 ? 100 * fa / sent : 100;
+		srvp = wall > 0 ? 100 * ds / hz / wall : 0; sus = su > 0 ? 1e6 * ds / hz / su : 0;
+		# other = every process alive at both ends of the step except the
+		# server and the SIPp UAS (the UAC process is born and gone within)
+		othp = wall > 0 ? 100 * oth / hz / wall - uas : 0;
+		pass = (fp <= fmax && ach >= amin * rate && sent > 0) ? "PASS" : "FAIL";
+		printf "%s\t%s\t%d\t%d\t%.1f\t%d\t%d\t%d\t%.3f\t%d\t%d\t%d\t%.3f\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%s",
+			gen, srv, rep, rate, ach, sent, su, fa, fp, to, un, re, rtt, p50, p99, srvp, sus, uac, uas, gus, othp, pass }')
+	echo -e "$line" >> "$OUT/relay_$gen.tsv"
+	log "$(echo -e "$line" | awk -F'\t' '{printf "%s %-8s rep%s rate=%-6s achieved=%-8s fail=%s (%.3f%%) retrans=%s rtt=%sms p99<=%sms srv=%s%% (%sus/msg) uac=%s%% uas=%s%% gen=%sus/msg other=%s%% %s",$1,$2,$3,$4,$5,$8,$9,$12,$13,$15,$16,$17,$18,$19,$20,$21,$22}')"
+	if [[ $line == *PASS ]]; then sleep "$SETTLE"; return 0; fi
+	sleep "$FAIL_SETTLE"
+	return 1
+}
+
+# ladder gen server rep start step fine max -> echoes the best passing rate
+ladder() {
+	local gen=$1 s=$2 rep=$3 start=$4 stp=$5 fine=$6 max=$7 rate best=0
+	rate=$start
+	while [ "$rate" -le "$max" ]; do
+		step "$gen" "$s" "$rep" "$rate" || break
+		best=$rate; rate=$((rate + stp))
+	done
+	if [ "$rate" -le "$max" ] && [ "$fine" -gt 0 ]; then
+		local lo=$best; [ "$best" -eq 0 ] && lo=0
+		rate=$((lo + fine))
+		while [ "$rate" -lt "$((lo + stp))" ] && { [ "$best" -gt 0 ] || [ "$rate" -lt "$start" ]; }; do
+			step "$gen" "$s" "$rep" "$rate" || break
+			best=$rate; rate=$((rate + fine))
+		done
+	fi
+	echo "$best"
+}
+
+# ------------------------------------------------------------ tests
+setup_relay() {
+	ports_free "$KAM_PORT" "$CPMD_PORT" "$KAM_UAS_PORT" "$CPMD_UAS_PORT" "$REG_PORT" "$UAC_PORT" "$LG_PORT"
+	local s
+	for s in $SERVERS; do
+		start_server "$s"
+		uas_start "$s"
+		register "$s" 1000 "relay.$s" || die "registration on $s failed"
+	done
+}
+
+test_relay() {
+	setup_relay
+	local s gen rep order best
+	for s in $SERVERS; do
+		step sipp "$s" 0 "$WARMUP_RATE" >/dev/null 2>&1 || log "warm-up on $s failed"
+	done
+	echo -e "$STEP_HDR" > "$OUT/relay_sipp.tsv"; echo -e "$STEP_HDR" > "$OUT/relay_loadgen.tsv"
+	for gen in $GENS; do
+		declare -A bests=()
+		if [ "$gen" = loadgen ]; then
+			# the loadgen process binds the UAS ports itself
+			for s in $SERVERS; do uas_stop "$s"; done
+		fi
+		for rep in $(seq 1 "$REPEATS"); do
+			# alternate which server goes first
+			order=$SERVERS
+			[ $((rep % 2)) -eq 0 ] && order=$(echo "$SERVERS" | tr ' ' '\n' | tac | tr '\n' ' ')
+			for s in $order; do
+				if [ "$gen" = sipp ]; then
+					best=$(ladder sipp "$s" "$rep" "$SIPP_START" "$SIPP_STEP" "$SIPP_FINE" "$SIPP_MAX")
+				else
+					best=$(ladder loadgen "$s" "$rep" "$LG_START" "$LG_STEP" "$LG_FINE" "$LG_MAX")
+				fi
+				log "$gen $s rep $rep: max sustained rate $best msg/s"
+				bests[$s]="${bests[$s]:-} $best"
+				echo -e "$gen\t$s\t$rep\t$best" >> "$OUT/relay_best.tsv"
+			done
+		done
+		for s in $SERVERS; do
+			echo "relay[$gen] $s: max sustained rate per rep:${bests[$s]} -> median $(echo "${bests[$s]}" | median) msg/s" | tee -a "$OUT/summary.txt"
+		done
+		unset bests
+	done
+	for s in $SERVERS; do uas_stop "$s"; stop_server "$s"; done
+}
+
+test_check() {
+	setup_relay
+	local s
+	echo -e "$STEP_HDR" > "$OUT/relay_sipp.tsv"; echo -e "$STEP_HDR" > "$OUT/relay_loadgen.tsv"
+	for s in $SERVERS; do step sipp "$s" 0 500; done
+	for s in $SERVERS; do uas_stop "$s"; done
+	for s in $SERVERS; do step loadgen "$s" 0 500; done
+	for s in $SERVERS; do stop_server "$s"; done
+}
+
+cg_ir() { # dir -> total Ir over every callgrind.out file (all processes)
+	local f tot=0 ir
+	for f in "$1"/callgrind.out.*; do
+		[ -f "$f" ] || continue
+		ir=$(awk '/^summary:/{print $2; exit}' "$f"); [ -n "$ir" ] || ir=$(awk '/^totals:/{print $2; exit}' "$f")
+		tot=$((tot + ${ir:-0}))
+	done
+	echo "$tot"
+}
+
+test_callgrind() {
+	ports_free "$KAM_PORT" "$CPMD_PORT" "$KAM_UAS_PORT" "$CPMD_UAS_PORT" "$REG_PORT" "$UAC_PORT"
+	local tsv=$OUT/callgrind.tsv rep s run rd n msgre sendtime=$(( (CG_MSGS + CG_RATE - 1) / CG_RATE ))
+	echo -e "server\trep\trun\tmsgs\tprocs\tIr_total\treg_retrans\tmsg_retrans\tmsg_failed" > "$tsv"
+	for rep in $(seq 1 "$REPEATS"); do
+		for s in $CG_SERVERS; do
+			for run in idle relay; do
+				rd=$OUT/callgrind/$s/r$rep/$run
+				rm -rf "$rd"; mkdir -p "$rd"
+				start_server "$s" "$rd"
+				uas_start "$s"
+				register "$s" "$CG_REG_RATE" "cg.$s.r$rep.$run" || log "callgrind: registration incomplete"
+				local regre=$REG_RETRANS msgfail=0
+				msgre=0; n=0
+				sleep 2
+				if [ $run = idle ]; then
+					sleep "$sendtime"
+				else
+					timeout $(( sendtime * 3 + 60 )) sipp "127.0.0.1:$(port_of "$s")" -sf "$SCEN/uac_msg.xml" \
+						-inf "$OUT/users.csv" -t u1 -i 127.0.0.1 -p "$UAC_PORT" -r "$CG_RATE" \
+						-m "$CG_MSGS" -l "$SIPP_LIMIT" -nostdin -default_behaviors all,-bye \
+						-trace_stat -stf "$rd/uac_stat.csv" > "$rd/uac.out" 2>&1
+					local elapsed sent success failed timeouts unexpected retrans rtt_ms rtt_p50_ms rtt_p99_ms
+					eval "$(sipp_stat "$rd/uac_stat.csv")"
+					n=$success; msgre=$retrans; msgfail=$failed
+				fi
+				sleep "$CG_SETTLE"
+				uas_stop "$s"
+				stop_server "$s"
+				sleep 1
+				local ir procs
+				ir=$(cg_ir "$rd"); procs=$(ls "$rd"/callgrind.out.* 2>/dev/null | wc -l)
+				echo -e "$s\t$rep\t$run\t$n\t$procs\t$ir\t$regre\t$msgre\t$msgfail" >> "$tsv"
+				log "callgrind $s rep $rep $run: msgs=$n procs=$procs Ir=$ir (retransmissions: REGISTER $regre, MESSAGE $msgre; failed $msgfail)"
+				[ "$regre" -eq 0 ] && [ "$msgre" -eq 0 ] || log "callgrind $s rep $rep $run: WARNING: retransmissions add noise"
+			done
+		done
+	done
+	for s in $CG_SERVERS; do
+		local vals
+		vals=$(awk -F'\t' -v s="$s" 'NR>1 && $1==s {ir[$2" "$3]=$6; n[$2" "$3]=$4; if($2>m)m=$2} END{
+			for(k=1;k<=m;k++) if(n[k" relay"]>0 && (k" idle") in ir) printf "%.0f ", (ir[k" relay"]-ir[k" idle"])/n[k" relay"]}' "$tsv")
+		echo "callgrind $s: instructions per relayed MESSAGE (relay run - idle run, all processes) per rep: $vals-> median $(echo "$vals" | median)" | tee -a "$OUT/summary.txt"
+	done
+	# where the instructions go: per-function (relay - idle) / MESSAGEs, rep 1
+	for s in $CG_SERVERS; do cg_top "$s" 1; done
+}
+
+# cg_top server rep: top functions by instructions per relayed MESSAGE
+cg_top() {
+	local s=$1 rep=$2 d=$OUT/callgrind/$1/r$2 run f
+	for run in idle relay; do
+		: > "$d/$run.functions"
+		for f in "$d/$run"/callgrind.out.*; do
+			[ -f "$f" ] || continue
+			callgrind_annotate --inclusive=no --threshold=100 "$f" 2>/dev/null |
+				awk '/^ *[0-9,]+ +\(/ || /^ *[0-9,]+  / {gsub(/,/,"",$1); ir=$1; $1=""; sub(/^ +/,""); sub(/^\([^)]*\) +/,""); print ir "\t" $0}' >> "$d/$run.functions"
+		done
+	done
+	local n; n=$(awk -F'\t' -v s="$s" -v r="$rep" '$1==s && $2==r && $3=="relay"{print $4}' "$OUT/callgrind.tsv")
+	[ -n "$n" ] && [ "$n" -gt 0 ] || return 0
+	awk -F'\t' -v n="$n" 'FNR==NR{idle[$2]+=$1; next} {relay[$2]+=$1} END{
+		for (k in relay) { d=(relay[k]-idle[k])/n; tot+=d; v[k]=d }
+		for (k in v) if (v[k] > 0) printf "%.0f\t%.1f%%\t%s\n", v[k], 100*v[k]/tot, k }' \
+		"$d/idle.functions" "$d/relay.functions" | sort -t$'\t' -k1,1nr > "$OUT/callgrind_top_$s.tsv"
+	{ echo "top functions of $s per relayed MESSAGE (rep $rep, relay - idle, self cost):"; head -25 "$OUT/callgrind_top_$s.tsv"; } >> "$OUT/summary.txt"
+}
+
+# ------------------------------------------------------------ summary
+summary_md() {
+	local f=$OUT/summary.md gen s
+	{
+		echo "# bench run $(basename "$OUT")"; echo
+		cat "$OUT/env.txt"; echo
+		for gen in $GENS; do
+			[ -s "$OUT/relay_$gen.tsv" ] || continue
+			echo "## relay, $gen: max sustained rate (<${FAIL_MAX_PCT}% failed, >=${MIN_ACHIEVED} of target; ${DURATION} s steps)"; echo
+			echo "| server | rep 1 | rep 2 | rep 3 | median | srv CPU µs/msg | gen CPU µs/msg | srv CPU % | UAC CPU % | UAS CPU % |"
+			echo "|---|---|---|---|---|---|---|---|---|---|"
+			for s in $SERVERS; do
+				awk -F'\t' -v g="$gen" -v s="$s" '
+				FILENAME ~ /relay_best/ { if ($1==g && $2==s) b[$3]=$4; next }
+				FNR>1 && $1==g && $2==s && $22=="PASS" && $4==b[$3] { su[$3]=$17; gu[$3]=$20; sc[$3]=$16; uc[$3]=$18; ac[$3]=$19 }
+				END {
+					n=0; for (r=1; r<=3; r++) if (r in b) { v[++n]=b[r] }
+					for (i=2; i<=n; i++) for (j=i; j>1 && v[j-1]+0>v[j]+0; j--) { t=v[j]; v[j]=v[j-1]; v[j-1]=t }
+					med = n ? (n%2 ? v[(n+1)/2] : (v[n/2]+v[n/2+1])/2) : "NA";
+					# CPU figures: the step at the median rate (first rep that reached it)
+					mr=""; for (r=1; r<=3; r++) if ((r in b) && b[r]==med && (r in su)) { mr=r; break }
+					printf "| %s | %s | %s | %s | **%s** | %s | %s | %s | %s | %s |\n", s, b[1], b[2], b[3], med,
+						mr ? su[mr] : "-", mr ? gu[mr] : "-", mr ? sc[mr] : "-", mr ? uc[mr] : "-", mr ? ac[mr] : "-" }' \
+					"$OUT/relay_best.tsv" "$OUT/relay_$gen.tsv"
+			done
+			echo
+		done
+		if [ -s "$OUT/callgrind.tsv" ]; then
+			echo "## callgrind: instructions per relayed MESSAGE"; echo
+			echo '```'; grep '^callgrind' "$OUT/summary.txt"; echo '```'; echo
+			echo '```'; column -t -s $'\t' "$OUT/callgrind.tsv"; echo '```'
+		fi
+		echo; echo '```'; cat "$OUT/summary.txt"; echo '```'
+	} > "$f"
+}
+
+# ------------------------------------------------------------ main
+[ $# -gt 0 ] || set -- all
+build
+make_users
+{
+	echo "date: $(date -u +%FT%TZ)"
+	echo "host: $(uname -sr), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+	echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "kamailio: $(kamailio -v 2>/dev/null | head -1)"
+	echo "sipp: $(sipp -v 2>&1 | grep -o 'SIPp v[^ ,]*' | head -1)"
+	echo "valgrind: $(valgrind --version 2>/dev/null)"
+	echo "cpmd: $("$CPMD" --version 2>&1 | head -1) (git $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null))"
+	echo "params: REPEATS=$REPEATS DURATION=$DURATION N_USERS=$N_USERS GENS='$GENS' SIPP=$SIPP_START/+$SIPP_STEP/+$SIPP_FINE LG=$LG_START/+$LG_STEP/+$LG_FINE LG_BATCH=$LG_BATCH KAM_CHILDREN=$KAM_CHILDREN KAM_MEM=$KAM_MEM CG_MSGS=$CG_MSGS CG_RATE=$CG_RATE CG_REG_RATE=$CG_REG_RATE"
+} > "$OUT/env.txt"
+log "results in $OUT"
+for cmd in "$@"; do
+	case $cmd in
+	relay) test_relay ;;
+	callgrind) test_callgrind ;;
+	check) test_check ;;
+	all) test_relay; test_callgrind ;;
+	*) die "unknown command: $cmd (relay|callgrind|all|check)" ;;
+	esac
+done
+summary_md
+log "done: $OUT/summary.md"
