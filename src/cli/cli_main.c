@@ -458,7 +458,8 @@ int cpm_cli_args_parse(struct cpm_cli_args *a, int argc, char **argv,
 			if (err[0])
 				return CPM_EINVAL; /* "needs a value" */
 			if (a->cmd == CPM_CLI_CMD_NONE || a->cmd == CPM_CLI_CMD_HELP)
-				ERR("unknown option '%s' (try 'cpm help')", arg);
+				ERR("unknown option '%s' (command options go after the command; try 'cpm help')",
+				    arg);
 			ERR("unknown option '%s' for %s (try 'cpm %s --help')", arg,
 			    cmd_name(a->cmd), cmd_name(a->cmd));
 		}

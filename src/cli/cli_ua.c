@@ -261,8 +261,9 @@ int cpm_cli_ua_open(struct cpm_cli_ua *ua, const struct cpm_cli_args *a)
 	hints.ai_flags = AI_NUMERICSERV;
 	rc = getaddrinfo(host, port_s, &hints, &res);
 	if (rc != 0) {
-		fprintf(stderr, "cpm: cannot resolve '%s': %s\n", host,
-			gai_strerror(rc));
+		fprintf(stderr, "cpm: cannot resolve '%s': %s%s\n", host,
+			gai_strerror(rc),
+			strchr(host, ':') ? " (write IPv6 addresses as [ADDR]:PORT)" : "");
 		return CPM_EADDR;
 	}
 	rc = CPM_EADDR;
