@@ -10,6 +10,7 @@
 #   CPM_TEST_VERBOSE=1  trace every command (set -x)
 #
 # Exit codes: 0 pass, 1 fail, 77 skip (a needed tool is missing).
+# shellcheck disable=SC2034  # variables set here for the tests (SIPP_LOG, UAS_LOG, ...)
 set -euo pipefail
 
 LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,8 +37,7 @@ CPMD_PID=
 CPMD_CONF=$T/cpmd.conf
 CPMD_LOG=$T/cpmd.log
 CPMD_EXTRA=()
-# shellcheck disable=SC2034  # set for the tests: SIPP_LOG, UAS_LOG, UAS_PORT, BG_RC
-SIPP_LOG= UAS_LOG= UAS_PORT= UAS_PID= BG_RC= BG_PID=
+SIPP_LOG='' UAS_LOG='' UAS_PORT='' UAS_PID='' BG_RC='' BG_PID=''
 SIP_PORT=
 HTTP_PORT=
 
@@ -217,11 +217,11 @@ cpmd_start() { # [-o section.key=value ...] — start the server, wait until it 
 	[ -z "$CPMD_PID" ] || fail "cpmd_start: cpmd is already running (pid $CPMD_PID)"
 	CPMD_EXTRA=("$@")
 	echo "=== start $(date +%T.%N) ===" >>"$CPMD_LOG"
+	local i start_line
+	start_line=$(wc -l <"$CPMD_LOG")
 	"$CPMD" -c "$CPMD_CONF" "$@" >>"$CPMD_LOG" 2>&1 &
 	CPMD_PID=$!
 	_PIDS+=("$CPMD_PID")
-	local i start_line
-	start_line=$(wc -l <"$CPMD_LOG")
 	for ((i = 0; i < 100; i++)); do
 		if ! kill -0 "$CPMD_PID" 2>/dev/null; then
 			local rc=0
@@ -275,6 +275,12 @@ cpmd_alive() {
 cpmd_user_add() { # AOR PASSWORD
 	cpmd user add "$1" --password "$2" >>"$T/user.out" 2>&1 ||
 		fail "cpmd user add $1 failed: $(tail -n 3 "$T/user.out")"
+}
+
+# build/cpm against this server, with HOME=$T/home (no ~/.config/cpm/config of the user).
+cpm() { # [--transport udp|tcp] ARGS...
+	mkdir -p "$T/home"
+	HOME=$T/home "$CPM" --server "127.0.0.1:$SIP_PORT" --timeout 10 "$@"
 }
 
 # Sanitizer reports in cpmd.log (ASan, UBSan, LSan).

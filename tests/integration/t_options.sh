@@ -49,5 +49,5 @@ sipmsg --method FOOBAR --uri "sip:127.0.0.1:$SIP_PORT" --from probe@example.test
 
 cpmd_alive || fail "cpmd died"
 cpmd_stop
-assert_no_sanitizer_errors
+assert_no_sanitizer_errors "$CPMD_LOG"
 echo "PASS"
