@@ -74,8 +74,8 @@ static const char *addr_elem(const char *p, const char *end, struct cpm_sip_addr
 		const char *q = cpm_sip__param(p + 1, end, &n, &v);
 		if (!q)
 			return NULL;
-		if (CPM_SIP_LIT_IEQ(n, "tag"))
-			a->tag = v;
+		if (!a->tag.s && CPM_SIP_LIT_IEQ(n, "tag"))
+			a->tag = v; /* the first one counts */
 		last = q;
 		p = cpm_sip__skip_ws(q, end);
 	}
@@ -160,11 +160,14 @@ int cpm_sip_via_next(struct cpm_str *cursor, struct cpm_sip_via *v)
 		const char *q = cpm_sip__param(p + 1, end, &n, &val);
 		if (!q)
 			return CPM_EPARSE;
+		/* a repeated parameter: the first one counts */
 		if (CPM_SIP_LIT_IEQ(n, "branch")) {
-			v->branch = val;
+			if (!v->branch.s)
+				v->branch = val;
 		} else if (CPM_SIP_LIT_IEQ(n, "received")) {
-			v->received = val;
-		} else if (CPM_SIP_LIT_IEQ(n, "rport")) {
+			if (!v->received.s)
+				v->received = val;
+		} else if (!v->has_rport && CPM_SIP_LIT_IEQ(n, "rport")) {
 			v->has_rport = true;
 			v->rport = val;
 		}

@@ -96,13 +96,6 @@ const char *cpm_sip__quoted_end(const char *p, const char *end);
 const char *cpm_sip__param(const char *p, const char *end, struct cpm_str *name,
 			   struct cpm_str *val);
 
-/* Decimal number, digits only, <= max.  CPM_EPARSE / CPM_ERANGE. */
-int cpm_sip__uint(struct cpm_str s, uint64_t max, uint64_t *out);
-
-/* RFC 3261 host: hostname, IPv4address or IPv6reference ("[...]", RFC 5118).
- * *v6 tells which.  Returns false on bad syntax. */
-bool cpm_sip__host_ok(struct cpm_str h, bool *v6);
-
 /* Parse host[:port] at p, stopping at the first character that cannot
  * continue it.  Returns the end or NULL on bad syntax. */
 const char *cpm_sip__hostport(const char *p, const char *end, struct cpm_str *host,

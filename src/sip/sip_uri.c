@@ -68,11 +68,6 @@ const char *cpm_sip__param(const char *p, const char *end, struct cpm_str *name,
 	return p;
 }
 
-int cpm_sip__uint(struct cpm_str s, uint64_t max, uint64_t *out)
-{
-	return cpm_str_to_u64(s, max, out);
-}
-
 /* The nth (from 0) parameter called name. */
 static bool param_lookup_nth(struct cpm_str params, struct cpm_str name,
 			     unsigned nth, struct cpm_str *val)
@@ -200,29 +195,6 @@ static bool ipv6_ok(const char *p, const char *end)
 			return false;
 	}
 	return dbl ? groups <= 7 : groups == 8;
-}
-
-static bool hostname_ok(const char *p, const char *end)
-{
-	if (p == end || *p == '.' || *p == '-')
-		return false;
-	for (; p < end; p++)
-		if (!cpm_sip__is(*p, CPM_SIP_C_HOST))
-			return false;
-	return true;
-}
-
-bool cpm_sip__host_ok(struct cpm_str h, bool *v6)
-{
-	if (!h.s || h.len == 0)
-		return false;
-	if (h.s[0] == '[') {
-		*v6 = true;
-		return h.len > 2 && h.s[h.len - 1] == ']' &&
-		       ipv6_ok(h.s + 1, h.s + h.len - 1);
-	}
-	*v6 = false;
-	return hostname_ok(h.s, h.s + h.len);
 }
 
 const char *cpm_sip__hostport(const char *p, const char *end, struct cpm_str *host,
