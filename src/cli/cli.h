@@ -201,6 +201,7 @@ struct cpm_cli_ua {
 	char local_ip[64];   /* numeric, no brackets */
 	uint16_t local_port;
 	unsigned bind_port;  /* --local-port, 0: any */
+	bool quiet;          /* no connect errors (repeated reconnects) */
 	char local_hostport[80]; /* "127.0.0.1:5070", "[::1]:5070" */
 
 	/* identity */

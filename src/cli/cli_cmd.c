@@ -472,6 +472,15 @@ static void print_message(struct listen_state *st, const struct cpm_sip_msg *m)
 	cpm_buf_free(&b);
 }
 
+/* RFC 3994 "is typing" indications are not messages to show. */
+static bool is_composing(const struct cpm_sip_msg *m)
+{
+	const struct cpm_sip_hdr *ct = cpm_sip_msg_hdr(m, CPM_SIP_H_CONTENT_TYPE);
+	struct cpm_str mime = CPM_STR_NULL, params;
+	return ct && cpm_sip_ctype_parse(ct->value, &mime, &params) == 0 &&
+	       cpm_str_ieq_cstr(mime, "application/im-iscomposing+xml");
+}
+
 static void listen_on_request(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx,
 			      void *arg)
 {
@@ -490,6 +499,10 @@ static void listen_on_request(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx
 	}
 	switch (m->method) {
 	case CPM_SIP_MESSAGE:
+		if (is_composing(m)) {
+			cpm_cli_ua_respond(ua, rx, 200, NULL);
+			return;
+		}
 		if (st->a->count && st->received >= st->a->count) {
 			cpm_cli_ua_respond(ua, rx, 480, NULL);
 			return;
@@ -597,10 +610,13 @@ int cpm_cli_cmd_listen(const struct cpm_cli_args *a)
 			break;
 		if (now >= refresh_at) {
 			if (!connected) {
-				if (cpm_cli_ua_reopen(&ua) != 0) {
+				int rrc = cpm_cli_ua_reopen(&ua);
+				ua.quiet = true; /* say it once per outage */
+				if (rrc != 0) {
 					refresh_at = now + 2000;
 					continue;
 				}
+				ua.quiet = false;
 				fprintf(stderr, "cpm: reconnected to %s over tcp\n",
 					ua.peer_str);
 				connected = true;

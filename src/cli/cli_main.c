@@ -79,6 +79,8 @@ static const char usage_listen[] =
 	"requests 405 or 501.  The registration is refreshed before it expires\n"
 	"and removed on exit (SIGINT, SIGTERM, --count or --duration reached).\n"
 	"\n"
+	"isComposing indications (RFC 3994) are answered but not shown.\n"
+	"\n"
 	"  --count N      exit after N messages\n"
 	"  --duration S   exit after S seconds\n"
 	"  --expires N    registration lifetime (default 3600)\n"
@@ -475,6 +477,8 @@ int cpm_cli_args_parse(struct cpm_cli_args *a, int argc, char **argv,
 		return 0;
 	if (a->cmd == CPM_CLI_CMD_NONE)
 		ERR("no command given (try 'cpm help')");
+	if (a->cmd == CPM_CLI_CMD_LISTEN && a->expires_set && a->expires == 0)
+		ERR("listen needs --expires of at least 1 second");
 	if (a->cmd == CPM_CLI_CMD_SEND && a->npos != 2)
 		ERR("send needs TO and TEXT (try 'cpm send --help')");
 	return 0;
@@ -661,6 +665,8 @@ int main(int argc, char **argv)
 	cpm_cli_args_init(&a);
 	if (cpm_cli_args_parse(&a, argc, argv, err, sizeof err) != 0) {
 		fprintf(stderr, "cpm: %s\n", err);
+		if (a.cmd == CPM_CLI_CMD_NONE && argc < 2)
+			cpm_cli_usage(stderr, CPM_CLI_CMD_NONE);
 		return CPM_CLI_EXIT_USAGE;
 	}
 	if (a.cmd == CPM_CLI_CMD_VERSION) {

@@ -179,7 +179,9 @@ static int open_tcp(struct cpm_cli_ua *ua, unsigned port, bool quiet_bind)
 		}
 	}
 	if (err) {
-		if (err == ETIMEDOUT)
+		if (ua->quiet)
+			;
+		else if (err == ETIMEDOUT)
 			fprintf(stderr, "cpm: cannot connect to %s over tcp: no answer after %u s\n",
 				ua->peer_str, ua->timeout_ms / 1000);
 		else
