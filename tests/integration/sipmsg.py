@@ -16,8 +16,9 @@
       --expect), 1 otherwise, 2 on usage errors.  Over UDP, the request is retransmitted
       per Timer E (T1=500 ms) until a response arrives.
 
-  sipmsg.py replay --server 127.0.0.1:5060 [--wait 0.5] [--check-options] FILE...
-      Sends each file as one UDP datagram, prints its first reply line (or "-"), and with
+  sipmsg.py replay --server 127.0.0.1:5060 [--wait 0.5] [--check-options] [--tcp] FILE...
+      Sends each file as one UDP datagram (--tcp: on a new TCP connection), prints the
+      first line of the reply (or "-" when none came within --wait seconds), and with
       --check-options sends an OPTIONS to the server after each file and fails (exit 1)
       as soon as one gets no final response within 5 s.
 """
@@ -305,20 +306,35 @@ def cmd_replay(args):
     for path in args.files:
         with open(path, "rb") as f:
             data = f.read()
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
-        s.settimeout(args.wait)
         first = "-"
-        try:
-            s.sendto(data, server)
-            reply, _ = s.recvfrom(65535)
-            first = reply.split(b"\r\n", 1)[0].decode("utf-8", "replace")
-        except socket.timeout:
-            pass
-        except OSError as e:
-            first = f"(send error: {e})"
-        finally:
-            s.close()
+        if args.tcp:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(args.wait)
+            try:
+                s.connect(server)
+                s.sendall(data)
+                reply = s.recv(65535)
+                first = reply.split(b"\r\n", 1)[0].decode("utf-8", "replace") if reply else "(closed)"
+            except socket.timeout:
+                pass
+            except OSError as e:
+                first = f"(tcp error: {e})"
+            finally:
+                s.close()
+        else:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            s.settimeout(args.wait)
+            try:
+                s.sendto(data, server)
+                reply, _ = s.recvfrom(65535)
+                first = reply.split(b"\r\n", 1)[0].decode("utf-8", "replace")
+            except socket.timeout:
+                pass
+            except OSError as e:
+                first = f"(send error: {e})"
+            finally:
+                s.close()
         line = f"{os.path.basename(os.path.dirname(path))}/{os.path.basename(path)}: {first}"
         if args.check_options:
             ok = options_ok(server)
@@ -358,6 +374,7 @@ def main():
     p.add_argument("--server", required=True)
     p.add_argument("--wait", type=float, default=0.5)
     p.add_argument("--check-options", action="store_true")
+    p.add_argument("--tcp", action="store_true", help="send each file on a new TCP connection")
     p.add_argument("files", nargs="+")
     args = ap.parse_args()
     return cmd_request(args) if args.cmd == "request" else cmd_replay(args)
