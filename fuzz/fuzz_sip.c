@@ -148,10 +148,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cpm_sip_limits_default(&lim);
 
 	int rc = cpm_sip_msg_parse(&msg, buf, size, CPM_SIP_DATAGRAM, &lim);
-	if (rc == 0)
+	if (rc == 0) {
 		walk_msg(&msg);
-	else
+	} else {
 		CHECK(msg.err_reason != NULL && rc < 0);
+		CHECK(msg.is_request || msg.err_status == 0);
+		/* what core does with a bad request: answer from what parsed */
+		if (msg.err_status && msg.call_id.len && msg.via.host.len) {
+			struct cpm_buf b;
+			cpm_buf_init(&b, 1 << 20);
+			CHECK(cpm_sip_print_response_start(&b, &msg, msg.err_status,
+							   msg.err_reason, "e") == 0);
+			CHECK(cpm_sip_print_body(&b, CPM_STR_NULL, CPM_STR_NULL) == 0);
+			cpm_sip_msg_parse(&back, b.p, b.len, CPM_SIP_STREAM, NULL);
+			cpm_buf_free(&b);
+		}
+	}
 
 	/* as a TCP stream: frame and parse every message in it */
 	size_t off = 0;

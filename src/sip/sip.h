@@ -289,7 +289,9 @@ enum cpm_sip_framing {
  * for requests and responses, CSeq method = request method (except for
  * ACK/CANCEL semantics of RFC 3261), Content-Length consistency, at most
  * one Content-Length.  Returns 0 or a negative CPM_E* with m->err_status
- * and m->err_reason set. */
+ * and m->err_reason set (the first error found).  After an error the
+ * parser still fills in what it can (header table, Call-ID, top Via,
+ * From, To, CSeq), so that an error response can be built from m. */
 int cpm_sip_msg_parse(struct cpm_sip_msg *m, const char *buf, size_t len,
 		      enum cpm_sip_framing framing,
 		      const struct cpm_sip_limits *lim);

@@ -3,8 +3,15 @@
 
 #include <string.h>
 
-static int fail(struct cpm_sip_msg *m, int rc, int status, const char *why)
+/* Record an error; the first one found is the one reported.  Parsing goes
+ * on where it can, so that a server can still answer a bad request with
+ * the Via, From, To, Call-ID and CSeq it carries (RFC 4475 §3.1.2.16 wants
+ * a 505, §3.3.8 a 400). */
+static int fail(struct cpm_sip_msg *m, int *err, int rc, int status, const char *why)
 {
+	if (*err)
+		return rc;
+	*err = rc;
 	/* a malformed response is dropped silently (RFC 3261 §18.1.2) */
 	m->err_status = m->is_request ? status : 0;
 	m->err_reason = why;
@@ -58,13 +65,14 @@ static bool is_version(struct cpm_str v)
 	return p != d && p == end;
 }
 
-static int parse_request_line(struct cpm_sip_msg *m, const char *p, const char *le)
+static int parse_request_line(struct cpm_sip_msg *m, int *err, const char *p,
+			      const char *le)
 {
 	const char *t = cpm_sip__skip_token(p, le);
 	if (t == p || (t < le && *t != ' '))
-		return fail(m, CPM_EPARSE, 400, "Bad method");
+		return fail(m, err, CPM_EPARSE, 400, "Bad method");
 	if (t == le)
-		return fail(m, CPM_EPARSE, 400, "Bad request line");
+		return fail(m, err, CPM_EPARSE, 400, "Bad request line");
 	m->method_s = cpm_sip__span(p, t);
 	m->method = cpm_sip_method_parse(m->method_s);
 	/* Request-Line = Method SP Request-URI SP SIP-Version CRLF: exactly
@@ -72,35 +80,36 @@ static int parse_request_line(struct cpm_sip_msg *m, const char *p, const char *
 	const char *u = t + 1;
 	const char *sp = memchr(u, ' ', (size_t)(le - u));
 	if (!sp || sp == u)
-		return fail(m, CPM_EPARSE, 400, "Bad request line");
+		return fail(m, err, CPM_EPARSE, 400, "Bad request line");
 	m->ruri = cpm_sip__span(u, sp);
 	struct cpm_str ver = cpm_sip__span(sp + 1, le);
 	if (!is_sip20(ver)) {
 		if (is_version(ver))
-			return fail(m, CPM_EVERSION, 505, "Version Not Supported");
-		return fail(m, CPM_EPARSE, 400, "Bad request line");
+			return fail(m, err, CPM_EVERSION, 505, "Version Not Supported");
+		return fail(m, err, CPM_EPARSE, 400, "Bad request line");
 	}
 	struct cpm_sip_uri uri;
 	int rc = cpm_sip_uri_parse(m->ruri, &uri);
 	if (rc == CPM_EPARSE)
-		return fail(m, CPM_EPARSE, 400, "Bad Request-URI");
+		return fail(m, err, CPM_EPARSE, 400, "Bad Request-URI");
 	/* headers are not allowed in a Request-URI (§19.1.1, table 1;
 	 * RFC 4475 §3.1.2.11 escruri) */
 	if (rc == 0 && uri.headers.s)
-		return fail(m, CPM_EPARSE, 400, "Headers in Request-URI");
+		return fail(m, err, CPM_EPARSE, 400, "Headers in Request-URI");
 	return 0;
 }
 
-static int parse_status_line(struct cpm_sip_msg *m, const char *p, const char *le)
+static int parse_status_line(struct cpm_sip_msg *m, int *err, const char *p,
+			     const char *le)
 {
 	const char *sp = memchr(p, ' ', (size_t)(le - p));
 	if (!sp || !is_sip20(cpm_sip__span(p, sp)))
-		return fail(m, CPM_EVERSION, 0, "Bad SIP version");
+		return fail(m, err, CPM_EVERSION, 0, "Bad SIP version");
 	p = sp + 1;
 	/* Status-Code = 3DIGIT, 100..699 (RFC 4475 §3.1.2.19 bigcode) */
 	if (le - p < 3 || !(p[0] >= '1' && p[0] <= '6') || !(p[1] >= '0' && p[1] <= '9') ||
 	    !(p[2] >= '0' && p[2] <= '9') || (le - p > 3 && p[3] != ' '))
-		return fail(m, CPM_EPARSE, 0, "Bad status code");
+		return fail(m, err, CPM_EPARSE, 0, "Bad status code");
 	m->status = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
 	p += 3;
 	if (p < le)
@@ -146,8 +155,9 @@ static const char *dup_reason(enum cpm_sip_hdr_id id)
 	}
 }
 
-static int parse_headers(struct cpm_sip_msg *m, const char *p, const char *end,
-			 const struct cpm_sip_limits *lim, bool cut, const char **body)
+static int parse_headers(struct cpm_sip_msg *m, int *err, const char *p,
+			 const char *end, const struct cpm_sip_limits *lim, bool cut,
+			 const char **body)
 {
 	unsigned maxh = lim->max_hdrs;
 	if (maxh == 0 || maxh > CPM_SIP_HDRS_CAP)
@@ -168,14 +178,14 @@ static int parse_headers(struct cpm_sip_msg *m, const char *p, const char *end,
 		const char *hs = p;
 		const char *t = cpm_sip__skip_token(p, end);
 		if (t == p)
-			return fail(m, CPM_EPARSE, 400, "Bad header name");
+			return fail(m, err, CPM_EPARSE, 400, "Bad header name");
 		const char *q = t;
 		while (q < end && (*q == ' ' || *q == '\t'))
 			q++;
 		if (q >= end)
 			goto truncated;
 		if (*q != ':')
-			return fail(m, CPM_EPARSE, 400, "Bad header line");
+			return fail(m, err, CPM_EPARSE, 400, "Bad header line");
 		/* the field ends at a LF not followed by SP/HTAB (§7.3.1) */
 		const char *le = q + 1;
 		for (;;) {
@@ -188,9 +198,9 @@ static int parse_headers(struct cpm_sip_msg *m, const char *p, const char *end,
 			break;
 		}
 		if ((size_t)(le - hs) > lim->max_line)
-			return fail(m, CPM_ETOOBIG, 513, "Header field too long");
+			return fail(m, err, CPM_ETOOBIG, 513, "Header field too long");
 		if (m->nhdrs >= maxh)
-			return fail(m, CPM_ELIMIT, 513, "Too many header fields");
+			return fail(m, err, CPM_ELIMIT, 513, "Too many header fields");
 		unsigned n = m->nhdrs++;
 		struct cpm_sip_hdr *h = &m->hdrs[n];
 		h->name = cpm_sip__span(hs, t);
@@ -209,7 +219,7 @@ static int parse_headers(struct cpm_sip_msg *m, const char *p, const char *end,
 		} else {
 			const char *dup = dup_reason(h->id);
 			if (dup)
-				return fail(m, CPM_EPARSE, 400, dup);
+				fail(m, err, CPM_EPARSE, 400, dup);
 			m->hdrs[last[h->id]].next = (int)n;
 		}
 		last[h->id] = (int)n;
@@ -217,8 +227,8 @@ static int parse_headers(struct cpm_sip_msg *m, const char *p, const char *end,
 	}
 truncated:
 	if (cut)
-		return fail(m, CPM_ETOOBIG, 513, "Message Too Large");
-	return fail(m, CPM_EPARSE, 400, "Missing end of headers");
+		return fail(m, err, CPM_ETOOBIG, 513, "Message Too Large");
+	return fail(m, err, CPM_EPARSE, 400, "Missing end of headers");
 }
 
 int cpm_sip_msg_parse(struct cpm_sip_msg *m, const char *buf, size_t len,
@@ -226,124 +236,143 @@ int cpm_sip_msg_parse(struct cpm_sip_msg *m, const char *buf, size_t len,
 		      const struct cpm_sip_limits *lim)
 {
 	struct cpm_sip_limits dflt;
+	int err = 0;
 	if (!lim) {
 		cpm_sip_limits_default(&dflt);
 		lim = &dflt;
 	}
 	msg_init(m, buf, len);
 	if (!buf || len == 0)
-		return fail(m, CPM_EPARSE, 0, "Empty message");
+		return fail(m, &err, CPM_EPARSE, 0, "Empty message");
 	const char *p = buf, *end = buf + len;
 	/* CRLFs before the start line are ignored (§7.5) */
 	while (p < end && (*p == '\r' || *p == '\n'))
 		p++;
 	if (p == end)
-		return fail(m, CPM_EPARSE, 0, "Empty message");
+		return fail(m, &err, CPM_EPARSE, 0, "Empty message");
 	m->is_request = !(end - p >= 4 && memcmp(p, "SIP/", 4) == 0);
 
 	/* never look past max_msg for the header section */
 	bool cut = len > lim->max_msg;
 	const char *hend = cut ? buf + lim->max_msg : end;
 	if (p >= hend)
-		return fail(m, CPM_ETOOBIG, 513, "Message Too Large");
+		return fail(m, &err, CPM_ETOOBIG, 513, "Message Too Large");
 	size_t scan = (size_t)(hend - p);
 	if (scan > lim->max_line + 2)
 		scan = lim->max_line + 2;
 	const char *lf = memchr(p, '\n', scan);
 	if (!lf) {
 		if ((size_t)(hend - p) > lim->max_line)
-			return fail(m, CPM_ETOOBIG, m->is_request ? 414 : 0,
-				    "Start line too long");
-		return fail(m, CPM_EPARSE, 400, "Truncated start line");
+			return fail(m, &err, CPM_ETOOBIG, 414, "Start line too long");
+		return fail(m, &err, CPM_EPARSE, 400, "Truncated start line");
 	}
 	const char *le = lf;
 	if (le > p && le[-1] == '\r')
 		le--;
 	m->first_line = cpm_sip__span(p, le);
-	int rc = m->is_request ? parse_request_line(m, p, le)
-			       : parse_status_line(m, p, le);
-	if (rc)
-		return rc;
+	if (m->is_request)
+		parse_request_line(m, &err, p, le);
+	else
+		parse_status_line(m, &err, p, le);
 
-	const char *body;
-	rc = parse_headers(m, lf + 1, hend, lim, cut, &body);
-	if (rc)
-		return rc;
-	m->body_off = (size_t)(body - buf);
+	const char *body = NULL;
+	if (parse_headers(m, &err, lf + 1, hend, lim, cut, &body) == 0)
+		m->body_off = (size_t)(body - buf);
 
 	/* mandatory headers (§8.1.1; RFC 4475 §3.3.1 insuf) */
 	if (m->first[CPM_SIP_H_VIA] < 0)
-		return fail(m, CPM_EPARSE, 400, "Missing Via");
+		fail(m, &err, CPM_EPARSE, 400, "Missing Via");
 	if (m->first[CPM_SIP_H_FROM] < 0)
-		return fail(m, CPM_EPARSE, 400, "Missing From");
+		fail(m, &err, CPM_EPARSE, 400, "Missing From");
 	if (m->first[CPM_SIP_H_TO] < 0)
-		return fail(m, CPM_EPARSE, 400, "Missing To");
+		fail(m, &err, CPM_EPARSE, 400, "Missing To");
 	if (m->first[CPM_SIP_H_CALL_ID] < 0)
-		return fail(m, CPM_EPARSE, 400, "Missing Call-ID");
+		fail(m, &err, CPM_EPARSE, 400, "Missing Call-ID");
 	if (m->first[CPM_SIP_H_CSEQ] < 0)
-		return fail(m, CPM_EPARSE, 400, "Missing CSeq");
+		fail(m, &err, CPM_EPARSE, 400, "Missing CSeq");
 
+	/* the eager fields, each as far as it goes */
 	const struct cpm_sip_hdr *h;
-	h = &m->hdrs[m->first[CPM_SIP_H_CALL_ID]];
-	/* callid = word [ "@" word ]: no LWS inside */
-	if (h->value.len == 0)
-		return fail(m, CPM_EPARSE, 400, "Bad Call-ID");
-	for (size_t i = 0; i < h->value.len; i++)
-		if (cpm_sip__is(h->value.s[i], CPM_SIP_C_WS))
-			return fail(m, CPM_EPARSE, 400, "Bad Call-ID");
-	m->call_id = h->value;
-
-	h = &m->hdrs[m->first[CPM_SIP_H_CSEQ]];
-	if (parse_cseq(h->value, &m->cseq))
-		return fail(m, CPM_EPARSE, 400, "Bad CSeq");
-	/* the CSeq method equals the request method, ACK and CANCEL
-	 * included (§8.1.1.5, §9.1, §17.1.1.3; RFC 4475 §3.1.2.17) */
-	if (m->is_request && !cpm_str_eq(m->cseq.method_s, m->method_s))
-		return fail(m, CPM_EPARSE, 400, "CSeq method mismatch");
-
-	h = &m->hdrs[m->first[CPM_SIP_H_FROM]];
+	if (m->first[CPM_SIP_H_CALL_ID] >= 0) {
+		h = &m->hdrs[m->first[CPM_SIP_H_CALL_ID]];
+		/* callid = word [ "@" word ]: no LWS inside */
+		bool ok = h->value.len > 0;
+		for (size_t i = 0; ok && i < h->value.len; i++)
+			ok = !cpm_sip__is(h->value.s[i], CPM_SIP_C_WS);
+		if (ok)
+			m->call_id = h->value;
+		else
+			fail(m, &err, CPM_EPARSE, 400, "Bad Call-ID");
+	}
+	if (m->first[CPM_SIP_H_CSEQ] >= 0) {
+		h = &m->hdrs[m->first[CPM_SIP_H_CSEQ]];
+		if (parse_cseq(h->value, &m->cseq))
+			fail(m, &err, CPM_EPARSE, 400, "Bad CSeq");
+		/* the CSeq method equals the request method, ACK and CANCEL
+		 * included (§8.1.1.5, §9.1, §17.1.1.3; RFC 4475 §3.1.2.17) */
+		else if (m->is_request && !cpm_str_eq(m->cseq.method_s, m->method_s))
+			fail(m, &err, CPM_EPARSE, 400, "CSeq method mismatch");
+	}
 	/* "*" is a Contact form only (§10.2.2) */
-	if (cpm_sip_addr_parse(h->value, &m->from) || m->from.star)
-		return fail(m, CPM_EPARSE, 400, "Bad From");
-	h = &m->hdrs[m->first[CPM_SIP_H_TO]];
-	if (cpm_sip_addr_parse(h->value, &m->to) || m->to.star)
-		return fail(m, CPM_EPARSE, 400, "Bad To");
-	h = &m->hdrs[m->first[CPM_SIP_H_VIA]];
-	struct cpm_str cur = h->value;
-	if (cpm_sip_via_next(&cur, &m->via) != 1)
-		return fail(m, CPM_EPARSE, 400, "Bad Via");
-
+	if (m->first[CPM_SIP_H_FROM] >= 0) {
+		h = &m->hdrs[m->first[CPM_SIP_H_FROM]];
+		if (cpm_sip_addr_parse(h->value, &m->from) || m->from.star) {
+			memset(&m->from, 0, sizeof m->from);
+			fail(m, &err, CPM_EPARSE, 400, "Bad From");
+		}
+	}
+	if (m->first[CPM_SIP_H_TO] >= 0) {
+		h = &m->hdrs[m->first[CPM_SIP_H_TO]];
+		if (cpm_sip_addr_parse(h->value, &m->to) || m->to.star) {
+			memset(&m->to, 0, sizeof m->to);
+			fail(m, &err, CPM_EPARSE, 400, "Bad To");
+		}
+	}
+	if (m->first[CPM_SIP_H_VIA] >= 0) {
+		h = &m->hdrs[m->first[CPM_SIP_H_VIA]];
+		struct cpm_str cur = h->value;
+		/* on failure, what was read (sent-by, transport) stays: it is
+		 * enough to send the 400 back (RFC 4475 §3.1.2.1 badinv01) */
+		if (cpm_sip_via_next(&cur, &m->via) != 1)
+			fail(m, &err, CPM_EPARSE, 400, "Bad Via");
+	}
 	if (m->first[CPM_SIP_H_MAX_FORWARDS] >= 0) {
 		uint64_t v;
 		h = &m->hdrs[m->first[CPM_SIP_H_MAX_FORWARDS]];
 		/* Max-Forwards = 1*DIGIT, 0..255 (§20.22) */
 		if (cpm_str_to_u64(h->value, 255, &v))
-			return fail(m, CPM_EPARSE, 400, "Bad Max-Forwards");
-		m->max_forwards = (int)v;
+			fail(m, &err, CPM_EPARSE, 400, "Bad Max-Forwards");
+		else
+			m->max_forwards = (int)v;
 	}
-
-	size_t avail = len - m->body_off, blen = avail;
 	if (m->first[CPM_SIP_H_CONTENT_LENGTH] >= 0) {
 		uint64_t v;
 		h = &m->hdrs[m->first[CPM_SIP_H_CONTENT_LENGTH]];
 		/* digits only: a sign or garbage is an error, never a size
 		 * (RFC 4475 §3.1.2.3 ncl) */
 		if (cpm_str_to_u64(h->value, INT32_MAX, &v))
-			return fail(m, CPM_EPARSE, 400, "Bad Content-Length");
-		m->content_length = (long)v;
+			fail(m, &err, CPM_EPARSE, 400, "Bad Content-Length");
+		else
+			m->content_length = (long)v;
+	}
+	if (!body)
+		return err; /* the header section did not end */
+
+	size_t avail = len - m->body_off, blen = avail;
+	if (m->content_length >= 0) {
 		/* a datagram shorter than announced is an error (§18.3;
 		 * RFC 4475 §3.1.2.2 clerr); extra octets are ignored
 		 * (§3.1.1.8 dblreq) */
-		if (v > avail)
-			return fail(m, CPM_EPARSE, 400, "Content-Length larger than body");
-		blen = (size_t)v;
+		if ((size_t)m->content_length > avail)
+			return fail(m, &err, CPM_EPARSE, 400, "Content-Length larger than body");
+		blen = (size_t)m->content_length;
 	} else if (framing == CPM_SIP_STREAM) {
-		return fail(m, CPM_EPARSE, 400, "Missing Content-Length");
+		return fail(m, &err, CPM_EPARSE, 400, "Missing Content-Length");
 	}
 	if (m->body_off + blen > lim->max_msg)
-		return fail(m, CPM_ETOOBIG, 413, "Request Entity Too Large");
+		return fail(m, &err, CPM_ETOOBIG, 413, "Request Entity Too Large");
 	m->body = (struct cpm_str){ buf + m->body_off, blen };
-	return 0;
+	return err;
 }
 
 /* ---------------------------------------------------------------- framing */

@@ -166,9 +166,10 @@ int cpm_sip_print_response_start(struct cpm_buf *b, const struct cpm_sip_msg *re
 	h = cpm_sip_msg_hdr(req, CPM_SIP_H_CALL_ID);
 	if (h && (rc = put_hdr(b, "Call-ID", h->value)))
 		return rc;
-	if (cpm_sip_msg_hdr(req, CPM_SIP_H_CSEQ) &&
-	    (rc = cpm_buf_printf(b, "CSeq: %u %.*s\r\n", (unsigned)req->cseq.num,
-				 CPM_STR_FMT(req->cseq.method_s))))
+	/* copied as received, so that a request whose CSeq did not parse
+	 * can still be answered (§8.2.6.2) */
+	h = cpm_sip_msg_hdr(req, CPM_SIP_H_CSEQ);
+	if (h && (rc = put_hdr(b, "CSeq", h->value)))
 		return rc;
 	return 0;
 }

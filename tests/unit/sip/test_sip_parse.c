@@ -236,6 +236,50 @@ static void test_bad_messages(void **state)
 	}
 }
 
+/* After the first error the parser goes on, so that the fields needed for
+ * an error response are there (RFC 4475 badvers wants a 505, multi01 and
+ * badinv01 a 400). */
+static void test_error_keeps_fields(void **state)
+{
+	(void)state;
+	char *k;
+	const char *t = "OPTIONS sip:a@b SIP/7.0\r\n"
+			"Via: SIP/2.0/UDP h.example.com:5070;;\r\n"
+			"From: <sip:a@example.com>;tag=1\r\n"
+			"To: <sip:b@example.com>\r\n"
+			"Call-ID: x@y\r\n"
+			"CSeq: 99999999999 OPTIONS\r\n"
+			"CSeq: 2 OPTIONS\r\n"
+			"\r\n";
+	assert_int_equal(parse_as(&m, t, strlen(t), CPM_SIP_DATAGRAM, &k), CPM_EVERSION);
+	assert_int_equal(m.err_status, 505);
+	assert_string_equal(m.err_reason, "Version Not Supported");
+	assert_true(cpm_str_eq_cstr(m.call_id, "x@y"));
+	assert_true(cpm_str_eq_cstr(m.via.host, "h.example.com"));
+	assert_int_equal(m.via.port, 5070);
+	assert_true(cpm_str_eq_cstr(m.from.tag, "1"));
+	assert_int_equal(m.nhdrs, 6);
+	struct cpm_buf b;
+	cpm_buf_init(&b, 4096);
+	assert_int_equal(cpm_sip_print_response_start(&b, &m, m.err_status, m.err_reason, "x"), 0);
+	assert_non_null(strstr(b.p, "SIP/2.0 505 Version Not Supported\r\n"));
+	assert_non_null(strstr(b.p, "\r\nCSeq: 99999999999 OPTIONS\r\n"));
+	assert_non_null(strstr(b.p, "\r\nTo: <sip:b@example.com>;tag=x\r\n"));
+	cpm_buf_free(&b);
+	free(k);
+
+	/* a duplicate is reported, the header section is still complete */
+	t = "OPTIONS sip:a@b SIP/2.0\r\n" HDRS_OK "CSeq: 1 OPTIONS\r\nCall-ID: z\r\n"
+	    "Content-Length: 0\r\n\r\n";
+	assert_int_equal(parse_as(&m, t, strlen(t), CPM_SIP_DATAGRAM, &k), CPM_EPARSE);
+	assert_string_equal(m.err_reason, "Multiple Call-ID");
+	assert_int_equal(m.nhdrs, 7);
+	assert_int_equal(m.cseq.num, 1);
+	assert_int_equal(m.content_length, 0);
+	assert_int_equal(m.body_off, strlen(t));
+	free(k);
+}
+
 static void test_stream_needs_cl(void **state)
 {
 	(void)state;
@@ -485,6 +529,7 @@ int main(void)
 		cmocka_unit_test(test_message_basic),
 		cmocka_unit_test(test_response_basic),
 		cmocka_unit_test(test_bad_messages),
+		cmocka_unit_test(test_error_keeps_fields),
 		cmocka_unit_test(test_stream_needs_cl),
 		cmocka_unit_test(test_folding_and_lf),
 		cmocka_unit_test(test_limits),
