@@ -185,8 +185,8 @@ struct cpm_cli_seen {
 struct cpm_cli_ua;
 /* Called for each request that arrives (listen); it must answer with
  * cpm_cli_ua_respond. */
-typedef void (*cpm_cli_request_cb)(struct cpm_cli_ua *ua,
-				   const struct cpm_cli_rx *rx, void *arg);
+typedef void cpm_cli_request_cb(struct cpm_cli_ua *ua,
+				const struct cpm_cli_rx *rx, void *arg);
 
 struct cpm_cli_ua {
 	enum cpm_cli_transport transport;
@@ -223,7 +223,7 @@ struct cpm_cli_ua {
 	struct cpm_cli_rx rx;
 	struct cpm_sip_limits lim;
 
-	cpm_cli_request_cb on_request;
+	cpm_cli_request_cb *on_request;
 	void *on_request_arg;
 	struct cpm_cli_seen seen[CPM_CLI_SEEN_MAX];
 	unsigned seen_next;

@@ -276,8 +276,10 @@ int cpm_cli_ua_open(struct cpm_cli_ua *ua, const struct cpm_cli_args *a)
 		ua->peerlen = ai->ai_addrlen;
 		addr_format(ai->ai_addr, ai->ai_addrlen, NULL, 0, NULL,
 			    ua->peer_str, sizeof ua->peer_str);
+		ua->quiet = ai->ai_next != NULL; /* report the last failure */
 		rc = a->transport == CPM_CLI_TCP ? open_tcp(ua, ua->bind_port, false) :
 						   open_udp(ua, ua->bind_port);
+		ua->quiet = false;
 		if (rc == 0 || a->transport == CPM_CLI_UDP || !ai->ai_next)
 			break;
 	}
