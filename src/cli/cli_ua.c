@@ -197,6 +197,28 @@ static int open_tcp(struct cpm_cli_ua *ua, unsigned port, bool quiet_bind)
 	return 0;
 }
 
+/* Probe peer with a CRLF keep-alive on a connected socket: true if an
+ * ICMP port unreachable comes back within 100 ms. */
+static bool udp_refused(const struct sockaddr_storage *peer, socklen_t len)
+{
+	char c;
+	bool refused = false;
+	int fd = socket(peer->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	if (connect(fd, (const struct sockaddr *)peer, len) != 0) {
+		refused = true;
+	} else if (send(fd, "\r\n\r\n", 4, 0) < 0) {
+		refused = errno == ECONNREFUSED;
+	} else {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 100) > 0 && recv(fd, &c, 1, MSG_DONTWAIT) < 0)
+			refused = errno == ECONNREFUSED;
+	}
+	close(fd);
+	return refused;
+}
+
 /* Split the AOR into user/domain; no --user gives anonymous. */
 static int identity_init(struct cpm_cli_ua *ua, const struct cpm_cli_args *a)
 {
@@ -276,6 +298,11 @@ int cpm_cli_ua_open(struct cpm_cli_ua *ua, const struct cpm_cli_args *a)
 		ua->peerlen = ai->ai_addrlen;
 		addr_format(ai->ai_addr, ai->ai_addrlen, NULL, 0, NULL,
 			    ua->peer_str, sizeof ua->peer_str);
+		/* "localhost" gives ::1 and 127.0.0.1; skip a UDP address
+		 * that answers with ICMP port unreachable */
+		if (a->transport == CPM_CLI_UDP && ai->ai_next &&
+		    udp_refused(&ua->peer, ua->peerlen))
+			continue;
 		ua->quiet = ai->ai_next != NULL; /* report the last failure */
 		rc = a->transport == CPM_CLI_TCP ? open_tcp(ua, ua->bind_port, false) :
 						   open_udp(ua, ua->bind_port);
