@@ -6,10 +6,11 @@
  *   cli_ua.c    sockets, request building, transactions, retransmission
  *   cli_cmd.c   the commands: register, send, listen, options
  *
- * The unit tests in tests/unit/cli/test_cli.c #include cli_auth.c and
- * cli_main.c (with CPM_CLI_TEST defined, which leaves out main()), because
- * libcpm.a holds no src/cli objects.  Keep those two files free of socket
- * code so that they link with lib + sip alone. */
+ * libcpm.a holds no src/cli objects, so tests/unit/cli/test_cli.c
+ * #includes the four .c files, cli_main.c with CPM_CLI_TEST defined, which
+ * leaves out main().  All of them compile in one translation unit: keep
+ * static names distinct across the files (and clear of cmocka's, e.g.
+ * print_message), and use lib, sip and libc only. */
 #ifndef CPM_CLI_H
 #define CPM_CLI_H
 

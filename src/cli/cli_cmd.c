@@ -416,7 +416,7 @@ static bool is_text(struct cpm_str mime)
 	return mime.len == 0 || cpm_str_istarts(mime, "text/");
 }
 
-static void print_message(struct listen_state *st, const struct cpm_sip_msg *m)
+static void show_message(struct listen_state *st, const struct cpm_sip_msg *m)
 {
 	char from[300], to[300], date[64];
 	struct cpm_buf b;
@@ -507,7 +507,7 @@ static void listen_on_request(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx
 			cpm_cli_ua_respond(ua, rx, 480, NULL);
 			return;
 		}
-		print_message(st, m);
+		show_message(st, m);
 		cpm_cli_ua_respond(ua, rx, 200, NULL);
 		st->received++;
 		break;

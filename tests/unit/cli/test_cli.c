@@ -1,11 +1,12 @@
 /* cli: digest response computation (RFC 7616 §3.9.1, RFC 2617 §3.5,
  * RFC 2069 style, -sess/auth-int), challenge choice, the Authorization
- * header, argument, config, address and header parsing.
+ * header, argument, config, address and header parsing, the listen output
+ * escaping, and one UDP client transaction (Timer E retransmission, 401
+ * retry with SHA-256) against a fake server thread on 127.0.0.1.
  *
- * build/libcpm.a holds no src/cli objects, so the pure cli sources are
- * included here directly: cli_auth.c as is, cli_main.c with CPM_CLI_TEST
- * defined, which leaves out main().  Neither touches sockets; they need
- * lib and sip only. */
+ * build/libcpm.a holds no src/cli objects, so the cli sources are included
+ * here directly: cli_main.c with CPM_CLI_TEST defined, which leaves out
+ * main(), and the others as they are.  They need lib, sip and libc only. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,9 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #define CPM_CLI_TEST 1
 #include "../../../src/cli/cli_auth.c"
 #include "../../../src/cli/cli_main.c"
+#include "../../../src/cli/cli_ua.c"
+#include "../../../src/cli/cli_cmd.c"
 
 /* ------------------------------------------------------------ digest */
 
@@ -502,6 +507,160 @@ static void test_header_check(void **state)
 	assert_int_equal(cpm_cli_header_check("X: a\r\nVia: evil"), CPM_EINVAL);
 }
 
+/* ------------------------------------------------------ listen output */
+
+static void test_output_escaping(void **state)
+{
+	struct cpm_buf b;
+	cpm_buf_init(&b, 4096);
+	put_json_str(&b, CPM_STR("a\"b\\c\r\nd\x01 h\xc3\xa9 \xff"));
+	assert_string_equal(b.p, "\"a\\\"b\\\\c\\r\\nd\\u0001 h\xc3\xa9 \\ufffd\"");
+	cpm_buf_reset(&b);
+	put_line_text(&b, CPM_STR("one\r\ntwo\nthree\x1b\tx"));
+	assert_string_equal(b.p, "one\\ntwo\\nthree\\x1b\tx");
+	cpm_buf_free(&b);
+
+	struct cpm_str ct, inner;
+	assert_true(cpim_unwrap(CPM_STR("From: <im:a@b>\r\nNS: x\r\n\r\n"
+					"Content-Type: text/plain\r\n\r\nHi there"),
+				&ct, &inner));
+	assert_true(cpm_str_eq_cstr(ct, "text/plain"));
+	assert_true(cpm_str_eq_cstr(inner, "Hi there"));
+	assert_int_equal(refresh_ms(3600), 3540000);
+	assert_int_equal(refresh_ms(60), 30000);
+	assert_int_equal(refresh_ms(1), 1000);
+}
+
+/* ------------------------------------------------- one UDP transaction */
+
+struct fake {
+	int fd;
+	char got[4][4096]; /* the requests received */
+	int n;
+};
+
+static void fake_reply(struct fake *f, const char *req, struct sockaddr_in *to,
+		       const char *status, const char *extra)
+{
+	static struct cpm_sip_msg m;
+	struct cpm_sip_limits lim;
+	struct cpm_buf b;
+	cpm_sip_limits_default(&lim);
+	if (cpm_sip_msg_parse(&m, req, strlen(req), CPM_SIP_DATAGRAM, &lim) != 0)
+		return;
+	cpm_buf_init(&b, 8192);
+	cpm_sip_print_response_start(&b, &m, atoi(status), status + 4, "ft");
+	cpm_buf_puts(&b, extra);
+	cpm_sip_print_body(&b, CPM_STR_NULL, CPM_STR_NULL);
+	sendto(f->fd, b.p, b.len, 0, (struct sockaddr *)to, sizeof *to);
+	cpm_buf_free(&b);
+}
+
+/* Drops the first request, answers its retransmission 401 (MD5 and
+ * SHA-256 offered), answers the authenticated one 200. */
+static void *fake_server(void *arg)
+{
+	struct fake *f = arg;
+	struct sockaddr_in from;
+	while (f->n < 3) {
+		socklen_t fl = sizeof from;
+		ssize_t n = recvfrom(f->fd, f->got[f->n], sizeof f->got[0] - 1, 0,
+				     (struct sockaddr *)&from, &fl);
+		if (n <= 0)
+			break;
+		f->got[f->n][n] = '\0';
+		f->n++;
+		if (f->n == 2)
+			fake_reply(f, f->got[1], &from, "401 Unauthorized",
+				   "WWW-Authenticate: Digest realm=\"example.test\", "
+				   "nonce=\"abc\", algorithm=MD5, qop=\"auth\"\r\n"
+				   "WWW-Authenticate: Digest realm=\"example.test\", "
+				   "nonce=\"abc\", algorithm=SHA-256, qop=\"auth\"\r\n");
+		else if (f->n == 3)
+			fake_reply(f, f->got[2], &from, "200 OK",
+				   "Allow: MESSAGE, OPTIONS\r\n");
+	}
+	return NULL;
+}
+
+static struct cpm_str hdr_of(const char *msg, const char *name)
+{
+	static struct cpm_sip_msg m;
+	struct cpm_sip_limits lim;
+	cpm_sip_limits_default(&lim);
+	assert_int_equal(cpm_sip_msg_parse(&m, msg, strlen(msg), CPM_SIP_DATAGRAM, &lim), 0);
+	const struct cpm_sip_hdr *h = cpm_sip_msg_hdr_by_name(&m, name);
+	return h ? h->value : CPM_STR_NULL;
+}
+
+static void test_udp_transaction(void **state)
+{
+	static struct fake f;
+	static struct cpm_cli_ua ua;
+	struct cpm_cli_args a;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof sin;
+	pthread_t th;
+	char err[256];
+
+	memset(&f, 0, sizeof f);
+	f.fd = socket(AF_INET, SOCK_DGRAM, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(f.fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	getsockname(f.fd, (struct sockaddr *)&sin, &sl);
+	char server[32];
+	snprintf(server, sizeof server, "127.0.0.1:%u", ntohs(sin.sin_port));
+	assert_int_equal(parse(&a, err, "--server", server, "--user", "alice@example.test",
+			       "--password", "secret", "--timeout", "5", "options", NULL),
+			 0);
+	assert_int_equal(pthread_create(&th, NULL, fake_server, &f), 0);
+
+	assert_int_equal(cpm_cli_ua_open(&ua, &a), 0);
+	struct cpm_cli_req req = {
+		.method = CPM_SIP_OPTIONS,
+		.ruri = "sip:example.test",
+		.to_uri = "sip:example.test",
+	};
+	const struct cpm_sip_msg *m = NULL;
+	uint64_t t0 = cpm_now_ms();
+	assert_int_equal(cpm_cli_ua_request(&ua, &req, &m), 0);
+	uint64_t took = cpm_now_ms() - t0;
+	assert_int_equal(m->status, 200);
+	assert_true(ua.sent_credentials);
+	cpm_cli_ua_close(&ua);
+	pthread_join(th, NULL);
+	close(f.fd);
+
+	assert_int_equal(f.n, 3);
+	/* Timer E: the retransmission came after T1 = 500 ms */
+	assert_true(took >= 450 && took < 3000);
+	/* retransmission: byte-identical */
+	assert_string_equal(f.got[0], f.got[1]);
+	/* the authenticated retry: same Call-ID and From, new branch,
+	 * CSeq + 1, SHA-256 chosen */
+	assert_true(cpm_str_eq(hdr_of(f.got[1], "Call-ID"), hdr_of(f.got[2], "Call-ID")));
+	assert_true(cpm_str_eq(hdr_of(f.got[1], "From"), hdr_of(f.got[2], "From")));
+	assert_false(cpm_str_eq(hdr_of(f.got[1], "Via"), hdr_of(f.got[2], "Via")));
+	assert_true(cpm_str_istarts(hdr_of(f.got[2], "Via"), "SIP/2.0/UDP 127.0.0.1:"));
+	assert_non_null(strstr(f.got[2], ";branch=z9hG4bK"));
+	assert_non_null(strstr(f.got[2], ";rport"));
+	uint64_t c1, c2;
+	struct cpm_str s1 = hdr_of(f.got[1], "CSeq"), s2 = hdr_of(f.got[2], "CSeq");
+	s1.len = (size_t)cpm_str_chr(s1, ' ');
+	s2.len = (size_t)cpm_str_chr(s2, ' ');
+	assert_int_equal(cpm_str_to_u64(s1, UINT32_MAX, &c1), 0);
+	assert_int_equal(cpm_str_to_u64(s2, UINT32_MAX, &c2), 0);
+	assert_int_equal(c2, c1 + 1);
+	struct cpm_str auth = hdr_of(f.got[2], "Authorization");
+	assert_true(cpm_str_istarts(auth, "Digest username=\"alice\""));
+	char tmp[1024];
+	cpm_str_copy(auth, tmp, sizeof tmp);
+	assert_non_null(strstr(tmp, "algorithm=SHA-256"));
+	assert_non_null(strstr(tmp, "qop=auth, nc=00000001"));
+	assert_true(cpm_str_eq_cstr(hdr_of(f.got[2], "User-Agent"), "cpm/0.1"));
+	assert_true(cpm_str_eq_cstr(hdr_of(f.got[2], "Content-Length"), "0"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -521,6 +680,8 @@ int main(void)
 		cmocka_unit_test(test_hostport),
 		cmocka_unit_test(test_target_uri),
 		cmocka_unit_test(test_header_check),
+		cmocka_unit_test(test_output_escaping),
+		cmocka_unit_test(test_udp_transaction),
 	};
 	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }
