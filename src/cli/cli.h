@@ -72,6 +72,7 @@ struct cpm_cli_args {
 	unsigned count;    /* 0: unlimited */
 	unsigned duration; /* seconds, 0: unlimited */
 	bool json;
+	unsigned keepalive_s; /* TCP CRLF ping interval, 0: off */
 	/* send */
 	const char *content_type;
 	const char *headers[CPM_CLI_MAX_HDRS];
@@ -263,6 +264,8 @@ int cpm_cli_ua_poll(struct cpm_cli_ua *ua, int timeout_ms);
 /* Answer rx with status; extra header lines may be NULL. */
 int cpm_cli_ua_respond(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx,
 		       int status, const char *extra);
+/* RFC 5626 §3.5.1 CRLFCRLF ping on a TCP connection. */
+int cpm_cli_ua_keepalive(struct cpm_cli_ua *ua);
 /* Print the standard error for a failed transaction: timeout, closed. */
 void cpm_cli_ua_report(const struct cpm_cli_ua *ua, int err);
 

@@ -602,6 +602,8 @@ int cpm_cli_cmd_listen(const struct cpm_cli_args *a)
 	uint64_t start = cpm_now_ms();
 	uint64_t end = a->duration ? start + (uint64_t)a->duration * 1000 : 0;
 	uint64_t refresh_at = start + refresh_ms(r.granted);
+	uint64_t ka_ms = ua.transport == CPM_CLI_TCP ? (uint64_t)a->keepalive_s * 1000 : 0;
+	uint64_t ka_at = start + ka_ms;
 	bool connected = true;
 
 	while (!cpm_cli_stop && !(a->count && st.received >= a->count)) {
@@ -633,9 +635,21 @@ int cpm_cli_cmd_listen(const struct cpm_cli_args *a)
 			}
 			continue;
 		}
+		if (ka_ms && connected && now >= ka_at) {
+			if (cpm_cli_ua_keepalive(&ua) != 0) {
+				fprintf(stderr, "cpm: connection to %s over tcp lost, reconnecting\n",
+					ua.peer_str);
+				connected = false;
+				refresh_at = now;
+			}
+			ka_at = now + ka_ms;
+			continue;
+		}
 		uint64_t until = refresh_at;
 		if (end && end < until)
 			until = end;
+		if (ka_ms && ka_at < until)
+			until = ka_at;
 		if (until - now > 500)
 			until = now + 500; /* bounds the signal race */
 		if (!connected) {

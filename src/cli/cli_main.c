@@ -72,7 +72,8 @@ static const char usage_send[] =
 	"  --header 'Name: value'  add a header field (repeatable, up to 16)\n";
 
 static const char usage_listen[] =
-	"usage: cpm [GLOBAL OPTIONS] listen [--count N] [--duration S] [--expires N] [--json]\n"
+	"usage: cpm [GLOBAL OPTIONS] listen [--count N] [--duration S] [--expires N]\n"
+	"                                   [--keepalive S] [--json]\n"
 	"\n"
 	"Register, then print each MESSAGE received as one line 'FROM: TEXT'\n"
 	"(FROM is the sender's address user@host; line breaks in TEXT are\n"
@@ -85,6 +86,9 @@ static const char usage_listen[] =
 	"  --count N      exit after N messages\n"
 	"  --duration S   exit after S seconds\n"
 	"  --expires N    registration lifetime (default 3600)\n"
+	"  --keepalive S  over TCP, send a CRLF keep-alive every S seconds so the\n"
+	"                 server does not close the idle connection (default 25,\n"
+	"                 0: off)\n"
 	"  --json         one JSON object per line instead: from, to,\n"
 	"                 content_type, body, call_id, date\n";
 
@@ -124,6 +128,7 @@ void cpm_cli_args_init(struct cpm_cli_args *a)
 	a->transport = CPM_CLI_UDP;
 	a->timeout_s = 10;
 	a->expires = 3600;
+	a->keepalive_s = 25;
 }
 
 static enum cpm_cli_cmd cmd_parse(const char *s)
@@ -438,6 +443,9 @@ int cpm_cli_args_parse(struct cpm_cli_args *a, int argc, char **argv,
 		} else if (a->cmd == CPM_CLI_CMD_LISTEN && VALUE_OPT("--duration")) {
 			if (parse_uint(val, 1, 100000000, &a->duration) != 0)
 				ERR("bad duration '%s' (expected seconds)", val);
+		} else if (a->cmd == CPM_CLI_CMD_LISTEN && VALUE_OPT("--keepalive")) {
+			if (parse_uint(val, 0, 86400, &a->keepalive_s) != 0)
+				ERR("bad keepalive '%s' (expected seconds, 0: off)", val);
 		} else if (a->cmd == CPM_CLI_CMD_LISTEN && strcmp(arg, "--json") == 0) {
 			a->json = true;
 		} else if (a->cmd == CPM_CLI_CMD_SEND && VALUE_OPT("--type")) {

@@ -751,6 +751,13 @@ int cpm_cli_ua_request(struct cpm_cli_ua *ua, const struct cpm_cli_req *req,
 	return rc;
 }
 
+int cpm_cli_ua_keepalive(struct cpm_cli_ua *ua)
+{
+	if (ua->transport != CPM_CLI_TCP || ua->fd < 0)
+		return 0;
+	return send_bytes(ua, "\r\n\r\n", 4, NULL, 0, "(keep-alive ping)");
+}
+
 void cpm_cli_ua_report(const struct cpm_cli_ua *ua, int err)
 {
 	switch (err) {

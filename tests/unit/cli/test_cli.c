@@ -313,6 +313,10 @@ static void test_args_send_listen(void **state)
 	assert_int_equal(a.duration, 30);
 	assert_int_equal(a.expires, 120);
 	assert_true(a.json);
+	assert_int_equal(a.keepalive_s, 25);
+	assert_int_equal(parse(&a, err, "listen", "--keepalive=0", NULL), 0);
+	assert_int_equal(a.keepalive_s, 0);
+	assert_int_equal(parse(&a, err, "listen", "--expires", "0", NULL), CPM_EINVAL);
 }
 
 static void test_args_errors(void **state)
