@@ -176,7 +176,7 @@ int cpm_cli_cmd_register(const struct cpm_cli_args *a)
 	int rc, ex;
 
 	if (!need_user(a, "register"))
-		return CPM_CLI_EXIT_USAGE;
+		return CPM_CLI_EXIT_FAIL;
 	if (cpm_cli_ua_open(&ua, a) != 0) {
 		cpm_cli_ua_close(&ua);
 		return CPM_CLI_EXIT_FAIL;
@@ -240,12 +240,12 @@ int cpm_cli_cmd_send(const struct cpm_cli_args *a)
 	int rc, ex = CPM_CLI_EXIT_FAIL;
 
 	if (!need_user(a, "send"))
-		return CPM_CLI_EXIT_USAGE;
+		return CPM_CLI_EXIT_FAIL;
 	const char *at = strrchr(a->user, '@');
 	snprintf(domain, sizeof domain, "%s", at ? at + 1 : "");
 	if (cpm_cli_target_uri(a->pos[0], domain, target, sizeof target) != 0) {
 		fprintf(stderr, "cpm: bad address '%s'\n", a->pos[0]);
-		return CPM_CLI_EXIT_USAGE;
+		return CPM_CLI_EXIT_FAIL;
 	}
 
 	cpm_buf_init(&body, 60000);
@@ -583,7 +583,7 @@ int cpm_cli_cmd_listen(const struct cpm_cli_args *a)
 	int rc, ex = CPM_CLI_EXIT_OK;
 
 	if (!need_user(a, "listen"))
-		return CPM_CLI_EXIT_USAGE;
+		return CPM_CLI_EXIT_FAIL;
 	install_signals();
 	if (cpm_cli_ua_open(&ua, a) != 0) {
 		cpm_cli_ua_close(&ua);
@@ -696,7 +696,7 @@ int cpm_cli_cmd_options(const struct cpm_cli_args *a)
 
 	if (a->npos && cpm_cli_target_uri(a->pos[0], NULL, uri, sizeof uri) != 0) {
 		fprintf(stderr, "cpm: bad address '%s'\n", a->pos[0]);
-		return CPM_CLI_EXIT_USAGE;
+		return CPM_CLI_EXIT_FAIL;
 	}
 	if (cpm_cli_ua_open(&ua, a) != 0) {
 		cpm_cli_ua_close(&ua);

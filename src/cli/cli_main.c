@@ -38,8 +38,9 @@ static const char usage_general[] =
 	"  -v, --verbose            print every SIP message sent/received to stderr\n"
 	"  -h, --help               show help; --version: show the version\n"
 	"\n"
-	"Exit status: 0 success, 1 failure (error response, timeout, auth),\n"
-	"2 usage error.  Run 'cpm COMMAND --help' for details.\n";
+	"Exit status: 0 success; 1 failure (error response, timeout, refused\n"
+	"credentials, bad address, missing --user); 2 command line or config\n"
+	"file syntax error.  Run 'cpm COMMAND --help' for details.\n";
 
 static const char usage_register[] =
 	"usage: cpm [GLOBAL OPTIONS] register [--expires N] [--unregister]\n"
