@@ -258,6 +258,8 @@ static const char *esc_run(const char *p, const char *end, unsigned cls,
 /* uri-parameters = *( ";" pname [ "=" pvalue ] ), both non-empty. */
 static bool params_ok(struct cpm_str params)
 {
+	if (!params.s)
+		return true;
 	const char *p = params.s, *end = params.s + params.len;
 	struct cpm_str n, v;
 	while (p < end) {
@@ -307,7 +309,7 @@ static int parse_sip(const char *p, const char *end, struct cpm_sip_uri *u)
 	if (p != end)
 		return CPM_EPARSE;
 	/* one pass: validate and pick the common parameters (first wins) */
-	const char *q = u->params.s, *pe = q + u->params.len;
+	const char *q = u->params.s, *pe = q ? q + u->params.len : NULL;
 	while (q && q < pe) {
 		struct cpm_str n, v;
 		if (*q != ';' || !(q = cpm_sip__param(q + 1, pe, &n, &v)))
@@ -478,6 +480,8 @@ static bool special_param(struct cpm_str n)
  * and transport must be in both or in neither (§19.1.4). */
 static bool params_cover(struct cpm_str a, struct cpm_str b)
 {
+	if (!a.s)
+		return true;
 	const char *p = a.s, *end = a.s + a.len;
 	while (p && p < end) {
 		if (*p == ';') {
