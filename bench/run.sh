@@ -13,6 +13,9 @@
 #              CG_MSGS MESSAGEs at CG_RATE/s); instructions per relayed
 #              MESSAGE = (Ir relay - Ir idle) / MESSAGEs; REPEATS reps, median.
 #   check      start both servers, register, relay 1000 MESSAGEs on each, stop.
+#   profile    perf record (cycles, call graphs) of each server while loadgen
+#              relays PROFILE_RATE msg/s for PROFILE_S s; top symbols to
+#              perf_<server>.txt (user + kernel).  Needs perf (linux-perf).
 #   all        relay callgrind
 #
 # Prerequisites (Debian 12): kamailio kamailio-sqlite-modules sip-tester
@@ -41,6 +44,12 @@ SCEN=$HERE/scenarios
 : "${KAM_SCHEMA_DIR:=/usr/share/kamailio/db_sqlite}"
 : "${CPMD:=$REPO/build/cpmd}"    # release build
 : "${CPMD_PORT:=5170}"
+# cpmd keeps a completed non-INVITE server transaction for Timer J = 64*T1
+# = 32 s over UDP (RFC 3261 17.2.2), so R msg/s keep ~37*R transactions
+# alive (client ones for T4 = 5 s); the default sip.max_transactions=200000
+# would answer 503 above ~5,400 msg/s.  Kamailio's tm has no such cap (its
+# wait timer is 5 s; the baseline gives it 2 GB of shm), so raise it.
+: "${CPMD_OPTS:=-o sip.max_transactions=2000000}"
 : "${KAM_UAS_PORT:=5181}"        # callee UAS of Kamailio's users (SIPp or loadgen)
 : "${CPMD_UAS_PORT:=5182}"       # callee UAS of cpmd's users
 : "${REG_PORT:=5183}"            # SIPp REGISTER UAC
@@ -75,6 +84,8 @@ SCEN=$HERE/scenarios
 : "${CG_REG_RATE:=50}"           # REGISTERs/s under valgrind (no retransmissions wanted)
 : "${CG_SETTLE:=8}"              # after the last MESSAGE: transactions end (T4 / wait timer 5 s)
 : "${CG_SERVERS:=$SERVERS}"
+: "${PROFILE_RATE:=5000}"
+: "${PROFILE_S:=10}"
 : "${OUT:=$HERE/out/$(date -u +%Y%m%d-%H%M%S)}"
 
 HZ=$(getconf CLK_TCK)
@@ -194,7 +205,7 @@ start_server() {
 		"${vg[@]}" "$CPMD" -o auth.trusted=127.0.0.0/8 -o server.log_level=warn \
 			-o server.data_dir="$CPMD_RUN/var" -o store.url="sqlite:$CPMD_RUN/var/cpmd.db" \
 			-o sip.listen="udp:127.0.0.1:$CPMD_PORT,tcp:127.0.0.1:$CPMD_PORT" \
-			-o http.listen= >> "${cg:-$CPMD_RUN}/cpmd.log" 2>&1 &
+			-o http.listen= $CPMD_OPTS >> "${cg:-$CPMD_RUN}/cpmd.log" 2>&1 &
 		SRV_PID[$s]=$!
 		;;
 	esac
@@ -460,8 +471,14 @@ cg_top() {
 		: > "$d/$run.functions"
 		for f in "$d/$run"/callgrind.out.*; do
 			[ -f "$f" ] || continue
-			callgrind_annotate --inclusive=no --threshold=100 "$f" 2>/dev/null |
-				awk '/^ *[0-9,]+ +\(/ || /^ *[0-9,]+  / {gsub(/,/,"",$1); ir=$1; $1=""; sub(/^ +/,""); sub(/^\([^)]*\) +/,""); print ir "\t" $0}' >> "$d/$run.functions"
+			callgrind_annotate --inclusive=no --tree=none --auto=no --threshold=100 "$f" 2>/dev/null | awk '
+				/^ *[0-9][0-9,]* \( *[0-9.]+%\)  / {
+					ir = $1; gsub(/,/, "", ir); l = $0
+					sub(/^ *[0-9,]+ \( *[0-9.]+%\)  /, "", l)
+					if (l ~ /PROGRAM TOTALS/) next
+					obj = ""; if (match(l, / \[[^]]*\]$/)) { obj = substr(l, RSTART + 2, RLENGTH - 3); l = substr(l, 1, RSTART - 1) }
+					sub(/.*\//, "", obj); n = split(l, a, ":"); fn = a[n]
+					print ir "\t" fn (obj != "" ? " (" obj ")" : "") }' >> "$d/$run.functions"
 		done
 	done
 	local n; n=$(awk -F'\t' -v s="$s" -v r="$rep" '$1==s && $2==r && $3=="relay"{print $4}' "$OUT/callgrind.tsv")
@@ -471,6 +488,35 @@ cg_top() {
 		for (k in v) if (v[k] > 0) printf "%.0f\t%.1f%%\t%s\n", v[k], 100*v[k]/tot, k }' \
 		"$d/idle.functions" "$d/relay.functions" | sort -t$'\t' -k1,1nr > "$OUT/callgrind_top_$s.tsv"
 	{ echo "top functions of $s per relayed MESSAGE (rep $rep, relay - idle, self cost):"; head -25 "$OUT/callgrind_top_$s.tsv"; } >> "$OUT/summary.txt"
+}
+
+test_profile() {
+	command -v perf >/dev/null || { log "profile: no perf, skipped"; return 0; }
+	setup_relay
+	local s
+	for s in $SERVERS; do uas_stop "$s"; done
+	echo -e "$STEP_HDR" > "$OUT/relay_profile.tsv"
+	for s in $SERVERS; do
+		local pids; pids=$(srv_pids "$s" | tr ' ' ',')
+		perf record -F 1999 -g -o "$OUT/perf_$s.data" -p "$pids" -- sleep $((PROFILE_S + 1)) \
+			> "$OUT/perf_$s.record.out" 2>&1 &
+		BG_PIDS+=($!)
+		sleep 0.5
+		"$LOADGEN" --target "127.0.0.1:$(port_of "$s")" --rate "$PROFILE_RATE" --duration "$PROFILE_S" \
+			--users "$N_USERS" --uac-port "$LG_PORT" --uas-port "$(uas_port_of "$s")" \
+			--batch "$LG_BATCH" > "$OUT/profile_$s.loadgen.out" 2>&1
+		wait "${BG_PIDS[-1]}" 2>/dev/null
+		log "profile $s: $(cat "$OUT/profile_$s.loadgen.out")"
+		{
+			echo "== self (no children), by symbol"
+			perf report -i "$OUT/perf_$s.data" --no-children --sort symbol --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60
+			echo "== by DSO"
+			perf report -i "$OUT/perf_$s.data" --no-children --sort dso --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -15
+			echo "== inclusive (children), by symbol"
+			perf report -i "$OUT/perf_$s.data" --children --sort symbol --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60
+		} > "$OUT/perf_$s.txt"
+	done
+	for s in $SERVERS; do stop_server "$s"; done
 }
 
 # ------------------------------------------------------------ summary
@@ -499,6 +545,15 @@ summary_md() {
 					"$OUT/relay_best.tsv" "$OUT/relay_$gen.tsv"
 			done
 			echo
+			local meds; meds=$(for s in $SERVERS; do awk -F'\t' -v g="$gen" -v s="$s" '$1==g && $2==s {print $4}' "$OUT/relay_best.tsv" | tr '\n' ' ' | median; done | tr '\n' ' ')
+			echo "ratio of the medians ($(echo $SERVERS | awk '{print $2 " / " $1}')): $(echo "$meds" | awk '{ if ($1 > 0) printf "%.2f", $2 / $1; else print "NA" }')"; echo
+			echo "CPU per relayed MESSAGE by target rate (passing steps, mean over reps; µs of CPU time per successful MESSAGE):"; echo
+			echo "| target msg/s | server | steps | server µs/msg | server CPU % | generator µs/msg | UAC CPU % | UAS CPU % | other procs CPU % |"
+			echo "|---|---|---|---|---|---|---|---|---|"
+			awk -F'\t' -v g="$gen" 'FNR>1 && $1==g && $3>0 && $22=="PASS" { k=$4"\t"$2; n[k]++; su[k]+=$17; sc[k]+=$16; gu[k]+=$20; uc[k]+=$18; ac[k]+=$19; oc[k]+=$21 }
+				END { for (k in n) { split(k, a, "\t"); printf "| %s | %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", a[1], a[2], n[k], su[k]/n[k], sc[k]/n[k], gu[k]/n[k], uc[k]/n[k], ac[k]/n[k], oc[k]/n[k] } }' \
+				"$OUT/relay_$gen.tsv" | sort -t'|' -k2,2n -k3,3
+			echo
 		done
 		if [ -s "$OUT/callgrind.tsv" ]; then
 			echo "## callgrind: instructions per relayed MESSAGE"; echo
@@ -521,6 +576,7 @@ make_users
 	echo "sipp: $(sipp -v 2>&1 | grep -o 'SIPp v[^ ,]*' | head -1)"
 	echo "valgrind: $(valgrind --version 2>/dev/null)"
 	echo "cpmd: $("$CPMD" --version 2>&1 | head -1) (git $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null))"
+	echo "cpmd options: -o auth.trusted=127.0.0.0/8 -o server.log_level=warn $CPMD_OPTS (+ data dir, listen, http.listen=)"
 	echo "params: REPEATS=$REPEATS DURATION=$DURATION N_USERS=$N_USERS GENS='$GENS' SIPP=$SIPP_START/+$SIPP_STEP/+$SIPP_FINE LG=$LG_START/+$LG_STEP/+$LG_FINE LG_BATCH=$LG_BATCH KAM_CHILDREN=$KAM_CHILDREN KAM_MEM=$KAM_MEM CG_MSGS=$CG_MSGS CG_RATE=$CG_RATE CG_REG_RATE=$CG_REG_RATE"
 } > "$OUT/env.txt"
 log "results in $OUT"
@@ -529,8 +585,9 @@ for cmd in "$@"; do
 	relay) test_relay ;;
 	callgrind) test_callgrind ;;
 	check) test_check ;;
+	profile) test_profile ;;
 	all) test_relay; test_callgrind ;;
-	*) die "unknown command: $cmd (relay|callgrind|all|check)" ;;
+	*) die "unknown command: $cmd (relay|callgrind|all|check|profile)" ;;
 	esac
 done
 summary_md
