@@ -26,6 +26,10 @@ fi
 if [ -z "${CPM:-}" ]; then
 	if [ -x build/asan/cpm ]; then CPM=$REPO/build/asan/cpm; else CPM=$REPO/build/cpm; fi
 fi
+# /usr/bin/python3 first: a pyenv shim on PATH costs ~0.7 s per start
+if [ -z "${PYTHON:-}" ]; then
+	if [ -x /usr/bin/python3 ]; then PYTHON=/usr/bin/python3; else PYTHON=python3; fi
+fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
@@ -44,7 +48,7 @@ HTTP_PORT=
 # ---- messages and assertions ---------------------------------------------------------
 
 say() { printf '%s\n' "-- $*"; }
-check() { printf '%s\n' "CHECK: $*"; }
+check() { printf "CHECK [%3ds]: %s\n" "$SECONDS" "$*"; }
 
 _dump_logs() {
 	local f
@@ -152,22 +156,24 @@ wait_for() { # SECONDS CMD... — poll CMD every 0.1 s until it succeeds; 1 on t
 }
 
 free_port() { # a port free on 127.0.0.1 for both UDP and TCP, not handed out before
+	# Candidates come from 20000-32767, below the kernel's ephemeral range (32768-60999
+	# by default), so that no outgoing connection grabs them between now and their use.
 	local p i
 	for ((i = 0; i < 50; i++)); do
-		p=$(python3 - <<'PY'
-import socket
-for _ in range(200):
+		p=$("$PYTHON" - <<'PY'
+import random, socket
+for _ in range(500):
+    port = random.randint(20000, 32767)
     t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.bind(("127.0.0.1", 0))
-    port = t.getsockname()[1]
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
+        t.bind(("127.0.0.1", port))
         u.bind(("127.0.0.1", port))
     except OSError:
-        t.close()
         continue
-    u.close()
-    t.close()
+    finally:
+        t.close()
+        u.close()
     print(port)
     break
 PY
@@ -295,7 +301,7 @@ assert_no_sanitizer_errors() { # [FILE]
 # ---- SIP tools -----------------------------------------------------------------------------
 
 sipmsg() { # ARGS... — tests/integration/sipmsg.py request --server 127.0.0.1:$SIP_PORT ARGS
-	python3 "$SIPMSG" request --server "127.0.0.1:$SIP_PORT" "$@"
+	"$PYTHON" "$SIPMSG" request --server "127.0.0.1:$SIP_PORT" "$@"
 }
 
 # sipp_run SCENARIO [sipp args...] — a SIPp UAC against cpmd (127.0.0.1:$SIP_PORT), in the

@@ -32,7 +32,7 @@ cpmd_user_add alice@example.test alice-secret
 cpmd_start
 
 check "replay ${#files[@]} torture messages over UDP, OPTIONS after each"
-python3 "$SIPMSG" replay --server "127.0.0.1:$SIP_PORT" --wait 0.5 --check-options \
+"$PYTHON" "$SIPMSG" replay --server "127.0.0.1:$SIP_PORT" --wait 0.5 --check-options \
 	"${files[@]}" | tee "$T/replay-udp.out" || fail "server stopped answering (see above)"
 assert_eq "$(grep -c 'OPTIONS after: SIP/2.0' "$T/replay-udp.out")" "${#files[@]}" \
 	"files followed by an answered OPTIONS"
@@ -43,7 +43,7 @@ for n in clerr ncl mcl01 dblreq; do
 done
 if [ ${#tcp_files[@]} -gt 0 ]; then
 	check "replay the framing cases over TCP: ${#tcp_files[@]} files, OPTIONS after each"
-	python3 "$SIPMSG" replay --tcp --server "127.0.0.1:$SIP_PORT" --wait 0.5 --check-options \
+	"$PYTHON" "$SIPMSG" replay --tcp --server "127.0.0.1:$SIP_PORT" --wait 0.5 --check-options \
 		"${tcp_files[@]}" | tee "$T/replay-tcp.out" || fail "server stopped answering after TCP replay"
 fi
 
@@ -54,7 +54,7 @@ fi
 
 check "cpmd still alive, clean exit on SIGTERM, no sanitizer report"
 cpmd_alive || fail "cpmd died during the replay"
-timeout 10 python3 "$SIPMSG" request --server "127.0.0.1:$SIP_PORT" --method OPTIONS \
+timeout 10 "$PYTHON" "$SIPMSG" request --server "127.0.0.1:$SIP_PORT" --method OPTIONS \
 	--expect 200 >"$T/final-opt.out" || fail "final OPTIONS not answered 200"
 cpmd_stop
 assert_no_sanitizer_errors "$CPMD_LOG"

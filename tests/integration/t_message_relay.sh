@@ -82,7 +82,7 @@ got=$(grep -c -E "^MESSAGE sip:bob@127\.0\.0\.1:${UAS_PORT}[;> ]" "$UAS_LOG" || 
 assert_contains "$UAS_LOG" "cpmd-test-message #1 from alice to bob"
 assert_contains "$UAS_LOG" "hello bob, sha-256"
 assert_match "$UAS_LOG" '^Max-Forwards: *69'
-python3 - "$UAS_LOG" <<'PY' || fail "a relayed MESSAGE does not carry exactly 2 Vias (proxy's on top)"
+"$PYTHON" - "$UAS_LOG" <<'PY' || fail "a relayed MESSAGE does not carry exactly 2 Vias (proxy's on top)"
 import re, sys
 text = open(sys.argv[1], encoding="utf-8", errors="replace").read()
 msgs = [m for m in re.split(r"\n-{10,}[^\n]*\n", text) if re.search(r"^MESSAGE sip:", m, re.M)]
