@@ -78,7 +78,7 @@ if [ "$unit" = 1 ]; then
 		log=$LOGS/unit-${name//\//-}.log
 		t0=$(now_ms)
 		rc=0
-		ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+		CMOCKA_MESSAGE_OUTPUT=STDOUT ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
 			UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 			timeout -k 10 "$UNIT_TIMEOUT" "$b" >"$log" 2>&1 </dev/null || rc=$?
 		secs=$(awk -v a="$t0" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
