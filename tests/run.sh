@@ -86,13 +86,15 @@ if [ "$unit" = 1 ]; then
 		f=$(cm_sum "$log" "FAILED")
 		s=$(cm_sum "$log" "SKIPPED")
 		runs=$(cm_count "$log" '^\[ RUN      \]')
+		planned=$(awk '/^\[==========\] Running [0-9]+ test/ { n += $3 } END { print n + 0 }' "$log")
+		[ "$planned" -ge "$runs" ] || planned=$runs
 		oks=$(cm_count "$log" '^\[       OK \]')
 		note=
 		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 			# crash, sanitizer abort, leak report or timeout: the cases that did not
 			# report OK count as failed (at least one)
 			p=$oks
-			f=$((runs - oks - s))
+			f=$((planned - oks - s))
 			[ "$f" -ge 1 ] || f=1
 			case $rc in
 			124) note=" (timeout after ${UNIT_TIMEOUT}s)" ;;
@@ -109,7 +111,7 @@ if [ "$unit" = 1 ]; then
 		ran=$((ran + 1))
 		if [ "$f" -gt 0 ]; then
 			echo "FAIL  unit $name: $p passed, $f failed$note [${secs}s]"
-			grep -E '^\[  (FAILED|ERROR)' "$log" | grep -v -E 'test\(s\)' | head -n 20 | sed 's/^/      /'
+			grep -E '^\[  (FAILED|ERROR)' "$log" | grep -v -E 'test\(s\)' | awk '!seen[$0]++' | head -n 20 | sed 's/^/      /'
 			show_log "$log"
 			failed_names+=("unit:$name")
 		else
