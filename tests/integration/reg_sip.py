@@ -23,7 +23,7 @@ IPv6, raw files and TCP keep-alives.
 
   reg_sip.py raw --server HOST:PORT [--transport udp|tcp] [--fix-via] [--wait S] FILE
       Sends FILE as one datagram (or on one TCP connection).  --fix-via rewrites the
-      sent-by of the first Via to this socket's address (so the answer can only come
+      transport and sent-by of the first Via to this socket's (so the answer can only come
       back here, never to the foreign host of the file).  Prints the first line of each
       message received within --wait seconds (or "NONE").
 
@@ -311,8 +311,9 @@ def cmd_raw(a):
     if a.fix_via:
         host, port = conn.local
         sent_by = f"{fmt_host(host)}:{port}".encode()
-        data, n = re.subn(rb"(?im)^((?:via|v)[ \t]*:[ \t]*SIP[ \t]*/[ \t]*[^/\s]+[ \t]*/[ \t]*[A-Za-z]+[ \t]+)[^;\s,]+",
-                          lambda m: m.group(1) + sent_by, data, count=1)
+        proto = a.transport.upper().encode()
+        data, n = re.subn(rb"(?im)^((?:via|v)[ \t]*:[ \t]*SIP[ \t]*/[ \t]*[^/\s]+[ \t]*/[ \t]*)[A-Za-z]+[ \t]+[^;\s,]+",
+                          lambda m: m.group(1) + proto + b" " + sent_by, data, count=1)
         if n != 1:
             print("reg_sip: no Via to fix", file=sys.stderr)
             return 2
