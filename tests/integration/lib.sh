@@ -44,6 +44,7 @@ CPMD_EXTRA=()
 SIPP_LOG='' UAS_LOG='' UAS_PORT='' UAS_PID='' BG_RC='' BG_PID=''
 SIP_PORT=
 HTTP_PORT=
+if [ "${CPM_TEST_VERBOSE:-0}" = 1 ]; then set -x; fi
 
 # ---- messages and assertions ---------------------------------------------------------
 
@@ -61,7 +62,6 @@ _dump_logs() {
 
 fail() {
 	printf 'FAIL: %s\n' "$*" >&2
-	_FAILED=1
 	exit 1
 }
 
