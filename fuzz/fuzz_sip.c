@@ -146,6 +146,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *buf = (const char *)data;
 	struct cpm_sip_limits lim;
 	cpm_sip_limits_default(&lim);
+	if (size && (data[size - 1] & 0x81) == 0x81) {
+		/* tight limits now and then, to reach the 413/513/414 paths */
+		lim.max_msg = 256 + (data[size - 1] & 0x7e) * 8;
+		lim.max_hdrs = (data[size - 1] & 0x0e) + 1;
+		lim.max_line = 64 + (data[size - 1] & 0x70);
+	}
 
 	int rc = cpm_sip_msg_parse(&msg, buf, size, CPM_SIP_DATAGRAM, &lim);
 	if (rc == 0) {
