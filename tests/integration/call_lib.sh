@@ -3,12 +3,28 @@
 # its own helpers (free_port, bg_start, fail, ...).
 # shellcheck disable=SC2034
 
+# A pyenv shim python3 on PATH costs about 2 s per start (lib.sh's free_port runs it for
+# every port); the system python3 (stdlib only is needed) is put first on PATH for this test.
+if [ -x /usr/bin/python3 ]; then
+	CALL_PY=/usr/bin/python3
+	mkdir -p "$T/bin"
+	ln -sf /usr/bin/python3 "$T/bin/python3"
+	PATH=$T/bin:$PATH
+else
+	CALL_PY=python3
+fi
+
+# call_sipmsg ARGS... — like lib.sh's sipmsg, with $CALL_PY.
+call_sipmsg() {
+	"$CALL_PY" "$SIPMSG" request --server "127.0.0.1:$SIP_PORT" "$@"
+}
+
 # call_register AOR PASSWORD CONTACT [EXPIRES] — REGISTER one Contact for AOR with digest
 # credentials (sipmsg.py over UDP); fails the test unless the answer is 200.
 call_register() {
 	local aor=$1 pw=$2 contact=$3 exp=${4:-600} f
 	f=$T/reg-$(printf '%s' "$aor$contact" | md5sum | cut -c1-8).txt
-	sipmsg --method REGISTER --uri "sip:${aor#*@}" --from "$aor" --to "$aor" \
+	call_sipmsg --method REGISTER --uri "sip:${aor#*@}" --from "$aor" --to "$aor" \
 		--contact "$contact" --expires "$exp" --user "$aor" --password "$pw" \
 		--expect 200 --final "$f" >"$f.log" 2>&1 ||
 		fail "REGISTER $aor -> $contact: $(tail -n 2 "$f.log" | tr '\n' ' ')"
@@ -18,7 +34,7 @@ call_register() {
 # whose direction is DIR ("sent" or "received") and whose first line matches ERE (Python
 # regex); exit 1 when there is none.  Lines end with LF (no CR).
 call_msg() {
-	python3 - "$@" <<'PY'
+	"$CALL_PY" - "$@" <<'PY'
 import re, sys
 log, want, ere = sys.argv[1], sys.argv[2], sys.argv[3]
 n = int(sys.argv[4]) if len(sys.argv) > 4 else 1
@@ -84,4 +100,13 @@ call_wait_uas() {
 # call_log_has ERE — does cpmd.log have a line matching ERE?
 call_log_has() {
 	grep -q -E -- "$1" "$CPMD_LOG"
+}
+
+# call_scenario_code SCENARIO CODE REASON — a copy of sipp/SCENARIO in $T with
+# "486 Busy Here" replaced by "CODE REASON" (SIPp validates status codes at load time, so
+# they cannot be -key values); prints the copy's path.
+call_scenario_code() {
+	local out=$T/${1%.xml}-$2.xml
+	sed "s/486 Busy Here/$2 $3/" "$SIPP_DIR/$1" >"$out"
+	echo "$out"
 }

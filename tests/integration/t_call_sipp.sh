@@ -103,7 +103,7 @@ for CUSER in bob@ ""; do
 	# in a subshell, so that a failure is recorded rather than fatal
 	: >"$T/uas.pids"
 	if ! (run_call u1 udp call_uac.xml) >"$T/served-${CUSER:-nouser}.out" 2>&1; then
-		grep -E '^FAIL' "$T/served-${CUSER:-nouser}.out" >&2 || true
+		grep -o -E 'FAIL: .*' "$T/served-${CUSER:-nouser}.out" >&2 || true
 		bad+=" sip:${CUSER}127.0.0.1:PORT"
 	fi
 	_SIPP_SEQ=$((_SIPP_SEQ + 10))
