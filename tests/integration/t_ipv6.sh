@@ -5,6 +5,11 @@
 #  - REGISTER with an IPv6 Contact sip:bob@[::1]:Q -> 200 lists <sip:bob@[::1]:Q>;
 #  - MESSAGE relayed to a SIPp UAS on [::1] (sipp -i ::1) over UDP and over TCP
 #    (Contact ;transport=tcp), the UAS's 200 back to the sender.
+#  - RFC 5118 torture messages sent over [::1] (first Via rewritten to our [::1] socket,
+#    no trusted source, so nothing addressed elsewhere is ever forwarded): ipv6-bad
+#    (R-URI sip:2001:db8::10 without brackets) -> 400; the valid ones (ipv6-good,
+#    port-ambiguous/-unambiguous, 2-colons, 3-colons tolerated, IPv4-mapped) -> parsed,
+#    i.e. answered with anything but 400 (here: 403, not a served domain).
 # Skipped (77) when ::1 is not usable on this host.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/reg_lib.sh"
@@ -76,7 +81,30 @@ assert_match "$TCP_UAS_LOG" "^MESSAGE sip:carol@\[::1\]:$TCP_UAS_PORT;transport=
 assert_contains "$TCP_UAS_LOG" "hello carol over ipv6 tcp"
 assert_match "$TCP_UAS_LOG" "^Via: SIP/2\.0/TCP \[::1\]:$SIP_PORT;branch=z9hG4bK"
 
+check "RFC 5118 messages over [::1] (no trusted source now: nothing is forwarded)"
+cpmd_stop
+cpmd_start -o "sip.listen=udp:[::1]:$SIP_PORT,tcp:[::1]:$SIP_PORT" -o sip.t1=50 -o sip.t2=200
+C5118=$REPO/../shared/corpus/rfc5118
+[ -d "$C5118" ] || fail "RFC 5118 corpus missing at $C5118"
+torture6() { # FILE ERE-of-acceptable-final-status
+	local f=$1 want=$2 got
+	[ -f "$C5118/$f" ] || fail "corpus file $f missing"
+	python3 "$REG_SIP" raw --server "[::1]:$SIP_PORT" --fix-via --wait 1.5 "$C5118/$f" \
+		>"$T/$f.out" 2>&1 || fail "sending $f failed: $(cat "$T/$f.out")"
+	got=$(grep -v '^SIP/2.0 1[0-9][0-9] ' "$T/$f.out" | tail -n 1)
+	echo "   $f: $got"
+	grep -q -E "^SIP/2\.0 ($want) " <<<"$got" || rfc_fail "RFC 5118 $f: expected $want, got '$got'"
+}
+torture6 ipv6-bad.sip 400
+for f in ipv6-good.sip port-ambiguous.sip port-unambiguous.sip ipv6-correct-abnf-2-colons.sip \
+	ipv6-bug-abnf-3-colons.sip ipv4-mapped-ipv6.sip; do
+	torture6 "$f" '40[1-35-9]|4[1-9][0-9]|[2356][0-9][0-9]'
+done
+rs opt-after --method OPTIONS --uri "sip:[::1]:$SIP_PORT" --from probe@example.test --timeout 5
+expect_status 200 "OPTIONS after the RFC 5118 messages"
+
 cpmd_alive || fail "cpmd died"
 cpmd_stop
 assert_no_sanitizer_errors "$CPMD_LOG"
+rfc_finish
 echo "PASS"
