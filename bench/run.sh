@@ -65,11 +65,11 @@ SCEN=$HERE/scenarios
 : "${SETTLE:=2}"                 # rest after a passed step (s)
 : "${FAIL_SETTLE:=8}"            # rest after a failed step: retransmissions and
                                  # transaction timers (4-5 s) drain
-: "${SIPP_START:=3000}"          # SIPp ladder: start, coarse step, fine step, cap
+: "${SIPP_START:=6000}"          # SIPp ladder: start, coarse step, fine step, cap
 : "${SIPP_STEP:=3000}"
 : "${SIPP_FINE:=1000}"
 : "${SIPP_MAX:=60000}"
-: "${LG_START:=3000}"            # loadgen ladder
+: "${LG_START:=6000}"            # loadgen ladder
 : "${LG_STEP:=3000}"
 : "${LG_FINE:=1000}"
 : "${LG_MAX:=100000}"
@@ -79,9 +79,9 @@ SCEN=$HERE/scenarios
 : "${SIPP_BUF:=4194304}"
 : "${WARMUP_RATE:=500}"
 : "${WARMUP_S:=4}"
-: "${CG_MSGS:=2000}"             # callgrind: MESSAGEs per relay run
+: "${CG_MSGS:=1500}"             # callgrind: MESSAGEs per relay run
 : "${CG_RATE:=100}"
-: "${CG_REG_RATE:=50}"           # REGISTERs/s under valgrind (no retransmissions wanted)
+: "${CG_REG_RATE:=100}"           # REGISTERs/s under valgrind (no retransmissions wanted)
 : "${CG_SETTLE:=8}"              # after the last MESSAGE: transactions end (T4 / wait timer 5 s)
 : "${CG_SERVERS:=$SERVERS}"
 : "${PROFILE_RATE:=5000}"
@@ -221,6 +221,23 @@ stop_server() {
 	for i in $(seq 1 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 	kill_tree "$p"
 	unset "SRV_PID[$s]"
+	log_summary "$s"
+}
+
+# What the server logged (warnings/errors, by kind): overload symptoms, and
+# stray traffic from other programs on the same ports.
+log_summary() {
+	local f
+	for f in "$KAM_RUN/kamailio.log" "$CPMD_RUN/cpmd.log"; do
+		case $f in *"$1"*) ;; *) continue ;; esac
+		[ -s "$f" ] || continue
+		{
+			echo "== $1 log at $(date -u +%T): $(wc -l < "$f") lines; most frequent:"
+			sed -E 's/^ *[0-9]+\([0-9]+\) //; s/\{[^}]*\} //; s/[0-9a-f]{8,}/X/g; s/[0-9]+/N/g' "$f" | cut -c1-150 |
+				sort | uniq -c | sort -rn | head -8
+		} >> "$OUT/server_logs.txt"
+		: > "$f"
+	done
 }
 
 # ------------------------------------------------------------ SIPp
