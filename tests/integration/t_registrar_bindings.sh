@@ -56,6 +56,7 @@ q_is "$RS_FILE" "$C1" 0.3 || fail "dev1 q: $(contact_line "$RS_FILE" "$C1")"
 q_is "$RS_FILE" "$C2" 0.9 || fail "dev2 q: $(contact_line "$RS_FILE" "$C2")"
 q_is "$RS_FILE" "$C3" 1 || fail "dev3 q: $(contact_line "$RS_FILE" "$C3")"
 hdr_has "$RS_FILE" 'To|t' ';tag=' || fail "To of the 200 has no tag"
+[ -n "$(hdr_values "$RS_FILE" Date)" ] || fail "the 200 has no Date header (§10.3 step 8 SHOULD)"
 
 check "query (no Contact) -> 200 lists the same three bindings (§10.2.3)"
 rs query1 --uri sip:example.test --from b1@example.test --to b1@example.test --call-id "$CID" --cseq 2
