@@ -37,7 +37,8 @@ check_caller() { # TR — the caller's log ($SIPP_LOG): 200 to CANCEL, one 487, 
 	assert_eq "$(call_count "$SIPP_LOG" received '^SIP/2\.0 487')" 1 "487s at the caller"
 	call_msg_to "$m.487" "$SIPP_LOG" received '^SIP/2\.0 487'
 	assert_eq "$(call_via_count "$m.487")" 1 "Vias in the 487 at the caller"
-	hdr_has "$m.487" 'To|t' 'tag=[0-9]+Ring' || fail "the 487 is not the device's (To tag)"
+	hdr_has "$m.487" 'To|t' 'tag=[0-9]+Ring' ||
+		fail "the 487 at the caller is not the device's (To: $(hdr_values "$m.487" To t)): cpmd answered the INVITE itself instead of CANCELling the branch"
 }
 
 for tr in udp tcp; do
@@ -46,11 +47,11 @@ for tr in udp tcp; do
 	check "$tr: caller CANCELs a ringing call: 200 to the CANCEL, CANCEL to the device, 487 to the caller, ACK"
 	call_sipp_uas one call_uas_ring_cancel.xml -t "$t"
 	call_register bob@example.test bob-secret "sip:bob-1@127.0.0.1:${one_PORT}$suffix"
-	sipp_run call_uac_cancel.xml -t "$t" -s bob -key from_user alice -key domain example.test -d 500 ||
+	sipp_run call_uac_cancel.xml -t "$t" -s bob -key from_user alice -key domain example.test ||
 		fail "$tr: CANCEL flow failed at the caller"
-	call_wait_uas one 15
-	check_cancelled_device one "$tr"
 	check_caller "$tr"
+	call_wait_uas one 25
+	check_cancelled_device one "$tr"
 	call_register bob@example.test bob-secret "sip:bob-1@127.0.0.1:${one_PORT}$suffix" 0
 done
 
@@ -59,13 +60,13 @@ call_sipp_uas one call_uas_ring_cancel.xml -t u1
 call_sipp_uas two call_uas_ring_cancel.xml -t u1
 call_register carol@example.test carol-secret "sip:carol-1@127.0.0.1:${one_PORT}"
 call_register carol@example.test carol-secret "sip:carol-2@127.0.0.1:${two_PORT}"
-sipp_run call_uac_cancel.xml -t u1 -s carol -key from_user alice -key domain example.test -d 500 ||
+sipp_run call_uac_cancel.xml -t u1 -s carol -key from_user alice -key domain example.test ||
 	fail "forked CANCEL flow failed at the caller"
-call_wait_uas one 15
-call_wait_uas two 15
+check_caller udp
+call_wait_uas one 25
+call_wait_uas two 25
 check_cancelled_device one udp
 check_cancelled_device two udp
-check_caller udp
 
 for tr in udp tcp; do
 	check "$tr: CANCEL that matches no transaction -> 481"
