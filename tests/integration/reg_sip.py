@@ -17,6 +17,11 @@ IPv6, raw files and TCP keep-alives.
                               again with the SAME Authorization (same nonce, same nc),
                               a new Via branch and CSeq+1; its final response goes to FILE
                               and "REPLAY <code>" is printed
+        [--again FILE [--again-nc N] [--again-delay S]]
+                              after the authenticated final response, wait S seconds and
+                              send the request again reusing the challenge's nonce with
+                              nc=N (default 2) and a new cnonce, new branch, CSeq+1; its
+                              final response goes to FILE and "AGAIN <code>" is printed
         [--expect CODE] [--final FILE] [--timeout S]
       Prints every response (then "----"), then "STATUS <code>" (or "STATUS none").
       Exit 0 when a final response arrived and matches --expect, else 1.
@@ -154,14 +159,14 @@ def auth_params(value):
     return scheme, params
 
 
-def digest(params, method, uri, user, password):
+def digest(params, method, uri, user, password, nc_int=1):
     alg = params.get("algorithm", "MD5")
     h = lambda s: HASHES[alg.upper()](s.encode()).hexdigest()  # noqa: E731
     realm, nonce = params["realm"], params["nonce"]
     ha1, ha2 = h(f"{user}:{realm}:{password}"), h(f"{method}:{uri}")
     out = f'Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}"'
     if "qop" in params:
-        cnonce, nc = secrets.token_hex(8), "00000001"
+        cnonce, nc = secrets.token_hex(8), f"{nc_int:08x}"
         resp = h(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
         out += f', qop=auth, nc={nc}, cnonce="{cnonce}"'
     else:
@@ -252,7 +257,7 @@ def cmd_request(a):
     r = Req(a, conn)
     b = new_branch()
     resp = transaction(conn, r.build(b), b, a.timeout)
-    auth_hdr = None
+    auth_hdr = again_hdr = None
     if resp is not None and a.password is not None:
         start, hdrs, _ = parse_msg(resp)
         code = int(start.split()[1])
@@ -272,6 +277,10 @@ def cmd_request(a):
             user = (a.user or a.from_).split("@")[0]
             name = "Authorization" if code == 401 else "Proxy-Authorization"
             auth_hdr = f"{name}: " + digest(chosen, a.method, a.uri, user, a.password)
+            again_hdr = None
+            if a.again:
+                again_hdr = f"{name}: " + digest(chosen, a.method, a.uri, user, a.password,
+                                                 a.again_nc)
             r.cseq += 1
             b = new_branch()
             resp = transaction(conn, r.build(b, auth_hdr), b, a.timeout)
@@ -287,6 +296,20 @@ def cmd_request(a):
     if a.expect is not None and code != a.expect:
         print(f"reg_sip: expected {a.expect}, got {code}", file=sys.stderr)
         rc = 1
+    if a.again:
+        if not auth_hdr:
+            print("AGAIN none (no Authorization was sent)")
+            return 1
+        time.sleep(a.again_delay)
+        r.cseq += 1
+        b = new_branch()
+        resp = transaction(conn, r.build(b, again_hdr), b, a.timeout)
+        if resp is None:
+            print("AGAIN none")
+            return 1
+        with open(a.again, "wb") as f:
+            f.write(resp)
+        print(f"AGAIN {int(resp.split(b' ', 2)[1])}")
     if a.replay:
         if not auth_hdr:
             print("REPLAY none (no Authorization was sent)")
@@ -433,6 +456,9 @@ def main():
     r.add_argument("--password")
     r.add_argument("--algorithm")
     r.add_argument("--replay")
+    r.add_argument("--again")
+    r.add_argument("--again-nc", type=int, default=2)
+    r.add_argument("--again-delay", type=float, default=0.0)
     r.add_argument("--expect", type=int)
     r.add_argument("--final")
     r.add_argument("--timeout", type=float, default=10.0)

@@ -6,6 +6,8 @@
 #  - SIPp -au/-ap (MD5) and cpm (SHA-256) register successfully;
 #  - wrong password -> 403; unknown user -> the same 403 (no user enumeration);
 #  - a replayed Authorization (same nonce, same nc, new branch, CSeq+1) -> 401 stale=true;
+#    the nonce reused with nc=2 -> 200; reused after auth.nonce_ttl -> 401 stale=true;
+#  - with auth.algorithms=SHA-256 only, cpm still registers (it speaks SHA-256);
 #  - alice's REGISTER for bob's AoR -> 403;
 #  - MESSAGE from alice without credentials -> 407 with Proxy-Authenticate;
 #    authenticated as alice but From bob -> 403;
@@ -103,6 +105,13 @@ expect_status 200 "the original authenticated REGISTER"
 assert_eq "$(sed -n 's/^REPLAY //p' "$T/replay-md5.log")" 401 "answer to the replayed MD5 Authorization"
 hdr_has "$T/replayed-md5.txt" WWW-Authenticate 'stale=true' || fail "401 to the MD5 replay lacks stale=true"
 
+check "nonce reuse with an increasing nc (00000002, new cnonce) -> 200 (RFC 7616 §3.4.5)"
+rs reuse --uri sip:example.test --from alice@example.test --to alice@example.test \
+	--contact "<sip:alice@127.0.0.1:$CP>" --expires 600 \
+	--user alice@example.test --password alice-secret --algorithm SHA-256 --again "$T/reused.txt" --again-nc 2
+expect_status 200 "the original authenticated REGISTER"
+assert_eq "$(sed -n 's/^AGAIN //p' "$T/reuse.log")" 200 "answer to the nonce reused with nc=2"
+
 check "alice's credentials for bob's AoR (REGISTER To bob) -> 403 (§10.3 step 3)"
 rs alice-as-bob --uri sip:example.test --from alice@example.test --to bob@example.test \
 	--contact "<sip:bob@127.0.0.1:$CP>" --expires 600 --user alice@example.test --password alice-secret
@@ -136,6 +145,25 @@ check "from alice@example.test without credentials to sip:x@192.0.2.1 -> 407, no
 rs relay-local --method MESSAGE --uri sip:x@192.0.2.1 --from alice@example.test --to x@192.0.2.1 --body "relay me"
 expect_status 407 "unauthenticated local From to a foreign domain"
 assert_eq "$(grep -c -i 'branch to\|forked' "$CPMD_LOG" || true)" "$n_before" "forwarding attempts logged"
+
+check "auth.algorithms=SHA-256 only: cpm registers (so it does SHA-256)"
+cpmd_stop
+cpmd_start -o sip.t1=50 -o sip.t2=200 -o auth.algorithms=SHA-256 -o auth.nonce_ttl=2
+rs sha-only --uri sip:example.test --from alice@example.test --to alice@example.test \
+	--contact "<sip:alice@127.0.0.1:$CP>" --expires 600
+expect_status 401 "REGISTER without credentials"
+assert_eq "$(hdr_values "$RS_FILE" WWW-Authenticate | grep -c -i 'algorithm=SHA-256')" 1 "SHA-256 challenges"
+hdr_has "$RS_FILE" WWW-Authenticate 'algorithm=MD5' && fail "MD5 offered with auth.algorithms=SHA-256"
+cpm --user alice@example.test --password alice-secret register --expires 600 >"$T/cpm-sha.out" 2>&1 ||
+	fail "cpm register with SHA-256 only failed: $(tail -n 3 "$T/cpm-sha.out")"
+
+check "auth.nonce_ttl=2: the nonce reused (nc=2) after 3 s -> 401 stale=true (RFC 7616 §3.3)"
+rs expired --uri sip:example.test --from alice@example.test --to alice@example.test \
+	--contact "<sip:alice@127.0.0.1:$CP>" --expires 600 \
+	--user alice@example.test --password alice-secret --again "$T/expired.txt" --again-nc 2 --again-delay 3.2
+expect_status 200 "the original authenticated REGISTER"
+assert_eq "$(sed -n 's/^AGAIN //p' "$T/expired.log")" 401 "answer to an expired nonce"
+hdr_has "$T/expired.txt" WWW-Authenticate 'stale=true' || fail "401 to an expired nonce lacks stale=true"
 
 check "auth.trusted=127.0.0.0/8: REGISTER and MESSAGE from 127.0.0.1 are not challenged"
 cpmd_stop
