@@ -8,7 +8,9 @@
 #    "*" with another Contact, or with a non-zero / missing Expires -> 400 (§10.3 step 6);
 #  - expires below registrar.min_expires -> 423 + Min-Expires (step 7); above
 #    registrar.max_expires -> shortened to it;
-#  - refresh with the same Call-ID and an equal or lower CSeq -> 500 (step 7);
+#  - refresh with the same Call-ID and an equal or lower CSeq -> 500 (step 7); another
+#    Call-ID updates whatever its CSeq; bindings are matched by URI comparison (§19.1.4:
+#    host case, parameter order, escaping), transport=udp vs none are two bindings;
 #  - +sip.instance/reg-id: the same instance re-registering a new Contact replaces the
 #    old binding (RFC 5626 §6), and the 200 carries "Require: outbound";
 #  - Path with "Supported: path": the 200 echoes Path; a MESSAGE to the user carries
@@ -134,6 +136,51 @@ rs dflt --uri sip:example.test --from b2@example.test --to b2@example.test --con
 expect_status 200 "registration without expiry"
 in_range "$(contact_param "$RS_FILE" "$C2" expires)" 1190 1200 ||
 	fail "expires not the default 1200: $(contact_line "$RS_FILE" "$C2")"
+
+# ---------------------------------------------------------------- URI comparison
+check "a refresh matches the binding by URI comparison (§10.3 step 7, §19.1.4), not by string"
+PE=$(free_port)
+rs eq0 --uri sip:example.test --from eq@example.test --to eq@example.test \
+	--contact "<sip:eq@LocalHost:$PE;lr;foo=bar>" --expires 600
+expect_status 200 "first registration"
+rs eq1 --uri sip:example.test --from eq@example.test --to eq@example.test \
+	--contact "<sip:eq@localhost:$PE;lr;foo=bar>" --expires 600
+expect_status 200 "host in another case"
+[ "$(ncontacts "$RS_FILE")" = 1 ] ||
+	rfc_fail "§19.1.4: <sip:eq@LocalHost:$PE;lr;foo=bar> and <sip:eq@localhost:...> (host case) made $(ncontacts "$RS_FILE") bindings, not 1"
+rs eq2 --uri sip:example.test --from eq@example.test --to eq@example.test --contact "*" --expires 0
+rs eq3 --uri sip:example.test --from eq@example.test --to eq@example.test \
+	--contact "<sip:eq@localhost:$PE;lr;foo=bar>" --expires 600
+rs eq4 --uri sip:example.test --from eq@example.test --to eq@example.test \
+	--contact "<sip:eq@localhost:$PE;foo=bar;lr>" --expires 600
+expect_status 200 "parameters in another order"
+[ "$(ncontacts "$RS_FILE")" = 1 ] ||
+	rfc_fail "§19.1.4: <sip:eq@localhost:$PE;lr;foo=bar> and <...;foo=bar;lr> (parameter order) made $(ncontacts "$RS_FILE") bindings, not 1"
+rs eq5 --uri sip:example.test --from eq@example.test --to eq@example.test --contact "*" --expires 0
+rs eq6 --uri sip:example.test --from eq@example.test --to eq@example.test \
+	--contact "<sip:eq@localhost:$PE>" --expires 600
+rs eq7 --uri sip:example.test --from eq@example.test --to eq@example.test \
+	--contact "<sip:%65q@localhost:$PE>;expires=0"
+expect_status 200 "removal with an escaped user part"
+[ "$(ncontacts "$RS_FILE")" = 0 ] ||
+	rfc_fail "§19.1.4: Contact <sip:%65q@localhost:$PE>;expires=0 did not remove <sip:eq@localhost:$PE> (escaped = unescaped)"
+check "a URI with transport=udp is a different binding from one without (§19.1.4)"
+rs eq8 --uri sip:example.test --from eq@example.test --to eq@example.test \
+	--contact "<sip:eq@localhost:$PE;transport=udp>" --expires 600
+rs eq9 --uri sip:example.test --from eq@example.test --to eq@example.test \
+	--contact "<sip:eq@localhost:$PE>" --expires 600
+expect_status 200 "the URI without transport"
+rs eq10 --uri sip:example.test --from eq@example.test --to eq@example.test
+[ "$(ncontacts "$RS_FILE")" = 2 ] || fail "transport=udp and no transport were merged: $(contacts_of "$RS_FILE")"
+rs eq11 --uri sip:example.test --from eq@example.test --to eq@example.test --contact "*" --expires 0
+check "another Call-ID with a lower CSeq updates the binding (§10.3 step 7 compares CSeq only within one Call-ID)"
+rs cid1 --uri sip:example.test --from eq@example.test --to eq@example.test --call-id "cidA-$RANDOM" --cseq 50 \
+	--contact "<sip:eq@localhost:$PE>" --expires 600
+expect_status 200 "registration with CSeq 50"
+rs cid2 --uri sip:example.test --from eq@example.test --to eq@example.test --call-id "cidB-$RANDOM" --cseq 1 \
+	--contact "<sip:eq@localhost:$PE>" --expires 900
+expect_status 200 "update from another Call-ID with CSeq 1"
+in_range "$(contact_param "$RS_FILE" "sip:eq@localhost:$PE" expires)" 890 900 || fail "binding not updated to 900 s"
 
 # ---------------------------------------------------------------- instance / reg-id
 INST='"<urn:uuid:00000000-0000-1000-8000-00a0c91e6bf6>"'
