@@ -3,7 +3,8 @@
 #  - Max-Forwards: 0 -> 483; OPTIONS with Max-Forwards: 0 to the server itself -> 200;
 #  - a loop (a binding whose Contact is cpmd itself) -> 482 (or 483 after iterating),
 #    cpmd stays alive and the number of requests it handled is bounded;
-#  - Proxy-Require: foo -> 420 with Unsupported: foo;
+#  - Proxy-Require: foo -> 420 with Unsupported: foo (only the unknown tags listed);
+#    Require: foo is ignored by the proxy, but 420 for OPTIONS to the server / REGISTER;
 #  - Request-URI scheme im: / mailto: -> 416;
 #  - unknown user -> 404; known user without binding -> 480; a user whose only Contact
 #    never answers (UDP port where nothing listens; sip.t1=50 so Timer F = 3.2 s) -> 480;
@@ -45,6 +46,26 @@ expect_status 200 "OPTIONS to the server with Max-Forwards 0"
 check "Proxy-Require: foo -> 420 with Unsupported: foo (§8.2.2.3, §16.3 step 5)"
 msg preq sip:carol@example.test --header "Proxy-Require: foo"
 expect_status 420 "Proxy-Require: foo"
+assert_eq "$(hdr_values "$RS_FILE" Unsupported)" foo "Unsupported"
+
+check "Proxy-Require: foo, path, bar -> 420 listing only foo and bar (path is supported)"
+msg preq2 sip:carol@example.test --header "Proxy-Require: foo, path" --header "Proxy-Require: bar"
+expect_status 420 "Proxy-Require: foo, path, bar"
+uns=$(hdr_values "$RS_FILE" Unsupported | tr -d ' ' | tr '\n' ',')
+grep -q -E '(^|,)foo(,|$)' <<<"$uns" && grep -q -E '(^|,)bar(,|$)' <<<"$uns" ||
+	fail "Unsupported does not list foo and bar: '$uns'"
+grep -q -i -E '(^|,)path(,|$)' <<<"$uns" && fail "Unsupported lists path: '$uns'"
+check "Require: foo on a request the proxy forwards is not the proxy's business (§16.3): 404, not 420"
+msg req-proxied sip:nobody@example.test --header "Require: foo"
+expect_status 404 "MESSAGE with Require: foo to an unknown user"
+check "Require: foo on OPTIONS to the server itself -> 420 Unsupported: foo (§8.2.2.3)"
+rs req-self --method OPTIONS --uri "sip:127.0.0.1:$SIP_PORT" --from "$FROM" --header "Require: foo"
+expect_status 420 "OPTIONS with Require: foo"
+assert_eq "$(hdr_values "$RS_FILE" Unsupported)" foo "Unsupported"
+check "Require: foo on REGISTER -> 420 Unsupported: foo"
+rs req-reg --uri sip:example.test --from carol@example.test --to carol@example.test \
+	--contact "<sip:carol@127.0.0.1:9>" --expires 600 --header "Require: foo"
+expect_status 420 "REGISTER with Require: foo"
 assert_eq "$(hdr_values "$RS_FILE" Unsupported)" foo "Unsupported"
 
 check "Request-URI scheme im: -> 416; mailto: -> 416 (§8.2.2.1)"
