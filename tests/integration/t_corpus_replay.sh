@@ -7,10 +7,10 @@
 # namespace (unshare -n, loopback only) when it can; cpmd only binds 127.0.0.1 anyway.
 # Corpus: $CPM_CORPUS_DIR, default <repo>/../shared/corpus; missing -> skipped (77).
 if [ -z "${CPM_IN_NETNS:-}" ] && command -v unshare >/dev/null 2>&1 &&
-	unshare -n true 2>/dev/null; then
+	command -v ip >/dev/null 2>&1 && unshare -n ip link set lo up 2>/dev/null; then
 	export CPM_IN_NETNS=1
 	# shellcheck disable=SC2016  # $0 expands in the inner shell
-	exec unshare -n bash -c 'ip link set lo up 2>/dev/null || true; exec bash "$0"' "$0"
+	exec unshare -n bash -c 'ip link set lo up && exec bash "$0"' "$0"
 fi
 . "$(dirname "$0")/lib.sh"
 need python3
