@@ -77,13 +77,20 @@ bool cpm_core__uri_is_me(struct cpm_core *c, const struct cpm_sip_uri *u)
 {
 	if (u->scheme != CPM_SIP_SCHEME_SIP && u->scheme != CPM_SIP_SCHEME_SIPS)
 		return false;
-	if (!u->user.len && cpm_conf_serves_domain(c->conf, u->host))
-		return true;
 	uint16_t port = u->has_port ? u->port : 5060;
+	unsigned n = cpm_net_listener_count(c->net);
+	if (!u->user.len && cpm_conf_serves_domain(c->conf, u->host)) {
+		/* a served domain is us, unless an explicit port says it is
+		 * some other process on that host (a UA's Contact) */
+		if (!u->has_port)
+			return true;
+		for (unsigned i = 0; i < n; i++)
+			if (cpm_net_listener_at(c->net, i)->port == port)
+				return true;
+	}
 	struct cpm_net_addr a;
 	if (cpm_net_addr_from_host(u->host, port, &a))
 		return false;
-	unsigned n = cpm_net_listener_count(c->net);
 	for (unsigned i = 0; i < n; i++) {
 		const struct cpm_net_listener *l = cpm_net_listener_at(c->net, i);
 		if (l->port == port && cpm_net_addr_family(&l->addr) ==
@@ -309,10 +316,10 @@ static void on_bad(void *arg, const struct cpm_sip_msg *m, int err,
 		 m->err_reason ? m->err_reason : "unparseable");
 	if (!m->err_status || !m->is_request || m->method == CPM_SIP_ACK)
 		return;
-	/* We need the Via, From, To, Call-ID and CSeq to answer at all. */
-	if (!m->call_id.len || m->first[CPM_SIP_H_VIA] < 0 ||
-	    m->first[CPM_SIP_H_FROM] < 0 || m->first[CPM_SIP_H_TO] < 0 ||
-	    m->first[CPM_SIP_H_CSEQ] < 0 || !m->via.host.len)
+	/* A Via says where the answer goes; the rest (From, To, Call-ID,
+	 * CSeq) is echoed when present (RFC 4475 §3.1.2.18 insuf: a request
+	 * missing Call-ID, From and To still gets its 400). */
+	if (m->first[CPM_SIP_H_VIA] < 0 || !m->via.host.len)
 		return;
 	struct cpm_buf b;
 	cpm_buf_init(&b, 16384);

@@ -639,6 +639,7 @@ static void route_continue(struct cpm_core *c, struct route_job *j)
 	}
 
 	if (j->to_aor[0]) {
+local_user:;
 		struct cpm_core_aor *a = cpm_core__loc_aor(&c->loc, j->to_aor, false);
 		int nt = 0;
 		int64_t now = cpm_wall_s();
@@ -646,8 +647,19 @@ static void route_continue(struct cpm_core *c, struct route_job *j)
 		     b = b->next) {
 			if (b->expires <= now)
 				continue;
-			if (branch_dest_binding(c, b, &t[nt].dest))
+			if (b->path[0]) {
+				/* RFC 3327 §5.4: the request goes to the first
+				 * Path entry (it becomes the top Route) */
+				struct cpm_str cur = cpm_str_from_cstr(b->path);
+				struct cpm_sip_addr pa;
+				struct cpm_sip_uri pu;
+				if (cpm_sip_addr_next(&cur, &pa) != 1 ||
+				    cpm_sip_uri_parse(pa.uri, &pu) ||
+				    cpm_core__uri_dest(c, &pu, &t[nt].dest))
+					continue;
+			} else if (branch_dest_binding(c, b, &t[nt].dest)) {
 				continue;
+			}
 			t[nt].ruri = cpm_str_from_cstr(b->contact);
 			t[nt].path = b->path;
 			nt++;
@@ -681,6 +693,9 @@ static void route_continue(struct cpm_core *c, struct route_job *j)
 		if (!rc)
 			rc = cpm_core__uri_dest(c, &u, &t[0].dest);
 	}
+	if (rc == CPM_EADDR && j->in_dialog &&
+	    cpm_core__aor_local(c, req->ruri, j->to_aor, sizeof j->to_aor) == 0)
+		goto local_user; /* a remote target that is an AoR of ours */
 	if (rc) {
 		cpm_core__reply(c, st, rc == CPM_EADDR ? 404 : cpm_core_err_status(rc),
 				rc == CPM_EADDR ? "Destination Not Resolvable" : NULL, NULL);
@@ -713,7 +728,9 @@ void cpm_core__proxy_request(struct cpm_core *c, struct cpm_txn *st,
 	j->in_dialog = req->to.tag.len > 0;
 	j->trusted = cpm_conf_is_trusted(c->conf, &src->peer.u.sa);
 
-	if (!next.uri.len) {
+	/* Out of dialog, a Request-URI in a served domain is an AoR to look
+	 * up; in a dialog it is the peer's remote target (its Contact). */
+	if (!next.uri.len && !j->in_dialog) {
 		int rc = cpm_core__aor_local(c, req->ruri, j->to_aor, sizeof j->to_aor);
 		if (rc && rc != CPM_ENOTFOUND) {
 			cpm_core__reply(c, st, rc == CPM_ESCHEME ? 416 : 400, NULL, NULL);

@@ -24,6 +24,7 @@ struct reg_job {
 	struct cpm_store_user user;
 	/* persistence */
 	bool del_all;
+	bool outbound; /* reg-id with Supported: outbound */
 	size_t nchanges;
 	struct reg_change *changes;
 	int store_rc;
@@ -183,6 +184,9 @@ static void reply_ok(struct cpm_core *c, struct reg_job *j)
 		for (const struct cpm_sip_hdr *h = cpm_sip_msg_hdr(req, CPM_SIP_H_PATH);
 		     h && !rc; h = cpm_sip_msg_hdr_next(req, h))
 			rc = cpm_buf_printf(&b, "Path: %.*s\r\n", CPM_STR_FMT(h->value));
+	/* RFC 5626 §6: a registration that asked for outbound gets it */
+	if (!rc && j->outbound)
+		rc = cpm_buf_puts(&b, "Require: outbound\r\n");
 	if (!rc) {
 		char date[64];
 		time_t t = (time_t)now;
@@ -339,6 +343,11 @@ static void reg_process(struct cpm_core *c, struct reg_job *j)
 				uint64_t rid;
 				if (cpm_str_to_u64(v, 65535, &rid) == 0)
 					cr->reg_id = (int)rid;
+				const struct cpm_sip_hdr *sup =
+					cpm_sip_msg_hdr(req, CPM_SIP_H_SUPPORTED);
+				if (cr->reg_id && cr->instance.len && sup &&
+				    cpm_sip_list_has(sup->value, "outbound"))
+					j->outbound = true;
 			}
 			if (cr->uri.len >= sizeof ((struct cpm_core_binding *)0)->contact ||
 			    cr->instance.len >= sizeof ((struct cpm_core_binding *)0)->instance) {
