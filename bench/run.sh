@@ -347,18 +347,29 @@ step() {
 	return 1
 }
 
-# ladder gen server rep start step fine max -> echoes the best passing rate
+# ladder gen server rep start step fine max -> echoes the best passing rate.
+# Coarse steps up from start until one fails; if the very first fails, halve
+# until one passes.  Then fine steps up from the best pass until one fails
+# (or the next coarse rate, known to fail, is reached).
 ladder() {
-	local gen=$1 s=$2 rep=$3 start=$4 stp=$5 fine=$6 max=$7 rate best=0
+	local gen=$1 s=$2 rep=$3 start=$4 stp=$5 fine=$6 max=$7 rate best=0 hi
 	rate=$start
 	while [ "$rate" -le "$max" ]; do
 		step "$gen" "$s" "$rep" "$rate" || break
 		best=$rate; rate=$((rate + stp))
 	done
-	if [ "$rate" -le "$max" ] && [ "$fine" -gt 0 ]; then
-		local lo=$best; [ "$best" -eq 0 ] && lo=0
-		rate=$((lo + fine))
-		while [ "$rate" -lt "$((lo + stp))" ] && { [ "$best" -gt 0 ] || [ "$rate" -lt "$start" ]; }; do
+	hi=$rate
+	if [ "$best" -eq 0 ]; then
+		rate=$(( start / 2 / fine * fine ))
+		while [ "$rate" -ge "$fine" ]; do
+			if step "$gen" "$s" "$rep" "$rate"; then best=$rate; break; fi
+			hi=$rate
+			rate=$(( rate / 2 / fine * fine ))
+		done
+	fi
+	if [ "$best" -gt 0 ] && [ "$hi" -le "$max" ] && [ "$fine" -gt 0 ]; then
+		rate=$((best + fine))
+		while [ "$rate" -lt "$hi" ]; do
 			step "$gen" "$s" "$rep" "$rate" || break
 			best=$rate; rate=$((rate + fine))
 		done
@@ -483,57 +494,35 @@ test_callgrind() {
 
 # cg_top server rep: top functions by instructions per relayed MESSAGE
 cg_top() {
-	local s=$1 rep=$2 d=$OUT/callgrind/$1/r$2 run f
-	for run in idle relay; do
-		: > "$d/$run.functions"
-		for f in "$d/$run"/callgrind.out.*; do
-			[ -f "$f" ] || continue
-			callgrind_annotate --inclusive=no --tree=none --auto=no --threshold=100 "$f" 2>/dev/null | awk '
-				/^ *[0-9][0-9,]* \( *[0-9.]+%\)  / {
-					ir = $1; gsub(/,/, "", ir); l = $0
-					sub(/^ *[0-9,]+ \( *[0-9.]+%\)  /, "", l)
-					if (l ~ /PROGRAM TOTALS/) next
-					obj = ""; if (match(l, / \[[^]]*\]$/)) { obj = substr(l, RSTART + 2, RLENGTH - 3); l = substr(l, 1, RSTART - 1) }
-					sub(/.*\//, "", obj); n = split(l, a, ":"); fn = a[n]
-					print ir "\t" fn (obj != "" ? " (" obj ")" : "") }' >> "$d/$run.functions"
-		done
-	done
-	local n; n=$(awk -F'\t' -v s="$s" -v r="$rep" '$1==s && $2==r && $3=="relay"{print $4}' "$OUT/callgrind.tsv")
+	local s=$1 rep=$2 d=$OUT/callgrind/$1/r$2 run f incl n
+	n=$(awk -F'\t' -v s="$s" -v r="$rep" '$1==s && $2==r && $3=="relay"{print $4}' "$OUT/callgrind.tsv")
 	[ -n "$n" ] && [ "$n" -gt 0 ] || return 0
-	awk -F'\t' -v n="$n" 'FNR==NR{idle[$2]+=$1; next} {relay[$2]+=$1} END{
-		for (k in relay) { d=(relay[k]-idle[k])/n; tot+=d; v[k]=d }
-		for (k in v) if (v[k] > 0) printf "%.0f\t%.1f%%\t%s\n", v[k], 100*v[k]/tot, k }' \
-		"$d/idle.functions" "$d/relay.functions" | sort -t$'\t' -k1,1nr > "$OUT/callgrind_top_$s.tsv"
-	{ echo "top functions of $s per relayed MESSAGE (rep $rep, relay - idle, self cost):"; head -25 "$OUT/callgrind_top_$s.tsv"; } >> "$OUT/summary.txt"
-}
-
-test_profile() {
-	command -v perf >/dev/null || { log "profile: no perf, skipped"; return 0; }
-	setup_relay
-	local s
-	for s in $SERVERS; do uas_stop "$s"; done
-	echo -e "$STEP_HDR" > "$OUT/relay_profile.tsv"
-	for s in $SERVERS; do
-		local pids; pids=$(srv_pids "$s" | tr ' ' ',')
-		perf record -F 1999 -g -o "$OUT/perf_$s.data" -p "$pids" -- sleep $((PROFILE_S + 1)) \
-			> "$OUT/perf_$s.record.out" 2>&1 &
-		BG_PIDS+=($!)
-		sleep 0.5
-		"$LOADGEN" --target "127.0.0.1:$(port_of "$s")" --rate "$PROFILE_RATE" --duration "$PROFILE_S" \
-			--users "$N_USERS" --uac-port "$LG_PORT" --uas-port "$(uas_port_of "$s")" \
-			--batch "$LG_BATCH" > "$OUT/profile_$s.loadgen.out" 2>&1
-		wait "${BG_PIDS[-1]}" 2>/dev/null
-		log "profile $s: $(cat "$OUT/profile_$s.loadgen.out")"
-		{
-			echo "== self (no children), by symbol"
-			perf report -i "$OUT/perf_$s.data" --no-children --sort symbol --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60
-			echo "== by DSO"
-			perf report -i "$OUT/perf_$s.data" --no-children --sort dso --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -15
-			echo "== inclusive (children), by symbol"
-			perf report -i "$OUT/perf_$s.data" --children --sort symbol --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60
-		} > "$OUT/perf_$s.txt"
+	for incl in no yes; do
+		for run in idle relay; do
+			: > "$d/$run.functions.$incl"
+			for f in "$d/$run"/callgrind.out.*; do
+				[ -f "$f" ] || continue
+				callgrind_annotate --inclusive=$incl --tree=none --auto=no --threshold=100 "$f" 2>/dev/null | awk '
+					/^ *[0-9][0-9,]* \( *[0-9.]+%\)  / {
+						ir = $1; gsub(/,/, "", ir); l = $0
+						sub(/^ *[0-9,]+ \( *[0-9.]+%\)  /, "", l)
+						if (l ~ /PROGRAM TOTALS/) next
+						obj = ""; if (match(l, / \[[^]]*\]$/)) { obj = substr(l, RSTART + 2, RLENGTH - 3); l = substr(l, 1, RSTART - 1) }
+						sub(/.*\//, "", obj); n = split(l, a, ":"); fn = a[n]
+						# inlined pieces of a function are listed without the
+						# object: merge them with the function, by name
+						if (fn ~ /^0x/) fn = fn " (" obj ")"
+						print ir "\t" fn }' >> "$d/$run.functions.$incl"
+			done
+		done
+		local name=callgrind_top_$s.tsv; [ $incl = yes ] && name=callgrind_top_inclusive_$s.tsv
+		# per relayed MESSAGE: (relay - idle) / n; shares of the per-MESSAGE total
+		awk -F'\t' -v n="$n" -v tot="$(awk -F'\t' -v s="$s" -v r="$rep" '$1==s && $2==r {ir[$3]=$6} END{print ir["relay"]-ir["idle"]}' "$OUT/callgrind.tsv")" \
+			'FNR==NR{idle[$2]+=$1; next} {relay[$2]+=$1} END{
+			for (k in relay) { d=(relay[k]-idle[k])/n; if (d >= 50) printf "%.0f\t%.1f%%\t%s\n", d, 100*d*n/tot, k } }' \
+			"$d/idle.functions.$incl" "$d/relay.functions.$incl" | sort -t$'\t' -k1,1nr > "$OUT/$name"
 	done
-	for s in $SERVERS; do stop_server "$s"; done
+	{ echo "top functions of $s by self cost per relayed MESSAGE (rep $rep, relay run - idle run):"; head -25 "$OUT/callgrind_top_$s.tsv"; } >> "$OUT/summary.txt"
 }
 
 # ------------------------------------------------------------ summary
