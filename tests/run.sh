@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/run.sh [--unit-only|--integration-only] [FILTER] — run the test suites.
+# tests/run.sh [--unit-only|--integration-only] [FILTER...] — run the test suites.
 #
 # 1. Every unit test binary build/asan/tests/*/* (cmocka; built by `make MODE=asan unit-bins`),
 #    cwd = the repository root, ASAN_OPTIONS=detect_leaks=1, UBSAN_OPTIONS=print_stacktrace=1:
@@ -8,14 +8,15 @@
 # 2. Every integration test tests/integration/t_*.sh (one test each) under `timeout 300`.
 #    Exit 0 = passed, 77 = skipped (a tool is missing), anything else = failed.
 #
-# FILTER keeps the tests whose name (e.g. "sip/test_sip_uri" or "t_options") contains it.
+# FILTER keeps the tests whose name (e.g. "sip/test_sip_uri" or "t_options") contains it
+# (several FILTERs: any of them).
 # Logs: build/test-logs/<name>.log; a failed test's log is printed.
 # Ends with the line "N passed, N failed" (", N skipped" when some were skipped), and
 # exits 1 if any test failed (2 if nothing was run).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
-unit=1 integ=1 filter=
+unit=1 integ=1 filters=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--unit-only) integ=0 ;;
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
 		echo "run.sh: unknown option $1" >&2
 		exit 2
 		;;
-	*) filter=$1 ;;
+	*) filters+=("$1") ;;
 	esac
 	shift
 done
@@ -42,6 +43,15 @@ INTEG_TIMEOUT=${CPM_INTEG_TIMEOUT:-300}
 SHOW_LINES=${CPM_SHOW_LINES:-400}
 
 now_ms() { date +%s%3N; }
+
+selected() { # NAME — no filter, or NAME contains one of them
+	local f
+	[ ${#filters[@]} -gt 0 ] || return 0
+	for f in "${filters[@]}"; do
+		[[ $1 != *"$f"* ]] || return 0
+	done
+	return 1
+}
 
 show_log() { # FILE
 	echo "----- $1 (last $SHOW_LINES lines) -----"
@@ -74,7 +84,7 @@ if [ "$unit" = 1 ]; then
 	fi
 	for b in "${bins[@]}"; do
 		name=${b#build/asan/tests/}
-		[ -z "$filter" ] || [[ $name == *"$filter"* ]] || continue
+		selected "$name" || continue
 		log=$LOGS/unit-${name//\//-}.log
 		t0=$(now_ms)
 		rc=0
@@ -126,7 +136,7 @@ if [ "$integ" = 1 ]; then
 	for t in tests/integration/t_*.sh; do
 		[ -f "$t" ] || continue
 		name=$(basename "$t" .sh)
-		[ -z "$filter" ] || [[ $name == *"$filter"* ]] || continue
+		selected "$name" || continue
 		log=$LOGS/$name.log
 		t0=$(now_ms)
 		rc=0
@@ -155,7 +165,7 @@ if [ "$integ" = 1 ]; then
 fi
 
 if [ "$ran" -eq 0 ]; then
-	echo "run.sh: no test matched ${filter:-(no filter)}" >&2
+	echo "run.sh: no test matched ${filters[*]:-(no filter)}" >&2
 fi
 if [ ${#failed_names[@]} -gt 0 ]; then
 	echo "failed: ${failed_names[*]}"
