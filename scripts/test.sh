@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/test.sh [FILTER] — Quick start: install test deps, build (ASan+UBSan and release)
+# scripts/test.sh [FILTER...] — Quick start: install test deps, build (ASan+UBSan and release)
 # and run every test (unit + integration).  Ends with "N passed, N failed[, N skipped]";
 # exits 1 if any test failed.  With FILTER, only tests whose name contains it are run
 # (after the same build).
