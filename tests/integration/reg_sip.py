@@ -12,7 +12,7 @@ IPv6, raw files and TCP keep-alives.
         [--contact RAW ...]   each one a Contact header, value as given
                               ("<sip:a@127.0.0.1:5>;q=0.5", "*"); "" = none
         [--expires N] [--header 'Name: value' ...] [--body TEXT]
-        [--user AOR --password P [--algorithm MD5|SHA-256]]
+        [--user AOR --password P [--algorithm MD5|SHA-256] [--digest-uri URI]]
         [--replay FILE]       after the authenticated final response, send the request
                               again with the SAME Authorization (same nonce, same nc),
                               a new Via branch and CSeq+1; its final response goes to FILE
@@ -276,10 +276,11 @@ def cmd_request(a):
                 return 1
             user = (a.user or a.from_).split("@")[0]
             name = "Authorization" if code == 401 else "Proxy-Authorization"
-            auth_hdr = f"{name}: " + digest(chosen, a.method, a.uri, user, a.password)
+            duri = a.digest_uri or a.uri
+            auth_hdr = f"{name}: " + digest(chosen, a.method, duri, user, a.password)
             again_hdr = None
             if a.again:
-                again_hdr = f"{name}: " + digest(chosen, a.method, a.uri, user, a.password,
+                again_hdr = f"{name}: " + digest(chosen, a.method, duri, user, a.password,
                                                  a.again_nc)
             r.cseq += 1
             b = new_branch()
@@ -455,6 +456,7 @@ def main():
     r.add_argument("--user")
     r.add_argument("--password")
     r.add_argument("--algorithm")
+    r.add_argument("--digest-uri", help="the uri= of the credentials (default: the Request-URI)")
     r.add_argument("--replay")
     r.add_argument("--again")
     r.add_argument("--again-nc", type=int, default=2)
