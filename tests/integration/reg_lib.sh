@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/integration/reg_lib.sh — shared helpers of the registrar / proxy / transport tests
 # (t_registrar_*, t_auth_*, t_proxy_*, t_tcp_flow, t_ipv6).  Source it after lib.sh.
 # shellcheck disable=SC2034

@@ -25,7 +25,8 @@ cpmd_start -o "sip.listen=udp:[::1]:$SIP_PORT,tcp:[::1]:$SIP_PORT" -o auth.trust
 	-o sip.t1=50 -o sip.t2=200
 grep -q "listening on udp:\[::1\]:$SIP_PORT" "$CPMD_LOG" || fail "cpmd does not listen on udp:[::1]:$SIP_PORT"
 grep -q "listening on tcp:\[::1\]:$SIP_PORT" "$CPMD_LOG" || fail "cpmd does not listen on tcp:[::1]:$SIP_PORT"
-REG_SERVER="[::1]:$SIP_PORT"
+REG_SERVER="[::1]:$SIP_PORT" # used by regsip (reg_lib.sh)
+export REG_SERVER
 
 for tr in udp tcp; do
 	check "OPTIONS sip:[::1]:$SIP_PORT over $tr -> 200, Via echoed with rport (RFC 3581) for [::1]"

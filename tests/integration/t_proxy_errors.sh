@@ -98,7 +98,6 @@ check "loop: loopy@127.0.0.1's Contact is cpmd itself; a MESSAGE to it -> 482 or
 rs loopy-reg --uri "sip:127.0.0.1:$SIP_PORT" --from loopy@127.0.0.1 --to loopy@127.0.0.1 \
 	--contact "<sip:loopy@127.0.0.1:$SIP_PORT>" --expires 600
 expect_status 200 "loopy's REGISTER"
-n0=$(grep -c '' "$CPMD_LOG")
 msg loop sip:loopy@127.0.0.1 --timeout 20
 expect_status '48[23]' "MESSAGE around a loop"
 loop_status=$RS_STATUS
