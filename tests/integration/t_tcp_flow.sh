@@ -3,7 +3,8 @@
 #  - A UA registers over TCP from a connection it keeps open (SIPp -t t1, and a python
 #    UA), with a Contact where nobody listens (transport=tcp): alice's MESSAGE to it
 #    arrives on that same connection (RFC 5626 §5.3-style flow reuse, RFC 3261 §18.2.1
-#    connection reuse) and the UA's 200 goes back to alice;
+#    connection reuse) and the UA's 200 goes back to alice; a re-registration from a new
+#    connection moves the flow; two devices behind two flows both get a forked MESSAGE;
 #  - a CRLFCRLF keep-alive ping on TCP is answered with a CRLF pong (RFC 5626 §3.5.1);
 #  - a UDP REGISTER with "Via: ...;rport" whose sent-by port is wrong gets its response
 #    at the source port, with rport and received filled in (RFC 3581 §4); without rport
@@ -61,6 +62,40 @@ check "after the UA closed its connection, a MESSAGE to it fails (480), not deli
 rs py-msg2 --method MESSAGE --uri sip:pyflow@example.test --from alice@example.test --to pyflow@example.test \
 	--body "nobody there" --timeout 15
 expect_status 480 "MESSAGE after the flow closed (Contact port unreachable)"
+
+check "re-registration from a new TCP connection moves the flow: the MESSAGE arrives on the new one"
+DEADP3=$(free_port)
+bg_start tcpua-old python3 "$REG_SIP" tcpua --server "127.0.0.1:$SIP_PORT" --aor mover@example.test \
+	--contact-port "$DEADP3" --wait 0.3
+bg_wait "$BG_PID" 10
+grep -q REGISTERED "$T/tcpua-old.out" || fail "first registration failed: $(cat "$T/tcpua-old.out")"
+bg_start tcpua-new python3 "$REG_SIP" tcpua --server "127.0.0.1:$SIP_PORT" --aor mover@example.test \
+	--contact-port "$DEADP3" --wait 20
+UA_PID=$BG_PID
+wait_for 10 grep -q REGISTERED "$T/tcpua-new.out" || fail "second registration failed: $(cat "$T/tcpua-new.out")"
+rs mover-msg --method MESSAGE --uri sip:mover@example.test --from alice@example.test --to mover@example.test \
+	--body "to the new flow" --timeout 15
+expect_status 200 "MESSAGE after the UA re-registered from a new connection"
+bg_wait "$UA_PID" 10
+assert_contains "$T/tcpua-new.out" "GOT MESSAGE sip:mover@127.0.0.1:$DEADP3;transport=tcp SIP/2.0"
+
+check "two devices of one AoR, each behind its own TCP flow: the MESSAGE forks to both (parallel fork)"
+DA=$(free_port) DB=$(free_port)
+bg_start tcpua-a python3 "$REG_SIP" tcpua --server "127.0.0.1:$SIP_PORT" --aor duo@example.test \
+	--contact-port "$DA" --wait 20
+PA=$BG_PID
+bg_start tcpua-b python3 "$REG_SIP" tcpua --server "127.0.0.1:$SIP_PORT" --aor duo@example.test \
+	--contact-port "$DB" --wait 20
+PB=$BG_PID
+wait_for 10 grep -q REGISTERED "$T/tcpua-a.out" || fail "device a did not register: $(cat "$T/tcpua-a.out")"
+wait_for 10 grep -q REGISTERED "$T/tcpua-b.out" || fail "device b did not register: $(cat "$T/tcpua-b.out")"
+rs duo-msg --method MESSAGE --uri sip:duo@example.test --from alice@example.test --to duo@example.test \
+	--body "to both" --timeout 15
+expect_status 200 "MESSAGE forked to two flows"
+bg_wait "$PA" 10
+bg_wait "$PB" 10
+assert_contains "$T/tcpua-a.out" "GOT MESSAGE sip:duo@127.0.0.1:$DA;transport=tcp SIP/2.0"
+assert_contains "$T/tcpua-b.out" "GOT MESSAGE sip:duo@127.0.0.1:$DB;transport=tcp SIP/2.0"
 
 # ---------------------------------------------------------------- keep-alive
 check "TCP CRLFCRLF ping -> CRLF pong (RFC 5626 §3.5.1)"
