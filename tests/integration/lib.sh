@@ -155,15 +155,15 @@ wait_for() { # SECONDS CMD... — poll CMD every 0.1 s until it succeeds; 1 on t
 	return 1
 }
 
-free_port() { # a port free on 127.0.0.1 for both UDP and TCP, not handed out before
-	# Candidates come from 20000-32767, below the kernel's ephemeral range (32768-60999
-	# by default), so that no outgoing connection grabs them between now and their use.
-	local p i
+free_port() { # [LO HI] — a port free on 127.0.0.1 for both UDP and TCP, not handed out before
+	# Candidates come from 20000-32767 by default, below the kernel's ephemeral range
+	# (32768-60999 by default), so that no outgoing connection grabs them before their use.
+	local p i lo=${1:-20000} hi=${2:-32767}
 	for ((i = 0; i < 50; i++)); do
-		p=$("$PYTHON" - <<'PY'
-import random, socket
+		p=$("$PYTHON" - "$lo" "$hi" <<'PY'
+import random, socket, sys
 for _ in range(500):
-    port = random.randint(20000, 32767)
+    port = random.randint(int(sys.argv[1]), int(sys.argv[2]))
     t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
@@ -191,7 +191,8 @@ PY
 
 cpmd_config() { # write $CPMD_CONF (once); allocates SIP_PORT and HTTP_PORT
 	[ -f "$CPMD_CONF" ] && return 0
-	[ -n "$SIP_PORT" ] || SIP_PORT=$(free_port)
+	# a 4-digit SIP port: sipsak 0.9.8.1 cuts a 5-digit port of its Request-URI to 4 digits
+	[ -n "$SIP_PORT" ] || SIP_PORT=$(free_port 2000 9999)
 	[ -n "$HTTP_PORT" ] || HTTP_PORT=$(free_port)
 	mkdir -p "$T/var"
 	cat >"$CPMD_CONF" <<EOF
