@@ -15,7 +15,8 @@
 #    old binding (RFC 5626 §6), and the 200 carries "Require: outbound";
 #  - Path with "Supported: path": the 200 echoes Path; a MESSAGE to the user carries
 #    Route = Path and is sent to the Path (RFC 3327 §5.3, §5.4; RFC 3261 §16.6 step 7);
-#  - registrar.max_contacts -> 403 beyond it;
+#  - registrar.max_contacts -> 403 beyond it; Record-Route ignored; an AoR of another
+#    domain than the Request-URI's -> 404 (step 5);
 #  - bindings survive cpmd_restart: a REGISTER without Contact (a query, §10.2.3)
 #    lists them;
 #  - authenticated (no trusted source): two Contacts with q -> 200 lists both.
@@ -116,6 +117,17 @@ assert_eq "$(ncontacts "$RS_FILE")" 0 "bindings listed after *"
 rs query3 --uri sip:example.test --from b1@example.test --to b1@example.test --call-id "$CID" --cseq 10
 expect_status 200 "query"
 assert_eq "$(ncontacts "$RS_FILE")" 0 "bindings listed by a query after *"
+
+# ---------------------------------------------------------------- misc §10.3
+check "Record-Route in a REGISTER is ignored and never in the response (§10.3)"
+rs rr --uri sip:example.test --from b5@example.test --to b5@example.test \
+	--header "Record-Route: <sip:rr.example.test;lr>" --contact "<$C1>" --expires 600
+expect_status 200 "REGISTER with Record-Route"
+grep -q -i -E '^Record-Route[[:space:]]*:' "$RS_FILE" && fail "Record-Route in the response to REGISTER"
+check "an AoR (To) not valid for the Request-URI's domain -> 404 (§10.3 step 5)"
+rs foreign-aor --uri sip:example.test --from u@other.test --to u@other.test --contact "<$C1>" --expires 600
+[ "$RS_STATUS" = 404 ] ||
+	rfc_fail "§10.3 step 5: REGISTER sip:example.test with To <sip:u@other.test> answered '$(head -n 1 "$RS_FILE" | tr -d '\r')', not 404"
 
 # ---------------------------------------------------------------- expiry bounds
 check "expires=5 < registrar.min_expires=60 -> 423 with Min-Expires: 60"
