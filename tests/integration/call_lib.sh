@@ -82,6 +82,7 @@ call_sipp_uas() {
 	local name=$1
 	shift
 	sipp_uas_start "$@"
+	echo "$UAS_PID" >>"$T/soft.pids"
 	printf -v "${name}_PID" '%s' "$UAS_PID"
 	printf -v "${name}_PORT" '%s' "$UAS_PORT"
 	printf -v "${name}_LOG" '%s' "$UAS_LOG"
@@ -109,4 +110,28 @@ call_scenario_code() {
 	local out=$T/${1%.xml}-$2.xml
 	sed "s/486 Busy Here/$2 $3/" "$SIPP_DIR/$1" >"$out"
 	echo "$out"
+}
+
+# call_soft FUNC [ARGS] — run one test step (a shell function) in a subshell so that its
+# failure is recorded (CALL_SOFT_FAILED) instead of ending the test at once; its output is
+# shown, SIPp UAS it left behind (call_sipp_uas) are stopped.  End the test with
+# call_soft_end.
+CALL_SOFT_FAILED=()
+call_soft() {
+	local rc=0 out=$T/soft-$((${#CALL_SOFT_FAILED[@]} + _SIPP_SEQ)).out
+	: >"$T/soft.pids"
+	("$@") >"$out" 2>&1 || rc=$?
+	cat "$out"
+	_SIPP_SEQ=$((_SIPP_SEQ + 20)) # the subshell's SIPp file names are not reused
+	local pid
+	while read -r pid; do kill -TERM "$pid" 2>/dev/null || true; done <"$T/soft.pids"
+	if [ "$rc" -ne 0 ]; then
+		CALL_SOFT_FAILED+=("$1: $(grep -o -E 'FAIL: .*' "$out" | head -n 1)")
+	fi
+	return 0
+}
+
+call_soft_end() {
+	[ "${#CALL_SOFT_FAILED[@]}" -eq 0 ] ||
+		fail "${#CALL_SOFT_FAILED[@]} step(s) failed: $(printf '%s; ' "${CALL_SOFT_FAILED[@]}")"
 }

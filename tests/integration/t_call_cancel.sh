@@ -6,6 +6,8 @@
 #    number and top Via as the INVITE it forwarded), the device answers 200 + 487, cpmd
 #    ACKs the 487 and relays a 487 to the caller, who ACKs it (cpmd absorbs that ACK);
 #  - the same with two ringing devices (forked): both get CANCEL, the caller gets one 487;
+#  - the callee's 200 crosses the caller's CANCEL (UDP, TCP): cpmd still relays the 200
+#    (§16.7 step 5), the caller ACKs it and sends BYE; cpmd must stay up (ASan);
 #  - CANCEL matching no transaction -> 481 (§16.10, §9.2), over UDP and TCP.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/call_lib.sh"
@@ -13,6 +15,7 @@ need sipp python3
 
 cpmd_user_add bob@example.test bob-secret
 cpmd_user_add carol@example.test carol-secret
+cpmd_user_add dave@example.test dave-secret
 cpmd_start -o server.domain=example.test -o auth.trusted=127.0.0.0/8
 
 check_cancelled_device() { # NAME(one|two) TR
@@ -41,32 +44,61 @@ check_caller() { # TR — the caller's log ($SIPP_LOG): 200 to CANCEL, one 487, 
 		fail "the 487 at the caller is not the device's (To: $(hdr_values "$m.487" To t)): cpmd answered the INVITE itself instead of CANCELling the branch"
 }
 
-for tr in udp tcp; do
-	t=${tr:0:1}1 suffix=
+# Each step runs in a subshell (call_soft): a failure is recorded, the next steps still run.
+step_cancel() { # TR
+	local tr=$1 t=${1:0:1}1 suffix=
 	[ "$tr" = tcp ] && suffix=";transport=tcp"
 	check "$tr: caller CANCELs a ringing call: 200 to the CANCEL, CANCEL to the device, 487 to the caller, ACK"
 	call_sipp_uas one call_uas_ring_cancel.xml -t "$t"
 	call_register bob@example.test bob-secret "sip:bob-1@127.0.0.1:${one_PORT}$suffix"
 	sipp_run call_uac_cancel.xml -t "$t" -s bob -key from_user alice -key domain example.test ||
 		fail "$tr: CANCEL flow failed at the caller"
+	call_register bob@example.test bob-secret "sip:bob-1@127.0.0.1:${one_PORT}$suffix" 0
 	check_caller "$tr"
 	call_wait_uas one 25
 	check_cancelled_device one "$tr"
-	call_register bob@example.test bob-secret "sip:bob-1@127.0.0.1:${one_PORT}$suffix" 0
-done
+}
 
-check "udp: caller CANCELs a call forked to two ringing devices: both are CANCELled, the caller gets one 487"
-call_sipp_uas one call_uas_ring_cancel.xml -t u1
-call_sipp_uas two call_uas_ring_cancel.xml -t u1
-call_register carol@example.test carol-secret "sip:carol-1@127.0.0.1:${one_PORT}"
-call_register carol@example.test carol-secret "sip:carol-2@127.0.0.1:${two_PORT}"
-sipp_run call_uac_cancel.xml -t u1 -s carol -key from_user alice -key domain example.test ||
-	fail "forked CANCEL flow failed at the caller"
-check_caller udp
-call_wait_uas one 25
-call_wait_uas two 25
-check_cancelled_device one udp
-check_cancelled_device two udp
+step_fork() {
+	check "udp: caller CANCELs a call forked to two ringing devices: both are CANCELled, the caller gets one 487"
+	call_sipp_uas one call_uas_ring_cancel.xml -t u1
+	call_sipp_uas two call_uas_ring_cancel.xml -t u1
+	call_register carol@example.test carol-secret "sip:carol-1@127.0.0.1:${one_PORT}"
+	call_register carol@example.test carol-secret "sip:carol-2@127.0.0.1:${two_PORT}"
+	sipp_run call_uac_cancel.xml -t u1 -s carol -key from_user alice -key domain example.test ||
+		fail "forked CANCEL flow failed at the caller"
+	call_register carol@example.test carol-secret "sip:carol-1@127.0.0.1:${one_PORT}" 0
+	call_register carol@example.test carol-secret "sip:carol-2@127.0.0.1:${two_PORT}" 0
+	check_caller udp
+	call_wait_uas one 25
+	call_wait_uas two 25
+	check_cancelled_device one udp
+	check_cancelled_device two udp
+}
+
+step_race() { # TR
+	local tr=$1 t=${1:0:1}1 suffix= rc=0
+	[ "$tr" = tcp ] && suffix=";transport=tcp"
+	check "$tr: the callee's 200 crosses the caller's CANCEL: cpmd relays the 200 (§16.7 step 5), the caller ACKs and hangs up, cpmd survives"
+	call_sipp_uas race call_uas_cancel_race.xml -t "$t" -key user dave
+	call_register dave@example.test dave-secret "sip:dave@127.0.0.1:${race_PORT}$suffix"
+	sipp_run call_uac_cancel_race.xml -t "$t" -s dave -key from_user alice -key domain example.test || rc=$?
+	call_register dave@example.test dave-secret "sip:dave@127.0.0.1:${race_PORT}$suffix" 0
+	sleep 1
+	cpmd_alive || { assert_no_sanitizer_errors "$CPMD_LOG"; fail "$tr: cpmd died after the crossed 200/CANCEL"; }
+	assert_no_sanitizer_errors "$CPMD_LOG"
+	[ "$rc" -eq 0 ] || fail "$tr: the caller did not get the crossed 200 (or could not ACK/BYE)"
+	call_wait_uas race 20
+}
+
+call_soft step_cancel udp
+call_soft step_cancel tcp
+call_soft step_fork
+cpmd_alive || fail "cpmd died"
+call_soft step_race udp
+cpmd_alive || fail "cpmd died"
+call_soft step_race tcp
+cpmd_alive || fail "cpmd died (see the sanitizer report above)"
 
 for tr in udp tcp; do
 	check "$tr: CANCEL that matches no transaction -> 481"
@@ -79,4 +111,5 @@ done
 cpmd_alive || fail "cpmd died"
 cpmd_stop
 assert_no_sanitizer_errors "$CPMD_LOG"
+call_soft_end
 echo "PASS"
