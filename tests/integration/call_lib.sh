@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/integration/call_lib.sh — helpers for the call/dialog tests (t_call_*.sh,
 # t_baresip*.sh), sourced after lib.sh.  Nothing here edits lib.sh's state except through
 # its own helpers (free_port, bg_start, fail, ...).

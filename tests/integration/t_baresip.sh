@@ -209,9 +209,9 @@ for tr in udp tcp; do
 	apid=$BARE_PID
 	bare_start "bob-$tr" "$bd"
 	bpid=$BARE_PID
-	wait_for 15 call_log_has "registered alice@127\.0\.0\.1 -> sip:[^ ]*127\.0\.0\.1:$ap[;> ]" ||
+	wait_for 15 call_log_has "registered alice@127\.0\.0\.1 -> sip:[^ ]*127\.0\.0\.1:${ap}[;> ]" ||
 		fail "$tr: alice's baresip did not register (cpmd.log)"
-	wait_for 15 call_log_has "registered bob@127\.0\.0\.1 -> sip:[^ ]*127\.0\.0\.1:$bp[;> ]" ||
+	wait_for 15 call_log_has "registered bob@127\.0\.0\.1 -> sip:[^ ]*127\.0\.0\.1:${bp}[;> ]" ||
 		fail "$tr: bob's baresip did not register (cpmd.log)"
 	assert_match "$T/alice-$tr.out" '^SIP/2\.0 401'
 
@@ -278,7 +278,7 @@ cp_=$(bare_port) cc=$(free_port)
 cd_=$(baresip_conf carol "$cp_" "$cc" udp carol-secret alice example.test "sip:127.0.0.1:$SIP_PORT;transport=udp")
 bare_start carol-ob "$cd_"
 cpid=$BARE_PID
-if ! wait_for 10 call_log_has "registered carol@example\.test -> sip:[^ ]*127\.0\.0\.1:$cp_[;> ]"; then
+if ! wait_for 10 call_log_has "registered carol@example\.test -> sip:[^ ]*127\.0\.0\.1:${cp_}[;> ]"; then
 	first=$(grep -A1 -E '^SIP/2\.0 [0-9]+' "$T/carol-ob.out" | grep -E '^SIP/2\.0' | head -n 2 | tr '\n' ' ')
 	late_fail "carol's REGISTER through the outbound proxy was not registered (answers: $first)"
 fi

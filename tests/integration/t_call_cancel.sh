@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # NAME_PORT, NAME_LOG, NAME_PID are set by call_sipp_uas (call_lib.sh)
 # CANCEL through the stateful proxy (RFC 3261 §9, §16.10), over UDP and TCP:
 #  - the caller (SIPp call_uac_cancel.xml) sends INVITE, bob's device (SIPp
 #    call_uas_ring_cancel.xml) rings, the caller CANCELs: cpmd answers 200 to the CANCEL
@@ -46,7 +47,7 @@ check_caller() { # TR — the caller's log ($SIPP_LOG): 200 to CANCEL, one 487, 
 
 # Each step runs in a subshell (call_soft): a failure is recorded, the next steps still run.
 step_cancel() { # TR
-	local tr=$1 t=${1:0:1}1 suffix=
+	local tr=$1 t=${1:0:1}1 suffix=''
 	[ "$tr" = tcp ] && suffix=";transport=tcp"
 	check "$tr: caller CANCELs a ringing call: 200 to the CANCEL, CANCEL to the device, 487 to the caller, ACK"
 	call_sipp_uas one call_uas_ring_cancel.xml -t "$t"
@@ -77,7 +78,7 @@ step_fork() {
 }
 
 step_race() { # TR
-	local tr=$1 t=${1:0:1}1 suffix= rc=0
+	local tr=$1 t=${1:0:1}1 suffix='' rc=0
 	[ "$tr" = tcp ] && suffix=";transport=tcp"
 	check "$tr: the callee's 200 crosses the caller's CANCEL: cpmd relays the 200 (§16.7 step 5), the caller ACKs and hangs up, cpmd survives"
 	call_sipp_uas race call_uas_cancel_race.xml -t "$t" -key user dave
@@ -91,14 +92,24 @@ step_race() { # TR
 	call_wait_uas race 20
 }
 
+# after each step: cpmd must still run (an ASan report in cpmd.log explains a crash)
+alive() {
+	sleep 0.5 # a crash may follow the UAS leaving (its TCP connection closing)
+	if ! cpmd_alive; then
+		assert_no_sanitizer_errors "$CPMD_LOG"
+		fail "cpmd died after step $1 (failed steps: $(printf '%s; ' "${CALL_SOFT_FAILED[@]}"))"
+	fi
+}
 call_soft step_cancel udp
+alive "cancel udp"
 call_soft step_cancel tcp
+alive "cancel tcp"
 call_soft step_fork
-cpmd_alive || fail "cpmd died"
+alive "cancel forked call"
 call_soft step_race udp
-cpmd_alive || fail "cpmd died"
+alive "200/CANCEL race udp"
 call_soft step_race tcp
-cpmd_alive || fail "cpmd died (see the sanitizer report above)"
+alive "200/CANCEL race tcp"
 
 for tr in udp tcp; do
 	check "$tr: CANCEL that matches no transaction -> 481"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # NAME_PORT, NAME_LOG, NAME_PID are set by call_sipp_uas (call_lib.sh)
 # In-dialog requests follow the Record-Route (RFC 3261 §12.2, §16.4, §16.6, §16.12), over
 # UDP and TCP, with SIPp on both ends (call_uac_dialog.xml / call_uas_dialog.xml):
 #  - after INVITE/200/ACK through cpmd, the CALLEE sends a re-INVITE (200, ACK), an UPDATE
@@ -23,7 +24,7 @@ cpmd_user_add bob@example.test bob-secret
 cpmd_start -o server.domain=example.test -o auth.trusted=127.0.0.0/8 -o sip.t1=100 -o sip.t2=400
 
 for tr in udp tcp; do
-	t=${tr:0:1}1 suffix= TR=${tr^^}
+	t=${tr:0:1}1 suffix='' TR=${tr^^}
 	[ "$tr" = tcp ] && suffix=";transport=tcp"
 	check "$tr: callee's re-INVITE, UPDATE and BYE reach the caller through cpmd; caller's INFO with Max-Forwards 0 -> 483"
 	call_sipp_uas callee call_uas_dialog.xml -t "$t" -key user bob -key domain example.test

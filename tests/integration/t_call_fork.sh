@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # NAME_PORT, NAME_LOG, NAME_PID are set by call_sipp_uas (call_lib.sh)
 # Parallel forking of INVITE to two registered Contacts of one user (RFC 3261 §16.6,
 # §16.7, §16.10), each Contact a SIPp UAS, the caller a SIPp UAC from a trusted source:
 #  A. one device answers 486 Busy Here, the other 180 then 200 after 1 s: the caller gets

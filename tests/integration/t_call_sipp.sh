@@ -22,7 +22,7 @@ cpmd_user_add bob@example.test bob-secret
 check_uas_side() {
 	local log=$1 tr=$2 m=$T/uas-$2-$RANDOM
 	call_msg_to "$m.inv" "$log" received "^INVITE sip:${CUSER}127\.0\.0\.1:[0-9]+"
-	hdr_has "$m.inv" Record-Route "<sip:127\.0\.0\.1:$SIP_PORT[;>]" ||
+	hdr_has "$m.inv" Record-Route "<sip:127\.0\.0\.1:${SIP_PORT}[;>]" ||
 		fail "INVITE at the callee has no Record-Route to cpmd: $(hdr_values "$m.inv" Record-Route)"
 	hdr_has "$m.inv" 'Via|v' "^SIP/2\.0/$tr 127\.0\.0\.1:$SIP_PORT;branch=z9hG4bK" ||
 		fail "INVITE at the callee: top Via is not cpmd's"
@@ -65,7 +65,7 @@ run_call() { # TR(u1|t1) TRANSPORT(udp|tcp) UAC-SCENARIO [sipp args]
 	hdr_has "$m.200" Record-Route "^<sip:127\.0\.0\.1:$SIP_PORT(;transport=tcp)?;lr>" ||
 		fail "the 200 at the caller has no Record-Route to cpmd: $(hdr_values "$m.200" Record-Route)"
 	call_msg_to "$m.bye" "$uac_log" sent "^BYE sip:${CUSER}127\.0\.0\.1:$uport"
-	hdr_has "$m.bye" Route "<sip:127\.0\.0\.1:$SIP_PORT[;>]" || fail "the caller's BYE has no Route to cpmd"
+	hdr_has "$m.bye" Route "<sip:127\.0\.0\.1:${SIP_PORT}[;>]" || fail "the caller's BYE has no Route to cpmd"
 	# expire the binding so the next run starts from a single Contact
 	call_register bob@example.test bob-secret "$contact" 0
 }
