@@ -581,7 +581,7 @@ make_users
 	echo "kamailio: $(kamailio -v 2>/dev/null | head -1)"
 	echo "sipp: $(sipp -v 2>&1 | grep -o 'SIPp v[^ ,]*' | head -1)"
 	echo "valgrind: $(valgrind --version 2>/dev/null)"
-	echo "cpmd: $("$CPMD" --version 2>&1 | head -1) (git $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null))"
+	echo "cpmd: $("$CPMD" --version 2>&1 | head -1), binary $CPMD built $(date -u -r "$CPMD" +%FT%TZ), git HEAD $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null), uncommitted files under src/: $(git -C "$REPO" status --short -- src 2>/dev/null | wc -l)"
 	echo "cpmd options: -o auth.trusted=127.0.0.0/8 -o server.log_level=warn $CPMD_OPTS (+ data dir, listen, http.listen=)"
 	echo "params: REPEATS=$REPEATS DURATION=$DURATION N_USERS=$N_USERS GENS='$GENS' SIPP=$SIPP_START/+$SIPP_STEP/+$SIPP_FINE LG=$LG_START/+$LG_STEP/+$LG_FINE LG_BATCH=$LG_BATCH KAM_CHILDREN=$KAM_CHILDREN KAM_MEM=$KAM_MEM CG_MSGS=$CG_MSGS CG_RATE=$CG_RATE CG_REG_RATE=$CG_REG_RATE"
 } > "$OUT/env.txt"
@@ -596,5 +596,6 @@ for cmd in "$@"; do
 	*) die "unknown command: $cmd (relay|callgrind|all|check|profile)" ;;
 	esac
 done
+echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg) ($(date -u +%FT%TZ))" >> "$OUT/env.txt"
 summary_md
 log "done: $OUT/summary.md"
