@@ -2,7 +2,8 @@
 # shellcheck disable=SC2154 # NAME_PORT, NAME_LOG, NAME_PID are set by call_sipp_uas (call_lib.sh)
 # In-dialog requests follow the Record-Route (RFC 3261 §12.2, §16.4, §16.6, §16.12), over
 # UDP and TCP, with SIPp on both ends (call_uac_dialog.xml / call_uas_dialog.xml):
-#  - after INVITE/200/ACK through cpmd, the CALLEE sends a re-INVITE (200, ACK), an UPDATE
+#  - (caller/callee over udp/udp, tcp/tcp and udp/tcp, where cpmd Record-Routes twice)
+#    after INVITE/200/ACK through cpmd, the CALLEE sends a re-INVITE (200, ACK), an UPDATE
 #    and finally the BYE to the caller's Contact with Route: <cpmd>; each reaches the
 #    caller through cpmd (cpmd's Via on top, Max-Forwards 69), with cpmd's Route entry
 #    removed and the Request-URI still the caller's Contact;
@@ -23,11 +24,14 @@ cpmd_user_add bob@example.test bob-secret
 # a short T1 so that Timer F (64*T1) fires within the test
 cpmd_start -o server.domain=example.test -o auth.trusted=127.0.0.0/8 -o sip.t1=100 -o sip.t2=400
 
-for tr in udp tcp; do
-	t=${tr:0:1}1 suffix='' TR=${tr^^}
-	[ "$tr" = tcp ] && suffix=";transport=tcp"
-	check "$tr: callee's re-INVITE, UPDATE and BYE reach the caller through cpmd; caller's INFO with Max-Forwards 0 -> 483"
-	call_sipp_uas callee call_uas_dialog.xml -t "$t" -key user bob -key domain example.test
+# caller's transport / callee's transport: udp/tcp makes cpmd Record-Route twice (one
+# entry per socket, RFC 5658), and the in-dialog requests carry both entries, both removed
+for legs in udp/udp tcp/tcp udp/tcp; do
+	tr=${legs%/*} ctr=${legs#*/}
+	t=${tr:0:1}1 ct=${ctr:0:1}1 suffix='' TR=${tr^^}
+	[ "$ctr" = tcp ] && suffix=";transport=tcp"
+	check "caller $tr, callee $ctr: callee's re-INVITE, UPDATE and BYE reach the caller through cpmd; caller's INFO with Max-Forwards 0 -> 483"
+	call_sipp_uas callee call_uas_dialog.xml -t "$ct" -key user bob -key domain example.test
 	call_register bob@example.test bob-secret "sip:bob@127.0.0.1:${callee_PORT}$suffix"
 	sipp_run call_uac_dialog.xml -t "$t" -s bob -key from_user alice -key domain example.test ||
 		fail "$tr: the caller's side of the dialog failed"
@@ -35,7 +39,7 @@ for tr in udp tcp; do
 	call_wait_uas callee 20
 	cport=$(call_msg "$caller" sent '^INVITE ' | sed -n -E 's/^Contact: <sip:alice@127\.0\.0\.1:([0-9]+).*/\1/p')
 	[ -n "$cport" ] || fail "no Contact in the caller's INVITE"
-	m=$T/dlg-$tr
+	m=$T/dlg-$tr-$ctr
 	for meth in INVITE ACK UPDATE BYE; do
 		call_msg_to "$m.$meth" "$caller" received "^$meth sip:"
 		head -n 1 "$m.$meth" | grep -q -E "^$meth sip:alice@127\.0\.0\.1:$cport;transport=$TR SIP/2\.0" ||
@@ -52,8 +56,14 @@ for tr in udp tcp; do
 	# the callee sent them with a Route to cpmd; a re-INVITE is not Record-Routed again
 	# by cpmd (the route set is fixed by the initial INVITE, §12.2)
 	call_msg_to "$m.sent-bye" "$callee_LOG" sent '^BYE '
-	hdr_has "$m.sent-bye" Route "^<sip:127\.0\.0\.1:$SIP_PORT(;transport=tcp)?;lr>$" ||
-		fail "the callee's BYE had no Route to cpmd"
+	rr_tcp="<sip:127\.0\.0\.1:$SIP_PORT;transport=tcp;lr>" rr_udp="<sip:127\.0\.0\.1:$SIP_PORT;lr>"
+	case $legs in
+	udp/udp) want="^$rr_udp$" ;;
+	tcp/tcp) want="^$rr_tcp$" ;;
+	*) want="^$rr_tcp, *$rr_udp$" ;; # the callee's side first
+	esac
+	hdr_has "$m.sent-bye" Route "$want" ||
+		fail "the callee's BYE: Route '$(hdr_values "$m.sent-bye" Route)' is not cpmd's Record-Route ($want)"
 	assert_eq "$(call_count "$callee_LOG" received '^INFO ')" 0 "INFOs with Max-Forwards 0 that reached the callee"
 	call_msg_to "$m.483" "$caller" received '^SIP/2\.0 483'
 	hdr_has "$m.483" CSeq '^2 INFO$' || fail "483 is not for the INFO"
