@@ -9,8 +9,12 @@
 #  - bob's UAS sees the INVITE retargeted to its Contact with cpmd's Record-Route, and the
 #    ACK and BYE arriving through cpmd (cpmd's Via on top, Max-Forwards 69) with no Route
 #    left (cpmd removed its own entry: loose routing, §16.4), and the 200's Vias trimmed;
+#  - cpmd's debug log shows the INVITE and the BYE of each call proxied ("forked to 1
+#    branch(es)"); the ACK is forwarded statelessly and seen at the callee;
 #  - the same call from an untrusted source with digest: INVITE -> 407 -> ACK -> INVITE
-#    with Proxy-Authorization (call_uac_auth.xml, SIPp -au/-ap) -> 200 -> ACK -> BYE.
+#    with Proxy-Authorization (call_uac_auth.xml, SIPp -au/-ap) -> 200 -> ACK -> BYE;
+#  - with 127.0.0.1 among cpmd's domains (its default), Contacts sip:bob@127.0.0.1:PORT
+#    and sip:127.0.0.1:PORT (another port than cpmd's) still get the ACK and the BYE.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/call_lib.sh"
 need sipp python3
@@ -65,6 +69,15 @@ run_call() { # TR(u1|t1) TRANSPORT(udp|tcp) UAC-SCENARIO [sipp args]
 	hdr_has "$m.200" Record-Route "^<sip:127\.0\.0\.1:$SIP_PORT(;transport=tcp)?;lr>" ||
 		fail "the 200 at the caller has no Record-Route to cpmd: $(hdr_values "$m.200" Record-Route)"
 	call_msg_to "$m.bye" "$uac_log" sent "^BYE sip:${CUSER}127\.0\.0\.1:$uport"
+	# cpmd's own account (log_level=debug): the INVITE and the BYE were proxied statefully
+	local cid
+	cid=$(hdr_values "$m.bye" Call-ID i)
+	if [ "$LOG_DEBUG" = 1 ]; then
+		for meth in INVITE BYE; do
+			grep -q -F "[$cid] $meth forked to 1 branch(es)" "$CPMD_LOG" ||
+				fail "cpmd.log does not show the $meth of call $cid proxied ('$meth forked to 1 branch(es)')"
+		done
+	fi
 	hdr_has "$m.bye" Route "<sip:127\.0\.0\.1:${SIP_PORT}[;>]" || fail "the caller's BYE has no Route to cpmd"
 	# expire the binding so the next run starts from a single Contact
 	call_register bob@example.test bob-secret "$contact" 0
@@ -72,7 +85,8 @@ run_call() { # TR(u1|t1) TRANSPORT(udp|tcp) UAC-SCENARIO [sipp args]
 
 # cpmd serves only example.test here: the phones' Contacts are sip:USER@127.0.0.1:PORT,
 # and 127.0.0.1 must not look like one of cpmd's domains for these (see the last part).
-DOM=(-o server.domain=example.test)
+DOM=(-o server.domain=example.test -o server.log_level=debug)
+LOG_DEBUG=1
 CUSER=bob@
 cpmd_start "${DOM[@]}" -o auth.trusted=127.0.0.0/8 -o auth.algorithms=MD5,SHA-256
 for tr in udp tcp; do
@@ -96,6 +110,7 @@ assert_no_sanitizer_errors "$CPMD_LOG"
 # sip:bob@127.0.0.1:PORT or sip:127.0.0.1:PORT names a UA, not cpmd (another port): the
 # in-dialog ACK and BYE addressed to it must still be forwarded (RFC 3261 §16.4-16.6,
 # §12.2: the Request-URI of an in-dialog request is the peer's remote target).
+LOG_DEBUG=0
 cpmd_start -o auth.trusted=127.0.0.0/8
 bad=
 for CUSER in bob@ ""; do
