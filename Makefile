@@ -32,7 +32,7 @@ UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 UNIT_HELPERS := $(wildcard tests/unit/common/*.c)
 
-.PHONY: all asan check unit fuzz clean
+.PHONY: all asan check unit unit-bins fuzz clean
 all: $(BUILD)/cpmd $(BUILD)/cpm
 
 $(BUILD)/obj/%.o: %.c
@@ -51,7 +51,7 @@ $(BUILD)/cpm: $(CPM_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libcpm.a
 
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_HELPERS:%.c=$(BUILD)/obj/%.o) $(BUILD)/libcpm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $^ $(PKG_LIBS) -lcmocka
+	$(CC) $(CFLAGS_ALL) -Itests/unit -MMD -MP -MF $@.d -o $@ $^ $(PKG_LIBS) -lcmocka
 
 asan:
 	$(MAKE) MODE=asan all unit-bins
@@ -77,4 +77,5 @@ build/fuzz/%: fuzz/%.c $(filter src/lib/% src/sip/% src/sdp/% src/msrp/%,$(LIB_S
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(CPMD_SRC:%.c=$(BUILD)/obj/%.d) $(CPM_SRC:%.c=$(BUILD)/obj/%.d)
+-include $(LIB_OBJ:.o=.d) $(CPMD_SRC:%.c=$(BUILD)/obj/%.d) $(CPM_SRC:%.c=$(BUILD)/obj/%.d) \
+	$(UNIT_BIN:=.d)

@@ -469,10 +469,12 @@ static void finish_stop(struct cpm_core *c)
 static void on_stop_tick(uv_timer_t *t)
 {
 	struct cpm_core *c = t->data;
-	unsigned live = c->txn ? cpm_txn_layer_count(c->txn) : 0;
+	/* transactions past their final response only absorb retransmissions:
+	 * no need to wait for their timers */
+	unsigned live = c->txn ? cpm_txn_layer_unfinished(c->txn) : 0;
 	if (live == 0 || cpm_now_ms() >= c->stop_deadline) {
 		if (live)
-			cpm_logw(NULL, "shutdown: %u transactions still live after %d s",
+			cpm_logw(NULL, "shutdown: %u transactions unfinished after %d s",
 				 live, c->conf->server.shutdown_grace);
 		finish_stop(c);
 	}

@@ -78,11 +78,22 @@ static uint32_t loop_hash(const struct cpm_sip_msg *req)
 	return h;
 }
 
-static void branch_make(const struct cpm_sip_msg *req, char out[CPM_TXN_BRANCH_MAX])
+static void branch_make(uint32_t h, char out[CPM_TXN_BRANCH_MAX])
 {
-	char rnd[17];
-	cpm_rand_hex(rnd, 6);
-	snprintf(out, CPM_TXN_BRANCH_MAX, "z9hG4bKcpm%08x.%s", loop_hash(req), rnd);
+	/* "z9hG4bKcpm" + 8 hex of the loop hash + "." + 16 hex of a counter
+	 * mixed with per-process randomness (unique, and no syscall) */
+	static const char hex[] = "0123456789abcdef";
+	static uint64_t salt, seq;
+	if (!salt)
+		cpm_rand_bytes(&salt, sizeof salt);
+	uint64_t u = (++seq * 0x9e3779b97f4a7c15ull) ^ salt;
+	memcpy(out, "z9hG4bKcpm", 10);
+	for (int i = 0; i < 8; i++)
+		out[10 + i] = hex[(h >> (28 - 4 * i)) & 15];
+	out[18] = '.';
+	for (int i = 0; i < 16; i++)
+		out[19 + i] = hex[(u >> (60 - 4 * i)) & 15];
+	out[35] = '\0';
 }
 
 static bool via_is_me(struct cpm_core *c, const struct cpm_sip_via *v)
@@ -99,17 +110,22 @@ static bool via_is_me(struct cpm_core *c, const struct cpm_sip_via *v)
 
 static bool is_loop(struct cpm_core *c, const struct cpm_sip_msg *req)
 {
-	char mine[24];
-	int n = snprintf(mine, sizeof mine, "z9hG4bKcpm%08x", loop_hash(req));
+	char mine[CPM_TXN_BRANCH_MAX];
+	const size_t n = 18; /* "z9hG4bKcpm" + 8 hex of the hash */
+	bool have = false;
 	for (const struct cpm_sip_hdr *h = cpm_sip_msg_hdr(req, CPM_SIP_H_VIA); h;
 	     h = cpm_sip_msg_hdr_next(req, h)) {
 		if (!memmem(h->value.s, h->value.len, "z9hG4bKcpm", 10))
 			continue;
+		if (!have) { /* only requests that went through us pay for it */
+			branch_make(loop_hash(req), mine);
+			have = true;
+		}
 		struct cpm_str cur = h->value;
 		struct cpm_sip_via v;
 		while (cpm_sip_via_next(&cur, &v) == 1)
-			if (v.branch.len > (size_t)n &&
-			    memcmp(v.branch.s, mine, (size_t)n) == 0 && via_is_me(c, &v))
+			if (v.branch.len > n && memcmp(v.branch.s, mine, n) == 0 &&
+			    via_is_me(c, &v))
 				return true;
 	}
 	return false;
@@ -165,10 +181,20 @@ static int build_request(struct cpm_core *c, const struct cpm_sip_msg *req,
 			 const struct cpm_net_listener *in_l, const char *branch,
 			 struct cpm_buf *b)
 {
-	int rc = cpm_buf_printf(b, "%.*s %.*s SIP/2.0\r\nVia: SIP/2.0/%s %s:%u;branch=%s;rport\r\n",
-				CPM_STR_FMT(req->method_s), CPM_STR_FMT(ruri),
-				cpm_net_proto_name(out_l->proto), out_l->host,
-				out_l->port, branch);
+	/* no printf on this path: it runs for every relayed request */
+	int rc = cpm_buf_reserve(b, req->len + 512);
+	rc = rc ? rc : cpm_buf_append_str(b, req->method_s);
+	rc = rc ? rc : cpm_buf_append(b, " ", 1);
+	rc = rc ? rc : cpm_buf_append_str(b, ruri);
+	rc = rc ? rc : cpm_buf_append(b, " SIP/2.0\r\nVia: SIP/2.0/", 23);
+	rc = rc ? rc : cpm_buf_puts(b, cpm_net_proto_name(out_l->proto));
+	rc = rc ? rc : cpm_buf_append(b, " ", 1);
+	rc = rc ? rc : cpm_buf_puts(b, out_l->host);
+	rc = rc ? rc : cpm_buf_append(b, ":", 1);
+	rc = rc ? rc : cpm_buf_put_u64(b, out_l->port);
+	rc = rc ? rc : cpm_buf_append(b, ";branch=", 8);
+	rc = rc ? rc : cpm_buf_puts(b, branch);
+	rc = rc ? rc : cpm_buf_append(b, ";rport\r\n", 8);
 	bool rr = c->conf->sip.record_route &&
 		  (req->method == CPM_SIP_INVITE || req->method == CPM_SIP_SUBSCRIBE ||
 		   req->method == CPM_SIP_REFER) && !req->to.tag.len;
@@ -194,13 +220,28 @@ static int build_request(struct cpm_core *c, const struct cpm_sip_msg *req,
 		const struct cpm_sip_hdr *h = &req->hdrs[i];
 		switch (h->id) {
 		case CPM_SIP_H_MAX_FORWARDS:
-			if (!mf_done)
-				rc = cpm_buf_printf(b, "Max-Forwards: %d\r\n",
-						    req->max_forwards > 0 ? req->max_forwards - 1 : 0);
+			if (!mf_done) {
+				rc = cpm_buf_append(b, "Max-Forwards: ", 14);
+				if (!rc)
+					rc = cpm_buf_put_u64(b, req->max_forwards > 0
+								? (uint64_t)req->max_forwards - 1 : 0);
+				if (!rc)
+					rc = cpm_buf_append(b, "\r\n", 2);
+			}
 			mf_done = true;
 			continue;
 		case CPM_SIP_H_CONTENT_LENGTH:
 			continue;
+		case CPM_SIP_H_PROXY_AUTHORIZATION: {
+			/* credentials for our realm end here (RFC 3261 §22.3):
+			 * they are not the next hop's business */
+			struct cpm_sip_auth a;
+			if (cpm_sip_auth_parse(h->value, &a) == 0 &&
+			    (cpm_conf_serves_domain(c->conf, a.realm) ||
+			     cpm_str_eq_cstr(a.realm, c->conf->auth.realm)))
+				continue;
+			break;
+		}
 		case CPM_SIP_H_ROUTE:
 			if (skip) {
 				struct cpm_str cur = h->value;
@@ -429,10 +470,7 @@ static int branch_dest_binding(struct cpm_core *c, const struct cpm_core_binding
 		 * reachable (RFC 3581 symmetric response routing) */
 		if (b->has_flow && b->flow.proto == ud.proto &&
 		    cpm_net_addr_family(&b->flow.peer) == cpm_net_addr_family(&ud.peer)) {
-			char h1[64], h2[64];
-			cpm_net_addr_host(&b->flow.peer, false, h1, sizeof h1);
-			cpm_net_addr_host(&ud.peer, false, h2, sizeof h2);
-			if (strcmp(h1, h2) != 0) {
+			if (!cpm_net_addr_ip_eq(&b->flow.peer, &ud.peer)) {
 				*d = b->flow;
 				d->lsn = NULL;
 				d->conn_id = 0;
@@ -479,6 +517,7 @@ static void fork_targets(struct cpm_core *c, struct cpm_txn *st,
 	int last_err = 0;
 	struct cpm_buf b;
 	cpm_buf_init(&b, c->lim.max_msg + 2048);
+	uint32_t lh = loop_hash(req);
 	for (int i = 0; i < nt; i++) {
 		const struct cpm_net_listener *out_l = listener_for(c, &t[i].dest);
 		if (!out_l) {
@@ -486,7 +525,7 @@ static void fork_targets(struct cpm_core *c, struct cpm_txn *st,
 			continue;
 		}
 		char branch[CPM_TXN_BRANCH_MAX];
-		branch_make(req, branch);
+		branch_make(lh, branch);
 		cpm_buf_reset(&b);
 		int rc = build_request(c, req, t[i].ruri, npop, t[i].path, out_l, src->lsn,
 				       branch, &b);
@@ -831,7 +870,7 @@ void cpm_core__proxy_ack(struct cpm_core *c, const struct cpm_sip_msg *req,
 	if (!out_l)
 		return;
 	char branch[CPM_TXN_BRANCH_MAX];
-	branch_make(req, branch);
+	branch_make(loop_hash(req), branch);
 	struct cpm_buf b;
 	cpm_buf_init(&b, c->lim.max_msg + 2048);
 	if (build_request(c, req, req->ruri, npop, NULL, out_l, src->lsn, branch, &b) == 0)

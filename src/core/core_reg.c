@@ -262,6 +262,18 @@ static int parse_q(struct cpm_str v)
 	return q > 1000 ? -1 : q;
 }
 
+/* RFC 3261 §10.3 step 7: a Contact matches a binding under the URI
+ * comparison rules of §19.1.4 (host case, parameter order, escapes). */
+static bool contact_eq(struct cpm_str uri, const char *contact)
+{
+	if (cpm_str_eq_cstr(uri, contact))
+		return true;
+	struct cpm_sip_uri a, b;
+	if (cpm_sip_uri_parse(uri, &a) || cpm_sip_uri_parse(cpm_str_from_cstr(contact), &b))
+		return false;
+	return cpm_sip_uri_eq(&a, &b);
+}
+
 static struct cpm_core_binding *find_binding(struct cpm_core_aor *a,
 					     const struct contact_req *cr)
 {
@@ -270,7 +282,7 @@ static struct cpm_core_binding *find_binding(struct cpm_core_aor *a,
 		if (cr->instance.len && cpm_str_eq_cstr(cr->instance, b->instance) &&
 		    cr->reg_id == b->reg_id)
 			return b;
-		if (cpm_str_eq_cstr(cr->uri, b->contact))
+		if (contact_eq(cr->uri, b->contact))
 			return b;
 	}
 	return NULL;
@@ -576,7 +588,8 @@ void cpm_core__reg_request(struct cpm_core *c, struct cpm_txn *st,
 		goto fail;
 	}
 	if (rc == CPM_ENOTFOUND) {
-		cpm_core__reply(c, st, 403, "Domain Not Served Here", NULL);
+		/* §10.3 step 5: an AoR outside our domains is not found */
+		cpm_core__reply(c, st, 404, "Domain Not Served Here", NULL);
 		goto fail;
 	}
 	if (rc) {

@@ -133,6 +133,10 @@ int cpm_buf_puts(struct cpm_buf *b, const char *cs);
 int cpm_buf_append_str(struct cpm_buf *b, struct cpm_str s);
 int cpm_buf_printf(struct cpm_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Decimal digits of v into out (at least 21 bytes), no NUL; returns the
+ * count.  The hot paths use it instead of printf. */
+size_t cpm_fmt_u64(char *out, uint64_t v);
+int cpm_buf_put_u64(struct cpm_buf *b, uint64_t v);
 /* Drop the first n bytes (stream consumers). */
 void cpm_buf_consume(struct cpm_buf *b, size_t n);
 static inline struct cpm_str cpm_buf_str(const struct cpm_buf *b)

@@ -98,3 +98,22 @@ void cpm_buf_consume(struct cpm_buf *b, size_t n)
 	b->len -= n;
 	b->p[b->len] = '\0';
 }
+
+size_t cpm_fmt_u64(char *out, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+int cpm_buf_put_u64(struct cpm_buf *b, uint64_t v)
+{
+	char tmp[24];
+	return cpm_buf_append(b, tmp, cpm_fmt_u64(tmp, v));
+}

@@ -55,6 +55,8 @@ int cpm_net_addr_host(const struct cpm_net_addr *a, bool brackets, char *out,
 		      size_t outsz);
 uint16_t cpm_net_addr_port(const struct cpm_net_addr *a);
 int cpm_net_addr_family(const struct cpm_net_addr *a);
+/* Same family and IP (the port is not compared). */
+bool cpm_net_addr_ip_eq(const struct cpm_net_addr *a, const struct cpm_net_addr *b);
 /* Same family, IP and port. */
 bool cpm_net_addr_eq(const struct cpm_net_addr *a, const struct cpm_net_addr *b);
 /* a's IP inside any of "127.0.0.0/8,::1/128, 10.0.0.1" (a bare IP is a /32

@@ -70,9 +70,19 @@ int cpm_net_addr_host(const struct cpm_net_addr *a, bool brackets, char *out,
 	int n;
 
 	if (a->u.sa.sa_family == AF_INET) {
-		if (!inet_ntop(AF_INET, &a->u.in.sin_addr, tmp, sizeof tmp))
-			return CPM_EADDR;
-		n = snprintf(out, outsz, "%s", tmp);
+		/* by hand: inet_ntop goes through sprintf, and this runs for
+		 * every request (Via received) */
+		const unsigned char *ip = (const unsigned char *)&a->u.in.sin_addr;
+		if (outsz < 16)
+			return CPM_ETOOBIG;
+		n = 0;
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				out[n++] = '.';
+			n += (int)cpm_fmt_u64(out + n, ip[i]);
+		}
+		out[n] = '\0';
+		return n;
 	} else if (a->u.sa.sa_family == AF_INET6) {
 		if (!inet_ntop(AF_INET6, &a->u.in6.sin6_addr, tmp, sizeof tmp))
 			return CPM_EADDR;
@@ -103,10 +113,26 @@ int cpm_net_addr_print(const struct cpm_net_addr *a, char *out, size_t outsz)
 			snprintf(out, outsz, "?");
 		return rc;
 	}
-	int n = snprintf(out, outsz, "%s:%u", h, (unsigned)cpm_net_addr_port(a));
-	if (n < 0 || (size_t)n >= outsz)
+	size_t hl = (size_t)rc;
+	if (hl + 7 > outsz)
 		return CPM_ETOOBIG;
-	return n;
+	memcpy(out, h, hl);
+	out[hl++] = ':';
+	hl += cpm_fmt_u64(out + hl, cpm_net_addr_port(a));
+	out[hl] = '\0';
+	return (int)hl;
+}
+
+bool cpm_net_addr_ip_eq(const struct cpm_net_addr *a, const struct cpm_net_addr *b)
+{
+	if (a->u.sa.sa_family != b->u.sa.sa_family)
+		return false;
+	if (a->u.sa.sa_family == AF_INET)
+		return a->u.in.sin_addr.s_addr == b->u.in.sin_addr.s_addr;
+	if (a->u.sa.sa_family == AF_INET6)
+		return memcmp(&a->u.in6.sin6_addr, &b->u.in6.sin6_addr,
+			      sizeof a->u.in6.sin6_addr) == 0;
+	return false;
 }
 
 bool cpm_net_addr_eq(const struct cpm_net_addr *a, const struct cpm_net_addr *b)

@@ -282,6 +282,9 @@ enum cpm_sip_framing {
 			       * a missing Content-Length means "to the end" */
 	CPM_SIP_STREAM = 1,   /* TCP/TLS: buf holds exactly one framed message;
 			       * Content-Length is mandatory */
+	CPM_SIP_TRUSTED = 2,  /* flag, OR-ed with one of the above: bytes this
+			       * process wrote itself; the Request-URI and
+			       * From/To URIs are not validated again */
 };
 
 /* Parse a complete message.  Checks: start line and SIP/2.0 (else 505),
@@ -295,6 +298,15 @@ enum cpm_sip_framing {
 int cpm_sip_msg_parse(struct cpm_sip_msg *m, const char *buf, size_t len,
 		      enum cpm_sip_framing framing,
 		      const struct cpm_sip_limits *lim);
+
+/* Move a parsed message onto a copy of its bytes instead of parsing the
+ * copy again.  nbuf (nlen bytes) holds m's bytes with [cut_off, cut_end)
+ * replaced by new_len bytes (cut_off == cut_end == new_len == 0 for a
+ * plain copy).  Every slice is moved; when the cut lies inside the top
+ * Via header the top via-parm (m->via) is parsed again from the copy.
+ * Returns 0, or CPM_EPARSE if that Via no longer parses. */
+int cpm_sip_msg_rebase(struct cpm_sip_msg *m, const char *nbuf, size_t nlen,
+		       size_t cut_off, size_t cut_end, size_t new_len);
 
 /* Stream framing: looks at the bytes received so far.  Leading CRLFs
  * (RFC 5626 keep-alives) are counted in *skip.  Returns 1 and *msglen (the

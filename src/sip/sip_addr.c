@@ -5,7 +5,8 @@
 
 /* One element of an address list at p; returns the position of the ','
  * that ends it (or end), or NULL when malformed. */
-static const char *addr_elem(const char *p, const char *end, struct cpm_sip_addr *a)
+static const char *addr_elem(const char *p, const char *end, struct cpm_sip_addr *a,
+			     bool check_uri)
 {
 	memset(a, 0, sizeof *a);
 	p = cpm_sip__skip_ws(p, end);
@@ -50,7 +51,7 @@ static const char *addr_elem(const char *p, const char *end, struct cpm_sip_addr
 		if (!gt)
 			return NULL;
 		a->uri = cpm_sip__span(p + 1, gt);
-		if (cpm_sip_uri_parse(a->uri, &u) == CPM_EPARSE)
+		if (check_uri && cpm_sip_uri_parse(a->uri, &u) == CPM_EPARSE)
 			return NULL;
 		p = gt + 1;
 	} else {
@@ -61,8 +62,8 @@ static const char *addr_elem(const char *p, const char *end, struct cpm_sip_addr
 		while (q < end && !cpm_sip__is(*q, CPM_SIP_C_WS) && *q != ';' && *q != ',')
 			q++;
 		a->uri = cpm_sip__span(p, q);
-		if (cpm_sip_uri_parse(a->uri, &u) == CPM_EPARSE ||
-		    memchr(a->uri.s, '?', a->uri.len))
+		if (check_uri && (cpm_sip_uri_parse(a->uri, &u) == CPM_EPARSE ||
+				  memchr(a->uri.s, '?', a->uri.len)))
 			return NULL;
 		p = q;
 	}
@@ -87,12 +88,23 @@ static const char *addr_elem(const char *p, const char *end, struct cpm_sip_addr
 	return p;
 }
 
+int cpm_sip__addr_parse(struct cpm_str s, struct cpm_sip_addr *a, bool check_uri)
+{
+	if (!s.s)
+		return CPM_EPARSE;
+	const char *end = s.s + s.len;
+	const char *p = addr_elem(s.s, end, a, check_uri);
+	if (!p || p != end)
+		return CPM_EPARSE;
+	return 0;
+}
+
 int cpm_sip_addr_parse(struct cpm_str s, struct cpm_sip_addr *a)
 {
 	if (!s.s)
 		return CPM_EPARSE;
 	const char *end = s.s + s.len;
-	const char *p = addr_elem(s.s, end, a);
+	const char *p = addr_elem(s.s, end, a, true);
 	if (!p || p != end)
 		return CPM_EPARSE;
 	return 0;
@@ -108,7 +120,7 @@ int cpm_sip_addr_next(struct cpm_str *cursor, struct cpm_sip_addr *a)
 		*cursor = cpm_sip__span(end, end);
 		return 0;
 	}
-	p = addr_elem(p, end, a);
+	p = addr_elem(p, end, a, true);
 	if (!p)
 		return CPM_EPARSE;
 	if (p < end)

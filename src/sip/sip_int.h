@@ -101,4 +101,7 @@ const char *cpm_sip__param(const char *p, const char *end, struct cpm_str *name,
 const char *cpm_sip__hostport(const char *p, const char *end, struct cpm_str *host,
 			      bool *v6, uint16_t *port, bool *has_port);
 
+/* cpm_sip_addr_parse, optionally without validating the URI */
+int cpm_sip__addr_parse(struct cpm_str s, struct cpm_sip_addr *a, bool check_uri);
+
 #endif

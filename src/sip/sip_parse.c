@@ -65,7 +65,7 @@ static bool is_version(struct cpm_str v)
 	return p != d && p == end;
 }
 
-static int parse_request_line(struct cpm_sip_msg *m, int *err, const char *p,
+static int parse_request_line(struct cpm_sip_msg *m, int *err, bool trusted, const char *p,
 			      const char *le)
 {
 	const char *t = cpm_sip__skip_token(p, le);
@@ -88,6 +88,8 @@ static int parse_request_line(struct cpm_sip_msg *m, int *err, const char *p,
 			return fail(m, err, CPM_EVERSION, 505, "Version Not Supported");
 		return fail(m, err, CPM_EPARSE, 400, "Bad request line");
 	}
+	if (trusted)
+		return 0;
 	struct cpm_sip_uri uri;
 	int rc = cpm_sip_uri_parse(m->ruri, &uri);
 	if (rc == CPM_EPARSE)
@@ -241,6 +243,8 @@ int cpm_sip_msg_parse(struct cpm_sip_msg *m, const char *buf, size_t len,
 		cpm_sip_limits_default(&dflt);
 		lim = &dflt;
 	}
+	bool trusted = (framing & CPM_SIP_TRUSTED) != 0;
+	framing = (enum cpm_sip_framing)(framing & CPM_SIP_STREAM);
 	msg_init(m, buf, len);
 	if (!buf || len == 0)
 		return fail(m, &err, CPM_EPARSE, 0, "Empty message");
@@ -271,7 +275,7 @@ int cpm_sip_msg_parse(struct cpm_sip_msg *m, const char *buf, size_t len,
 		le--;
 	m->first_line = cpm_sip__span(p, le);
 	if (m->is_request)
-		parse_request_line(m, &err, p, le);
+		parse_request_line(m, &err, trusted, p, le);
 	else
 		parse_status_line(m, &err, p, le);
 
@@ -316,14 +320,14 @@ int cpm_sip_msg_parse(struct cpm_sip_msg *m, const char *buf, size_t len,
 	/* "*" is a Contact form only (§10.2.2) */
 	if (m->first[CPM_SIP_H_FROM] >= 0) {
 		h = &m->hdrs[m->first[CPM_SIP_H_FROM]];
-		if (cpm_sip_addr_parse(h->value, &m->from) || m->from.star) {
+		if (cpm_sip__addr_parse(h->value, &m->from, !trusted) || m->from.star) {
 			memset(&m->from, 0, sizeof m->from);
 			fail(m, &err, CPM_EPARSE, 400, "Bad From");
 		}
 	}
 	if (m->first[CPM_SIP_H_TO] >= 0) {
 		h = &m->hdrs[m->first[CPM_SIP_H_TO]];
-		if (cpm_sip_addr_parse(h->value, &m->to) || m->to.star) {
+		if (cpm_sip__addr_parse(h->value, &m->to, !trusted) || m->to.star) {
 			memset(&m->to, 0, sizeof m->to);
 			fail(m, &err, CPM_EPARSE, 400, "Bad To");
 		}
@@ -468,4 +472,110 @@ int cpm_sip_frame(const char *buf, size_t len, const struct cpm_sip_limits *lim,
 		return CPM_ETOOBIG;
 	*msglen = hlen + (size_t)cl;
 	return n >= *msglen ? 1 : 0;
+}
+
+/* ------------------------------------------------------------- rebasing */
+
+struct rebase {
+	const char *obuf, *nbuf;
+	size_t cut_off, cut_end, new_len;
+};
+
+static size_t rebase_off(const struct rebase *r, size_t off)
+{
+	if (off <= r->cut_off)
+		return off;
+	if (off >= r->cut_end)
+		return off - r->cut_end + r->cut_off + r->new_len;
+	return r->cut_off; /* inside the replaced bytes: clamp */
+}
+
+static void rebase_str(const struct rebase *r, struct cpm_str *x)
+{
+	if (!x->s)
+		return;
+	size_t off = (size_t)(x->s - r->obuf);
+	size_t end = off + x->len;
+	size_t no = rebase_off(r, off);
+	size_t ne = end == off ? no : rebase_off(r, end);
+	x->s = r->nbuf + no;
+	x->len = ne >= no ? ne - no : 0;
+}
+
+static void rebase_addr(const struct rebase *r, struct cpm_sip_addr *a)
+{
+	rebase_str(r, &a->whole);
+	rebase_str(r, &a->display);
+	rebase_str(r, &a->uri);
+	rebase_str(r, &a->params);
+	rebase_str(r, &a->tag);
+}
+
+/* A plain copy: every slice keeps its offset. */
+#define MOVE(x) do { if ((x).s) (x).s = nbuf + ((x).s - obuf); } while (0)
+static int rebase_plain(struct cpm_sip_msg *m, const char *nbuf, size_t nlen)
+{
+	const char *obuf = m->buf;
+	MOVE(m->first_line);
+	MOVE(m->method_s);
+	MOVE(m->ruri);
+	MOVE(m->reason);
+	for (unsigned i = 0; i < m->nhdrs; i++) {
+		MOVE(m->hdrs[i].name);
+		MOVE(m->hdrs[i].value);
+		MOVE(m->hdrs[i].raw);
+	}
+	MOVE(m->body);
+	MOVE(m->call_id);
+	MOVE(m->cseq.method_s);
+	struct cpm_sip_addr *as[2] = { &m->from, &m->to };
+	for (int i = 0; i < 2; i++) {
+		MOVE(as[i]->whole);
+		MOVE(as[i]->display);
+		MOVE(as[i]->uri);
+		MOVE(as[i]->params);
+		MOVE(as[i]->tag);
+	}
+	struct cpm_sip_via *v = &m->via;
+	MOVE(v->whole);
+	MOVE(v->transport);
+	MOVE(v->host);
+	MOVE(v->params);
+	MOVE(v->branch);
+	MOVE(v->received);
+	MOVE(v->rport);
+	m->buf = nbuf;
+	m->len = nlen;
+	return 0;
+}
+#undef MOVE
+
+int cpm_sip_msg_rebase(struct cpm_sip_msg *m, const char *nbuf, size_t nlen,
+		       size_t cut_off, size_t cut_end, size_t new_len)
+{
+	if (cut_end == cut_off && new_len == 0)
+		return rebase_plain(m, nbuf, nlen);
+	const struct rebase r = { m->buf, nbuf, cut_off, cut_end, new_len };
+	rebase_str(&r, &m->first_line);
+	rebase_str(&r, &m->method_s);
+	rebase_str(&r, &m->ruri);
+	rebase_str(&r, &m->reason);
+	for (unsigned i = 0; i < m->nhdrs; i++) {
+		rebase_str(&r, &m->hdrs[i].name);
+		rebase_str(&r, &m->hdrs[i].value);
+		rebase_str(&r, &m->hdrs[i].raw);
+	}
+	m->body_off = rebase_off(&r, m->body_off);
+	rebase_str(&r, &m->body);
+	rebase_str(&r, &m->call_id);
+	rebase_str(&r, &m->cseq.method_s);
+	rebase_addr(&r, &m->from);
+	rebase_addr(&r, &m->to);
+	m->buf = nbuf;
+	m->len = nlen;
+	const struct cpm_sip_hdr *h = cpm_sip_msg_hdr(m, CPM_SIP_H_VIA);
+	if (!h)
+		return CPM_EPARSE;
+	struct cpm_str cur = h->value;
+	return cpm_sip_via_next(&cur, &m->via) == 1 ? 0 : CPM_EPARSE;
 }

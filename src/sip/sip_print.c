@@ -142,7 +142,11 @@ int cpm_sip_print_response_start(struct cpm_buf *b, const struct cpm_sip_msg *re
 		return CPM_EINVAL;
 	if (!reason)
 		reason = cpm_sip_reason(status);
-	if ((rc = cpm_buf_printf(b, "SIP/2.0 %d %s\r\n", status, reason)))
+	char line[16] = "SIP/2.0 ";
+	size_t n = 8 + cpm_fmt_u64(line + 8, (uint64_t)status);
+	line[n++] = ' ';
+	if ((rc = cpm_buf_append(b, line, n)) || (rc = cpm_buf_puts(b, reason)) ||
+	    (rc = cpm_buf_append(b, "\r\n", 2)))
 		return rc;
 	/* §8.2.6.2: the Via fields in order, From, Call-ID and CSeq copied;
 	 * To copied, with a tag added if it has none */
@@ -158,7 +162,7 @@ int cpm_sip_print_response_start(struct cpm_buf *b, const struct cpm_sip_msg *re
 		if ((rc = cpm_buf_puts(b, "To: ")) || (rc = put_value(b, h->value)))
 			return rc;
 		if (to_tag && *to_tag && req->to.tag.len == 0 &&
-		    (rc = cpm_buf_printf(b, ";tag=%s", to_tag)))
+		    ((rc = cpm_buf_append(b, ";tag=", 5)) || (rc = cpm_buf_puts(b, to_tag))))
 			return rc;
 		if ((rc = cpm_buf_append(b, "\r\n", 2)))
 			return rc;
@@ -179,7 +183,8 @@ int cpm_sip_print_body(struct cpm_buf *b, struct cpm_str ctype, struct cpm_str b
 	int rc;
 	if (ctype.len && (rc = put_hdr(b, "Content-Type", ctype)))
 		return rc;
-	if ((rc = cpm_buf_printf(b, "Content-Length: %zu\r\n\r\n", body.len)))
+	if ((rc = cpm_buf_append(b, "Content-Length: ", 16)) ||
+	    (rc = cpm_buf_put_u64(b, body.len)) || (rc = cpm_buf_append(b, "\r\n\r\n", 4)))
 		return rc;
 	if (body.len && (rc = cpm_buf_append(b, body.s, body.len)))
 		return rc;

@@ -146,8 +146,8 @@ static bool ipv4_ok(const char *p, const char *end)
 }
 
 /* RFC 4291 §2.2 text form inside the brackets.  RFC 3261's ABNF also lets
- * through a third colon before an IPv4 tail ("2001:db8:::192.0.2.1", RFC
- * 5118 §4.10); we reject it: it is not an IPv6 address. */
+ * through a third colon before an IPv4 tail ("2001:db8:::192.0.2.1"); RFC
+ * 5118 §4.10 asks implementations to tolerate it, so we do. */
 static bool ipv6_ok(const char *p, const char *end)
 {
 	unsigned groups = 0;
@@ -188,6 +188,10 @@ static bool ipv6_ok(const char *p, const char *end)
 			p++;
 			if (p == end)
 				break;
+			if (*p == ':' && ipv4_ok(p + 1, end)) {
+				groups += 2; /* RFC 5118 §4.10 tolerance */
+				break;
+			}
 		} else if (p == end) {
 			return false;
 		}

@@ -4,6 +4,7 @@
 #include "txn/txn.h"
 #include "net/net_int.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,7 +93,47 @@ struct cpm_txn_layer {
 	unsigned handles; /* txn timers still open */
 	bool freeing;
 	struct cpm_sip_msg scratch;
+	/* parsed-message structs (~9 KB, past malloc's fast bins) kept for
+	 * reuse: a relayed request needs three */
+	void *msg_pool;
+	unsigned msg_pool_n;
 };
+
+#define MSG_POOL_MAX 1024
+
+static struct cpm_sip_msg *msg_alloc(struct cpm_txn_layer *l)
+{
+	if (l->msg_pool) {
+		void *m = l->msg_pool;
+		l->msg_pool = *(void **)m;
+		l->msg_pool_n--;
+		return m;
+	}
+	return malloc(sizeof(struct cpm_sip_msg));
+}
+
+static void msg_free(struct cpm_txn_layer *l, struct cpm_sip_msg *m)
+{
+	if (!m)
+		return;
+	if (l->freeing || l->msg_pool_n >= MSG_POOL_MAX) {
+		free(m);
+		return;
+	}
+	*(void **)m = l->msg_pool;
+	l->msg_pool = m;
+	l->msg_pool_n++;
+}
+
+static void msg_pool_drain(struct cpm_txn_layer *l)
+{
+	while (l->msg_pool) {
+		void *m = l->msg_pool;
+		l->msg_pool = *(void **)m;
+		free(m);
+	}
+	l->msg_pool_n = 0;
+}
 
 void cpm_txn_conf_default(struct cpm_txn_conf *c)
 {
@@ -268,13 +309,14 @@ static void txn_closed(uv_handle_t *h)
 	struct cpm_txn *t = h->data;
 	struct cpm_txn_layer *l = t->l;
 	free(t->raw);
-	free(t->m);
+	msg_free(l, t->m);
 	free(t->resp);
 	free(t->ack);
 	free(t->cancel_reason);
 	free(t);
 	l->handles--;
 	if (l->freeing && !l->handles) {
+		msg_pool_drain(l);
 		cpm_net__htab_free(&l->txns);
 		cpm_net__htab_free(&l->by_conn);
 		free(l);
@@ -336,10 +378,20 @@ static int txn_set_req(struct cpm_txn *t, const struct cpm_sip_msg *m,
 	}
 	t->raw[len] = '\0';
 	t->raw_len = len;
-	if (!t->m && !(t->m = malloc(sizeof *t->m)))
+	if (!t->m && !(t->m = msg_alloc(l)))
 		return CPM_ENOMEM;
-	int rc = cpm_sip_msg_parse(t->m, t->raw, len, CPM_SIP_DATAGRAM,
-				   &l->conf.lim);
+	/* move the parse onto the copy rather than parse it again: only
+	 * the header table that is in use is copied */
+	size_t used = offsetof(struct cpm_sip_msg, hdrs) + m->nhdrs * sizeof m->hdrs[0];
+	memcpy(t->m, m, used);
+	t->m->body_off = m->body_off;
+	t->m->body = m->body;
+	size_t tail = offsetof(struct cpm_sip_msg, call_id);
+	memcpy((char *)t->m + tail, (const char *)m + tail, sizeof *m - tail);
+	int rc = cpm_sip_msg_rebase(t->m, t->raw, len, vs, ve, via_over ? via_len : 0);
+	(void)l;
+	if (!rc)
+		rc = t->m->err_status ? CPM_EPARSE : 0;
 	if (rc && via_over) {
 		/* never lose a request to our own rewriting */
 		free(t->raw);
@@ -384,12 +436,12 @@ static struct cpm_sip_msg *txn_msg(struct cpm_txn *t)
 {
 	if (t->m)
 		return t->m;
-	struct cpm_sip_msg *m = malloc(sizeof *m);
+	struct cpm_sip_msg *m = msg_alloc(t->l);
 	if (!m)
 		return NULL;
 	if (cpm_sip_msg_parse(m, t->raw, t->raw_len, CPM_SIP_DATAGRAM,
 			      &t->l->conf.lim)) {
-		free(m);
+		msg_free(t->l, m);
 		return NULL;
 	}
 	t->m = m;
@@ -498,8 +550,9 @@ static int via_rewrite(const struct cpm_sip_msg *m,
 		if (cpm_str_ieq_cstr(name, "received")) {
 			/* replaced below */
 		} else if (cpm_str_ieq_cstr(name, "rport") && eq < 0) {
-			rc = cpm_buf_printf(b, ";rport=%u",
-					    (unsigned)cpm_net_addr_port(&src->peer));
+			rc = cpm_buf_append(b, ";rport=", 7);
+			if (!rc)
+				rc = cpm_buf_put_u64(b, cpm_net_addr_port(&src->peer));
 		} else if (prm.len) {
 			rc = cpm_buf_puts(b, ";");
 			if (!rc)
@@ -509,7 +562,9 @@ static int via_rewrite(const struct cpm_sip_msg *m,
 	}
 	/* RFC 3581 §4: with rport, received is added even when equal */
 	if (!rc)
-		rc = cpm_buf_printf(b, ";received=%s", ip);
+		rc = cpm_buf_append(b, ";received=", 10);
+	if (!rc)
+		rc = cpm_buf_puts(b, ip);
 	return rc;
 }
 
@@ -942,7 +997,7 @@ static void client_on_response(struct cpm_txn *ct, const struct cpm_sip_msg *m)
 	ct->detached = true; /* gone for the TU */
 	if (!ct->invite) {
 		/* only the key is needed from now on */
-		free(ct->m);
+		msg_free(l, ct->m);
 		ct->m = NULL;
 	}
 	if (ct->st == ST_COMPLETED && reliable(ct))
@@ -977,13 +1032,14 @@ static int client_start(struct cpm_txn_layer *l, const struct cpm_net_dest *dst,
 	memcpy(ct->raw, buf, len);
 	ct->raw[len] = '\0';
 	ct->raw_len = len;
-	ct->m = malloc(sizeof *ct->m);
+	ct->m = msg_alloc(l);
 	if (!ct->m) {
 		txn_discard(ct);
 		return CPM_ENOMEM;
 	}
-	int rc = cpm_sip_msg_parse(ct->m, ct->raw, len, CPM_SIP_DATAGRAM,
-				   &l->conf.lim);
+	/* our own bytes: no need to validate the URIs again */
+	int rc = cpm_sip_msg_parse(ct->m, ct->raw, len,
+				   CPM_SIP_DATAGRAM | CPM_SIP_TRUSTED, &l->conf.lim);
 	if (rc || !ct->m->is_request || ct->m->method == CPM_SIP_ACK ||
 	    !has_cookie(ct->m->via.branch)) {
 		txn_discard(ct);
@@ -1087,7 +1143,7 @@ static void txn_timer_cb(uv_timer_t *tm)
 		return;
 	}
 	if (t->retx_at && now >= t->retx_at && t->trim_pending) {
-		free(t->m);
+		msg_free(t->l, t->m);
 		t->m = NULL;
 		t->trim_pending = false;
 		t->retx_at = 0;
@@ -1241,6 +1297,7 @@ void cpm_txn_layer_free(struct cpm_txn_layer *l)
 		t->detached = true;
 		txn_terminate(t);
 	}
+	msg_pool_drain(l);
 	if (!l->handles) {
 		cpm_net__htab_free(&l->txns);
 		cpm_net__htab_free(&l->by_conn);
@@ -1251,6 +1308,15 @@ void cpm_txn_layer_free(struct cpm_txn_layer *l)
 unsigned cpm_txn_layer_count(const struct cpm_txn_layer *l)
 {
 	return l->count;
+}
+
+unsigned cpm_txn_layer_unfinished(const struct cpm_txn_layer *l)
+{
+	unsigned n = 0;
+	for (const struct cpm_txn *t = l->all; t; t = t->next)
+		if (t->st == ST_PROCEEDING || t->st == ST_TRYING || t->st == ST_CALLING)
+			n++;
+	return n;
 }
 
 struct cpm_net *cpm_txn_layer_net(struct cpm_txn_layer *l)

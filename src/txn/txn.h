@@ -60,6 +60,9 @@ int cpm_txn_layer_new(uv_loop_t *loop, struct cpm_net *net,
 void cpm_txn_layer_free(struct cpm_txn_layer *l);
 /* Live transactions, for graceful shutdown. */
 unsigned cpm_txn_layer_count(const struct cpm_txn_layer *l);
+/* Transactions still waiting for their final response (server) or for
+ * one (client); the others only absorb retransmissions.  O(n). */
+unsigned cpm_txn_layer_unfinished(const struct cpm_txn_layer *l);
 struct cpm_net *cpm_txn_layer_net(struct cpm_txn_layer *l);
 /* Optional: forwarded to net's conn_cb after the layer has seen it. */
 void cpm_txn_layer_set_conn_cb(struct cpm_txn_layer *l, cpm_net_conn_cb *ccb,

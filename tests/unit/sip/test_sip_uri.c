@@ -96,13 +96,15 @@ static void test_uri_ipv6(void **state)
 	free(k);
 	const char *good[] = { "sip:[::1]", "sip:[::]", "sip:[::ffff:192.0.2.10]:19823",
 			       "sip:[2001:db8::192.0.2.1]", "sip:[1:2:3:4:5:6:7:8]",
-			       "sip:[fe80::1:2]" };
+			       "sip:[fe80::1:2]",
+			       /* RFC 5118 §4.10: the ABNF's 3-colon form is tolerated */
+			       "sip:[2001:db8:::192.0.2.1]" };
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
 		if (uri(good[i], &u, &k) != 0)
 			fail_msg("rejected %s", good[i]);
 		free(k);
 	}
-	const char *bad[] = { "sip:2001:db8::10",	 "sip:[2001:db8:::192.0.2.1]",
+	const char *bad[] = { "sip:2001:db8::10",	 "sip:[2001:db8::::192.0.2.1]",
 			      "sip:[2001:db8::10",	 "sip:[1:2:3:4:5:6:7:8:9]",
 			      "sip:[1::2::3]",		 "sip:[12345::1]",
 			      "sip:[::1]:",		 "sip:[::1]:99999",
