@@ -51,7 +51,7 @@ $(BUILD)/cpm: $(CPM_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libcpm.a
 
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_HELPERS:%.c=$(BUILD)/obj/%.o) $(BUILD)/libcpm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -MMD -MP -MF $@.d -o $@ $^ $(PKG_LIBS) -lcmocka
+	$(CC) $(CFLAGS_ALL) -Itests/unit -MMD -MP -MF $@.d -o $@ $< $(filter %.o %.a,$^) $(PKG_LIBS) -lcmocka
 
 asan:
 	$(MAKE) MODE=asan all unit-bins

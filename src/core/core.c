@@ -126,6 +126,17 @@ int cpm_core__uri_dest(struct cpm_core *c, const struct cpm_sip_uri *u,
 	return 0;
 }
 
+int cpm_core__aor_of(struct cpm_core *c, const struct cpm_sip_uri *u, char *out,
+		     size_t outsz)
+{
+	if (u->scheme != CPM_SIP_SCHEME_SIP && u->scheme != CPM_SIP_SCHEME_SIPS)
+		return CPM_ESCHEME;
+	if (!u->user.len || !cpm_conf_serves_domain(c->conf, u->host))
+		return CPM_ENOTFOUND;
+	int rc = cpm_sip_uri_aor(u, out, outsz);
+	return rc < 0 ? rc : 0;
+}
+
 int cpm_core__aor_local(struct cpm_core *c, struct cpm_str uri_text, char *out,
 			size_t outsz)
 {
@@ -133,12 +144,7 @@ int cpm_core__aor_local(struct cpm_core *c, struct cpm_str uri_text, char *out,
 	int rc = cpm_sip_uri_parse(uri_text, &u);
 	if (rc)
 		return rc;
-	if (u.scheme != CPM_SIP_SCHEME_SIP && u.scheme != CPM_SIP_SCHEME_SIPS)
-		return CPM_ESCHEME;
-	if (!u.user.len || !cpm_conf_serves_domain(c->conf, u.host))
-		return CPM_ENOTFOUND;
-	rc = cpm_sip_uri_aor(&u, out, outsz);
-	return rc < 0 ? rc : 0;
+	return cpm_core__aor_of(c, &u, out, outsz);
 }
 
 const char *cpm_core__realm(struct cpm_core *c, const char *aor)
@@ -167,9 +173,29 @@ void cpm_core__pending_attach(struct cpm_core_pending *p, struct cpm_core *c,
 
 void cpm_core__pending_detach(struct cpm_core_pending *p)
 {
-	if (p->st)
+	/* only if the txn is still ours: a proxy context may have taken it
+	 * over meanwhile (fork_targets) */
+	if (p->st && cpm_txn_owner(p->st) == p)
 		cpm_txn_set_owner(p->st, NULL, NULL);
 	p->st = NULL;
+}
+
+bool cpm_core__routes_all_mine(struct cpm_core *c, const struct cpm_sip_msg *req)
+{
+	for (const struct cpm_sip_hdr *h = cpm_sip_msg_hdr(req, CPM_SIP_H_ROUTE); h;
+	     h = cpm_sip_msg_hdr_next(req, h)) {
+		struct cpm_str cur = h->value;
+		struct cpm_sip_addr a;
+		int r;
+		while ((r = cpm_sip_addr_next(&cur, &a)) == 1) {
+			struct cpm_sip_uri u;
+			if (cpm_sip_uri_parse(a.uri, &u) || !cpm_core__uri_is_me(c, &u))
+				return false;
+		}
+		if (r < 0)
+			return false;
+	}
+	return true;
 }
 
 int cpm_core__store_submit(struct cpm_core *c,
@@ -274,14 +300,17 @@ static void on_request(void *arg, struct cpm_txn *st,
 	}
 	if (!check_require(c, st, req, CPM_SIP_H_PROXY_REQUIRE))
 		return;
+	/* a Route set made only of our own entries (an outbound proxy
+	 * setting, RFC 3261 §16.4) is as good as none */
+	bool no_route = !cpm_sip_msg_hdr(req, CPM_SIP_H_ROUTE) ||
+			cpm_core__routes_all_mine(c, req);
 	/* for the server itself: our address or a served domain, no user part */
-	bool to_me = !ruri.user.len && cpm_core__uri_is_me(c, &ruri) &&
-		     !cpm_sip_msg_hdr(req, CPM_SIP_H_ROUTE);
+	bool to_me = !ruri.user.len && cpm_core__uri_is_me(c, &ruri) && no_route;
 	if (req->max_forwards == 0 && !(to_me && req->method == CPM_SIP_OPTIONS)) {
 		cpm_core__reply(c, st, 483, NULL, NULL); /* §16.3 step 3 */
 		return;
 	}
-	if (req->method == CPM_SIP_REGISTER && !cpm_sip_msg_hdr(req, CPM_SIP_H_ROUTE) &&
+	if (req->method == CPM_SIP_REGISTER && no_route &&
 	    (to_me || (!ruri.user.len && cpm_conf_serves_domain(c->conf, ruri.host)))) {
 		if (!check_require(c, st, req, CPM_SIP_H_REQUIRE))
 			return;
@@ -295,7 +324,7 @@ static void on_request(void *arg, struct cpm_txn *st,
 		answer_self(c, st, req);
 		return;
 	}
-	cpm_core__proxy_request(c, st, req, src);
+	cpm_core__proxy_request(c, st, req, &ruri, src);
 }
 
 static void on_stray(void *arg, const struct cpm_sip_msg *resp,

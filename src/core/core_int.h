@@ -27,6 +27,10 @@ struct cpm_core_binding {
 	int64_t expires;     /* wall-clock seconds */
 	struct cpm_net_dest flow; /* where the REGISTER came from */
 	bool has_flow;
+	/* the Contact resolved once, on first use (core_proxy.c) */
+	bool cdest_ready;
+	int cdest_rc;
+	struct cpm_net_dest cdest;
 };
 
 struct cpm_core_aor {
@@ -151,6 +155,8 @@ const char *cpm_core__to_tag(void);
 /* Is the URI one of ours (a listener address, or a served domain without
  * user part)? */
 bool cpm_core__uri_is_me(struct cpm_core *c, const struct cpm_sip_uri *u);
+/* Every Route entry of req (if any) is one of ours. */
+bool cpm_core__routes_all_mine(struct cpm_core *c, const struct cpm_sip_msg *req);
 /* Resolve a sip/sips URI to a destination (IP literals only, no DNS). */
 int cpm_core__uri_dest(struct cpm_core *c, const struct cpm_sip_uri *u,
 		       struct cpm_net_dest *out);
@@ -158,6 +164,9 @@ int cpm_core__uri_dest(struct cpm_core *c, const struct cpm_sip_uri *u,
  * CPM_ENOTFOUND. */
 int cpm_core__aor_local(struct cpm_core *c, struct cpm_str uri_text,
 			char *out, size_t outsz);
+/* The same for an already parsed URI. */
+int cpm_core__aor_of(struct cpm_core *c, const struct cpm_sip_uri *u, char *out,
+		     size_t outsz);
 /* realm for a domain */
 const char *cpm_core__realm(struct cpm_core *c, const char *aor);
 
@@ -172,6 +181,7 @@ int cpm_core__source_print(const struct cpm_net_dest *d, char *out, size_t n);
 /* proxy (core_proxy.c) */
 void cpm_core__proxy_request(struct cpm_core *c, struct cpm_txn *st,
 			     const struct cpm_sip_msg *req,
+			     const struct cpm_sip_uri *ruri,
 			     const struct cpm_net_dest *src);
 void cpm_core__proxy_ack(struct cpm_core *c, const struct cpm_sip_msg *req,
 			 const struct cpm_net_dest *src);

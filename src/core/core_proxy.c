@@ -266,9 +266,13 @@ static int build_request(struct cpm_core *c, const struct cpm_sip_msg *req,
 	return rc;
 }
 
-/* A response without our top Via (§16.7 step 3). */
+/* A response without our top Via (§16.7 step 3).  CPM_ENOTFOUND when no
+ * Via would remain: such a response was meant for us, not to forward. */
 static int strip_via(const struct cpm_sip_msg *resp, struct cpm_buf *b)
 {
+	const struct cpm_sip_hdr *v1 = cpm_sip_msg_hdr(resp, CPM_SIP_H_VIA);
+	if (v1 && !cpm_sip_msg_hdr_next(resp, v1) && !memchr(v1->value.s, ',', v1->value.len))
+		return CPM_ENOTFOUND;
 	int rc = cpm_buf_append(b, resp->buf, resp->first_line.len);
 	if (!rc)
 		rc = cpm_buf_puts(b, "\r\n");
@@ -393,7 +397,10 @@ static void relay_response(struct proxy_ctx *x, const struct cpm_sip_msg *resp)
 		return;
 	struct cpm_buf b;
 	cpm_buf_init(&b, resp->len + 64);
-	if (strip_via(resp, &b) == 0) {
+	int src = strip_via(resp, &b);
+	if (src == CPM_ENOTFOUND && resp->status >= 200 && !cpm_txn_has_final(x->p.st))
+		cpm_core__reply(x->p.core, x->p.st, resp->status, NULL, NULL);
+	if (src == 0) {
 		int rc = cpm_txn_reply_buf(x->p.st, resp->status, b.p, b.len);
 		if (rc == CPM_ESTATE && resp->status >= 200 && resp->status < 300) {
 			/* a further 2xx to INVITE from another branch: forwarded
@@ -452,13 +459,17 @@ static void on_branch_resp(void *arg, struct cpm_txn *ct,
 	ctx_maybe_free(x);
 }
 
-static int branch_dest_binding(struct cpm_core *c, const struct cpm_core_binding *b,
+static int branch_dest_binding(struct cpm_core *c, struct cpm_core_binding *b,
 			       struct cpm_net_dest *d)
 {
-	struct cpm_sip_uri u;
-	int urc = cpm_sip_uri_parse(cpm_str_from_cstr(b->contact), &u);
-	struct cpm_net_dest ud;
-	int drc = urc ? urc : cpm_core__uri_dest(c, &u, &ud);
+	if (!b->cdest_ready) {
+		struct cpm_sip_uri u;
+		int urc = cpm_sip_uri_parse(cpm_str_from_cstr(b->contact), &u);
+		b->cdest_rc = urc ? urc : cpm_core__uri_dest(c, &u, &b->cdest);
+		b->cdest_ready = true;
+	}
+	struct cpm_net_dest ud = b->cdest;
+	int drc = b->cdest_rc;
 	if (b->has_flow && b->flow.proto == CPM_NET_TCP &&
 	    cpm_net_conn_alive(c->net, b->flow.conn_id)) {
 		*d = b->flow; /* reuse the registration's connection (RFC 5626) */
@@ -749,6 +760,7 @@ local_user:;
 
 void cpm_core__proxy_request(struct cpm_core *c, struct cpm_txn *st,
 			     const struct cpm_sip_msg *req,
+			     const struct cpm_sip_uri *ruri,
 			     const struct cpm_net_dest *src)
 {
 	if (is_loop(c, req)) {
@@ -770,7 +782,7 @@ void cpm_core__proxy_request(struct cpm_core *c, struct cpm_txn *st,
 	/* Out of dialog, a Request-URI in a served domain is an AoR to look
 	 * up; in a dialog it is the peer's remote target (its Contact). */
 	if (!next.uri.len && !j->in_dialog) {
-		int rc = cpm_core__aor_local(c, req->ruri, j->to_aor, sizeof j->to_aor);
+		int rc = cpm_core__aor_of(c, ruri, j->to_aor, sizeof j->to_aor);
 		if (rc && rc != CPM_ENOTFOUND) {
 			cpm_core__reply(c, st, rc == CPM_ESCHEME ? 416 : 400, NULL, NULL);
 			job_free(j);

@@ -244,6 +244,9 @@ int cpm_sip_msg_parse(struct cpm_sip_msg *m, const char *buf, size_t len,
 		lim = &dflt;
 	}
 	bool trusted = (framing & CPM_SIP_TRUSTED) != 0;
+	/* responses are relayed, not interpreted: their From/To URIs are
+	 * not validated (a bad one is the next hop's business) */
+	bool check_uris = !trusted;
 	framing = (enum cpm_sip_framing)(framing & CPM_SIP_STREAM);
 	msg_init(m, buf, len);
 	if (!buf || len == 0)
@@ -320,14 +323,16 @@ int cpm_sip_msg_parse(struct cpm_sip_msg *m, const char *buf, size_t len,
 	/* "*" is a Contact form only (§10.2.2) */
 	if (m->first[CPM_SIP_H_FROM] >= 0) {
 		h = &m->hdrs[m->first[CPM_SIP_H_FROM]];
-		if (cpm_sip__addr_parse(h->value, &m->from, !trusted) || m->from.star) {
+		if (cpm_sip__addr_parse(h->value, &m->from, check_uris && m->is_request) ||
+		    m->from.star) {
 			memset(&m->from, 0, sizeof m->from);
 			fail(m, &err, CPM_EPARSE, 400, "Bad From");
 		}
 	}
 	if (m->first[CPM_SIP_H_TO] >= 0) {
 		h = &m->hdrs[m->first[CPM_SIP_H_TO]];
-		if (cpm_sip__addr_parse(h->value, &m->to, !trusted) || m->to.star) {
+		if (cpm_sip__addr_parse(h->value, &m->to, check_uris && m->is_request) ||
+		    m->to.star) {
 			memset(&m->to, 0, sizeof m->to);
 			fail(m, &err, CPM_EPARSE, 400, "Bad To");
 		}
