@@ -60,6 +60,7 @@ struct cpm_txn {
 	 * again on demand by cpm_txn_req */
 	struct cpm_sip_msg *m;
 	bool trim_pending;
+	struct cpm_txn *trim_prev, *trim_next; /* in l->trim */
 	struct txn_key k;         /* matching fields, slices into raw */
 	struct cpm_net_dest src;  /* server: where it came from; client: dst */
 	struct cpm_net_dest rdst; /* server: where responses go */
@@ -97,6 +98,10 @@ struct cpm_txn_layer {
 	 * reuse: a relayed request needs three */
 	void *msg_pool;
 	unsigned msg_pool_n;
+	/* server txns whose parsed request is dropped after this turn of
+	 * the loop (one check handle for all, no timer per txn) */
+	struct cpm_txn *trim;
+	uv_check_t trim_check;
 };
 
 #define MSG_POOL_MAX 1024
@@ -123,6 +128,32 @@ static void msg_free(struct cpm_txn_layer *l, struct cpm_sip_msg *m)
 	*(void **)m = l->msg_pool;
 	l->msg_pool = m;
 	l->msg_pool_n++;
+}
+
+static void trim_unlink(struct cpm_txn *t)
+{
+	struct cpm_txn_layer *l = t->l;
+	if (!t->trim_pending)
+		return;
+	if (t->trim_prev)
+		t->trim_prev->trim_next = t->trim_next;
+	else
+		l->trim = t->trim_next;
+	if (t->trim_next)
+		t->trim_next->trim_prev = t->trim_prev;
+	t->trim_prev = t->trim_next = NULL;
+	t->trim_pending = false;
+}
+
+static void trim_run(uv_check_t *h)
+{
+	struct cpm_txn_layer *l = h->data;
+	while (l->trim) {
+		struct cpm_txn *t = l->trim;
+		trim_unlink(t);
+		msg_free(l, t->m);
+		t->m = NULL;
+	}
 }
 
 static void msg_pool_drain(struct cpm_txn_layer *l)
@@ -304,6 +335,16 @@ static bool reliable(const struct cpm_txn *t)
 
 /* --------------------------------------------------------- life and death */
 
+static void layer_maybe_free(struct cpm_txn_layer *l)
+{
+	if (l->freeing && !l->handles) {
+		msg_pool_drain(l);
+		cpm_net__htab_free(&l->txns);
+		cpm_net__htab_free(&l->by_conn);
+		free(l);
+	}
+}
+
 static void txn_closed(uv_handle_t *h)
 {
 	struct cpm_txn *t = h->data;
@@ -315,12 +356,14 @@ static void txn_closed(uv_handle_t *h)
 	free(t->cancel_reason);
 	free(t);
 	l->handles--;
-	if (l->freeing && !l->handles) {
-		msg_pool_drain(l);
-		cpm_net__htab_free(&l->txns);
-		cpm_net__htab_free(&l->by_conn);
-		free(l);
-	}
+	layer_maybe_free(l);
+}
+
+static void trim_closed(uv_handle_t *h)
+{
+	struct cpm_txn_layer *l = h->data;
+	l->handles--;
+	layer_maybe_free(l);
 }
 
 /* Remove t from every table and free it once its timer has closed.  The
@@ -331,6 +374,7 @@ static void txn_terminate(struct cpm_txn *t)
 	if (t->st == ST_TERMINATED)
 		return;
 	t->st = ST_TERMINATED;
+	trim_unlink(t);
 	cpm_net__htab_del(&l->txns, &t->hn);
 	if (t->in_conn_tab) {
 		cpm_net__htab_del(&l->by_conn, &t->conn_hn);
@@ -619,8 +663,14 @@ static int server_respond(struct cpm_txn *st, int status, char *buf,
 		/* the TU is done with the request: drop the parsed copy at
 		 * the next turn of the loop (no retransmissions here, the
 		 * retransmission slot of the timer is free) */
-		st->trim_pending = true;
-		st->retx_at = now;
+		if (!st->trim_pending) {
+			st->trim_pending = true;
+			st->trim_prev = NULL;
+			st->trim_next = l->trim;
+			if (l->trim)
+				l->trim->trim_prev = st;
+			l->trim = st;
+		}
 	}
 	st->end_is_timeout = false;
 	txn_arm(st);
@@ -1142,12 +1192,7 @@ static void txn_timer_cb(uv_timer_t *tm)
 		txn_terminate(t);
 		return;
 	}
-	if (t->retx_at && now >= t->retx_at && t->trim_pending) {
-		msg_free(t->l, t->m);
-		t->m = NULL;
-		t->trim_pending = false;
-		t->retx_at = 0;
-	} else if (t->retx_at && now >= t->retx_at) {
+	if (t->retx_at && now >= t->retx_at) {
 		if (t->server) {
 			/* Timer G: §17.2.1, doubling up to T2 */
 			server_send(t);
@@ -1274,6 +1319,11 @@ int cpm_txn_layer_new(uv_loop_t *loop, struct cpm_net *net,
 		free(l);
 		return CPM_ENOMEM;
 	}
+	uv_check_init(loop, &l->trim_check);
+	l->trim_check.data = l;
+	uv_check_start(&l->trim_check, trim_run);
+	uv_unref((uv_handle_t *)&l->trim_check); /* never keeps the loop alive */
+	l->handles++;
 	cpm_net_set_handler(net, layer_recv, layer_conn, l);
 	*out = l;
 	return 0;
@@ -1298,11 +1348,9 @@ void cpm_txn_layer_free(struct cpm_txn_layer *l)
 		txn_terminate(t);
 	}
 	msg_pool_drain(l);
-	if (!l->handles) {
-		cpm_net__htab_free(&l->txns);
-		cpm_net__htab_free(&l->by_conn);
-		free(l);
-	}
+	/* the layer goes with the last of its handles (this one included) */
+	uv_check_stop(&l->trim_check);
+	uv_close((uv_handle_t *)&l->trim_check, trim_closed);
 }
 
 unsigned cpm_txn_layer_count(const struct cpm_txn_layer *l)
