@@ -11,6 +11,19 @@
 		   "application/im-iscomposing+xml, multipart/mixed\r\n"
 #define SUPPORTED_HDR "Supported: path, outbound\r\n"
 
+void cpm_core_stats(const struct cpm_core *c, struct cpm_core_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	out->requests = c->n_requests;
+	out->relayed = c->n_relayed;
+	out->registrations = c->n_registers;
+	out->aors = c->loc.naors;
+	out->bindings = c->loc.nbindings;
+	out->transactions = c->txn ? cpm_txn_layer_count(c->txn) : 0;
+	out->tcp_connections = c->net ? cpm_net_conn_count(c->net) : 0;
+	out->stopping = c->stopping;
+}
+
 int cpm_core_err_status(int err)
 {
 	switch (err) {

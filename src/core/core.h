@@ -24,6 +24,20 @@ int cpm_core_new(uv_loop_t *loop, const struct cpm_conf *conf,
 void cpm_core_shutdown(struct cpm_core *c, void (*done)(void *arg), void *arg);
 void cpm_core_free(struct cpm_core *c);
 
+/* Counters and gauges for monitoring (the HTTP status API). */
+struct cpm_core_stats {
+	uint64_t requests;      /* requests received (retransmissions absorbed) */
+	uint64_t relayed;       /* requests answered 2xx by a downstream device */
+	uint64_t registrations; /* REGISTER requests handled */
+	size_t aors;            /* AoRs with at least one binding */
+	size_t bindings;        /* live bindings */
+	unsigned transactions;  /* live SIP transactions */
+	unsigned tcp_connections;
+	bool stopping;
+};
+
+void cpm_core_stats(const struct cpm_core *c, struct cpm_core_stats *out);
+
 /* The SIP status code that answers an internal error. */
 int cpm_core_err_status(int err);
 
