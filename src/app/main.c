@@ -3,6 +3,7 @@
 #include "app/app.h"
 #include "conf/conf.h"
 #include "core/core.h"
+#include "http/http.h"
 #include "lib/lib.h"
 
 #include <errno.h>
@@ -57,14 +58,92 @@ static int mkdir_p(const char *path)
 struct app {
 	uv_loop_t *loop;
 	struct cpm_core *core;
+	struct cpm_http *http;
+	const struct cpm_conf *conf;
+	uint64_t start_ms;
 	uv_signal_t sigterm, sigint;
 	bool stopped;
 };
+
+/* GET /health: 200 while serving, 503 once the shutdown began. */
+static void http_health(void *arg, const struct cpm_http_request *rq,
+			struct cpm_http_resp *resp)
+{
+	struct app *a = arg;
+	struct cpm_core_stats s;
+	cpm_core_stats(a->core, &s);
+	if (s.stopping)
+		cpm_http_reply_json(resp, 503, json_pack("{s:s}", "status", "stopping"));
+	else
+		cpm_http_reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* GET /api/v1/status: version, uptime, core counters, domains, listeners. */
+static void http_status(void *arg, const struct cpm_http_request *rq,
+			struct cpm_http_resp *resp)
+{
+	struct app *a = arg;
+	struct cpm_core_stats s;
+	cpm_core_stats(a->core, &s);
+	json_t *j = json_pack(
+		"{s:s, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"version", CPMD_VERSION,
+		"uptime_s", (json_int_t)((cpm_now_ms() - a->start_ms) / 1000),
+		"stopping", s.stopping,
+		"requests", (json_int_t)s.requests,
+		"relayed", (json_int_t)s.relayed,
+		"registrations", (json_int_t)s.registrations,
+		"aors", (json_int_t)s.aors,
+		"bindings", (json_int_t)s.bindings,
+		"transactions", (json_int_t)s.transactions,
+		"tcp_connections", (json_int_t)s.tcp_connections,
+		"http_connections", (json_int_t)cpm_http_conn_count(a->http));
+	json_t *doms = json_array(), *lsns = json_array();
+	for (int i = 0; i < a->conf->server.ndomains; i++)
+		json_array_append_new(doms, json_string(a->conf->server.domains[i]));
+	for (int i = 0; i < a->conf->sip.nlisten; i++) {
+		const struct cpm_conf_listen *l = &a->conf->sip.listen[i];
+		json_array_append_new(lsns, json_pack("{s:s, s:s, s:i}", "proto",
+						      l->proto, "host", l->host,
+						      "port", (int)l->port));
+	}
+	if (j) {
+		json_object_set_new(j, "domains", doms);
+		json_object_set_new(j, "sip_listen", lsns);
+	} else {
+		json_decref(doms);
+		json_decref(lsns);
+	}
+	cpm_http_reply_json(resp, 200, j);
+}
+
+static int http_start(struct app *a, char *err, size_t errsz)
+{
+	const struct cpm_conf_listen *l = &a->conf->http.listen;
+	struct cpm_http_conf hc;
+	cpm_http_conf_default(&hc);
+	snprintf(hc.server_name, sizeof hc.server_name, "%s", a->conf->server.name);
+	int rc = cpm_http_new(a->loop, &hc, &a->http);
+	if (!rc)
+		rc = cpm_http_route(a->http, "GET", "/health", http_health, a);
+	if (!rc)
+		rc = cpm_http_route(a->http, "GET", "/api/v1/status", http_status, a);
+	if (!rc)
+		rc = cpm_http_listen(a->http, (const struct sockaddr *)&l->addr);
+	if (rc)
+		snprintf(err, errsz, "cannot start HTTP on %s%s%s:%u (http.listen): %s",
+			 l->family == AF_INET6 ? "[" : "", l->host,
+			 l->family == AF_INET6 ? "]" : "", l->port,
+			 rc == CPM_EIO ? "bind failed (address in use?)" : cpm_strerror(rc));
+	return rc;
+}
 
 static void on_stopped(void *arg)
 {
 	struct app *a = arg;
 	a->stopped = true;
+	cpm_http_free(a->http);
+	a->http = NULL;
 	uv_close((uv_handle_t *)&a->sigterm, NULL);
 	uv_close((uv_handle_t *)&a->sigint, NULL);
 }
@@ -73,6 +152,8 @@ static void on_signal(uv_signal_t *h, int signum)
 {
 	struct app *a = h->data;
 	cpm_logn(NULL, "signal %s: shutting down", signum == SIGTERM ? "TERM" : "INT");
+	if (a->http)
+		cpm_http_stop_accepting(a->http);
 	cpm_core_shutdown(a->core, on_stopped, a);
 }
 
@@ -84,11 +165,20 @@ static int run_server(const struct cpm_conf *conf)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	struct app a = { .loop = uv_default_loop() };
+	struct app a = { .loop = uv_default_loop(), .conf = conf,
+			 .start_ms = cpm_now_ms() };
 	char err[512] = "";
 	int rc = cpm_core_new(a.loop, conf, &a.core, err, sizeof err);
 	if (rc) {
 		fprintf(stderr, "cpmd: %s\n", err[0] ? err : cpm_strerror(rc));
+		return 1;
+	}
+	if (conf->http.listen.port != 0 && http_start(&a, err, sizeof err)) {
+		fprintf(stderr, "cpmd: %s\n", err);
+		cpm_http_free(a.http);
+		cpm_core_free(a.core);
+		uv_run(a.loop, UV_RUN_NOWAIT);
+		uv_loop_close(a.loop);
 		return 1;
 	}
 	uv_signal_init(a.loop, &a.sigterm);
@@ -110,6 +200,7 @@ static int run_server(const struct cpm_conf *conf)
 		 CPMD_VERSION, listen, conf->server.domains[0],
 		 conf->server.ndomains > 1 ? ",..." : "", conf->store.url);
 	uv_run(a.loop, UV_RUN_DEFAULT);
+	cpm_http_free(a.http);
 	cpm_core_free(a.core);
 	uv_run(a.loop, UV_RUN_NOWAIT);
 	int close_rc = uv_loop_close(a.loop);

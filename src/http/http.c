@@ -48,6 +48,7 @@ struct conn {
 	bool sent_continue;
 	size_t out_pending;
 	bool close_after_flush;
+	bool lingering;	      /* write side shut, draining input */
 	char peer[64];
 };
 
@@ -206,12 +207,12 @@ static void conn_close(struct conn *c, const char *why)
 static void timer_cb(uv_timer_t *t)
 {
 	struct conn *c = t->data;
-	conn_close(c, "idle timeout");
+	conn_close(c, c->lingering ? "closed after response" : "idle timeout");
 }
 
 static void conn_touch(struct conn *c)
 {
-	if (c->st != CONN_UP)
+	if (c->st != CONN_UP || c->lingering)
 		return;
 	/* no idle timeout while a handler owes a reply */
 	if (c->resp.pending || !c->h->conf.idle_timeout_ms)
@@ -222,6 +223,36 @@ static void conn_touch(struct conn *c)
 
 static void process(struct conn *c);
 static void read_update(struct conn *c);
+
+static void shutdown_done(uv_shutdown_t *req, int status)
+{
+	struct conn *c = req->data;
+	free(req);
+	if (c->st == CONN_UP && status < 0)
+		conn_close(c, uv_strerror(status));
+}
+
+/* RFC 9112 §9.6: after the last response, shut the write side and keep
+ * reading (discarding) for a while, so that a client still sending does
+ * not get a reset that destroys the response before it reads it. */
+#define LINGER_MS 2000
+static void conn_linger(struct conn *c)
+{
+	uv_shutdown_t *req = malloc(sizeof *req);
+	if (!req) {
+		conn_close(c, "closed after response");
+		return;
+	}
+	req->data = c;
+	if (uv_shutdown(req, (uv_stream_t *)&c->tcp, shutdown_done)) {
+		free(req);
+		conn_close(c, "closed after response");
+		return;
+	}
+	c->lingering = true;
+	uv_timer_start(&c->timer, timer_cb, LINGER_MS, 0);
+	read_update(c);
+}
 
 static void write_done(uv_write_t *req, int status)
 {
@@ -236,7 +267,8 @@ static void write_done(uv_write_t *req, int status)
 		return;
 	}
 	if (c->close_after_flush && !c->out_pending) {
-		conn_close(c, "closed after response");
+		if (!c->lingering)
+			conn_linger(c);
 		return;
 	}
 	/* below the output limit again: go on with pipelined requests */
@@ -301,8 +333,8 @@ static void read_update(struct conn *c)
 {
 	if (c->st != CONN_UP)
 		return;
-	bool want = !c->resp.pending && !c->close_after_flush &&
-		    c->out_pending <= c->h->conf.max_out_buf;
+	bool want = c->lingering || (!c->resp.pending && !c->close_after_flush &&
+		    c->out_pending <= c->h->conf.max_out_buf);
 	if (want && !c->reading) {
 		if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
 			c->reading = true;
@@ -404,10 +436,13 @@ static int send_response(struct conn *c, int status, const char *ctype,
 		cpm_buf_free(&b);
 		return rc;
 	}
-	cpm_logi(c->peer, "http %.*s %.*s %d %zu bytes",
-		 method ? (int)method->len : 1, method ? method->s : "-",
-		 path ? (int)path->len : 1, path ? path->s : "-", status,
-		 head ? (size_t)0 : body.len);
+	if (method && path)
+		cpm_logi(c->peer, "http %.*s %.*s %d %zu bytes",
+			 CPM_STR_FMT(*method), CPM_STR_FMT(*path), status,
+			 head ? (size_t)0 : body.len);
+	else /* no valid request line: nothing of it is logged */
+		cpm_logi(c->peer, "http - - %d %zu bytes (%s)", status, body.len,
+			 status == 503 ? "connection limit" : c->ps.reason);
 	rc = conn_write(c, b.p, b.len);
 	cpm_buf_free(&b);
 	if (rc)
@@ -576,7 +611,6 @@ static void process(struct conn *c)
 			int n = snprintf(body, sizeof body,
 					 "{\"status\":%d,\"error\":\"%s\"}",
 					 c->ps.status, c->ps.reason);
-			cpm_logi(c->peer, "http bad request: %s", c->ps.reason);
 			c->close_after = true;
 			c->ps.req.minor = 1;
 			if (send_response(c, c->ps.status, "application/json",
