@@ -373,7 +373,10 @@ int cpm_http_parse(struct cpm_http_parser *p, const char *buf, size_t len,
 		 * first empty line */
 		size_t i = p->scan;
 		size_t lim_head = lim->max_head;
-		for (; i < len; i++) {
+		/* never look past the limit, so that the outcome does not
+		 * depend on how the bytes were split into reads */
+		size_t scan_end = len < lim_head ? len : lim_head;
+		for (; i < scan_end; i++) {
 			if (buf[i] != '\n')
 				continue;
 			struct cpm_str l = line_at(buf, p->line, i);
@@ -397,11 +400,12 @@ int cpm_http_parse(struct cpm_http_parser *p, const char *buf, size_t len,
 			p->line = i + 1;
 		}
 		if (!p->head_len) {
-			p->scan = len;
+			p->scan = scan_end;
 			if (len > lim_head) {
 				/* an over-long first line is a target issue
 				 * when the target is what makes it long */
-				if (!p->rl_checked && len - p->start > lim->max_target + 64)
+				if (!p->rl_checked &&
+				    lim_head - p->start > lim->max_target + 64)
 					return fail(p, 414, "request line too long");
 				return fail(p, 431, "head too large");
 			}
