@@ -408,18 +408,24 @@ static int send_response(struct conn *c, int status, const char *ctype,
 		c->close_after = true;
 	struct cpm_buf b;
 	cpm_buf_init(&b, 64 * 1024 + extra_len + body.len);
+	/* RFC 9110 §8.6, §15.3.5: a 204 has no content and no
+	 * Content-Length; a 304 has no content either (§15.4.5) */
+	if (status == 204 || status == 304)
+		body = CPM_STR_NULL;
 	/* a 1.0 client gets a 1.1 status line too (RFC 9110 §6.2: the
 	 * version is the sender's capability); keep-alive is explicit */
 	int rc = cpm_buf_printf(&b,
 				"HTTP/1.1 %d %s\r\n"
 				"Date: %s\r\n"
-				"Server: %s\r\n"
-				"Content-Type: %s\r\n"
-				"Content-Length: %zu\r\n",
+				"Server: %s\r\n",
 				status, cpm_http_status_reason(status), date,
-				h->conf.server_name,
-				ctype ? ctype : "application/octet-stream",
-				body.len);
+				h->conf.server_name);
+	if (!rc && status != 204)
+		rc = cpm_buf_printf(&b,
+				    "Content-Type: %s\r\n"
+				    "Content-Length: %zu\r\n",
+				    ctype ? ctype : "application/octet-stream",
+				    body.len);
 	if (!rc && extra_len)
 		rc = cpm_buf_append(&b, extra, extra_len);
 	if (!rc) {

@@ -47,6 +47,12 @@ static void h_json(void *arg, const struct cpm_http_request *rq,
 	cpm_http_reply_json(resp, 201, json_pack("{s:s}", "path", "ok"));
 }
 
+static void h_204(void *arg, const struct cpm_http_request *rq,
+		  struct cpm_http_resp *resp)
+{
+	cpm_http_reply(resp, 204, "text/plain", CPM_STR("dropped"));
+}
+
 static void later_cb(uv_timer_t *t)
 {
 	struct env *e = t->data;
@@ -94,6 +100,7 @@ static struct env *env_new(const struct cpm_http_conf *conf)
 	assert_int_equal(cpm_http_route(e->http, "PUT", "/m/*", h_json, e), 0);
 	assert_int_equal(cpm_http_route(e->http, "GET", "/m/special", h_echo, e), 0);
 	assert_int_equal(cpm_http_route(e->http, "GET", "/async", h_async, e), 0);
+	assert_int_equal(cpm_http_route(e->http, "DELETE", "/gone", h_204, e), 0);
 	assert_int_equal(cpm_http_route(e->http, "GET", "bad", h_async, e), CPM_EINVAL);
 	struct sockaddr_in a;
 	uv_ip4_addr("127.0.0.1", 0, &a);
@@ -298,6 +305,27 @@ static void test_404_405_head(void **state)
 	assert_non_null(strstr(g.buf, "Content-Length: 0\r\n")); /* HEAD: empty echo */
 	assert_non_null(strstr(second, "\r\n\r\nabc"));
 	assert_false(g.eof);
+	close(fd);
+	env_free(e);
+}
+
+static void test_204(void **state)
+{
+	struct env *e = env_new(NULL);
+	int fd = client(e);
+	struct got g = { 0 };
+	csend(fd, "DELETE /gone HTTP/1.1\r\nHost: x\r\n\r\n"
+		  "GET /echo?after HTTP/1.1\r\nHost: x\r\n\r\n");
+	pump(e, fd, &g, 2, false, 2000);
+	assert_int_equal(count_responses(&g, false), 2);
+	assert_true(strncmp(g.buf, "HTTP/1.1 204 No Content\r\n", 25) == 0);
+	const char *second = strstr(g.buf, "HTTP/1.1 200 OK\r\n");
+	assert_non_null(second);
+	/* RFC 9110 §8.6: no Content-Length (nor content) in a 204 */
+	const char *cl = strstr(g.buf, "Content-Length:");
+	assert_true(cl > second);
+	assert_null(strstr(g.buf, "dropped"));
+	assert_non_null(strstr(second, "X-Query: after"));
 	close(fd);
 	env_free(e);
 }
@@ -517,6 +545,7 @@ int main(void)
 		cmocka_unit_test(test_keep_alive),
 		cmocka_unit_test(test_pipelined_with_async),
 		cmocka_unit_test(test_404_405_head),
+		cmocka_unit_test(test_204),
 		cmocka_unit_test(test_async_abort_on_free),
 		cmocka_unit_test(test_idle_close),
 		cmocka_unit_test(test_http10_and_close),
