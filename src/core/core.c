@@ -84,6 +84,20 @@ void cpm_core__reply(struct cpm_core *c, struct cpm_txn *st, int status,
 	}
 }
 
+void cpm_core__challenge(struct cpm_core *c, struct cpm_txn *st, const char *realm,
+			 bool proxy, bool stale)
+{
+	struct cpm_buf b;
+	cpm_buf_init(&b, 4096);
+	int rc = cpm_core__auth_challenge(&c->auth, &b, proxy, realm, c->conf->auth.algorithms,
+					  c->conf->auth.nalgorithms, stale);
+	if (rc)
+		cpm_core__reply(c, st, 500, "Cannot Challenge", NULL);
+	else
+		cpm_core__reply(c, st, proxy ? 407 : 401, NULL, b.p);
+	cpm_buf_free(&b);
+}
+
 /* ------------------------------------------------------------- addressing */
 
 bool cpm_core__uri_is_me(struct cpm_core *c, const struct cpm_sip_uri *u)

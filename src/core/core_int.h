@@ -149,6 +149,9 @@ void cpm_core__pending_detach(struct cpm_core_pending *p);
 /* Answer a request; extra may be NULL. */
 void cpm_core__reply(struct cpm_core *c, struct cpm_txn *st, int status,
 		     const char *reason, const char *extra);
+/* Answer 401 (proxy false) or 407 with a fresh challenge per algorithm. */
+void cpm_core__challenge(struct cpm_core *c, struct cpm_txn *st, const char *realm,
+			 bool proxy, bool stale);
 /* A to-tag for responses generated here. */
 const char *cpm_core__to_tag(void);
 

@@ -581,16 +581,6 @@ static void job_free(struct route_job *j)
 	free(j);
 }
 
-static void challenge(struct cpm_core *c, struct cpm_txn *st, const char *realm,
-		      bool stale)
-{
-	struct cpm_buf b;
-	cpm_buf_init(&b, 4096);
-	cpm_core__auth_challenge(&c->auth, &b, true, realm, c->conf->auth.algorithms,
-				 c->conf->auth.nalgorithms, stale);
-	cpm_core__reply(c, st, 407, NULL, b.p);
-	cpm_buf_free(&b);
-}
 
 static void user_work(struct cpm_store *s, void *arg)
 {
@@ -637,7 +627,7 @@ static void user_done(void *arg)
 	}
 	enum cpm_core_auth_result r = cpm_core__auth_verify(&c->auth, req, &j->cred, &j->user);
 	if (r == CPM_CORE_AUTH_STALE) {
-		challenge(c, st, realm, true);
+		cpm_core__challenge(c, st, realm, true, true);
 		job_free(j);
 		return;
 	}
@@ -655,6 +645,24 @@ static void user_done(void *arg)
 	}
 	j->authenticated = true;
 	route_continue(c, j);
+}
+
+/* Forward to the one destination in t[0] (resolved with result rc), the
+ * Request-URI unchanged; an unresolvable one is answered 404. */
+static void forward_one(struct cpm_core *c, struct route_job *j, struct fwd_target *t,
+			int rc, const char *unresolvable)
+{
+	struct cpm_txn *st = j->p.st;
+	const struct cpm_sip_msg *req = cpm_txn_req(st);
+	if (rc) {
+		cpm_core__reply(c, st, rc == CPM_EADDR ? 404 : cpm_core_err_status(rc),
+				rc == CPM_EADDR ? unresolvable : NULL, NULL);
+	} else {
+		t[0].ruri = req->ruri;
+		t[0].path = NULL;
+		fork_targets(c, st, req, &j->src, j->npop, t, 1, false);
+	}
+	job_free(j);
 }
 
 /* After authentication: pick the targets and fork. */
@@ -675,16 +683,7 @@ static void route_continue(struct cpm_core *c, struct route_job *j)
 		int rc = cpm_sip_uri_parse(next.uri, &u);
 		if (!rc)
 			rc = cpm_core__uri_dest(c, &u, &t[0].dest);
-		if (rc) {
-			cpm_core__reply(c, st, rc == CPM_EADDR ? 404 : cpm_core_err_status(rc),
-					rc == CPM_EADDR ? "Route Not Resolvable" : NULL, NULL);
-			job_free(j);
-			return;
-		}
-		t[0].ruri = req->ruri;
-		t[0].path = NULL;
-		fork_targets(c, st, req, &j->src, j->npop, t, 1, false);
-		job_free(j);
+		forward_one(c, j, t, rc, "Route Not Resolvable");
 		return;
 	}
 
@@ -746,16 +745,7 @@ local_user:;
 	if (rc == CPM_EADDR && j->in_dialog &&
 	    cpm_core__aor_local(c, req->ruri, j->to_aor, sizeof j->to_aor) == 0)
 		goto local_user; /* a remote target that is an AoR of ours */
-	if (rc) {
-		cpm_core__reply(c, st, rc == CPM_EADDR ? 404 : cpm_core_err_status(rc),
-				rc == CPM_EADDR ? "Destination Not Resolvable" : NULL, NULL);
-		job_free(j);
-		return;
-	}
-	t[0].ruri = req->ruri;
-	t[0].path = NULL;
-	fork_targets(c, st, req, &j->src, j->npop, t, 1, false);
-	job_free(j);
+	forward_one(c, j, t, rc, "Destination Not Resolvable");
 }
 
 void cpm_core__proxy_request(struct cpm_core *c, struct cpm_txn *st,
@@ -804,7 +794,7 @@ void cpm_core__proxy_request(struct cpm_core *c, struct cpm_txn *st,
 			return;
 		}
 		if (r == CPM_CORE_AUTH_NONE) {
-			challenge(c, st, realm, false);
+			cpm_core__challenge(c, st, realm, true, false);
 			job_free(j);
 			return;
 		}

@@ -545,13 +545,7 @@ static void user_done(void *arg)
 		enum cpm_core_auth_result r = cpm_core__auth_verify(&c->auth, req, &j->cred,
 								  &j->user);
 		if (r == CPM_CORE_AUTH_STALE) {
-			struct cpm_buf b;
-			cpm_buf_init(&b, 4096);
-			cpm_core__auth_challenge(&c->auth, &b, false, realm,
-						 c->conf->auth.algorithms,
-						 c->conf->auth.nalgorithms, true);
-			cpm_core__reply(c, st, 401, NULL, b.p);
-			cpm_buf_free(&b);
+			cpm_core__challenge(c, st, realm, false, true);
 			job_free(j);
 			return;
 		}
@@ -605,13 +599,7 @@ void cpm_core__reg_request(struct cpm_core *c, struct cpm_txn *st,
 			goto fail;
 		}
 		if (r == CPM_CORE_AUTH_NONE) {
-			struct cpm_buf b;
-			cpm_buf_init(&b, 4096);
-			cpm_core__auth_challenge(&c->auth, &b, false, realm,
-						 c->conf->auth.algorithms,
-						 c->conf->auth.nalgorithms, false);
-			cpm_core__reply(c, st, 401, NULL, b.p);
-			cpm_buf_free(&b);
+			cpm_core__challenge(c, st, realm, false, false);
 			goto fail;
 		}
 		/* the authenticated identity must be the AoR's user (§10.3 step 4) */
