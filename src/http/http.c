@@ -100,9 +100,18 @@ void cpm_http__date(int64_t t, char *out)
 		tm.tm_year = 70;
 		tm.tm_wday = 4;
 	}
-	snprintf(out, CPM_HTTP__DATE_LEN + 1, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-		 days[tm.tm_wday % 7], tm.tm_mday, mons[tm.tm_mon % 12],
-		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	/* fields are in range after gmtime_r; the year is clamped to 4
+	 * digits so that the length is fixed */
+	int year = tm.tm_year + 1900;
+	if (year < 0 || year > 9999)
+		year = 9999;
+	char tmp[96];
+	snprintf(tmp, sizeof tmp, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+		 days[(unsigned)tm.tm_wday % 7], tm.tm_mday % 100,
+		 mons[(unsigned)tm.tm_mon % 12], year, tm.tm_hour % 100,
+		 tm.tm_min % 100, tm.tm_sec % 100);
+	memcpy(out, tmp, CPM_HTTP__DATE_LEN);
+	out[CPM_HTTP__DATE_LEN] = '\0';
 }
 
 int cpm_http_new(uv_loop_t *loop, const struct cpm_http_conf *conf,
