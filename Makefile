@@ -46,7 +46,13 @@ $(BUILD)/libcpm.a: $(LIB_OBJ)
 $(BUILD)/cpmd: $(CPMD_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libcpm.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/cpm: $(CPM_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/libcpm.a
+# "cpm bench" is the load generator of bench/loadgen.c (libc only), its
+# main renamed so that the same file also builds standalone.
+$(BUILD)/obj/bench/loadgen.o: bench/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) -Wall -Wno-format-truncation -Dmain=cpm_cli_bench_main -c $< -o $@
+
+$(BUILD)/cpm: $(CPM_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/bench/loadgen.o $(BUILD)/libcpm.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_HELPERS:%.c=$(BUILD)/obj/%.o) $(BUILD)/libcpm.a

@@ -21,6 +21,8 @@ static const char usage_general[] =
 	"  send TO TEXT                            send a MESSAGE (TEXT '-': stdin)\n"
 	"  listen [--count N] [--duration S]       register and print incoming messages\n"
 	"  options [URI]                           send an OPTIONS ping\n"
+	"  bench --target IP:PORT [...]            MESSAGE load generator (UAC+UAS,\n"
+	"                                          batched); cpm bench --help\n"
 	"  help [COMMAND]                          show help\n"
 	"\n"
 	"Global options (also accepted after the command):\n"
@@ -667,10 +669,20 @@ static enum cpm_cli_cmd help_topic_cmd(const char *topic)
 	return c == CPM_CLI_CMD_HELP || c == CPM_CLI_CMD_VERSION ? CPM_CLI_CMD_NONE : c;
 }
 
+#ifndef CPM_CLI_TEST
+/* bench/loadgen.c, linked in with its main renamed (see the Makefile) */
+int cpm_cli_bench_main(int argc, char **argv);
+#endif
+
 int main(int argc, char **argv)
 {
 	struct cpm_cli_args a;
 	char err[600] = "";
+
+#ifndef CPM_CLI_TEST
+	if (argc > 1 && strcmp(argv[1], "bench") == 0)
+		return cpm_cli_bench_main(argc - 1, argv + 1);
+#endif
 
 	cpm_cli_args_init(&a);
 	if (cpm_cli_args_parse(&a, argc, argv, err, sizeof err) != 0) {
