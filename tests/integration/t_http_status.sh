@@ -95,11 +95,48 @@ assert_match "$CPMD_LOG" '\[127\.0\.0\.1:[0-9]+\] http POST /health 405 [0-9]+ b
 assert_match "$CPMD_LOG" '\[127\.0\.0\.1:[0-9]+\] http GET /no/such/path 404 [0-9]+ bytes'
 assert_match "$CPMD_LOG" 'http - - 431 [0-9]+ bytes'
 
-check "cpmd still alive, SIP still answers, clean stop"
+check "cpmd still alive, SIP still answers"
 cpmd_alive || fail "cpmd died"
 sipmsg --method OPTIONS --uri "sip:127.0.0.1:$SIP_PORT" --from probe@example.test \
 	--to "127.0.0.1:$SIP_PORT" --expect 200 >"$T/opt.out" || fail "OPTIONS after HTTP: $(tail -n 1 "$T/opt.out")"
-cpmd_stop
+
+check "during the shutdown grace: /health -> 503 {\"status\":\"stopping\"} with Connection: close"
+# a MESSAGE to alice's binding (nobody listens there) keeps a client transaction alive, so
+# the shutdown waits (server.shutdown_grace); a kept-alive HTTP connection asks meanwhile
+bg_start message "$PYTHON" "$SIPMSG" request --server "127.0.0.1:$SIP_PORT" --method MESSAGE \
+	--uri sip:alice@example.test --from alice@example.test --to alice@example.test \
+	--body hello --user alice@example.test --password alice-secret --timeout 20
+# the 407 challenge comes first; the authenticated retry follows at once
+wait_for 10 grep -q '^SIP/2\.0 407' "$T/message.out" || fail "MESSAGE: no 407 challenge"
+sleep 0.5
+"$PYTHON" - "$HTTP_PORT" "$CPMD_PID" >"$T/stopping.out" 2>&1 <<'PY'
+import os, signal, socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+def ask():
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
+    while len(body) < n:
+        body += s.recv(4096)
+    return head.decode(), body.decode()
+h, b = ask()
+print(h.splitlines()[0], b)
+os.kill(int(sys.argv[2]), signal.SIGTERM)
+time.sleep(0.3)
+h, b = ask()
+print(h.splitlines()[0], b)
+print("close" if "\r\nConnection: close" in h else "no-close")
+PY
+cat "$T/stopping.out"
+assert_match "$T/stopping.out" '^HTTP/1\.1 200 OK \{"status":"ok"\}'
+assert_match "$T/stopping.out" '^HTTP/1\.1 503 Service Unavailable \{"status":"stopping"\}'
+assert_match "$T/stopping.out" '^close$'
+bg_wait "$CPMD_PID" 20
+CPMD_PID=
+assert_eq "$BG_RC" 0 "cpmd exit code after SIGTERM"
 assert_no_sanitizer_errors "$CPMD_LOG"
 
 check "an HTTP port in use is a startup error with a clear message"
