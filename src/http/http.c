@@ -322,9 +322,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (nread == 0 || c->st != CONN_UP)
 		return;
-	conn_touch(c);
 	if (c->close_after_flush)
 		return; /* answered with close: the rest is discarded */
+	/* The timer restarts when a request begins, not on every read: a
+	 * request must arrive whole within idle_timeout_ms (no slow-drip
+	 * requests holding a connection forever). */
+	if (!c->in.len)
+		conn_touch(c);
 	if (cpm_buf_append(&c->in, buf->base, (size_t)nread)) {
 		/* only pipelined input can exceed the buffer (a single
 		 * request over it fails in the parser first) */

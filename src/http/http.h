@@ -93,7 +93,8 @@ struct cpm_http_resp;
 
 struct cpm_http_conf {
 	struct cpm_http_limits lim;
-	unsigned idle_timeout_ms; /* no traffic and no request pending */
+	unsigned idle_timeout_ms; /* between requests, and for the whole of
+				   * one request to arrive */
 	unsigned max_conns;	  /* over it: 503 and close */
 	size_t max_out_buf;	  /* per connection: stop reading above it */
 	char server_name[128];	  /* Server header value */

@@ -393,6 +393,22 @@ static void test_idle_close(void **state)
 	assert_true(g.eof);
 	assert_int_equal(g.len, 0);
 	close(fd);
+	/* a request dripping in byte by byte does not extend the timer */
+	fd = client(e);
+	memset(&g, 0, sizeof g);
+	const char *drip = "GET /echo HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa";
+	uint64_t t1 = cpm_now_ms();
+	for (size_t i = 0; drip[i] && !g.eof; i++) {
+		char one[2] = { drip[i], 0 };
+		send(fd, one, 1, MSG_NOSIGNAL);
+		pump(e, fd, &g, -1, false, 20);
+	}
+	if (!g.eof)
+		pump(e, fd, &g, -1, false, 2000);
+	assert_true(g.eof);
+	assert_true(cpm_now_ms() - t1 < 1000);
+	assert_int_equal(g.len, 0);
+	close(fd);
 	env_free(e);
 }
 
