@@ -70,11 +70,17 @@ const char *cpm_core__to_tag(void)
 void cpm_core__reply(struct cpm_core *c, struct cpm_txn *st, int status,
 		     const char *reason, const char *extra)
 {
-	char hdrs[1024];
-	snprintf(hdrs, sizeof hdrs, "Server: %s\r\n%s", c->conf->server.name,
-		 extra ? extra : "");
-	int rc = cpm_txn_reply(st, status, reason, cpm_core__to_tag(), hdrs,
-			       CPM_STR_NULL, CPM_STR_NULL);
+	/* no fixed buffer: a registrar's 200 lists every binding */
+	struct cpm_buf hdrs;
+	cpm_buf_init(&hdrs, 256 * 1024);
+	int rc = cpm_buf_puts(&hdrs, "Server: ");
+	rc = rc ? rc : cpm_buf_puts(&hdrs, c->conf->server.name);
+	rc = rc ? rc : cpm_buf_append(&hdrs, "\r\n", 2);
+	rc = rc ? rc : cpm_buf_puts(&hdrs, extra ? extra : "");
+	if (!rc)
+		rc = cpm_txn_reply(st, status, reason, cpm_core__to_tag(), hdrs.p,
+				   CPM_STR_NULL, CPM_STR_NULL);
+	cpm_buf_free(&hdrs);
 	if (rc && rc != CPM_ESTATE) {
 		const struct cpm_sip_msg *req = cpm_txn_req(st);
 		char ctx[96];
