@@ -638,7 +638,10 @@ static void user_done(void *arg)
 	}
 	if (r != CPM_CORE_AUTH_OK) {
 		char cb[96];
-		cpm_logn(ctx_str(req, cb), "authentication failed for %s", j->from_aor);
+		char peer[CPM_NET_ADDR_STRLEN];
+		cpm_net_addr_print(&j->src.peer, peer, sizeof peer);
+		cpm_logn(ctx_str(req, cb), "authentication failed for %s from %s", j->from_aor,
+			 peer);
 		cpm_core__reply(c, st, 403, NULL, NULL);
 		job_free(j);
 		return;

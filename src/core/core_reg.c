@@ -555,8 +555,9 @@ static void user_done(void *arg)
 			return;
 		}
 		if (r != CPM_CORE_AUTH_OK) {
-			cpm_logn(j->aor, "authentication failed from %s",
-				 cpm_txn_src(st) ? "peer" : "?");
+			char peer[CPM_NET_ADDR_STRLEN];
+			cpm_net_addr_print(&j->src.peer, peer, sizeof peer);
+			cpm_logn(j->aor, "REGISTER authentication failed from %s", peer);
 			cpm_core__reply(c, st, 403, NULL, NULL);
 			job_free(j);
 			return;
