@@ -606,7 +606,7 @@ summary_md() {
 		if [ -s "$OUT/callgrind.tsv" ]; then
 			echo "## callgrind: instructions per relayed MESSAGE"; echo
 			echo '```'; grep '^callgrind' "$OUT/summary.txt"; echo '```'; echo
-			echo '```'; column -t -s $'\t' "$OUT/callgrind.tsv"; echo '```'
+			echo '```'; cat "$OUT/callgrind.tsv"; echo '```'
 		fi
 		echo; echo '```'; cat "$OUT/summary.txt"; echo '```'
 	} > "$f"
