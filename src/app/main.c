@@ -123,6 +123,12 @@ static int http_start(struct app *a, char *err, size_t errsz)
 	struct cpm_http_conf hc;
 	cpm_http_conf_default(&hc);
 	snprintf(hc.server_name, sizeof hc.server_name, "%s", a->conf->server.name);
+	hc.lim.max_head = a->conf->http.max_header_size;
+	hc.lim.max_body = a->conf->http.max_body_size;
+	hc.lim.max_headers = (unsigned)a->conf->http.max_headers;
+	hc.idle_timeout_ms = (unsigned)a->conf->http.idle_timeout;
+	hc.max_conns = (unsigned)a->conf->http.max_connections;
+	hc.max_out_buf = a->conf->http.max_out_buffer;
 	int rc = cpm_http_new(a->loop, &hc, &a->http);
 	if (!rc)
 		rc = cpm_http_route(a->http, "GET", "/health", http_health, a);

@@ -93,6 +93,12 @@ struct cpm_conf {
 	} auth;
 	struct {
 		struct cpm_conf_listen listen; /* port 0: HTTP disabled ("") */
+		size_t max_header_size;  /* request line + headers, bytes (431) */
+		size_t max_body_size;    /* bytes (413) */
+		int max_headers;         /* header fields (431) */
+		int idle_timeout;        /* ms */
+		int max_connections;
+		size_t max_out_buffer;   /* bytes per connection */
 	} http;
 	struct {
 		char url[CPM_CONF_PATH_LEN]; /* "sqlite:PATH" */
