@@ -488,7 +488,7 @@ static void usage(void)
 		"  --count N          exact number to send (0: UAS only for --duration s)\n"
 		"  --users N          users <prefix>00001..N, cycled (1000)\n"
 		"  --prefix P         user name prefix (user); --width W digits (5)\n"
-		"  --domain D         R-URI/To domain (default: the target IP)\n"
+		"  --domain D         R-URI/To host[:port] (default: the target IP:PORT)\n"
 		"  --local-ip IP      local address (127.0.0.1)\n"
 		"  --uac-port P       UAC socket port (5185)\n"
 		"  --uas-port P       UAS socket port (5181; 0 = no UAS)\n"
@@ -546,7 +546,7 @@ int main(int argc, char **argv)
 	if (inet_pton(AF_INET, target, &opt.target.sin_addr) != 1)
 		usage();
 	if (!opt.domain[0])
-		snprintf(opt.domain, sizeof opt.domain, "%s", target);
+		snprintf(opt.domain, sizeof opt.domain, "%s:%s", target, colon + 1);
 	if (opt.count == UINT32_MAX)
 		opt.count = (uint32_t)(opt.rate * opt.duration + 0.5);
 	signal(SIGINT, on_sig);
