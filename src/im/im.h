@@ -1,0 +1,239 @@
+/* im — the decision rules of pager-mode store-and-forward (issue 3, "What
+ * decides a message's fate"; seeds-digest R13–R53, R111–R112), in one place.
+ *
+ * Pure: depends on lib and sip only; no I/O, no globals, no logging.  Three
+ * steps, each usable alone:
+ *   1. cpm_im_indicators_parse reads the sender's per-message indicators
+ *      from a parsed request (Content-Disposition, Request-Disposition,
+ *      CPIM/IMDN, Content-Type, Expires);
+ *   2. the recipient's profile and class come from strings
+ *      (cpm_im_profile_set, cpm_im_class_set), as `cpmd user set` and the
+ *      `[class.NAME]` config sections will pass them;
+ *   3. cpm_im_decide maps indicators + profile + class + quota usage to one
+ *      fate, once live delivery failed or there is no binding.
+ * docs/STORE_AND_FORWARD.md is the rule table; tests/unit/im/ test each row. */
+#ifndef CPM_IM_H
+#define CPM_IM_H
+
+#include "lib/lib.h"
+#include "sip/sip.h"
+
+/* ------------------------------------------------------------- indicators */
+
+/* Every indicator seen in the request (cpm_im_indicators.seen). */
+#define CPM_IM_SEEN_CD_INSTANT 0x0001u  /* Content-Disposition: instant (R16) */
+#define CPM_IM_SEEN_CD_STOREFWD 0x0002u /* Content-Disposition: store&fwd or S&F (R23) */
+#define CPM_IM_SEEN_RD_DO_NOT_STORE 0x0004u   /* Request-Disposition: do-not-store (R26) */
+#define CPM_IM_SEEN_RD_SAF_NOT_REACHED 0x0008u /* ...: store-and-forward-if-not-reached (R26) */
+#define CPM_IM_SEEN_RD_STORE 0x0010u           /* seed 002 store command "store" (R27, R30) */
+#define CPM_IM_SEEN_RD_STORE_AND_FORWARD 0x0020u /* store command "store-and-forward" (R27) */
+#define CPM_IM_SEEN_RD_NOTIFY 0x0040u          /* store command "notify" (R27, R48) */
+#define CPM_IM_SEEN_IMDN_POSITIVE 0x0080u      /* imdn positive-delivery (RFC 5438) */
+#define CPM_IM_SEEN_IMDN_NEGATIVE 0x0100u      /* imdn negative-delivery */
+#define CPM_IM_SEEN_IMDN_PROCESSING 0x0200u    /* imdn processing */
+#define CPM_IM_SEEN_IMDN_DISPLAY 0x0400u       /* imdn display (not ours to send) */
+
+/* The sender's storage request once the precedence is applied (one value;
+ * see cpm_im_indicators_parse for the order). */
+enum cpm_im_request {
+	CPM_IM_REQ_NONE = 0,  /* no indicator: the recipient's profile decides */
+	CPM_IM_REQ_INSTANT,   /* instant / do-not-store: deliver now or fail */
+	CPM_IM_REQ_DEFERRED,  /* store&fwd / S&F: deferred retrieval (R36) */
+	CPM_IM_REQ_STORE,     /* "store": keep until the recipient asks (R30) */
+	CPM_IM_REQ_STORE_FWD, /* store-and-forward(-if-not-reached), notify:
+			       * store, push when reachable (R26, R31) */
+};
+
+/* What the body is, for the rules that depend on it. */
+enum cpm_im_kind {
+	CPM_IM_KIND_NONE = 0,    /* no body */
+	CPM_IM_KIND_MESSAGE,     /* any other content (R17) */
+	CPM_IM_KIND_ISCOMPOSING, /* application/im-iscomposing+xml (RFC 3994) */
+	CPM_IM_KIND_IMDN,        /* message/imdn+xml (RFC 5438) */
+	CPM_IM_KIND_SESSION,     /* INVITE/INFO without a message payload
+				  * (only application/sdp, or nothing) */
+};
+
+struct cpm_im_indicators {
+	enum cpm_sip_method method; /* MESSAGE, INVITE or INFO */
+	unsigned seen;              /* CPM_IM_SEEN_* */
+	enum cpm_im_request req;    /* after precedence */
+	bool conflict;              /* indicators disagreed; req is the winner */
+	bool notify;                /* report delivery back (store command notify) */
+	enum cpm_im_kind kind;
+	/* Content-Type of the request ("type/subtype", no parameters) and the
+	 * type of what is carried: the inner type of message/cpim (RFC 3862),
+	 * the first non-SDP part of an INVITE/INFO multipart body (seed 002
+	 * Fig. 5), else content_type.  payload_type is what `accepts` is
+	 * checked against.  Both point into the request. */
+	struct cpm_str content_type;
+	struct cpm_str payload_type;
+	struct cpm_str message_id; /* CPIM imdn.Message-ID, or empty */
+	int64_t expires;           /* Expires delta-seconds, -1 when absent */
+};
+
+/* Read the indicators of req (a MESSAGE, INVITE or INFO; CPM_EUNSUPP for
+ * other methods).  Unknown Content-Disposition types (render, session,
+ * recipient-list, notification, ...) and RFC 3841 directives (proxy,
+ * no-fork, ...) are not indicators and are ignored.
+ *
+ * Precedence (docs/STORE_AND_FORWARD.md, "Sender indicators"):
+ *   instant / do-not-store  >  store&fwd / S&F  >  store  >
+ *   store-and-forward-if-not-reached / store-and-forward / notify  >  none.
+ * A "do not store" wins because the issue says the sender's instant always
+ * wins, and failing with a status is never a silent loss, whereas storing
+ * what the sender called instant cannot be undone.
+ *
+ * Returns 0, or CPM_EPARSE for a malformed Content-Type, multipart,
+ * message/cpim body or Expires value, or a non-empty body without
+ * Content-Type (RFC 3261 §20.15); *out then holds what was read before the
+ * error.  Slices point into req's buffer. */
+int cpm_im_indicators_parse(const struct cpm_sip_msg *req,
+			    struct cpm_im_indicators *out);
+
+/* --------------------------------------------------------- profile, class */
+
+enum cpm_im_sf_mode {
+	CPM_IM_SF_NO = 0,  /* never store (R111 "NO") */
+	CPM_IM_SF_YES,     /* store and forward (R111 "YES"), the default */
+	CPM_IM_SF_NOTIFY,  /* store, forward, report to the sender (R111) */
+	CPM_IM_SF_FORWARD, /* forward to target (R35, R111 "to e-mail") */
+};
+
+#define CPM_IM_ACCEPTS_MAX 16 /* content-type patterns per profile */
+#define CPM_IM_TYPE_MAX 128   /* one pattern, NUL included */
+#define CPM_IM_TARGET_MAX 256 /* forward target URI, NUL included */
+#define CPM_IM_NAME_MAX 64    /* class name, NUL included */
+#define CPM_IM_ERR_MAX 160    /* the err buffers below */
+
+struct cpm_im_profile {
+	enum cpm_im_sf_mode mode;
+	char target[CPM_IM_TARGET_MAX]; /* CPM_IM_SF_FORWARD: sip:/sips:/mailto: */
+	unsigned naccepts;              /* 0 = accept everything */
+	char accepts[CPM_IM_ACCEPTS_MAX][CPM_IM_TYPE_MAX]; /* lowercase */
+	char class_name[CPM_IM_NAME_MAX];
+};
+
+struct cpm_im_class {
+	bool storage;          /* storage allowed (R42) */
+	uint64_t max_messages; /* stored messages per user, 0 = no limit */
+	uint64_t max_bytes;    /* stored bytes per user, 0 = no limit */
+	int64_t max_lifetime;  /* seconds, 0 = the server default (R33) */
+};
+
+/* The recipient's queue now. */
+struct cpm_im_usage {
+	uint64_t count;
+	uint64_t bytes;
+};
+
+struct cpm_im_limits {
+	size_t max_inline_size;   /* im.max_inline_size: larger bodies go the
+				   * deferred-retrieval way; 0 = no limit */
+	int64_t default_lifetime; /* used when the class has none; 0 = none */
+	int quota_bytes_status;   /* status for a full byte quota (507) */
+};
+
+/* Server defaults (issue 3 §3): profile yes, accepts all, class "default";
+ * class: storage on, 1000 messages, 10 MiB, lifetime from limits; limits:
+ * inline 1300 bytes (RFC 3428: the size bound of MESSAGE on a path that
+ * is not congestion-controlled), 7 days, 507. */
+void cpm_im_profile_default(struct cpm_im_profile *p);
+void cpm_im_class_default(struct cpm_im_class *c);
+void cpm_im_limits_default(struct cpm_im_limits *l);
+
+/* One "key=value" of `cpmd user set`: store-and-forward=no|yes|notify|
+ * forward:<uri>, accepts=<type>[,<type>...], class=<name>.  Keys and the
+ * mode words are case-insensitive (the seed writes NO/YES/NOTIFY).  On
+ * error p is unchanged and err (CPM_IM_ERR_MAX bytes, may be NULL) says
+ * what is wrong and where.  Errors: CPM_EINVAL (no '=', unknown key, bad
+ * word), CPM_EPARSE (malformed type or URI), CPM_ESCHEME (forward target
+ * not sip:, sips: or mailto:), CPM_ELIMIT (too many types), CPM_ETOOBIG
+ * (a value too long). */
+int cpm_im_profile_set(struct cpm_im_profile *p, const char *kv, char *err);
+/* The value parsers behind it. */
+int cpm_im_sf_parse(struct cpm_str v, struct cpm_im_profile *p, char *err);
+int cpm_im_accepts_parse(struct cpm_str v, struct cpm_im_profile *p, char *err);
+/* "store-and-forward=...;accepts=...;class=..." (cpm_im_profile_set reads
+ * each part back). */
+int cpm_im_profile_format(const struct cpm_im_profile *p, struct cpm_buf *b);
+
+/* One key of a [class.NAME] section: storage=yes|no, max_messages=N,
+ * max_bytes=N[k|m|g] (powers of 1024), max_lifetime=N[s|m|h|d|w]. */
+int cpm_im_class_set(struct cpm_im_class *c, const char *key, const char *value,
+		     char *err);
+
+/* Is a body of content_type ("type/subtype", parameters ignored, any case)
+ * accepted by the profile?  Patterns: type/subtype, type/any, any/any with
+ * '*' for any (RFC 3261 §20.1 media-range).  An empty type (no body) is accepted.  The
+ * live path calls this too: 415 even when the user is reachable (R29). */
+bool cpm_im_accepts(const struct cpm_im_profile *p, struct cpm_str content_type);
+/* The Accept header value of a 415: the profile's list. */
+int cpm_im_accept_header(const struct cpm_im_profile *p, struct cpm_buf *b);
+
+/* ------------------------------------------------------------------- fate */
+
+enum cpm_im_fate {
+	CPM_IM_DELIVER_ONLY = 1, /* never stored: relay the live failure, or
+				  * answer status when there was none */
+	CPM_IM_STORE,            /* store, push when reachable (202) */
+	CPM_IM_STORE_DEFERRED,   /* store, notify with message/external-body
+				  * (RFC 4483), fetch over HTTP (202) */
+	CPM_IM_FORWARD,          /* re-target to profile target (sip or mailto) */
+	CPM_IM_REJECT,           /* answer status/reason, store nothing */
+};
+
+/* Which rule decided (one per row of the table). */
+enum cpm_im_rule {
+	CPM_IM_RULE_SESSION = 1,     /* INVITE/INFO with no payload or no store request */
+	CPM_IM_RULE_NOT_ACCEPTED,    /* 415 */
+	CPM_IM_RULE_ISCOMPOSING,     /* never stored */
+	CPM_IM_RULE_INSTANT,         /* sender instant / do-not-store */
+	CPM_IM_RULE_STALE,           /* sender Expires: 0 */
+	CPM_IM_RULE_FORWARD,         /* profile forward */
+	CPM_IM_RULE_PROFILE_NO,      /* profile no, no store request */
+	CPM_IM_RULE_PROFILE_NO_REQ,  /* profile no, store request: 480 */
+	CPM_IM_RULE_CLASS_OFF,       /* class storage off, no store request */
+	CPM_IM_RULE_CLASS_OFF_REQ,   /* class storage off, store request: 480 */
+	CPM_IM_RULE_TOO_BIG,         /* body over the class byte limit: 413 */
+	CPM_IM_RULE_QUOTA_COUNT,     /* 486 */
+	CPM_IM_RULE_QUOTA_BYTES,     /* 507 (limits.quota_bytes_status) */
+	CPM_IM_RULE_DEFERRED_REQ,    /* sender store&fwd */
+	CPM_IM_RULE_DEFERRED_SIZE,   /* body over max_inline_size */
+	CPM_IM_RULE_STORE,           /* store */
+};
+
+struct cpm_im_decision {
+	enum cpm_im_fate fate;
+	enum cpm_im_rule rule;
+	int status;            /* REJECT: the answer; DELIVER_ONLY: the answer
+				* when no branch gave one (480); STORE*: 202;
+				* FORWARD: 0 (the target's answer is relayed) */
+	const char *reason;    /* reason phrase for status */
+	int64_t expires;       /* STORE*: seconds to keep, -1 = no limit */
+	bool pull;             /* STORE*: keep until the recipient asks (R30) */
+	const char *target;    /* FORWARD: the profile's target URI */
+	bool accept_hdr;       /* REJECT 415: add Accept (cpm_im_accept_header) */
+	bool report_stored;    /* IMDN processing/stored on store */
+	bool report_delivered; /* IMDN delivered when a device takes it */
+	bool report_failed;    /* IMDN failed/expired otherwise */
+	bool never_store;      /* isComposing: never queue, even elsewhere */
+};
+
+/* The single decision table of issue 3, applied once live delivery failed
+ * or there is no binding.  cls NULL means cpm_im_class_default (never
+ * "storage off"); sender_expires: the request's Expires in seconds, -1 when
+ * absent (ind->expires is the usual argument).  Returns 0 with *out filled, or
+ * CPM_EINVAL for NULL ind/profile/current/limits/out. */
+int cpm_im_decide(const struct cpm_im_indicators *ind,
+		  const struct cpm_im_profile *profile,
+		  const struct cpm_im_class *cls,
+		  const struct cpm_im_usage *current, size_t body_len,
+		  const struct cpm_im_limits *limits, int64_t sender_expires,
+		  struct cpm_im_decision *out);
+
+const char *cpm_im_fate_name(enum cpm_im_fate f);
+const char *cpm_im_rule_name(enum cpm_im_rule r);
+const char *cpm_im_request_name(enum cpm_im_request r);
+
+#endif
