@@ -141,6 +141,39 @@ static void walk_msg(const struct cpm_sip_msg *m)
 	}
 }
 
+/* What the server transaction does instead of parsing its copy again:
+ * rebase the parse onto a copy whose top via-parm gained a parameter, and
+ * compare with a fresh parse of that copy. */
+static struct cpm_sip_msg moved;
+static void rebase_check(const struct cpm_sip_msg *m, const struct cpm_sip_limits *lim)
+{
+	if (!m->is_request || !m->via.whole.len)
+		return;
+	static const char add[] = ";received=192.0.2.1";
+	size_t vs = (size_t)(m->via.whole.s - m->buf), ve = vs + m->via.whole.len;
+	size_t nlen = m->len + sizeof add - 1;
+	char *copy = malloc(nlen);
+	if (!copy)
+		return;
+	memcpy(copy, m->buf, ve);
+	memcpy(copy + ve, add, sizeof add - 1);
+	memcpy(copy + ve + sizeof add - 1, m->buf + ve, m->len - ve);
+	moved = *m;
+	int rc = cpm_sip_msg_rebase(&moved, copy, nlen, vs, ve,
+				    m->via.whole.len + sizeof add - 1);
+	if (rc == 0 && cpm_sip_msg_parse(&back, copy, nlen, CPM_SIP_DATAGRAM, lim) == 0) {
+		CHECK(moved.nhdrs == back.nhdrs);
+		for (unsigned i = 0; i < moved.nhdrs; i++)
+			CHECK(cpm_str_eq(moved.hdrs[i].raw, back.hdrs[i].raw));
+		CHECK(cpm_str_eq(moved.call_id, back.call_id));
+		CHECK(cpm_str_eq(moved.ruri, back.ruri));
+		CHECK(cpm_str_eq(moved.from.tag, back.from.tag));
+		CHECK(cpm_str_eq(moved.body, back.body));
+		CHECK(cpm_str_eq(moved.via.branch, back.via.branch));
+	}
+	free(copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *buf = (const char *)data;
@@ -156,6 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc = cpm_sip_msg_parse(&msg, buf, size, CPM_SIP_DATAGRAM, &lim);
 	if (rc == 0) {
 		walk_msg(&msg);
+		rebase_check(&msg, &lim);
 	} else {
 		CHECK(msg.err_reason != NULL && rc < 0);
 		CHECK(msg.is_request || msg.err_status == 0);
