@@ -221,3 +221,163 @@ int cpm_store_binding_purge(struct cpm_store *s, int64_t now)
 {
 	return s->ops->binding_purge(s, now);
 }
+
+/* ----------------------------------------------------------------- messages */
+
+static int check_msg(struct cpm_store_msg *m)
+{
+	if (!m || !TERMINATED(m->recipient) || !TERMINATED(m->sender) ||
+	    !TERMINATED(m->sender_display) || !TERMINATED(m->call_id) ||
+	    !TERMINATED(m->message_id) || !TERMINATED(m->content_type) ||
+	    !TERMINATED(m->subject))
+		return CPM_EINVAL;
+	if (!m->sender[0] || !m->call_id[0] || !m->content_type[0] ||
+	    (!m->body && m->body_len) || m->kind < CPM_STORE_MSG_MESSAGE ||
+	    m->kind > CPM_STORE_MSG_DEFERRED || m->state < CPM_STORE_MSG_STORED ||
+	    m->state > CPM_STORE_MSG_FAILED || m->flags < 0 || m->expires < 0)
+		return CPM_EINVAL;
+	if (m->body_len > CPM_STORE_MSG_BODY_MAX)
+		return CPM_ETOOBIG;
+	char a[256];
+	if (cpm_store_aor_normalize(m->recipient, a, sizeof a))
+		return CPM_EINVAL;
+	memcpy(m->recipient, a, sizeof a);
+	if (m->created == 0)
+		m->created = cpm_wall_s();
+	return 0;
+}
+
+int cpm_store_msg_put(struct cpm_store *s, struct cpm_store_msg *m)
+{
+	int rc = check_msg(m);
+	return rc ? rc : s->ops->msg_put(s, m);
+}
+
+int cpm_store_msg_put_batch(struct cpm_store *s, struct cpm_store_msg *const *msgs,
+			    size_t n, int *errs)
+{
+	if (!msgs && n)
+		return CPM_EINVAL;
+	int first = 0;
+	for (size_t i = 0; i < n; i++) {
+		int rc = check_msg(msgs[i]);
+		if (errs)
+			errs[i] = rc;
+		if (rc && !first)
+			first = rc;
+	}
+	if (first) {
+		/* nothing is tried: the good ones may be retried */
+		for (size_t i = 0; errs && i < n; i++)
+			if (!errs[i])
+				errs[i] = CPM_EAGAIN;
+		return first;
+	}
+	return n ? s->ops->msg_put_batch(s, msgs, n, errs) : 0;
+}
+
+int cpm_store_msg_get(struct cpm_store *s, int64_t id, struct cpm_store_msg *out)
+{
+	if (!out)
+		return CPM_EINVAL;
+	out->body = NULL;
+	out->body_len = 0;
+	if (id <= 0)
+		return CPM_ENOTFOUND;
+	return s->ops->msg_get(s, id, out);
+}
+
+void cpm_store_msg_free_body(struct cpm_store_msg *m)
+{
+	if (!m)
+		return;
+	free((void *)m->body);
+	m->body = NULL;
+	m->body_len = 0;
+}
+
+static int msg_list(struct cpm_store *s, const char *aor, const char *device,
+		    int64_t after_id, int limit, int64_t now,
+		    int (*cb)(void *arg, const struct cpm_store_msg *m), void *arg)
+{
+	char a[256];
+	if (!cb || limit < 0 || cpm_store_aor_normalize(aor, a, sizeof a))
+		return CPM_EINVAL;
+	return s->ops->msg_list(s, a, device, after_id, limit, now, cb, arg);
+}
+
+int cpm_store_msg_list_pending(struct cpm_store *s, const char *aor,
+			       int64_t after_id, int limit, int64_t now,
+			       int (*cb)(void *arg, const struct cpm_store_msg *m),
+			       void *arg)
+{
+	return msg_list(s, aor, NULL, after_id, limit, now, cb, arg);
+}
+
+int cpm_store_msg_list_pending_device(
+	struct cpm_store *s, const char *aor, const char *device, int64_t after_id,
+	int limit, int64_t now, int (*cb)(void *arg, const struct cpm_store_msg *m),
+	void *arg)
+{
+	if (!device || !*device)
+		return CPM_EINVAL;
+	return msg_list(s, aor, device, after_id, limit, now, cb, arg);
+}
+
+int cpm_store_msg_delivery_set(struct cpm_store *s, int64_t id,
+			       const char *device, int state, int64_t now)
+{
+	if (!device || !*device || strlen(device) >= 256 ||
+	    state < CPM_STORE_DLV_ATTEMPT || state > CPM_STORE_DLV_FAILED)
+		return CPM_EINVAL;
+	return s->ops->msg_delivery_set(s, id, device, state, now);
+}
+
+int cpm_store_msg_delivery_get(struct cpm_store *s, int64_t id,
+			       const char *device,
+			       struct cpm_store_msg_delivery *out)
+{
+	if (!device || !*device || !out)
+		return CPM_EINVAL;
+	return s->ops->msg_delivery_get(s, id, device, out);
+}
+
+int cpm_store_msg_state_set(struct cpm_store *s, int64_t id, int state)
+{
+	if (state < CPM_STORE_MSG_STORED || state > CPM_STORE_MSG_FAILED)
+		return CPM_EINVAL;
+	return s->ops->msg_state_set(s, id, state);
+}
+
+int cpm_store_msg_mark_delivered(struct cpm_store *s, int64_t id)
+{
+	return cpm_store_msg_state_set(s, id, CPM_STORE_MSG_DELIVERED);
+}
+
+int cpm_store_msg_del(struct cpm_store *s, int64_t id)
+{
+	return s->ops->msg_del(s, id);
+}
+
+int cpm_store_msg_expire(struct cpm_store *s, int64_t now,
+			 int (*cb)(void *arg, const struct cpm_store_msg *m),
+			 void *arg)
+{
+	if (!cb)
+		return CPM_EINVAL;
+	return s->ops->msg_expire(s, now, cb, arg);
+}
+
+int cpm_store_msg_usage(struct cpm_store *s, const char *aor, int64_t *count,
+			int64_t *bytes)
+{
+	char a[256];
+	if (!count || !bytes || cpm_store_aor_normalize(aor, a, sizeof a))
+		return CPM_EINVAL;
+	return s->ops->msg_usage(s, a, count, bytes);
+}
+
+int cpm_store_txn(struct cpm_store *s, int op)
+{
+	return s->ops->txn(s, op);
+}

@@ -39,6 +39,84 @@ struct cpm_store_binding {
 	char user_agent[256];
 };
 
+/* ---------------------------------------------------------------- messages
+ *
+ * Store-and-forward: a message stored for an AoR (the recipient), waiting
+ * for delivery to each of the AoR's devices (late fork: a device that
+ * registers while the message is still stored gets it, once). */
+
+enum cpm_store_msg_kind {
+	CPM_STORE_MSG_MESSAGE = 0,  /* a pager-mode MESSAGE body */
+	CPM_STORE_MSG_REPORT = 1,   /* an IMDN report to forward to its target */
+	CPM_STORE_MSG_DEFERRED = 2, /* content kept for HTTP fetch (RFC 4483) */
+};
+
+enum cpm_store_msg_flag {
+	CPM_STORE_MSG_F_NOTIFY = 1 << 0,   /* report delivery to the sender */
+	CPM_STORE_MSG_F_DEFERRED = 1 << 1, /* deferred retrieval (store&fwd) */
+	CPM_STORE_MSG_F_PULL = 1 << 2,	   /* "store": kept until asked for */
+	CPM_STORE_MSG_F_IMDN = 1 << 3,	   /* CPIM imdn.Disposition-Notification */
+};
+
+enum cpm_store_msg_state {
+	CPM_STORE_MSG_STORED = 0,    /* waiting for (more) deliveries */
+	CPM_STORE_MSG_DELIVERED = 1, /* delivered, to all, for the AoR */
+	CPM_STORE_MSG_EXPIRED = 2,
+	CPM_STORE_MSG_FAILED = 3,
+};
+
+/* Per-device delivery state (struct cpm_store_msg_delivery). */
+enum cpm_store_dlv_state {
+	CPM_STORE_DLV_ATTEMPT = 0,   /* an attempt began (attempts++) */
+	CPM_STORE_DLV_DELIVERED = 1, /* 2xx: final, sticky */
+	CPM_STORE_DLV_FAILED = 2,    /* permanent failure for this device */
+};
+
+/* Bodies are blobs: byte-exact, NULs allowed, at most this long. */
+#define CPM_STORE_MSG_BODY_MAX ((size_t)16 << 20)
+
+struct cpm_store_msg {
+	int64_t id;		 /* assigned by put, > 0, never reused */
+	char recipient[256];	 /* AoR, normalised like the others */
+	char sender[512];	 /* the From URI */
+	char sender_display[128];
+	char call_id[256];	 /* the stable Call-ID of every delivery
+				  * attempt (caller-generated, unique) */
+	char message_id[128];	 /* CPIM/IMDN Message-ID, "" if none */
+	char content_type[128];
+	char subject[256];
+	/* put: the caller's bytes.  List callbacks: valid during the
+	 * callback only.  cpm_store_msg_get: a malloc'd copy, release it
+	 * with cpm_store_msg_free_body(). */
+	const void *body;
+	size_t body_len;
+	int64_t date;	 /* original Date, wall seconds */
+	int64_t created; /* wall seconds; 0 on put = now */
+	int64_t expires; /* absolute wall seconds; 0 = never (the caller
+			  * applies the class lifetime before put) */
+	int kind;	 /* enum cpm_store_msg_kind */
+	int flags;	 /* enum cpm_store_msg_flag bits */
+	int state;	 /* enum cpm_store_msg_state */
+};
+
+struct cpm_store_msg_delivery {
+	int64_t msg_id;
+	char device[256]; /* +sip.instance, or whatever key the caller uses */
+	int state;	  /* enum cpm_store_dlv_state */
+	int attempts;
+	int64_t last_attempt;
+	int64_t delivered_at; /* 0 until delivered */
+};
+
+enum cpm_store_txn_op {
+	CPM_STORE_TXN_BEGIN = 0, /* BEGIN IMMEDIATE (takes the write lock) */
+	CPM_STORE_TXN_COMMIT,
+	CPM_STORE_TXN_ROLLBACK,
+	CPM_STORE_TXN_SAVEPOINT, /* nested: savepoint / release / rollback to */
+	CPM_STORE_TXN_RELEASE,
+	CPM_STORE_TXN_ROLLBACK_TO,
+};
+
 struct cpm_store;
 
 /* List callbacks (cb) return 0 to go on; any other value stops the listing
@@ -74,6 +152,31 @@ struct cpm_store_ops {
 			    void *arg);
 	/* deletes the expired (expires <= now) bindings; 0 on success */
 	int (*binding_purge)(struct cpm_store *s, int64_t now);
+	/* messages (see struct cpm_store_msg below); same contracts as the
+	 * cpm_store_msg_* wrappers, arguments already checked */
+	int (*msg_put)(struct cpm_store *s, struct cpm_store_msg *m);
+	int (*msg_put_batch)(struct cpm_store *s, struct cpm_store_msg *const *msgs,
+			     size_t n, int *errs);
+	int (*msg_get)(struct cpm_store *s, int64_t id, struct cpm_store_msg *out);
+	/* device NULL: every stored message of the AoR */
+	int (*msg_list)(struct cpm_store *s, const char *aor, const char *device,
+			int64_t after_id, int limit, int64_t now,
+			int (*cb)(void *arg, const struct cpm_store_msg *m),
+			void *arg);
+	int (*msg_state_set)(struct cpm_store *s, int64_t id, int state);
+	int (*msg_del)(struct cpm_store *s, int64_t id);
+	int (*msg_expire)(struct cpm_store *s, int64_t now,
+			  int (*cb)(void *arg, const struct cpm_store_msg *m),
+			  void *arg);
+	int (*msg_usage)(struct cpm_store *s, const char *aor, int64_t *count,
+			 int64_t *bytes);
+	int (*msg_delivery_set)(struct cpm_store *s, int64_t id,
+				const char *device, int state, int64_t now);
+	int (*msg_delivery_get)(struct cpm_store *s, int64_t id,
+				const char *device,
+				struct cpm_store_msg_delivery *out);
+	/* enum cpm_store_txn_op */
+	int (*txn)(struct cpm_store *s, int op);
 };
 
 struct cpm_store_options {
@@ -126,6 +229,69 @@ int cpm_store_binding_list(struct cpm_store *s, int64_t now,
 			   void *arg);
 int cpm_store_binding_purge(struct cpm_store *s, int64_t now);
 
+/* Messages.  CPM_EINVAL for a bad AoR, an empty sender, Call-ID or
+ * content type, an out-of-range kind/state, a field not terminated in its
+ * array; CPM_ETOOBIG for a body above CPM_STORE_MSG_BODY_MAX.
+ *
+ * put: one INSERT; sets m->id (and m->created if 0).  CPM_EEXIST if the
+ * Call-ID is already stored. */
+int cpm_store_msg_put(struct cpm_store *s, struct cpm_store_msg *m);
+/* n messages in one transaction (one fsync): all or none.  errs (n ints,
+ * may be NULL) receives each message's result: 0 when stored, its own
+ * error for the failing one(s), CPM_EAGAIN for a good message rolled back
+ * with the batch.  Returns 0 or the first error. */
+int cpm_store_msg_put_batch(struct cpm_store *s, struct cpm_store_msg *const *msgs,
+			    size_t n, int *errs);
+/* CPM_ENOTFOUND.  out->body is malloc'd: cpm_store_msg_free_body(out). */
+int cpm_store_msg_get(struct cpm_store *s, int64_t id, struct cpm_store_msg *out);
+void cpm_store_msg_free_body(struct cpm_store_msg *m);
+/* The AoR's messages in state STORED, unexpired (expires == 0 or > now),
+ * with id > after_id, in arrival (id) order, at most limit (0 = no limit).
+ * Page with after_id = the last id seen. */
+int cpm_store_msg_list_pending(struct cpm_store *s, const char *aor,
+			       int64_t after_id, int limit, int64_t now,
+			       int (*cb)(void *arg, const struct cpm_store_msg *m),
+			       void *arg);
+/* The same, minus the messages this device already got or failed for good
+ * (delivery state DELIVERED or FAILED): what to send a device that
+ * registers.  device non-empty. */
+int cpm_store_msg_list_pending_device(
+	struct cpm_store *s, const char *aor, const char *device, int64_t after_id,
+	int limit, int64_t now, int (*cb)(void *arg, const struct cpm_store_msg *m),
+	void *arg);
+/* Per-device bookkeeping, upsert by (id, device): ATTEMPT counts an attempt
+ * at now, DELIVERED records delivered_at = now and stays (a later ATTEMPT
+ * or FAILED does not undo it), FAILED is final for the device.
+ * CPM_ENOTFOUND if the message does not exist. */
+int cpm_store_msg_delivery_set(struct cpm_store *s, int64_t id,
+			       const char *device, int state, int64_t now);
+int cpm_store_msg_delivery_get(struct cpm_store *s, int64_t id,
+			       const char *device,
+			       struct cpm_store_msg_delivery *out);
+/* The message's state (enum cpm_store_msg_state); CPM_ENOTFOUND. */
+int cpm_store_msg_state_set(struct cpm_store *s, int64_t id, int state);
+/* = state_set(DELIVERED): delivered for the AoR as a whole. */
+int cpm_store_msg_mark_delivered(struct cpm_store *s, int64_t id);
+/* With its delivery rows; CPM_ENOTFOUND. */
+int cpm_store_msg_del(struct cpm_store *s, int64_t id);
+/* Every message with 0 < expires <= now, whatever its state, is passed to
+ * cb (for reports; m->state tells whether it was still waiting) and then
+ * deleted, in id order, in one transaction.  If cb returns non-zero, the
+ * messages before are deleted, that one and the rest are kept (to be
+ * passed again next time), and the value is returned.  Otherwise returns
+ * the number expired.  A store failure keeps them all (reported again:
+ * at least once). */
+int cpm_store_msg_expire(struct cpm_store *s, int64_t now,
+			 int (*cb)(void *arg, const struct cpm_store_msg *m),
+			 void *arg);
+/* Messages held for the AoR, in any state, and their body bytes (quotas). */
+int cpm_store_msg_usage(struct cpm_store *s, const char *aor, int64_t *count,
+			int64_t *bytes);
+
+/* Explicit transactions on one connection (enum cpm_store_txn_op).  The
+ * operations above that take several statements nest inside one. */
+int cpm_store_txn(struct cpm_store *s, int op);
+
 extern const struct cpm_store_ops cpm_store_sqlite_ops;
 
 /* ------------------------------------------------------------------ worker */
@@ -147,6 +313,22 @@ int cpm_store_worker_new_ex(uv_loop_t *loop, const char *url,
 int cpm_store_worker_submit(struct cpm_store_worker *w,
 			    void (*work)(struct cpm_store *s, void *arg),
 			    void (*done)(void *arg), void *arg);
+/* Group commit.  Consecutive batchable jobs waiting in the queue run in
+ * one transaction (BEGIN IMMEDIATE ... COMMIT: one fsync), each inside its
+ * own savepoint: work returns 0 (or a count) or a negative CPM_E*, and a
+ * failing job's writes are rolled back without touching the others'.  Then
+ * done(arg, rc) runs on the loop, after the COMMIT, in submit order, with
+ * the job's result, or the BEGIN/COMMIT error (nothing of the batch is
+ * stored then).  work must not BEGIN/COMMIT itself (the cpm_store_*
+ * operations nest).  At most CPM_STORE_WORKER_BATCH_MAX jobs per batch;
+ * ordinary jobs are barriers between batches. */
+#define CPM_STORE_WORKER_BATCH_MAX 256
+int cpm_store_worker_submit_batchable(struct cpm_store_worker *w,
+				      int (*work)(struct cpm_store *s, void *arg),
+				      void (*done)(void *arg, int rc), void *arg);
+/* Batches committed and the batchable jobs they held, since creation. */
+void cpm_store_worker_batch_stats(struct cpm_store_worker *w, uint64_t *batches,
+				  uint64_t *jobs);
 /* Jobs submitted and not yet finished. */
 size_t cpm_store_worker_pending(const struct cpm_store_worker *w);
 /* Runs every queued job, calls every pending done callback (before

@@ -37,6 +37,41 @@ static const char *const migrations[] = {
 	" PRIMARY KEY (aor, contact)"
 	");"
 	"CREATE INDEX bindings_expires ON bindings (expires);",
+	/* 1 -> 2: store-and-forward messages and per-device deliveries.
+	 * AUTOINCREMENT: an id is never reused (paging cursors, reports). */
+	"CREATE TABLE messages ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" recipient TEXT NOT NULL,"
+	" sender TEXT NOT NULL,"
+	" sender_display TEXT NOT NULL DEFAULT '',"
+	" call_id TEXT NOT NULL,"
+	" message_id TEXT NOT NULL DEFAULT '',"
+	" content_type TEXT NOT NULL,"
+	" subject TEXT NOT NULL DEFAULT '',"
+	" body BLOB NOT NULL,"
+	" date INTEGER NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL DEFAULT 0,"
+	" kind INTEGER NOT NULL DEFAULT 0,"
+	" flags INTEGER NOT NULL DEFAULT 0,"
+	" state INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE UNIQUE INDEX messages_call_id ON messages (call_id);"
+	"CREATE INDEX messages_recipient ON messages (recipient, state, id);"
+	"CREATE INDEX messages_expires ON messages (expires) WHERE expires > 0;"
+	"CREATE TABLE deliveries ("
+	" msg_id INTEGER NOT NULL,"
+	" device TEXT NOT NULL,"
+	" state INTEGER NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" last_attempt INTEGER NOT NULL DEFAULT 0,"
+	" delivered_at INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (msg_id, device)"
+	") WITHOUT ROWID;"
+	/* foreign keys are off by default in SQLite: cascade by trigger */
+	"CREATE TRIGGER messages_del AFTER DELETE ON messages BEGIN"
+	" DELETE FROM deliveries WHERE msg_id = old.id;"
+	" END;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -51,6 +86,16 @@ enum stmt_id {
 	ST_BIND_DEL_AOR,
 	ST_BIND_LIST,
 	ST_BIND_PURGE,
+	ST_MSG_PUT,
+	ST_MSG_GET,
+	ST_MSG_LIST,
+	ST_MSG_LIST_DEV,
+	ST_MSG_STATE,
+	ST_MSG_DEL,
+	ST_MSG_EXPIRED,
+	ST_MSG_USAGE,
+	ST_DLV_SET,
+	ST_DLV_GET,
 	ST_COUNT
 };
 
@@ -58,6 +103,12 @@ enum stmt_id {
 #define BIND_COLS                                                     \
 	"aor, contact, instance, reg_id, path, source, q1000, expires, " \
 	"call_id, cseq, user_agent"
+
+#define MSG_COLS                                                          \
+	"id, recipient, sender, sender_display, call_id, message_id, "       \
+	"content_type, subject, body, date, created, expires, kind, flags, " \
+	"state"
+#define MSG_UNEXPIRED "(expires = 0 OR expires > ?3)"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_USER_ADD] = "INSERT INTO users (" USER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -79,6 +130,40 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BIND_LIST] = "SELECT " BIND_COLS " FROM bindings WHERE expires > ?1 "
 			 "ORDER BY aor, q1000 DESC, contact",
 	[ST_BIND_PURGE] = "DELETE FROM bindings WHERE expires <= ?1",
+	[ST_MSG_PUT] = "INSERT INTO messages (recipient, sender, sender_display, "
+		       "call_id, message_id, content_type, subject, body, date, "
+		       "created, expires, kind, flags, state) VALUES (?1, ?2, ?3, "
+		       "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+	[ST_MSG_GET] = "SELECT " MSG_COLS " FROM messages WHERE id = ?1",
+	[ST_MSG_LIST] = "SELECT " MSG_COLS " FROM messages WHERE recipient = ?1 "
+			"AND state = 0 AND id > ?2 AND " MSG_UNEXPIRED
+			" ORDER BY id LIMIT ?4",
+	[ST_MSG_LIST_DEV] = "SELECT " MSG_COLS " FROM messages m WHERE "
+			    "recipient = ?1 AND state = 0 AND id > ?2 AND "
+			    MSG_UNEXPIRED " AND NOT EXISTS (SELECT 1 FROM "
+			    "deliveries d WHERE d.msg_id = m.id AND d.device = ?5 "
+			    "AND d.state IN (1, 2)) ORDER BY id LIMIT ?4",
+	[ST_MSG_STATE] = "UPDATE messages SET state = ?2 WHERE id = ?1",
+	[ST_MSG_DEL] = "DELETE FROM messages WHERE id = ?1",
+	[ST_MSG_EXPIRED] = "SELECT " MSG_COLS " FROM messages WHERE expires > 0 "
+			   "AND expires <= ?1 ORDER BY id",
+	[ST_MSG_USAGE] = "SELECT count(*), coalesce(sum(length(body)), 0) FROM "
+			 "messages WHERE recipient = ?1",
+	/* sticky DELIVERED; ATTEMPT counts; WHERE: see SQLite's upsert
+	 * parsing note for INSERT ... SELECT */
+	[ST_DLV_SET] = "INSERT INTO deliveries (msg_id, device, state, attempts, "
+		       "last_attempt, delivered_at) SELECT id, ?2, ?3, ?3 = 0, ?4, "
+		       "CASE WHEN ?3 = 1 THEN ?4 ELSE 0 END FROM messages WHERE "
+		       "id = ?1 ON CONFLICT (msg_id, device) DO UPDATE SET "
+		       "state = CASE WHEN state = 1 THEN 1 ELSE excluded.state END, "
+		       "attempts = attempts + (excluded.state = 0), "
+		       "last_attempt = CASE WHEN excluded.state = 1 THEN "
+		       "last_attempt ELSE excluded.last_attempt END, "
+		       "delivered_at = CASE WHEN state = 1 THEN delivered_at "
+		       "ELSE excluded.delivered_at END",
+	[ST_DLV_GET] = "SELECT msg_id, device, state, attempts, last_attempt, "
+		       "delivered_at FROM deliveries WHERE msg_id = ?1 AND "
+		       "device = ?2",
 };
 
 struct sq {
@@ -551,6 +636,366 @@ static int sq_binding_purge(struct cpm_store *s, int64_t now)
 	return rc < 0 ? rc : 0;
 }
 
+/* ---------------------------------------------------------- transactions */
+
+static int sq_txn(struct cpm_store *s, int op)
+{
+	static const char *const sql[] = {
+		[CPM_STORE_TXN_BEGIN] = "BEGIN IMMEDIATE",
+		[CPM_STORE_TXN_COMMIT] = "COMMIT",
+		[CPM_STORE_TXN_ROLLBACK] = "ROLLBACK",
+		[CPM_STORE_TXN_SAVEPOINT] = "SAVEPOINT cpm_job",
+		[CPM_STORE_TXN_RELEASE] = "RELEASE cpm_job",
+		[CPM_STORE_TXN_ROLLBACK_TO] = "ROLLBACK TO cpm_job",
+	};
+	if (op < 0 || op > CPM_STORE_TXN_ROLLBACK_TO)
+		return CPM_EINVAL;
+	return exec(s, SQ(s)->db, sql[op], sql[op]);
+}
+
+/* Open the transaction of a several-statement operation: BEGIN IMMEDIATE
+ * when none is open (write lock first: no stale read snapshot to upgrade),
+ * a savepoint inside the caller's otherwise.  *outer says which. */
+static int op_begin(struct cpm_store *s, bool *outer)
+{
+	*outer = sqlite3_get_autocommit(SQ(s)->db) != 0;
+	return exec(s, SQ(s)->db, *outer ? "BEGIN IMMEDIATE" : "SAVEPOINT cpm_op",
+		    "begin");
+}
+
+/* Commit (ok) or undo the operation's transaction; rc, or the commit's
+ * failure. */
+static int op_end(struct cpm_store *s, bool outer, bool ok, int rc)
+{
+	sqlite3 *db = SQ(s)->db;
+	if (ok) {
+		int r = exec(s, db, outer ? "COMMIT" : "RELEASE cpm_op", "commit");
+		if (!r)
+			return rc;
+		rc = r;
+	}
+	if (outer) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	} else {
+		sqlite3_exec(db, "ROLLBACK TO cpm_op", NULL, NULL, NULL);
+		sqlite3_exec(db, "RELEASE cpm_op", NULL, NULL, NULL);
+	}
+	return rc;
+}
+
+/* ----------------------------------------------------------------- messages */
+
+/* A row of MSG_COLS; the body points into the statement (valid until the
+ * next step or reset). */
+static int read_msg(sqlite3_stmt *st, struct cpm_store_msg *m)
+{
+	memset(m, 0, sizeof *m);
+	m->id = sqlite3_column_int64(st, 0);
+	if (!col_text(st, 1, m->recipient, sizeof m->recipient) ||
+	    !col_text(st, 2, m->sender, sizeof m->sender) ||
+	    !col_text(st, 3, m->sender_display, sizeof m->sender_display) ||
+	    !col_text(st, 4, m->call_id, sizeof m->call_id) ||
+	    !col_text(st, 5, m->message_id, sizeof m->message_id) ||
+	    !col_text(st, 6, m->content_type, sizeof m->content_type) ||
+	    !col_text(st, 7, m->subject, sizeof m->subject))
+		return CPM_ESTORE;
+	m->body = sqlite3_column_blob(st, 8);
+	m->body_len = (size_t)sqlite3_column_bytes(st, 8);
+	if (!m->body)
+		m->body_len = 0;
+	m->date = sqlite3_column_int64(st, 9);
+	m->created = sqlite3_column_int64(st, 10);
+	m->expires = sqlite3_column_int64(st, 11);
+	m->kind = sqlite3_column_int(st, 12);
+	m->flags = sqlite3_column_int(st, 13);
+	m->state = sqlite3_column_int(st, 14);
+	return 0;
+}
+
+static int sq_msg_put(struct cpm_store *s, struct cpm_store_msg *m)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_MSG_PUT, &rc);
+	if (!st)
+		return rc;
+	bind_text(st, 1, m->recipient);
+	bind_text(st, 2, m->sender);
+	bind_text(st, 3, m->sender_display);
+	bind_text(st, 4, m->call_id);
+	bind_text(st, 5, m->message_id);
+	bind_text(st, 6, m->content_type);
+	bind_text(st, 7, m->subject);
+	/* a NULL pointer would bind SQL NULL, not an empty blob */
+	sqlite3_bind_blob64(st, 8, m->body_len ? m->body : "",
+			    (sqlite3_uint64)m->body_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, m->date);
+	sqlite3_bind_int64(st, 10, m->created);
+	sqlite3_bind_int64(st, 11, m->expires);
+	sqlite3_bind_int(st, 12, m->kind);
+	sqlite3_bind_int(st, 13, m->flags);
+	sqlite3_bind_int(st, 14, m->state);
+	int r = sqlite3_step(st);
+	if (r == SQLITE_DONE) {
+		m->id = sqlite3_last_insert_rowid(SQ(s)->db);
+		rc = 0;
+	} else if (r == SQLITE_CONSTRAINT_UNIQUE) {
+		snprintf(s->errmsg, sizeof s->errmsg,
+			 "message put: Call-ID already stored");
+		rc = CPM_EEXIST;
+	} else {
+		rc = sq_fail(s, SQ(s)->db, r, "message put");
+	}
+	stmt_put(s, ST_MSG_PUT);
+	return rc;
+}
+
+static int sq_msg_put_batch(struct cpm_store *s,
+			    struct cpm_store_msg *const *msgs, size_t n,
+			    int *errs)
+{
+	bool outer;
+	int rc = op_begin(s, &outer);
+	if (rc) {
+		for (size_t i = 0; errs && i < n; i++)
+			errs[i] = rc;
+		return rc;
+	}
+	size_t i = 0;
+	int fail = 0;
+	for (; i < n; i++) {
+		fail = sq_msg_put(s, msgs[i]);
+		if (errs)
+			errs[i] = fail;
+		if (fail)
+			break;
+	}
+	rc = op_end(s, outer, fail == 0, fail);
+	if (rc) {
+		/* nothing of the batch is stored: the failing row keeps its
+		 * error, the others may be retried; a failed commit fails all */
+		for (size_t k = 0; k < n; k++) {
+			if (errs)
+				errs[k] = !fail ? rc : k == i ? fail : CPM_EAGAIN;
+			msgs[k]->id = 0;
+		}
+	}
+	return rc;
+}
+
+static int sq_msg_get(struct cpm_store *s, int64_t id, struct cpm_store_msg *out)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_MSG_GET, &rc);
+	if (!st)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		rc = read_msg(st, out);
+		if (rc) {
+			snprintf(s->errmsg, sizeof s->errmsg,
+				 "message %lld: oversized column", (long long)id);
+		} else {
+			void *copy = malloc(out->body_len ? out->body_len : 1);
+			if (copy) {
+				if (out->body_len)
+					memcpy(copy, out->body, out->body_len);
+				out->body = copy;
+			} else {
+				out->body = NULL;
+				rc = CPM_ENOMEM;
+			}
+		}
+	} else if (r == SQLITE_DONE) {
+		rc = CPM_ENOTFOUND;
+	} else {
+		rc = sq_fail(s, SQ(s)->db, r, "message get");
+	}
+	stmt_put(s, ST_MSG_GET);
+	return rc;
+}
+
+/* Step st and pass each row to cb; 0, cb's value, or the step failure. */
+static int msg_rows(struct cpm_store *s, sqlite3_stmt *st, const char *what,
+		    int (*cb)(void *arg, const struct cpm_store_msg *m),
+		    void *arg)
+{
+	struct cpm_store_msg *m = malloc(sizeof *m);
+	if (!m)
+		return CPM_ENOMEM;
+	int r = SQLITE_DONE, rc = 0;
+	while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (read_msg(st, m)) {
+			cpm_logw("store", "%s: skipping oversized row %lld", what,
+				 (long long)m->id);
+			continue;
+		}
+		rc = cb(arg, m);
+	}
+	if (!rc && r != SQLITE_DONE)
+		rc = sq_fail(s, SQ(s)->db, r, what);
+	free(m);
+	return rc;
+}
+
+static int sq_msg_list(struct cpm_store *s, const char *aor, const char *device,
+		       int64_t after_id, int limit, int64_t now,
+		       int (*cb)(void *arg, const struct cpm_store_msg *m),
+		       void *arg)
+{
+	enum stmt_id id = device ? ST_MSG_LIST_DEV : ST_MSG_LIST;
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, id, &rc);
+	if (!st)
+		return rc;
+	bind_text(st, 1, aor);
+	sqlite3_bind_int64(st, 2, after_id);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_int(st, 4, limit > 0 ? limit : -1);
+	if (device)
+		bind_text(st, 5, device);
+	rc = msg_rows(s, st, "message list", cb, arg);
+	stmt_put(s, id);
+	return rc;
+}
+
+static int sq_msg_state_set(struct cpm_store *s, int64_t id, int state)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_MSG_STATE, &rc);
+	if (!st)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, state);
+	rc = step_done(s, ST_MSG_STATE, st, "message state");
+	return rc < 0 ? rc : rc == 0 ? CPM_ENOTFOUND : 0;
+}
+
+static int sq_msg_del(struct cpm_store *s, int64_t id)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_MSG_DEL, &rc);
+	if (!st)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	rc = step_done(s, ST_MSG_DEL, st, "message del");
+	return rc < 0 ? rc : rc == 0 ? CPM_ENOTFOUND : 0;
+}
+
+struct expire_ctx {
+	struct cpm_store *s;
+	int (*cb)(void *arg, const struct cpm_store_msg *m);
+	void *arg;
+	int n;
+	bool stopped; /* by cb */
+};
+
+static int expire_one(void *arg, const struct cpm_store_msg *m)
+{
+	struct expire_ctx *x = arg;
+	int rc = x->cb(x->arg, m);
+	if (rc) {
+		x->stopped = true;
+		return rc;
+	}
+	rc = sq_msg_del(x->s, m->id);
+	if (rc == CPM_ENOTFOUND) /* deleted by cb itself */
+		rc = 0;
+	if (!rc)
+		x->n++;
+	return rc;
+}
+
+static int sq_msg_expire(struct cpm_store *s, int64_t now,
+			 int (*cb)(void *arg, const struct cpm_store_msg *m),
+			 void *arg)
+{
+	bool outer;
+	int rc = op_begin(s, &outer);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = stmt_get(s, ST_MSG_EXPIRED, &rc);
+	if (!st)
+		return op_end(s, outer, false, rc);
+	sqlite3_bind_int64(st, 1, now);
+	struct expire_ctx x = { s, cb, arg, 0, false };
+	rc = msg_rows(s, st, "message expire", expire_one, &x);
+	stmt_put(s, ST_MSG_EXPIRED);
+	/* a callback's stop keeps what was reported deleted; a store failure
+	 * undoes it all (reported again next time: at least once) */
+	rc = op_end(s, outer, rc == 0 || x.stopped, rc);
+	if (rc == 0) {
+		if (x.n > 0)
+			cpm_logi("store", "%d expired messages removed", x.n);
+		return x.n;
+	}
+	return rc;
+}
+
+static int sq_msg_usage(struct cpm_store *s, const char *aor, int64_t *count,
+			int64_t *bytes)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_MSG_USAGE, &rc);
+	if (!st)
+		return rc;
+	bind_text(st, 1, aor);
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		*count = sqlite3_column_int64(st, 0);
+		*bytes = sqlite3_column_int64(st, 1);
+		rc = 0;
+	} else {
+		rc = sq_fail(s, SQ(s)->db, r, "message usage");
+	}
+	stmt_put(s, ST_MSG_USAGE);
+	return rc;
+}
+
+static int sq_msg_delivery_set(struct cpm_store *s, int64_t id,
+			       const char *device, int state, int64_t now)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_DLV_SET, &rc);
+	if (!st)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, device);
+	sqlite3_bind_int(st, 3, state);
+	sqlite3_bind_int64(st, 4, now);
+	rc = step_done(s, ST_DLV_SET, st, "delivery set");
+	return rc < 0 ? rc : rc == 0 ? CPM_ENOTFOUND : 0;
+}
+
+static int sq_msg_delivery_get(struct cpm_store *s, int64_t id,
+			       const char *device,
+			       struct cpm_store_msg_delivery *out)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_DLV_GET, &rc);
+	if (!st)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, device);
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		memset(out, 0, sizeof *out);
+		out->msg_id = sqlite3_column_int64(st, 0);
+		rc = col_text(st, 1, out->device, sizeof out->device) ? 0
+								      : CPM_ESTORE;
+		out->state = sqlite3_column_int(st, 2);
+		out->attempts = sqlite3_column_int(st, 3);
+		out->last_attempt = sqlite3_column_int64(st, 4);
+		out->delivered_at = sqlite3_column_int64(st, 5);
+	} else if (r == SQLITE_DONE) {
+		rc = CPM_ENOTFOUND;
+	} else {
+		rc = sq_fail(s, SQ(s)->db, r, "delivery get");
+	}
+	stmt_put(s, ST_DLV_GET);
+	return rc;
+}
+
 const struct cpm_store_ops cpm_store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -565,4 +1010,15 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
 	.binding_del_aor = sq_binding_del_aor,
 	.binding_list = sq_binding_list,
 	.binding_purge = sq_binding_purge,
+	.msg_put = sq_msg_put,
+	.msg_put_batch = sq_msg_put_batch,
+	.msg_get = sq_msg_get,
+	.msg_list = sq_msg_list,
+	.msg_state_set = sq_msg_state_set,
+	.msg_del = sq_msg_del,
+	.msg_expire = sq_msg_expire,
+	.msg_usage = sq_msg_usage,
+	.msg_delivery_set = sq_msg_delivery_set,
+	.msg_delivery_get = sq_msg_delivery_get,
+	.txn = sq_txn,
 };

@@ -7,6 +7,10 @@
 struct job {
 	void (*work)(struct cpm_store *s, void *arg);
 	void (*done)(void *arg);
+	/* batchable jobs (group commit) */
+	int (*bwork)(struct cpm_store *s, void *arg);
+	void (*bdone)(void *arg, int rc);
+	int rc;
 	void *arg;
 	struct job *next;
 };
@@ -21,11 +25,45 @@ struct cpm_store_worker {
 	struct job *todo, **todo_tail;
 	struct job *finished, **finished_tail;
 	bool stop;
+	uint64_t batches, batched_jobs;
 	/* loop thread only */
 	bool closing;
 	size_t pending;
 	struct cpm_store *store; /* the worker thread's once started */
 };
+
+/* Run the n batchable jobs from first on in one transaction, each in its
+ * own savepoint (worker thread). */
+static void run_batch(struct cpm_store *s, struct job *first, size_t n)
+{
+	int rc = cpm_store_txn(s, CPM_STORE_TXN_BEGIN);
+	struct job *j = first;
+	for (size_t i = 0; i < n; i++, j = j->next) {
+		if (rc) {
+			j->rc = rc;
+			continue;
+		}
+		int r = cpm_store_txn(s, CPM_STORE_TXN_SAVEPOINT);
+		if (!r) {
+			r = j->bwork(s, j->arg);
+			if (r < 0)
+				cpm_store_txn(s, CPM_STORE_TXN_ROLLBACK_TO);
+			cpm_store_txn(s, CPM_STORE_TXN_RELEASE);
+		}
+		j->rc = r;
+	}
+	if (rc)
+		return;
+	rc = cpm_store_txn(s, CPM_STORE_TXN_COMMIT);
+	if (!rc)
+		return;
+	/* nothing of the batch is on disk */
+	cpm_store_txn(s, CPM_STORE_TXN_ROLLBACK);
+	j = first;
+	for (size_t i = 0; i < n; i++, j = j->next)
+		if (j->rc >= 0)
+			j->rc = rc;
+}
 
 static void worker_thread(void *arg)
 {
@@ -34,21 +72,34 @@ static void worker_thread(void *arg)
 	for (;;) {
 		while (!w->todo && !w->stop)
 			uv_cond_wait(&w->cv, &w->mu);
-		struct job *j = w->todo;
+		struct job *j = w->todo, *last = j;
 		if (!j)
 			break; /* stop, and nothing left */
-		w->todo = j->next;
+		/* a batch: the batchable jobs queued back to back from here */
+		size_t n = 1;
+		while (j->bwork && last->next && last->next->bwork &&
+		       n < CPM_STORE_WORKER_BATCH_MAX) {
+			last = last->next;
+			n++;
+		}
+		w->todo = last->next;
 		if (!w->todo)
 			w->todo_tail = &w->todo;
+		last->next = NULL;
 		uv_mutex_unlock(&w->mu);
 
-		if (j->work)
+		if (j->bwork)
+			run_batch(w->store, j, n);
+		else if (j->work)
 			j->work(w->store, j->arg);
 
 		uv_mutex_lock(&w->mu);
-		j->next = NULL;
+		if (j->bwork) {
+			w->batches++;
+			w->batched_jobs += n;
+		}
 		*w->finished_tail = j;
-		w->finished_tail = &j->next;
+		w->finished_tail = &last->next;
 		uv_mutex_unlock(&w->mu);
 		uv_async_send(&w->async);
 		uv_mutex_lock(&w->mu);
@@ -70,7 +121,9 @@ static void deliver(struct cpm_store_worker *w)
 		while (list) {
 			struct job *j = list;
 			list = j->next;
-			if (j->done)
+			if (j->bdone)
+				j->bdone(j->arg, j->rc);
+			else if (j->done)
 				j->done(j->arg);
 			free(j);
 			if (--w->pending == 0 && !w->closing)
@@ -145,18 +198,14 @@ int cpm_store_worker_new(uv_loop_t *loop, const char *url,
 	return cpm_store_worker_new_ex(loop, url, NULL, out);
 }
 
-int cpm_store_worker_submit(struct cpm_store_worker *w,
-			    void (*work)(struct cpm_store *s, void *arg),
-			    void (*done)(void *arg), void *arg)
+static int submit(struct cpm_store_worker *w, struct job *tmpl)
 {
 	if (w->closing)
 		return CPM_ESTATE;
 	struct job *j = malloc(sizeof *j);
 	if (!j)
 		return CPM_ENOMEM;
-	j->work = work;
-	j->done = done;
-	j->arg = arg;
+	*j = *tmpl;
 	j->next = NULL;
 	if (w->pending++ == 0)
 		uv_ref((uv_handle_t *)&w->async);
@@ -166,6 +215,33 @@ int cpm_store_worker_submit(struct cpm_store_worker *w,
 	uv_cond_signal(&w->cv);
 	uv_mutex_unlock(&w->mu);
 	return 0;
+}
+
+int cpm_store_worker_submit(struct cpm_store_worker *w,
+			    void (*work)(struct cpm_store *s, void *arg),
+			    void (*done)(void *arg), void *arg)
+{
+	return submit(w, &(struct job){ .work = work, .done = done, .arg = arg });
+}
+
+int cpm_store_worker_submit_batchable(struct cpm_store_worker *w,
+				      int (*work)(struct cpm_store *s, void *arg),
+				      void (*done)(void *arg, int rc), void *arg)
+{
+	if (!work)
+		return CPM_EINVAL;
+	return submit(w, &(struct job){ .bwork = work, .bdone = done, .arg = arg });
+}
+
+void cpm_store_worker_batch_stats(struct cpm_store_worker *w, uint64_t *batches,
+				  uint64_t *jobs)
+{
+	uv_mutex_lock(&w->mu);
+	if (batches)
+		*batches = w->batches;
+	if (jobs)
+		*jobs = w->batched_jobs;
+	uv_mutex_unlock(&w->mu);
 }
 
 size_t cpm_store_worker_pending(const struct cpm_store_worker *w)
