@@ -134,7 +134,8 @@ struct cpm_im_limits {
 	int quota_bytes_status;   /* status for a full byte quota (507) */
 };
 
-/* Server defaults (issue 3 §3): profile yes, accepts all, class "default";
+/* Profiles hold no padding garbage: two equal profiles compare equal with
+ * memcmp.  Server defaults (issue 3 §3): profile yes, accepts all, class "default";
  * class: storage on, 1000 messages, 10 MiB, lifetime from limits; limits:
  * inline 1300 bytes (RFC 3428: the size bound of MESSAGE on a path that
  * is not congestion-controlled), 7 days, 507. */

@@ -159,8 +159,8 @@ int cpm_im_sf_parse(struct cpm_str v, struct cpm_im_profile *p, char *err)
 		if (rc < 0)
 			return rc;
 		p->mode = CPM_IM_SF_FORWARD;
+		memset(p->target, 0, sizeof p->target);
 		memcpy(p->target, t.s, t.len);
-		p->target[t.len] = '\0';
 		return 0;
 	} else {
 		seterr(err, "store-and-forward: \"%.*s\" is not no, yes, notify or "
@@ -168,7 +168,7 @@ int cpm_im_sf_parse(struct cpm_str v, struct cpm_im_profile *p, char *err)
 		return CPM_EINVAL;
 	}
 	p->mode = mode;
-	p->target[0] = '\0';
+	memset(p->target, 0, sizeof p->target);
 	return 0;
 }
 
@@ -179,6 +179,7 @@ int cpm_im_sf_parse(struct cpm_str v, struct cpm_im_profile *p, char *err)
 int cpm_im_accepts_parse(struct cpm_str v, struct cpm_im_profile *p, char *err)
 {
 	char tmp[CPM_IM_ACCEPTS_MAX][CPM_IM_TYPE_MAX];
+	memset(tmp, 0, sizeof tmp); /* profiles compare with memcmp */
 	unsigned n = 0;
 	struct cpm_str cur = v, it;
 	while (cpm_sip_list_next(&cur, &it) == 1) {
@@ -283,8 +284,8 @@ static int class_name_set(struct cpm_str v, struct cpm_im_profile *p, char *err)
 			return CPM_EINVAL;
 		}
 	}
+	memset(p->class_name, 0, sizeof p->class_name);
 	memcpy(p->class_name, v.s, v.len);
-	p->class_name[v.len] = '\0';
 	return 0;
 }
 
