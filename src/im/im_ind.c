@@ -308,11 +308,19 @@ int cpm_im_indicators_parse(const struct cpm_sip_msg *req,
 		/* delta-seconds (RFC 3261 §20.19; RFC 3428 for MESSAGE);
 		 * values past 2^32-1 are taken as 2^32-1 */
 		uint64_t e;
-		int er = cpm_str_to_u64(h->value, UINT64_MAX, &e);
+		int er = cpm_str_to_u64(h->value, 0xffffffffu, &e);
+		if (er == CPM_ERANGE) {
+			/* all digits, but more than 2^32-1 */
+			er = 0;
+			e = 0xffffffffu;
+			for (size_t i = 0; i < h->value.len; i++)
+				if (h->value.s[i] < '0' || h->value.s[i] > '9')
+					er = CPM_EPARSE;
+		}
 		if (er < 0 && rc == 0)
 			rc = CPM_EPARSE;
 		else if (er == 0)
-			out->expires = e > 0xffffffffu ? 0xffffffff : (int64_t)e;
+			out->expires = (int64_t)e;
 	}
 
 	bool has_payload = false;

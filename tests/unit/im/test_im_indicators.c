@@ -536,6 +536,13 @@ static void test_expires_and_errors(void **state)
 	assert_int_equal(r.rc, 0);
 	assert_int_equal(r.ind.expires, 0xffffffffLL);
 	drop(&r);
+	build(&r, "MESSAGE", "Expires: 123456789012345678901234567890\n", "text/plain", "x");
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.ind.expires, 0xffffffffLL);
+	drop(&r);
+	build(&r, "MESSAGE", "Expires: 123456789012345678901234567890x\n", "text/plain", "x");
+	assert_int_equal(r.rc, CPM_EPARSE);
+	drop(&r);
 	build(&r, "MESSAGE", "Expires: Thu, 01 Dec 1994 16:00:00 GMT\n", "text/plain", "x");
 	assert_int_equal(r.rc, CPM_EPARSE);
 	assert_int_equal(r.ind.expires, -1);
@@ -607,6 +614,67 @@ static void test_end_to_end(void **state)
 	assert_int_equal(decide_for(NULL, "text/plain", "x", NULL), CPM_IM_RULE_STORE);
 }
 
+/* -------------------------------------------------- robustness (ASan) */
+
+/* Mutate valid requests byte by byte; whatever the SIP parser accepts, the
+ * indicator parser and the table must take without reading out of bounds
+ * (each message sits alone in a heap block of its exact size). */
+static void test_mutations(void **state)
+{
+	(void)state;
+	static const char *const bases[][3] = {
+		{ "d: proxy, store, notify\nContent-Disposition: S&F;handling=optional\nExpires: 60\n",
+		  "message/cpim",
+		  "From: <im:a@b>\nNS: imdn <urn:ietf:params:imdn>\nimdn.Message-ID: 1\n"
+		  "imdn.Disposition-Notification: positive-delivery, processing\n\n"
+		  "Content-Type: text/plain\n\nhi" },
+		{ "Request-Disposition: store-and-forward-if-not-reached\nContact: <sip:a@b>\n",
+		  "multipart/mixed;boundary=boundary1", invite_body },
+	};
+	static const char pick[] = ";,:<>\r\n\"-=& /*.a0";
+	uint32_t seed = 12345;
+	struct cpm_sip_limits lim;
+	cpm_sip_limits_default(&lim);
+	struct cpm_sip_msg *m = malloc(sizeof *m);
+	unsigned parsed = 0;
+	for (size_t b = 0; b < 2; b++) {
+		struct req r;
+		build(&r, b ? "INVITE" : "MESSAGE", bases[b][0], bases[b][1], bases[b][2]);
+		size_t len = strlen(r.wire);
+		for (unsigned it = 0; it < 3000; it++) {
+			char *w = malloc(len);
+			memcpy(w, r.wire, len);
+			unsigned nmut = 1 + (seed >> 7) % 4;
+			for (unsigned k = 0; k < nmut; k++) {
+				seed = seed * 1103515245u + 12345u;
+				size_t pos = (seed >> 8) % len;
+				seed = seed * 1103515245u + 12345u;
+				w[pos] = pick[(seed >> 8) % (sizeof pick - 1)];
+			}
+			if (cpm_sip_msg_parse(m, w, len, CPM_SIP_DATAGRAM, &lim) == 0) {
+				parsed++;
+				struct cpm_im_indicators ind;
+				int rc = cpm_im_indicators_parse(m, &ind);
+				assert_true(rc == 0 || rc == CPM_EPARSE || rc == CPM_EUNSUPP);
+				struct cpm_im_profile p;
+				struct cpm_im_limits l;
+				struct cpm_im_usage u = { 0, 0 };
+				struct cpm_im_decision d;
+				cpm_im_profile_default(&p);
+				cpm_im_limits_default(&l);
+				assert_int_equal(cpm_im_profile_set(&p, "accepts=text/*,image/*", NULL), 0);
+				assert_int_equal(cpm_im_decide(&ind, &p, NULL, &u, m->body.len, &l,
+							       ind.expires, &d), 0);
+				assert_true(d.fate >= CPM_IM_DELIVER_ONLY && d.fate <= CPM_IM_REJECT);
+			}
+			free(w);
+		}
+		drop(&r);
+	}
+	free(m);
+	assert_true(parsed > 100);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -620,6 +688,7 @@ int main(void)
 		cmocka_unit_test(test_multipart_message),
 		cmocka_unit_test(test_expires_and_errors),
 		cmocka_unit_test(test_end_to_end),
+		cmocka_unit_test(test_mutations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
