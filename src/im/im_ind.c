@@ -126,11 +126,14 @@ static bool ns_imdn(struct cpm_str v, struct cpm_str *prefix)
 	return true;
 }
 
-/* name == prefix "." local, ignoring case. */
+/* name == prefix "." local, ignoring case; an empty prefix (NS without
+ * one binds the default namespace) matches the bare local name. */
 static bool ns_name(struct cpm_str name, struct cpm_str prefix, const char *local)
 {
 	size_t ll = strlen(local);
-	if (prefix.len == 0 || name.len != prefix.len + 1 + ll)
+	if (prefix.len == 0)
+		return cpm_str_ieq_cstr(name, local);
+	if (name.len != prefix.len + 1 + ll)
 		return false;
 	return cpm_str_ieq((struct cpm_str){ name.s, prefix.len }, prefix) &&
 	       name.s[prefix.len] == '.' &&

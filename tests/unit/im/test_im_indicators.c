@@ -346,6 +346,34 @@ static void test_cpim_imdn(void **state)
 	EQ(r.ind.payload_type, "text/plain");
 	drop(&r);
 
+	/* NS without a prefix: the default namespace */
+	build(&r, "MESSAGE", NULL, "message/cpim",
+	      "From: <sip:alice@example.com>\n"
+	      "NS: <urn:ietf:params:imdn>\n"
+	      "Disposition-Notification: negative-delivery\n"
+	      "Message-ID: m1\n"
+	      "\n"
+	      "Content-Type: text/plain\n"
+	      "\n"
+	      "hi");
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.ind.seen, CPM_IM_SEEN_IMDN_NEGATIVE);
+	EQ(r.ind.message_id, "m1");
+	drop(&r);
+
+	/* an NS for another namespace does not bind imdn */
+	build(&r, "MESSAGE", NULL, "message/cpim",
+	      "From: <sip:alice@example.com>\n"
+	      "NS: MyFeatures <mid:MessageFeatures@id.foo.com>\n"
+	      "MyFeatures.Disposition-Notification: positive-delivery\n"
+	      "\n"
+	      "Content-Type: text/plain\n"
+	      "\n"
+	      "hi");
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.ind.seen, 0);
+	drop(&r);
+
 	/* an IMDN report, wrapped in CPIM, with Content-Disposition notification */
 	build(&r, "MESSAGE", NULL, "message/cpim",
 	      "From: <im:bob@example.com>\n"
