@@ -96,6 +96,13 @@ enum stmt_id {
 	ST_MSG_USAGE,
 	ST_DLV_SET,
 	ST_DLV_GET,
+	/* in enum cpm_store_txn_op order */
+	ST_TXN_BEGIN,
+	ST_TXN_COMMIT,
+	ST_TXN_ROLLBACK,
+	ST_TXN_SAVEPOINT,
+	ST_TXN_RELEASE,
+	ST_TXN_ROLLBACK_TO,
 	ST_COUNT
 };
 
@@ -164,6 +171,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_DLV_GET] = "SELECT msg_id, device, state, attempts, last_attempt, "
 		       "delivered_at FROM deliveries WHERE msg_id = ?1 AND "
 		       "device = ?2",
+	/* prepared once: the worker runs two of them per batched job */
+	[ST_TXN_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_TXN_COMMIT] = "COMMIT",
+	[ST_TXN_ROLLBACK] = "ROLLBACK",
+	[ST_TXN_SAVEPOINT] = "SAVEPOINT cpm_job",
+	[ST_TXN_RELEASE] = "RELEASE cpm_job",
+	[ST_TXN_ROLLBACK_TO] = "ROLLBACK TO cpm_job",
 };
 
 struct sq {
@@ -640,17 +654,15 @@ static int sq_binding_purge(struct cpm_store *s, int64_t now)
 
 static int sq_txn(struct cpm_store *s, int op)
 {
-	static const char *const sql[] = {
-		[CPM_STORE_TXN_BEGIN] = "BEGIN IMMEDIATE",
-		[CPM_STORE_TXN_COMMIT] = "COMMIT",
-		[CPM_STORE_TXN_ROLLBACK] = "ROLLBACK",
-		[CPM_STORE_TXN_SAVEPOINT] = "SAVEPOINT cpm_job",
-		[CPM_STORE_TXN_RELEASE] = "RELEASE cpm_job",
-		[CPM_STORE_TXN_ROLLBACK_TO] = "ROLLBACK TO cpm_job",
-	};
-	if (op < 0 || op > CPM_STORE_TXN_ROLLBACK_TO)
+	if (op < CPM_STORE_TXN_BEGIN || op > CPM_STORE_TXN_ROLLBACK_TO)
 		return CPM_EINVAL;
-	return exec(s, SQ(s)->db, sql[op], sql[op]);
+	enum stmt_id id = (enum stmt_id)(ST_TXN_BEGIN + op);
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, id, &rc);
+	if (!st)
+		return rc;
+	rc = step_done(s, id, st, stmt_sql[id]);
+	return rc < 0 ? rc : 0;
 }
 
 /* Open the transaction of a several-statement operation: BEGIN IMMEDIATE

@@ -279,6 +279,20 @@ static void test_pending_order_cursor(void **state)
 
 /* ------------------------------------------------- devices (late fork) */
 
+struct attempt_ctx {
+	struct cpm_store *s;
+	const char *dev;
+	int n;
+};
+
+static int attempt_each(void *arg, const struct cpm_store_msg *m)
+{
+	struct attempt_ctx *a = arg;
+	a->n++;
+	return cpm_store_msg_delivery_set(a->s, m->id, a->dev,
+					  CPM_STORE_DLV_ATTEMPT, 21);
+}
+
 static void test_devices_late_fork(void **state)
 {
 	struct cpm_store *s = open_store();
@@ -307,6 +321,13 @@ static void test_devices_late_fork(void **state)
 	assert_int_equal(c.n, 1);
 	assert_int_equal(c.ids[0], m2);
 
+	/* other operations may run inside a listing (mark the attempts) */
+	struct attempt_ctx ac = { s, d1, 0 };
+	assert_int_equal(cpm_store_msg_list_pending_device(s, aor, d1, 0, 0, 100,
+							   attempt_each, &ac),
+			 0);
+	assert_int_equal(ac.n, 1);
+
 	/* a third message arrives, then device 2 registers: it gets all three */
 	int64_t m3 = put(s, aor, "m3", 0);
 	assert_int_equal(list(s, aor, d2, 0, 0, 100, &c), 0);
@@ -329,8 +350,8 @@ static void test_devices_late_fork(void **state)
 	assert_int_equal(d.msg_id, m2);
 	assert_string_equal(d.device, d1);
 	assert_int_equal(d.state, CPM_STORE_DLV_ATTEMPT);
-	assert_int_equal(d.attempts, 2);
-	assert_int_equal(d.last_attempt, 20);
+	assert_int_equal(d.attempts, 3);
+	assert_int_equal(d.last_attempt, 21);
 	assert_int_equal(d.delivered_at, 0);
 	assert_int_equal(cpm_store_msg_delivery_get(s, m1, d1, &d), 0);
 	assert_int_equal(d.state, CPM_STORE_DLV_DELIVERED);
@@ -660,12 +681,17 @@ struct bjob {
 	int *order, *ndone;
 	struct cpm_store *check; /* another connection, read in done */
 	bool visible_in_done;
+	bool fail_after_put; /* writes, then fails: its write is undone */
 };
 
 static int bjob_work(struct cpm_store *s, void *arg)
 {
 	struct bjob *j = arg;
-	return cpm_store_msg_put(s, &j->m);
+	int rc = cpm_store_msg_put(s, &j->m);
+	if (!rc && j->fail_after_put)
+		rc = cpm_store_msg_delivery_set(s, j->m.id, "dev",
+						CPM_STORE_DLV_ATTEMPT, 1);
+	return rc ? rc : j->fail_after_put ? CPM_ELIMIT : 0;
 }
 
 static void bjob_done(void *arg, int rc)
@@ -710,9 +736,10 @@ static void test_worker_batching(void **state)
 		char cid[32];
 		snprintf(cid, sizeof cid, "w%d", i);
 		jobs[i] = (struct bjob){ mkmsg("bob@example.test", cid, 0), i, -99,
-					 order, &ndone, check, false };
+					 order, &ndone, check, false, false };
 		if (i == 7) /* a failing job in the middle of the first batch */
 			snprintf(jobs[i].m.call_id, sizeof jobs[i].m.call_id, "w3");
+		jobs[i].fail_after_put = i == 12;
 		if (i == 30) /* an ordinary job ends the first batch */
 			assert_int_equal(cpm_store_worker_submit(w, NULL,
 								 barrier_done,
@@ -735,9 +762,27 @@ static void test_worker_batching(void **state)
 			assert_int_equal(jobs[i].rc, CPM_EEXIST);
 			continue;
 		}
+		if (i == 12) {
+			/* its savepoint was rolled back, nobody else's */
+			assert_int_equal(jobs[i].rc, CPM_ELIMIT);
+			struct mcollect c;
+			assert_int_equal(list(check, "bob@example.test", NULL, 0, 0,
+					      1, &c),
+					 0);
+			assert_int_equal(c.n, NB - 2);
+			for (int k = 0; k < c.n; k++)
+				assert_string_not_equal(c.cids[k], "w12");
+			/* (its id was not committed: job 13 got it) */
+			struct cpm_store_msg_delivery d;
+			assert_int_equal(cpm_store_msg_delivery_get(check,
+								    jobs[i].m.id,
+								    "dev", &d),
+					 CPM_ENOTFOUND);
+			continue;
+		}
 		assert_int_equal(jobs[i].rc, 0);
 		assert_true(jobs[i].visible_in_done);
-		if (i && i != 8)
+		if (i && i != 8 && i != 13)
 			assert_true(jobs[i].m.id > jobs[i - 1].m.id);
 	}
 	uint64_t batches, bjobs;
@@ -747,7 +792,7 @@ static void test_worker_batching(void **state)
 	int64_t n, bytes;
 	assert_int_equal(cpm_store_msg_usage(check, "bob@example.test", &n, &bytes),
 			 0);
-	assert_int_equal(n, NB - 1);
+	assert_int_equal(n, NB - 2);
 
 	/* a batch that cannot begin (another writer holds the lock, no busy
 	 * wait): every job gets the error, nothing is stored */
@@ -765,7 +810,7 @@ static void test_worker_batching(void **state)
 		char cid[32];
 		snprintf(cid, sizeof cid, "locked%d", i);
 		jobs[i] = (struct bjob){ mkmsg("bob@example.test", cid, 0), i, -99,
-					 order, &ndone, NULL, false };
+					 order, &ndone, NULL, false, false };
 		assert_int_equal(cpm_store_worker_submit_batchable(w, bjob_work,
 								   bjob_done,
 								   &jobs[i]),
@@ -780,7 +825,7 @@ static void test_worker_batching(void **state)
 	sqlite3_close(db);
 	assert_int_equal(cpm_store_msg_usage(check, "bob@example.test", &n, &bytes),
 			 0);
-	assert_int_equal(n, NB - 1);
+	assert_int_equal(n, NB - 2);
 
 	/* flush: queued batchable jobs run, done before it returns */
 	ndone = 0;
@@ -788,7 +833,7 @@ static void test_worker_batching(void **state)
 		char cid[32];
 		snprintf(cid, sizeof cid, "flush%d", i);
 		jobs[i] = (struct bjob){ mkmsg("bob@example.test", cid, 0), i, -99,
-					 order, &ndone, check, false };
+					 order, &ndone, check, false, false };
 		assert_int_equal(cpm_store_worker_submit_batchable(w, bjob_work,
 								   bjob_done,
 								   &jobs[i]),
@@ -832,6 +877,19 @@ static void rjob_done(void *arg, int rc)
 		(*j->nfail)++;
 }
 
+static void rjob_plain(struct cpm_store *s, void *arg)
+{
+	struct rjob *j = arg;
+	if (cpm_store_msg_put(s, &j->m))
+		j->m.id = -1;
+}
+
+static void rjob_plain_done(void *arg)
+{
+	struct rjob *j = arg;
+	rjob_done(arg, j->m.id < 0 ? CPM_ESTORE : 0);
+}
+
 static void test_put_rate(void **state)
 {
 	/* CPM_STORE_BENCH_N scales it; the default keeps the suite quick */
@@ -872,7 +930,8 @@ static void test_put_rate(void **state)
 	free(m);
 	cpm_store_close(s);
 
-	/* the worker with everything queued at once (a burst of MESSAGEs) */
+	/* the worker with everything queued at once (a burst of MESSAGEs),
+	 * first as ordinary jobs (one commit each), then batchable */
 	uv_loop_t loop;
 	assert_int_equal(uv_loop_init(&loop), 0);
 	struct cpm_store_worker *w;
@@ -880,6 +939,20 @@ static void test_put_rate(void **state)
 	struct rjob *jobs = calloc((size_t)nbatch, sizeof *jobs);
 	assert_non_null(jobs);
 	int ndone = 0, nfail = 0;
+	t0 = cpm_now_ms();
+	for (int i = 0; i < nsingle; i++) {
+		snprintf(cid, sizeof cid, "plain%d", i);
+		jobs[i] = (struct rjob){ mkmsg("bob@example.test", cid, 0), &ndone,
+					 &nfail };
+		assert_int_equal(cpm_store_worker_submit(w, rjob_plain, rjob_plain_done,
+							 &jobs[i]),
+				 0);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	double plain = nsingle / secs(t0);
+	assert_int_equal(ndone, nsingle);
+	assert_int_equal(nfail, 0);
+	ndone = 0;
 	t0 = cpm_now_ms();
 	for (int i = 0; i < nbatch; i++) {
 		snprintf(cid, sizeof cid, "worker%d", i);
@@ -900,11 +973,13 @@ static void test_put_rate(void **state)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&loop), 0);
 	free(jobs);
-	printf("# store msg put rate (synchronous=FULL, WAL, %s): single %.0f/s "
-	       "(%d puts), put_batch x100 %.0f/s (%d), worker group commit "
-	       "%.0f/s (%d in %llu commits)\n",
-	       tmpdir, single, nsingle, batched, nbatch, worker, nbatch,
-	       (unsigned long long)batches);
+	printf("# store msg put rate (synchronous=FULL, WAL, %s):\n"
+	       "#   single put           %8.0f/s (%d puts, one commit each)\n"
+	       "#   put_batch x100       %8.0f/s (%d puts)\n"
+	       "#   worker, plain jobs   %8.0f/s (%d puts, one commit each)\n"
+	       "#   worker, batchable    %8.0f/s (%d puts in %llu commits)\n",
+	       tmpdir, single, nsingle, batched, nbatch, plain, nsingle, worker,
+	       nbatch, (unsigned long long)batches);
 }
 
 int main(void)
