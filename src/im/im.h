@@ -134,11 +134,12 @@ struct cpm_im_limits {
 	int quota_bytes_status;   /* status for a full byte quota (507) */
 };
 
-/* Profiles hold no padding garbage: two equal profiles compare equal with
- * memcmp.  Server defaults (issue 3 §3): profile yes, accepts all, class "default";
- * class: storage on, 1000 messages, 10 MiB, lifetime from limits; limits:
- * inline 1300 bytes (RFC 3428: the size bound of MESSAGE on a path that
- * is not congestion-controlled), 7 days, 507. */
+/* Server defaults (issue 3 §3): profile yes, accepts all, class "default"
+ * (the setters below keep unused bytes zero, so two equal profiles built
+ * from cpm_im_profile_default compare equal with memcmp); class: storage
+ * on, 1000 messages, 10 MiB, lifetime from limits; limits: inline 1300
+ * bytes (RFC 3428: the size bound of MESSAGE on a path that is not
+ * congestion-controlled), 7 days, 507. */
 void cpm_im_profile_default(struct cpm_im_profile *p);
 void cpm_im_class_default(struct cpm_im_class *c);
 void cpm_im_limits_default(struct cpm_im_limits *l);

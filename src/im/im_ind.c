@@ -158,9 +158,10 @@ static void imdn_dispositions(struct cpm_str v, unsigned *seen)
 
 /* message/cpim (RFC 3862): message headers, an empty line, the MIME
  * headers of the content, an empty line, the content.  Reads
- * imdn.Disposition-Notification and imdn.Message-ID (RFC 5438) with the prefix the NS header binds to urn:ietf:params:imdn; a
- * message that never declares it still gets "imdn." (lenient).  Sets the
- * payload type from the inner Content-Type. */
+ * imdn.Disposition-Notification and imdn.Message-ID (RFC 5438) with the
+ * prefix the NS header binds to urn:ietf:params:imdn; a message that never
+ * declares it still gets "imdn." (lenient).  Sets the payload type from
+ * the inner Content-Type. */
 static int cpim(struct cpm_str body, struct cpm_im_indicators *out)
 {
 	const char *p = body.s, *end = body.s + body.len;
