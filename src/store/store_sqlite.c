@@ -37,8 +37,10 @@ static const char *const migrations[] = {
 	" PRIMARY KEY (aor, contact)"
 	");"
 	"CREATE INDEX bindings_expires ON bindings (expires);",
-	/* 1 -> 2: store-and-forward messages and per-device deliveries.
-	 * AUTOINCREMENT: an id is never reused (paging cursors, reports). */
+	/* 1 -> 2: store-and-forward messages, per-device deliveries, and the
+	 * per-recipient usage kept by triggers (quota checks in O(1)).
+	 * AUTOINCREMENT: a committed id is never reused (paging cursors,
+	 * reports). */
 	"CREATE TABLE messages ("
 	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" recipient TEXT NOT NULL,"
@@ -49,6 +51,7 @@ static const char *const migrations[] = {
 	" content_type TEXT NOT NULL,"
 	" subject TEXT NOT NULL DEFAULT '',"
 	" body BLOB NOT NULL,"
+	" body_len INTEGER NOT NULL,"
 	" date INTEGER NOT NULL,"
 	" created INTEGER NOT NULL,"
 	" expires INTEGER NOT NULL DEFAULT 0,"
@@ -68,10 +71,27 @@ static const char *const migrations[] = {
 	" delivered_at INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY (msg_id, device)"
 	") WITHOUT ROWID;"
+	"CREATE TABLE message_usage ("
+	" recipient TEXT PRIMARY KEY NOT NULL,"
+	" count INTEGER NOT NULL,"
+	" bytes INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TRIGGER messages_ins AFTER INSERT ON messages BEGIN"
+	" INSERT INTO message_usage VALUES (new.recipient, 1, new.body_len)"
+	" ON CONFLICT (recipient) DO UPDATE SET count = count + 1,"
+	" bytes = bytes + excluded.bytes;"
+	" END;"
 	/* foreign keys are off by default in SQLite: cascade by trigger */
 	"CREATE TRIGGER messages_del AFTER DELETE ON messages BEGIN"
 	" DELETE FROM deliveries WHERE msg_id = old.id;"
-	" END;",
+	" UPDATE message_usage SET count = count - 1,"
+	" bytes = bytes - old.body_len WHERE recipient = old.recipient;"
+	" DELETE FROM message_usage WHERE recipient = old.recipient"
+	" AND count <= 0;"
+	" END;"
+	/* the recipient and the body never change after the put */
+	"CREATE TRIGGER messages_upd BEFORE UPDATE OF recipient, body, body_len"
+	" ON messages BEGIN SELECT RAISE(ABORT, 'message is immutable'); END;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -139,8 +159,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BIND_PURGE] = "DELETE FROM bindings WHERE expires <= ?1",
 	[ST_MSG_PUT] = "INSERT INTO messages (recipient, sender, sender_display, "
 		       "call_id, message_id, content_type, subject, body, date, "
-		       "created, expires, kind, flags, state) VALUES (?1, ?2, ?3, "
-		       "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+		       "created, expires, kind, flags, state, body_len) VALUES (?1, "
+		       "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+		       "?15)",
 	[ST_MSG_GET] = "SELECT " MSG_COLS " FROM messages WHERE id = ?1",
 	[ST_MSG_LIST] = "SELECT " MSG_COLS " FROM messages WHERE recipient = ?1 "
 			"AND state = 0 AND id > ?2 AND " MSG_UNEXPIRED
@@ -154,8 +175,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_MSG_DEL] = "DELETE FROM messages WHERE id = ?1",
 	[ST_MSG_EXPIRED] = "SELECT " MSG_COLS " FROM messages WHERE expires > 0 "
 			   "AND expires <= ?1 ORDER BY id",
-	[ST_MSG_USAGE] = "SELECT count(*), coalesce(sum(length(body)), 0) FROM "
-			 "messages WHERE recipient = ?1",
+	[ST_MSG_USAGE] = "SELECT count, bytes FROM message_usage WHERE "
+			 "recipient = ?1",
 	/* sticky DELIVERED; ATTEMPT counts; WHERE: see SQLite's upsert
 	 * parsing note for INSERT ... SELECT */
 	[ST_DLV_SET] = "INSERT INTO deliveries (msg_id, device, state, attempts, "
@@ -746,6 +767,7 @@ static int sq_msg_put(struct cpm_store *s, struct cpm_store_msg *m)
 	sqlite3_bind_int(st, 12, m->kind);
 	sqlite3_bind_int(st, 13, m->flags);
 	sqlite3_bind_int(st, 14, m->state);
+	sqlite3_bind_int64(st, 15, (int64_t)m->body_len);
 	int r = sqlite3_step(st);
 	if (r == SQLITE_DONE) {
 		m->id = sqlite3_last_insert_rowid(SQ(s)->db);
@@ -956,6 +978,9 @@ static int sq_msg_usage(struct cpm_store *s, const char *aor, int64_t *count,
 	if (r == SQLITE_ROW) {
 		*count = sqlite3_column_int64(st, 0);
 		*bytes = sqlite3_column_int64(st, 1);
+		rc = 0;
+	} else if (r == SQLITE_DONE) {
+		*count = *bytes = 0;
 		rc = 0;
 	} else {
 		rc = sq_fail(s, SQ(s)->db, r, "message usage");

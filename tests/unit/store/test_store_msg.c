@@ -111,6 +111,42 @@ static int list(struct cpm_store *s, const char *aor, const char *dev,
 	return rc;
 }
 
+static int db_int(const char *sql)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	sqlite3_stmt *q;
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	int v = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return v;
+}
+
+/* The usage counters (kept by triggers) agree with a recount. */
+static void assert_usage_consistent(struct cpm_store *s)
+{
+	const char *aors[] = { "bob@example.test", "carol@example.test" };
+	for (int i = 0; i < 2; i++) {
+		char sql[256];
+		int64_t n, bytes;
+		assert_int_equal(cpm_store_msg_usage(s, aors[i], &n, &bytes), 0);
+		snprintf(sql, sizeof sql,
+			 "SELECT count(*) FROM messages WHERE recipient = '%s'",
+			 aors[i]);
+		assert_int_equal(n, db_int(sql));
+		snprintf(sql, sizeof sql,
+			 "SELECT coalesce(sum(length(body)), 0) FROM messages "
+			 "WHERE recipient = '%s'",
+			 aors[i]);
+		assert_int_equal(bytes, db_int(sql));
+	}
+	assert_int_equal(db_int("SELECT count(*) FROM message_usage WHERE "
+				"count <= 0"),
+			 0);
+}
+
 /* ------------------------------------------------------------- put / get */
 
 static void test_put_get(void **state)
@@ -470,6 +506,7 @@ static void test_expire(void **state)
 	assert_int_equal(cpm_store_msg_get(s, never, &g), 0);
 	cpm_store_msg_free_body(&g);
 	assert_int_equal(cpm_store_msg_expire(s, 1, NULL, NULL), CPM_EINVAL);
+	assert_usage_consistent(s);
 	cpm_store_close(s);
 }
 
@@ -498,7 +535,26 @@ static void test_usage(void **state)
 	assert_int_equal(cpm_store_msg_usage(s, "bob@example.test", &n, &bytes), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(bytes, BODY_NUL_LEN + 3);
+	assert_usage_consistent(s);
 	assert_int_equal(cpm_store_msg_usage(s, "bob", &n, &bytes), CPM_EINVAL);
+	/* the recipient and the body are immutable */
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE messages SET recipient = "
+					  "'x@example.test'",
+				      NULL, NULL, NULL),
+			 SQLITE_CONSTRAINT);
+	sqlite3_close(db);
+	/* every message of an AoR gone: its usage row too */
+	struct mcollect c;
+	assert_int_equal(list(s, "carol@example.test", NULL, 0, 0, 1, &c), 0);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(cpm_store_msg_del(s, c.ids[0]), 0);
+	assert_int_equal(cpm_store_msg_usage(s, "carol@example.test", &n, &bytes),
+			 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(bytes, 0);
+	assert_usage_consistent(s);
 	cpm_store_close(s);
 }
 
@@ -528,19 +584,6 @@ static int count_bind(void *arg, const struct cpm_store_binding *b)
 {
 	(*(int *)arg)++;
 	return 0;
-}
-
-static int db_int(const char *sql)
-{
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
-	sqlite3_stmt *q;
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	int v = sqlite3_column_int(q, 0);
-	sqlite3_finalize(q);
-	sqlite3_close(db);
-	return v;
 }
 
 static void test_migrate_from_v1(void **state)
@@ -626,6 +669,7 @@ static void test_batch_atomic(void **state)
 			assert_true(m[i].id > m[i - 1].id);
 	}
 	assert_int_equal(cpm_store_msg_put_batch(s, p, 0, errs), 0);
+	assert_usage_consistent(s);
 	cpm_store_close(s);
 
 	/* committed: another connection sees all of it */
@@ -848,6 +892,7 @@ static void test_worker_batching(void **state)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&loop), 0);
 	uv_sem_destroy(&gate);
+	assert_usage_consistent(check);
 	cpm_store_close(check);
 }
 
