@@ -115,6 +115,7 @@ enum cpm_store_txn_op {
 	CPM_STORE_TXN_SAVEPOINT, /* nested: savepoint / release / rollback to */
 	CPM_STORE_TXN_RELEASE,
 	CPM_STORE_TXN_ROLLBACK_TO,
+	CPM_STORE_TXN_ACTIVE, /* returns 1 inside a transaction, 0 outside */
 };
 
 struct cpm_store;
@@ -289,7 +290,9 @@ int cpm_store_msg_usage(struct cpm_store *s, const char *aor, int64_t *count,
 			int64_t *bytes);
 
 /* Explicit transactions on one connection (enum cpm_store_txn_op).  The
- * operations above that take several statements nest inside one. */
+ * operations above that take several statements nest inside one.  Note
+ * that SQLite ends the whole transaction by itself on some failures (I/O
+ * error, disk full): check CPM_STORE_TXN_ACTIVE after a failure. */
 int cpm_store_txn(struct cpm_store *s, int op);
 
 extern const struct cpm_store_ops cpm_store_sqlite_ops;
@@ -319,7 +322,9 @@ int cpm_store_worker_submit(struct cpm_store_worker *w,
  * failing job's writes are rolled back without touching the others'.  Then
  * done(arg, rc) runs on the loop, after the COMMIT, in submit order, with
  * the job's result, or the BEGIN/COMMIT error (nothing of the batch is
- * stored then).  work must not BEGIN/COMMIT itself (the cpm_store_*
+ * stored then).  If a job's failure ended the whole transaction (SQLite
+ * does on I/O errors), the jobs before it get that error too and the rest
+ * run in a new transaction.  work must not BEGIN/COMMIT itself (the cpm_store_*
  * operations nest).  At most CPM_STORE_WORKER_BATCH_MAX jobs per batch;
  * ordinary jobs are barriers between batches. */
 #define CPM_STORE_WORKER_BATCH_MAX 256

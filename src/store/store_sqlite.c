@@ -675,6 +675,8 @@ static int sq_binding_purge(struct cpm_store *s, int64_t now)
 
 static int sq_txn(struct cpm_store *s, int op)
 {
+	if (op == CPM_STORE_TXN_ACTIVE)
+		return sqlite3_get_autocommit(SQ(s)->db) ? 0 : 1;
 	if (op < CPM_STORE_TXN_BEGIN || op > CPM_STORE_TXN_ROLLBACK_TO)
 		return CPM_EINVAL;
 	enum stmt_id id = (enum stmt_id)(ST_TXN_BEGIN + op);

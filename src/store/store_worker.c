@@ -36,6 +36,8 @@ struct cpm_store_worker {
  * own savepoint (worker thread). */
 static void run_batch(struct cpm_store *s, struct job *first, size_t n)
 {
+	if (n == 0)
+		return;
 	int rc = cpm_store_txn(s, CPM_STORE_TXN_BEGIN);
 	struct job *j = first;
 	for (size_t i = 0; i < n; i++, j = j->next) {
@@ -51,6 +53,17 @@ static void run_batch(struct cpm_store *s, struct job *first, size_t n)
 			cpm_store_txn(s, CPM_STORE_TXN_RELEASE);
 		}
 		j->rc = r;
+		if (r < 0 && cpm_store_txn(s, CPM_STORE_TXN_ACTIVE) != 1) {
+			/* the failure took the whole transaction with it: the
+			 * jobs before lost their writes; the rest start over */
+			for (struct job *k = first; k != j; k = k->next)
+				if (k->rc >= 0)
+					k->rc = r;
+			cpm_logw("store", "batch of %zu rolled back by job %zu: %s",
+				 n, i + 1, cpm_strerror(r));
+			run_batch(s, j->next, n - i - 1);
+			return;
+		}
 	}
 	if (rc)
 		return;

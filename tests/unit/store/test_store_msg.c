@@ -726,12 +726,18 @@ struct bjob {
 	struct cpm_store *check; /* another connection, read in done */
 	bool visible_in_done;
 	bool fail_after_put; /* writes, then fails: its write is undone */
+	bool lose_txn;	     /* fails like an I/O error: the whole
+			      * transaction is rolled back */
 };
 
 static int bjob_work(struct cpm_store *s, void *arg)
 {
 	struct bjob *j = arg;
 	int rc = cpm_store_msg_put(s, &j->m);
+	if (j->lose_txn) {
+		cpm_store_txn(s, CPM_STORE_TXN_ROLLBACK);
+		return CPM_EIO;
+	}
 	if (!rc && j->fail_after_put)
 		rc = cpm_store_msg_delivery_set(s, j->m.id, "dev",
 						CPM_STORE_DLV_ATTEMPT, 1);
@@ -780,7 +786,7 @@ static void test_worker_batching(void **state)
 		char cid[32];
 		snprintf(cid, sizeof cid, "w%d", i);
 		jobs[i] = (struct bjob){ mkmsg("bob@example.test", cid, 0), i, -99,
-					 order, &ndone, check, false, false };
+					 order, &ndone, check, false, false, false };
 		if (i == 7) /* a failing job in the middle of the first batch */
 			snprintf(jobs[i].m.call_id, sizeof jobs[i].m.call_id, "w3");
 		jobs[i].fail_after_put = i == 12;
@@ -854,7 +860,7 @@ static void test_worker_batching(void **state)
 		char cid[32];
 		snprintf(cid, sizeof cid, "locked%d", i);
 		jobs[i] = (struct bjob){ mkmsg("bob@example.test", cid, 0), i, -99,
-					 order, &ndone, NULL, false, false };
+					 order, &ndone, NULL, false, false, false };
 		assert_int_equal(cpm_store_worker_submit_batchable(w, bjob_work,
 								   bjob_done,
 								   &jobs[i]),
@@ -871,13 +877,42 @@ static void test_worker_batching(void **state)
 			 0);
 	assert_int_equal(n, NB - 2);
 
+	/* a job whose failure ends the whole transaction (as SQLite does on
+	 * an I/O error): the jobs before it report the error (their writes
+	 * are gone), the ones after it run in a new transaction */
+	ndone = 0;
+	assert_int_equal(cpm_store_worker_submit(w, gate_work, NULL, &gate), 0);
+	for (int i = 0; i < 6; i++) {
+		char cid[32];
+		snprintf(cid, sizeof cid, "lost%d", i);
+		jobs[i] = (struct bjob){ mkmsg("bob@example.test", cid, 0), i, -99,
+					 order, &ndone, check, false, false,
+					 i == 2 };
+		assert_int_equal(cpm_store_worker_submit_batchable(w, bjob_work,
+								   bjob_done,
+								   &jobs[i]),
+				 0);
+	}
+	uv_sem_post(&gate);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(ndone, 6);
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(order[i], i);
+		assert_int_equal(jobs[i].rc, i <= 2 ? CPM_EIO : 0);
+		if (i > 2)
+			assert_true(jobs[i].visible_in_done);
+	}
+	assert_int_equal(cpm_store_msg_usage(check, "bob@example.test", &n, &bytes),
+			 0);
+	assert_int_equal(n, NB - 2 + 3);
+
 	/* flush: queued batchable jobs run, done before it returns */
 	ndone = 0;
 	for (int i = 0; i < 5; i++) {
 		char cid[32];
 		snprintf(cid, sizeof cid, "flush%d", i);
 		jobs[i] = (struct bjob){ mkmsg("bob@example.test", cid, 0), i, -99,
-					 order, &ndone, check, false, false };
+					 order, &ndone, check, false, false, false };
 		assert_int_equal(cpm_store_worker_submit_batchable(w, bjob_work,
 								   bjob_done,
 								   &jobs[i]),
