@@ -331,7 +331,8 @@ int cpm_store_worker_submit(struct cpm_store_worker *w,
 int cpm_store_worker_submit_batchable(struct cpm_store_worker *w,
 				      int (*work)(struct cpm_store *s, void *arg),
 				      void (*done)(void *arg, int rc), void *arg);
-/* Batches committed and the batchable jobs they held, since creation. */
+/* Batches run (committed or not) and the batchable jobs they held, since
+ * creation. */
 void cpm_store_worker_batch_stats(struct cpm_store_worker *w, uint64_t *batches,
 				  uint64_t *jobs);
 /* Jobs submitted and not yet finished. */
