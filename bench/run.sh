@@ -64,7 +64,8 @@ SCEN=$HERE/scenarios
 : "${MIN_ACHIEVED:=0.95}"        # ... and achieved >= 95 % of the target
 : "${SETTLE:=2}"                 # rest after a passed step (s)
 : "${FAIL_SETTLE:=8}"            # rest after a failed step: retransmissions and
-                                 # transaction timers (4-5 s) drain
+                                 # transaction timers (4-5 s) drain ...
+: "${FAIL_SETTLE_MAX:=30}"       # ... and up to this long until the server is quiet
 : "${SIPP_START:=6000}"          # SIPp ladder: start, coarse step, fine step, cap
 : "${SIPP_STEP:=3000}"
 : "${SIPP_FINE:=1000}"
@@ -85,7 +86,7 @@ SCEN=$HERE/scenarios
 : "${CG_TRIES:=3}"               # redo a callgrind run that saw retransmissions or failures
 : "${CG_SETTLE:=8}"              # after the last MESSAGE: transactions end (T4 / wait timer 5 s)
 : "${CG_SERVERS:=$SERVERS}"
-: "${PROFILE_RATE:=5000}"
+: "${PROFILE_RATE:=4000}"
 : "${PROFILE_S:=10}"
 : "${OUT:=$HERE/out/$(date -u +%Y%m%d-%H%M%S)}"
 
@@ -352,7 +353,16 @@ step() {
 	echo -e "$line" >> "$OUT/relay_$gen.tsv"
 	log "$(echo -e "$line" | awk -F'\t' '{printf "%s %-8s rep%s rate=%-6s achieved=%-8s fail=%s (%.3f%%) retrans=%s rtt=%sms p99<=%sms srv=%s%% (%sus/msg) uac=%s%% uas=%s%% gen=%sus/msg other=%s%% %s log+%s",$1,$2,$3,$4,$5,$8,$9,$12,$13,$15,$16,$17,$18,$19,$20,$21,$22,$23}')"
 	if [[ $line == *PASS* ]]; then sleep "$SETTLE"; return 0; fi
+	# after an overload: rest FAIL_SETTLE s, then until the server is quiet
+	# (< 10 % of a core over 1 s; retransmission and store backlogs) or
+	# FAIL_SETTLE_MAX s have passed
 	sleep "$FAIL_SETTLE"
+	local waited=$FAIL_SETTLE q0 q1
+	while [ "$waited" -lt "$FAIL_SETTLE_MAX" ]; do
+		q0=$(ticks $spids); sleep 1; q1=$(ticks $spids); waited=$((waited + 1))
+		[ $((q1 - q0)) -le $((HZ / 10)) ] && break
+	done
+	[ "$waited" -gt "$FAIL_SETTLE" ] && log "  (waited ${waited}s for $s to calm down)"
 	return 1
 }
 
