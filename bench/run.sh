@@ -65,7 +65,7 @@ SCEN=$HERE/scenarios
 : "${SETTLE:=2}"                 # rest after a passed step (s)
 : "${FAIL_SETTLE:=8}"            # rest after a failed step: retransmissions and
                                  # transaction timers (4-5 s) drain ...
-: "${FAIL_SETTLE_MAX:=30}"       # ... and up to this long until the server is quiet
+: "${FAIL_SETTLE_MAX:=20}"       # ... and up to this long until the server is quiet
 : "${SIPP_START:=6000}"          # SIPp ladder: start, coarse step, fine step, cap
 : "${SIPP_STEP:=3000}"
 : "${SIPP_FINE:=1000}"
@@ -362,7 +362,7 @@ step() {
 		q0=$(ticks $spids); sleep 1; q1=$(ticks $spids); waited=$((waited + 1))
 		[ $((q1 - q0)) -le $((HZ / 10)) ] && break
 	done
-	[ "$waited" -gt "$FAIL_SETTLE" ] && log "  (waited ${waited}s for $s to calm down)"
+	[ "$waited" -gt $((FAIL_SETTLE + 1)) ] && log "  (waited ${waited}s for $s to calm down)"
 	return 1
 }
 
