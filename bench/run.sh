@@ -43,6 +43,7 @@ SCEN=$HERE/scenarios
 : "${KAM_PKG_MB:=16}"
 : "${KAM_SCHEMA_DIR:=/usr/share/kamailio/db_sqlite}"
 : "${CPMD:=$REPO/build/cpmd}"    # release build
+: "${CPMD_REV:=}"                # what CPMD was built from, for env.txt (default: repo HEAD + dirty count)
 : "${CPMD_PORT:=5170}"
 # cpmd keeps a completed non-INVITE server transaction for Timer J = 64*T1
 # = 32 s over UDP (RFC 3261 17.2.2), so R msg/s keep ~37*R transactions
@@ -633,7 +634,7 @@ make_users
 	echo "kamailio: $(kamailio -v 2>/dev/null | head -1)"
 	echo "sipp: $(sipp -v 2>&1 | grep -o 'SIPp v[^ ,]*' | head -1)"
 	echo "valgrind: $(valgrind --version 2>/dev/null)"
-	echo "cpmd: $("$CPMD" --version 2>&1 | head -1), binary $CPMD_SRC built $(date -u -r "$CPMD_SRC" +%FT%TZ), git HEAD $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null), uncommitted files under src/: $(git -C "$REPO" status --short -- src 2>/dev/null | wc -l)"
+	echo "cpmd: $("$CPMD" --version 2>&1 | head -1), binary $CPMD_SRC built $(date -u -r "$CPMD_SRC" +%FT%TZ), ${CPMD_REV:-repo HEAD $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null), uncommitted files under src/: $(git -C "$REPO" status --short -- src 2>/dev/null | wc -l)}"
 	echo "cpmd options: -o auth.trusted=127.0.0.0/8 -o server.log_level=warn $CPMD_OPTS (+ data dir, listen, http.listen=)"
 	echo "params: REPEATS=$REPEATS DURATION=$DURATION N_USERS=$N_USERS GENS='$GENS' SIPP=$SIPP_START/+$SIPP_STEP/+$SIPP_FINE LG=$LG_START/+$LG_STEP/+$LG_FINE LG_BATCH=$LG_BATCH KAM_CHILDREN=$KAM_CHILDREN KAM_MEM=$KAM_MEM CG_MSGS=$CG_MSGS CG_RATE=$CG_RATE CG_REG_RATE=$CG_REG_RATE"
 } > "$OUT/env.txt"
