@@ -3,6 +3,7 @@
 #include "app/app.h"
 #include "conf/conf.h"
 #include "core/core.h"
+#include "im/im.h"
 #include "http/http.h"
 #include "lib/lib.h"
 
@@ -58,6 +59,7 @@ static int mkdir_p(const char *path)
 struct app {
 	uv_loop_t *loop;
 	struct cpm_core *core;
+	struct cpm_im_ctl *im;
 	struct cpm_http *http;
 	const struct cpm_conf *conf;
 	uint64_t start_ms;
@@ -148,6 +150,8 @@ static void on_stopped(void *arg)
 {
 	struct app *a = arg;
 	a->stopped = true;
+	cpm_im_ctl_free(a->im);
+	a->im = NULL;
 	cpm_http_free(a->http);
 	a->http = NULL;
 	uv_close((uv_handle_t *)&a->sigterm, NULL);
@@ -160,6 +164,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	cpm_logn(NULL, "signal %s: shutting down", signum == SIGTERM ? "TERM" : "INT");
 	if (a->http)
 		cpm_http_stop_accepting(a->http);
+	cpm_im_ctl_stop(a->im);
 	cpm_core_shutdown(a->core, on_stopped, a);
 }
 
@@ -179,9 +184,16 @@ static int run_server(const struct cpm_conf *conf)
 		fprintf(stderr, "cpmd: %s\n", err[0] ? err : cpm_strerror(rc));
 		return 1;
 	}
+	rc = cpm_im_ctl_new(a.core, &a.im);
+	if (rc) {
+		fprintf(stderr, "cpmd: message controller: %s\n", cpm_strerror(rc));
+		cpm_core_free(a.core);
+		return 1;
+	}
 	if (conf->http.listen.port != 0 && http_start(&a, err, sizeof err)) {
 		fprintf(stderr, "cpmd: %s\n", err);
 		cpm_http_free(a.http);
+		cpm_im_ctl_free(a.im);
 		cpm_core_free(a.core);
 		uv_run(a.loop, UV_RUN_NOWAIT);
 		uv_loop_close(a.loop);
@@ -207,6 +219,7 @@ static int run_server(const struct cpm_conf *conf)
 		 conf->server.ndomains > 1 ? ",..." : "", conf->store.url);
 	uv_run(a.loop, UV_RUN_DEFAULT);
 	cpm_http_free(a.http);
+	cpm_im_ctl_free(a.im);
 	cpm_core_free(a.core);
 	uv_run(a.loop, UV_RUN_NOWAIT);
 	int close_rc = uv_loop_close(a.loop);

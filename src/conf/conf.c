@@ -117,6 +117,25 @@ const struct cpm_conf_directive cpm_conf_directives[] = {
 	{ "http", "max_out_buffer", CPM_CONF_T_SIZE, "4194304", "bytes",
 	  "unsent response bytes per connection before it stops reading",
 	  FIELD(http.max_out_buffer), 4096, 1073741824 },
+	/* [im] */
+	{ "im", "store_and_forward", CPM_CONF_T_BOOL, "yes", "",
+	  "keep MESSAGEs that cannot be delivered now (202) and deliver them later",
+	  FIELD(im.store_and_forward), 0, 0 },
+	{ "im", "max_messages", CPM_CONF_T_INT, "1000", "",
+	  "stored messages per user; beyond, 486; 0 = no limit", FIELD(im.max_messages),
+	  0, 100000000 },
+	{ "im", "max_bytes", CPM_CONF_T_SIZE, "16777216", "bytes",
+	  "stored body bytes per user; beyond, 507; 0 = no limit", FIELD(im.max_bytes), 0,
+	  (int64_t)1 << 40 },
+	{ "im", "max_lifetime", CPM_CONF_T_INT, "604800", "s",
+	  "longest a stored message is kept (the sender's Expires may shorten it)",
+	  FIELD(im.max_lifetime), 1, 315360000 },
+	{ "im", "retry_interval", CPM_CONF_T_INT, "30", "s",
+	  "first wait before retrying a failed delivery (doubles, up to 32 times it)",
+	  FIELD(im.retry_interval), 1, 86400 },
+	{ "im", "delivery_batch", CPM_CONF_T_INT, "32", "",
+	  "stored messages read per delivery round to one device", FIELD(im.delivery_batch),
+	  1, 10000 },
 	/* [store] */
 	{ "store", "url", CPM_CONF_T_STORE_URL, "sqlite:./var/cpmd.db", "",
 	  "database of users and registrations", FIELD(store.url), 0, 0 },
@@ -129,7 +148,7 @@ const size_t cpm_conf_ndirectives =
 	sizeof cpm_conf_directives / sizeof cpm_conf_directives[0];
 
 static const char *const sections[] = { "server", "sip",  "registrar",
-					"auth",	  "http", "store" };
+					"auth",	  "http", "im", "store" };
 
 static const char *const level_names[] = { "error", "warn", "notice", "info",
 					    "debug" };

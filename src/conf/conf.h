@@ -101,6 +101,14 @@ struct cpm_conf {
 		size_t max_out_buffer;   /* bytes per connection */
 	} http;
 	struct {
+		bool store_and_forward; /* keep undeliverable MESSAGEs (202) */
+		int max_messages;       /* stored per user, 0 = no limit */
+		size_t max_bytes;       /* stored body bytes per user, 0 = none */
+		int max_lifetime;       /* s a stored message is kept */
+		int retry_interval;     /* s before retrying a failed delivery */
+		int delivery_batch;     /* messages fetched per delivery round */
+	} im;
+	struct {
 		char url[CPM_CONF_PATH_LEN]; /* "sqlite:PATH" */
 		int busy_timeout;	      /* milliseconds */
 	} store;

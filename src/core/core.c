@@ -511,6 +511,7 @@ static void finish_stop(struct cpm_core *c)
 		c->txn = NULL;
 	}
 	cpm_core__proxy_free_all(c);
+	cpm_core__send_free_all(c);
 	if (c->net) {
 		cpm_net_free(c->net);
 		c->net = NULL;
@@ -564,6 +565,7 @@ void cpm_core_free(struct cpm_core *c)
 	if (c->txn)
 		cpm_txn_layer_free(c->txn);
 	cpm_core__proxy_free_all(c);
+	cpm_core__send_free_all(c);
 	if (c->net)
 		cpm_net_free(c->net);
 	if (c->store)

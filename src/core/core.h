@@ -38,6 +38,48 @@ struct cpm_core_stats {
 
 void cpm_core_stats(const struct cpm_core *c, struct cpm_core_stats *out);
 
+/* ---------------------------------------------------------------- services
+ *
+ * The message controller (src/im) sits above core: core tells it, through
+ * these hooks, what it cannot do itself, and it uses core to send. */
+struct cpm_txn;
+struct cpm_sip_msg;
+struct cpm_store_worker;
+
+struct cpm_core_hooks {
+	/* A MESSAGE for a local AoR could not be delivered live: no binding
+	 * (status 480), or every device failed (the best of 408/480/503).
+	 * Return true to take st over (the hook answers it); false lets core
+	 * answer status. */
+	bool (*undelivered)(void *arg, struct cpm_txn *st, const struct cpm_sip_msg *req,
+			    const char *aor, int status);
+	/* A binding of aor was created or refreshed (after it was saved);
+	 * device is its +sip.instance, "" when it has none. */
+	void (*registered)(void *arg, const char *aor, const char *contact,
+			   const char *device);
+};
+
+void cpm_core_set_hooks(struct cpm_core *c, const struct cpm_core_hooks *h, void *arg);
+
+/* Final answer to cpm_core_send_to_contact: status (408 on timeout, 503 on
+ * a transport failure, 480 when the binding is gone), resp NULL when the
+ * status was not received. */
+typedef void cpm_core_sent_cb(void *arg, int status, const struct cpm_sip_msg *resp);
+
+/* Send a request from the server to one registered contact of aor.  Core
+ * writes the request line (the Contact as Request-URI), Via, Max-Forwards,
+ * Route (from the binding's Path), Content-Type and Content-Length; hdrs
+ * holds the rest, each line ending in CRLF (From, To, Call-ID, CSeq, Date,
+ * ...).  cb runs once, with the final status; never from inside this call. */
+int cpm_core_send_to_contact(struct cpm_core *c, const char *aor, const char *contact,
+			     const char *method, const char *hdrs, struct cpm_str ctype,
+			     struct cpm_str body, cpm_core_sent_cb *cb, void *arg);
+/* Is contact still a live binding of aor? */
+bool cpm_core_binding_alive(struct cpm_core *c, const char *aor, const char *contact);
+struct cpm_store_worker *cpm_core_store(struct cpm_core *c);
+uv_loop_t *cpm_core_loop(struct cpm_core *c);
+const struct cpm_conf *cpm_core_conf(const struct cpm_core *c);
+
 /* The SIP status code that answers an internal error. */
 int cpm_core_err_status(int err);
 

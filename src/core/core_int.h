@@ -121,6 +121,9 @@ struct cpm_core {
 	uv_timer_t stop_timer;
 	uv_signal_t dummy;
 	void *proxies; /* live proxy contexts (core_proxy.c), a list */
+	void *sends;   /* live cpm_core_send_to_contact requests, a list */
+	struct cpm_core_hooks hooks;
+	void *hooks_arg;
 	bool stopping;
 	uint64_t stop_deadline;
 	void (*stop_done)(void *arg);
@@ -191,6 +194,14 @@ void cpm_core__proxy_ack(struct cpm_core *c, const struct cpm_sip_msg *req,
 void cpm_core__proxy_cancel(struct cpm_core *c, struct cpm_txn *st);
 /* Free the contexts left when the transaction layer is gone. */
 void cpm_core__proxy_free_all(struct cpm_core *c);
+/* The same for cpm_core_send_to_contact requests (core_send.c). */
+void cpm_core__send_free_all(struct cpm_core *c);
+/* Resolve where a binding is reached (flow, Contact or Path). */
+int cpm_core__binding_dest(struct cpm_core *c, struct cpm_core_binding *b,
+			   struct cpm_net_dest *d);
+/* Choose the listener to send to d from. */
+const struct cpm_net_listener *cpm_core__listener_for(struct cpm_core *c,
+						      const struct cpm_net_dest *d);
 void cpm_core__proxy_stray(struct cpm_core *c, const struct cpm_sip_msg *resp,
 			   const struct cpm_net_dest *src);
 

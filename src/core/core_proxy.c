@@ -23,6 +23,7 @@ struct proxy_ctx {
 	struct proxy_ctx *prev, *next; /* the core's list of live contexts */
 	bool is_invite;
 	bool local_target;   /* forked to a user's bindings */
+	char aor[256];       /* the user, when local_target */
 	bool final_sent;
 	bool cancelled;
 	int pending;
@@ -156,8 +157,8 @@ static size_t count_my_routes(struct cpm_core *c, const struct cpm_sip_msg *req,
 	return n;
 }
 
-static const struct cpm_net_listener *listener_for(struct cpm_core *c,
-						   const struct cpm_net_dest *d)
+const struct cpm_net_listener *cpm_core__listener_for(struct cpm_core *c,
+						      const struct cpm_net_dest *d)
 {
 	const struct cpm_net_listener *l =
 		cpm_net_listener_find(c->net, d->proto, cpm_net_addr_family(&d->peer));
@@ -378,13 +379,27 @@ static void send_final(struct proxy_ctx *x)
 		return;
 	x->final_sent = true;
 	int st = x->best_status ? x->best_status : 408;
-	if (x->best && st != 503) {
-		cpm_txn_reply_buf(x->p.st, st, x->best, x->best_len);
+	if (x->local_target && (st == 408 || st == 503 || st == 480)) {
+		/* every device of the user failed or timed out: a message may
+		 * still be kept for later (the message controller decides) */
+		const struct cpm_sip_msg *req = cpm_txn_req(x->p.st);
+		if (req && req->method == CPM_SIP_MESSAGE && c->hooks.undelivered) {
+			struct cpm_txn *st_ = x->p.st;
+			cpm_txn_set_owner(st_, NULL, NULL);
+			x->p.st = NULL;
+			if (c->hooks.undelivered(c->hooks_arg, st_, req, x->aor, st))
+				return;
+			x->p.st = st_;
+			cpm_txn_set_owner(st_, x, ctx_gone);
+		}
+		if (st == 480 && x->best)
+			cpm_txn_reply_buf(x->p.st, st, x->best, x->best_len);
+		else
+			cpm_core__reply(c, x->p.st, 480, NULL, NULL);
 		return;
 	}
-	if (x->local_target && (st == 408 || st == 503))
-		/* every device of the user failed or timed out */
-		cpm_core__reply(c, x->p.st, 480, NULL, NULL);
+	if (x->best && st != 503)
+		cpm_txn_reply_buf(x->p.st, st, x->best, x->best_len);
 	else if (st == 503)
 		cpm_core__reply(c, x->p.st, 500, "Downstream Unavailable", NULL);
 	else
@@ -500,6 +515,22 @@ static int branch_dest_binding(struct cpm_core *c, struct cpm_core_binding *b,
 	return drc;
 }
 
+int cpm_core__binding_dest(struct cpm_core *c, struct cpm_core_binding *b,
+			   struct cpm_net_dest *d)
+{
+	if (b->path[0]) {
+		/* RFC 3327 §5.4: the request goes to the first Path entry
+		 * (it becomes the top Route) */
+		struct cpm_str cur = cpm_str_from_cstr(b->path);
+		struct cpm_sip_addr pa;
+		struct cpm_sip_uri pu;
+		if (cpm_sip_addr_next(&cur, &pa) != 1 || cpm_sip_uri_parse(pa.uri, &pu))
+			return CPM_EADDR;
+		return cpm_core__uri_dest(c, &pu, d);
+	}
+	return branch_dest_binding(c, b, d);
+}
+
 struct fwd_target {
 	struct cpm_str ruri;
 	struct cpm_net_dest dest;
@@ -510,8 +541,9 @@ struct fwd_target {
  * could be started. */
 static void fork_targets(struct cpm_core *c, struct cpm_txn *st,
 			 const struct cpm_sip_msg *req, const struct cpm_net_dest *src,
-			 size_t npop, struct fwd_target *t, int nt, bool local)
+			 size_t npop, struct fwd_target *t, int nt, const char *local_aor)
 {
+	bool local = local_aor != NULL;
 	struct proxy_ctx *x = calloc(1, sizeof *x + (size_t)nt * sizeof x->br[0]);
 	if (!x) {
 		cpm_core__reply(c, st, 500, "Out Of Memory", NULL);
@@ -522,6 +554,8 @@ static void fork_targets(struct cpm_core *c, struct cpm_txn *st,
 	x->p.st = st;
 	x->is_invite = req->method == CPM_SIP_INVITE;
 	x->local_target = local;
+	if (local)
+		snprintf(x->aor, sizeof x->aor, "%s", local_aor);
 	cpm_txn_set_owner(st, x, ctx_gone);
 	ctx_link(x);
 	char cbuf[96];
@@ -530,7 +564,7 @@ static void fork_targets(struct cpm_core *c, struct cpm_txn *st,
 	cpm_buf_init(&b, c->lim.max_msg + 2048);
 	uint32_t lh = loop_hash(req);
 	for (int i = 0; i < nt; i++) {
-		const struct cpm_net_listener *out_l = listener_for(c, &t[i].dest);
+		const struct cpm_net_listener *out_l = cpm_core__listener_for(c, &t[i].dest);
 		if (!out_l) {
 			last_err = CPM_EADDR;
 			continue;
@@ -611,6 +645,10 @@ static void user_done(void *arg)
 			cpm_logi(ctx_str(req, cb), "%.*s to unknown user %s",
 				 CPM_STR_FMT(req->method_s), j->to_aor);
 			cpm_core__reply(c, st, 404, NULL, NULL);
+		} else if (req->method == CPM_SIP_MESSAGE && c->hooks.undelivered &&
+			   (cpm_core__pending_detach(&j->p),
+			    c->hooks.undelivered(c->hooks_arg, st, req, j->to_aor, 480))) {
+			/* the message controller answers (stored: 202) */
 		} else {
 			cpm_logi(ctx_str(req, cb), "%.*s to %s: not registered",
 				 CPM_STR_FMT(req->method_s), j->to_aor);
@@ -663,7 +701,7 @@ static void forward_one(struct cpm_core *c, struct route_job *j, struct fwd_targ
 	} else {
 		t[0].ruri = req->ruri;
 		t[0].path = NULL;
-		fork_targets(c, st, req, &j->src, j->npop, t, 1, false);
+		fork_targets(c, st, req, &j->src, j->npop, t, 1, NULL);
 	}
 	job_free(j);
 }
@@ -699,19 +737,8 @@ local_user:;
 		     b = b->next) {
 			if (b->expires <= now)
 				continue;
-			if (b->path[0]) {
-				/* RFC 3327 §5.4: the request goes to the first
-				 * Path entry (it becomes the top Route) */
-				struct cpm_str cur = cpm_str_from_cstr(b->path);
-				struct cpm_sip_addr pa;
-				struct cpm_sip_uri pu;
-				if (cpm_sip_addr_next(&cur, &pa) != 1 ||
-				    cpm_sip_uri_parse(pa.uri, &pu) ||
-				    cpm_core__uri_dest(c, &pu, &t[nt].dest))
-					continue;
-			} else if (branch_dest_binding(c, b, &t[nt].dest)) {
+			if (cpm_core__binding_dest(c, b, &t[nt].dest))
 				continue;
-			}
 			t[nt].ruri = cpm_str_from_cstr(b->contact);
 			t[nt].path = b->path;
 			nt++;
@@ -724,7 +751,7 @@ local_user:;
 			job_free(j);
 			return;
 		}
-		fork_targets(c, st, req, &j->src, j->npop, t, nt, true);
+		fork_targets(c, st, req, &j->src, j->npop, t, nt, j->to_aor);
 		job_free(j);
 		return;
 	}
@@ -871,7 +898,7 @@ void cpm_core__proxy_ack(struct cpm_core *c, const struct cpm_sip_msg *req,
 	}
 	if (rc || req->max_forwards == 0)
 		return;
-	const struct cpm_net_listener *out_l = listener_for(c, &d);
+	const struct cpm_net_listener *out_l = cpm_core__listener_for(c, &d);
 	if (!out_l)
 		return;
 	char branch[CPM_TXN_BRANCH_MAX];

@@ -228,6 +228,14 @@ static void persist_done(void *arg)
 					"Retry-After: 5\r\n");
 		} else {
 			reply_ok(j->p.core, j);
+			/* the services learn about the device now: stored
+			 * messages may wait for it (issue: delivery on REGISTER) */
+			struct cpm_core *c = j->p.core;
+			for (size_t i = 0; i < j->nchanges && c->hooks.registered; i++)
+				if (!j->changes[i].del)
+					c->hooks.registered(c->hooks_arg, j->aor,
+							    j->changes[i].b.contact,
+							    j->changes[i].b.instance);
 		}
 	}
 	job_free(j);

@@ -238,4 +238,19 @@ const char *cpm_im_fate_name(enum cpm_im_fate f);
 const char *cpm_im_rule_name(enum cpm_im_rule r);
 const char *cpm_im_request_name(enum cpm_im_request r);
 
+/* ------------------------------------------------------------ controller
+ *
+ * The message controller (im_ctl.c): installs itself as core's hooks,
+ * stores what core cannot deliver (202 after the commit) and delivers the
+ * stored messages when a device of the recipient registers.  Unlike the
+ * rules above it runs on the loop and uses core and the store. */
+struct cpm_core;
+struct cpm_im_ctl;
+
+int cpm_im_ctl_new(struct cpm_core *core, struct cpm_im_ctl **out);
+/* At shutdown start: no new deliveries, timers stopped. */
+void cpm_im_ctl_stop(struct cpm_im_ctl *ctl);
+/* Once core has stopped (its transactions and store jobs are done). */
+void cpm_im_ctl_free(struct cpm_im_ctl *ctl);
+
 #endif

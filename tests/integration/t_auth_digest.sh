@@ -15,12 +15,13 @@
 #    -> 403 "Relaying Denied", answered before anything is forwarded;
 #  - auth.trusted=127.0.0.0/8 -> no challenge at all.
 . "$(dirname "$0")/lib.sh"
+# Proxy behaviour: store-and-forward (t_sf_*) is off here, so undeliverable MESSAGEs get 480.
 . "$(dirname "$0")/reg_lib.sh"
 need sipp python3
 
 cpmd_user_add alice@example.test alice-secret
 cpmd_user_add bob@example.test bob-secret
-cpmd_start -o sip.t1=50 -o sip.t2=200
+cpmd_start -o sip.t1=50 -o sip.t2=200 -o im.store_and_forward=no
 CP=$(free_port) # contact port: nobody listens
 
 check "REGISTER without credentials -> 401 with a SHA-256 and an MD5 challenge, each qop=\"auth\""
@@ -56,12 +57,12 @@ if ! sipp_run reg_auth.xml -t u1 -au bob -ap bob-secret -auth_uri example.test \
 	# (RFC 8760 §2.4: the UAC picks the first algorithm it supports); offer MD5 first.
 	say "SIPp cannot answer a SHA-256-first challenge list: retrying with auth.algorithms=MD5,SHA-256"
 	cpmd_stop
-	cpmd_start -o sip.t1=50 -o sip.t2=200 -o auth.algorithms=MD5,SHA-256
+	cpmd_start -o sip.t1=50 -o sip.t2=200 -o auth.algorithms=MD5,SHA-256 -o im.store_and_forward=no
 	sipp_run reg_auth.xml -t u1 -au bob -ap bob-secret -auth_uri example.test \
 		-key user bob -key domain example.test -key contact_host 127.0.0.1 \
 		-key contact_port "$CP" -key expires 600 || fail "SIPp MD5 registration failed"
 	cpmd_stop
-	cpmd_start -o sip.t1=50 -o sip.t2=200
+	cpmd_start -o sip.t1=50 -o sip.t2=200 -o im.store_and_forward=no
 fi
 grep -q -E 'Authorization: Digest .*algorithm=MD5' "$SIPP_LOG" ||
 	grep -q -E 'Authorization: Digest ' "$SIPP_LOG" || fail "SIPp sent no Authorization"
@@ -148,7 +149,7 @@ assert_eq "$(grep -c -i 'branch to\|forked' "$CPMD_LOG" || true)" "$n_before" "f
 
 check "auth.algorithms=SHA-256 only: cpm registers (so it does SHA-256)"
 cpmd_stop
-cpmd_start -o sip.t1=50 -o sip.t2=200 -o auth.algorithms=SHA-256 -o auth.nonce_ttl=2
+cpmd_start -o sip.t1=50 -o sip.t2=200 -o auth.algorithms=SHA-256 -o auth.nonce_ttl=2 -o im.store_and_forward=no
 rs sha-only --uri sip:example.test --from alice@example.test --to alice@example.test \
 	--contact "<sip:alice@127.0.0.1:$CP>" --expires 600
 expect_status 401 "REGISTER without credentials"
@@ -167,7 +168,7 @@ hdr_has "$T/expired.txt" WWW-Authenticate 'stale=true' || fail "401 to an expire
 
 check "auth.trusted=127.0.0.0/8: REGISTER and MESSAGE from 127.0.0.1 are not challenged"
 cpmd_stop
-cpmd_start -o sip.t1=50 -o sip.t2=200 -o auth.trusted=127.0.0.0/8
+cpmd_start -o sip.t1=50 -o sip.t2=200 -o auth.trusted=127.0.0.0/8 -o im.store_and_forward=no
 rs trusted-reg --uri sip:example.test --from alice@example.test --to alice@example.test \
 	--contact "<sip:alice@127.0.0.1:$CP>" --expires 600
 expect_status 200 "trusted REGISTER without credentials"

@@ -9,13 +9,14 @@
 #  - unknown user -> 404; known user without a binding -> 480;
 #  - from a trusted source (auth.trusted=127.0.0.0/8): no challenge, 200 / 404 / 480.
 . "$(dirname "$0")/lib.sh"
+# Proxy behaviour: store-and-forward (t_sf_*) is off here, so undeliverable MESSAGEs get 480.
 need sipp python3
 
 cpmd_user_add alice@example.test alice-secret
 cpmd_user_add bob@example.test bob-secret
 cpmd_user_add carol@example.test carol-secret
 # SIPp 3.6.1 answers only the first challenge, and only MD5: offer MD5 first
-cpmd_start -o auth.algorithms=MD5,SHA-256
+cpmd_start -o auth.algorithms=MD5,SHA-256 -o im.store_and_forward=no
 
 N_MSG=4
 sipp_uas_start uas_message.xml -m "$N_MSG"
@@ -66,7 +67,7 @@ sipmsg --transport tcp --method MESSAGE --uri sip:carol@example.test --from alic
 
 check "restart with auth.trusted=127.0.0.0/8: requests from 127.0.0.1 are not challenged"
 cpmd_stop
-cpmd_start -o auth.algorithms=MD5,SHA-256 -o auth.trusted=127.0.0.0/8
+cpmd_start -o auth.algorithms=MD5,SHA-256 -o auth.trusted=127.0.0.0/8 -o im.store_and_forward=no
 sipp_run uac_message.xml -t u1 -s bob -key from_user alice -key domain example.test ||
 	fail "trusted MESSAGE to bob was not answered 200"
 sipp_run uac_message_404.xml -t u1 -s nobody -key from_user alice -key domain example.test ||

@@ -14,6 +14,7 @@
 # Nothing here is trusted: requests come From a foreign domain (no auth needed to reach
 # local users), and anything addressed to another domain is refused (403) unforwarded.
 . "$(dirname "$0")/lib.sh"
+# Proxy behaviour: store-and-forward (t_sf_*) is off here, so undeliverable MESSAGEs get 480.
 . "$(dirname "$0")/reg_lib.sh"
 need python3
 
@@ -21,7 +22,7 @@ CORPUS=$REPO/../shared/corpus/rfc4475
 for u in loopy@127.0.0.1 carol@example.test dave@example.test; do
 	cpmd_user_add "$u" secret-"${u%%@*}"
 done
-cpmd_start -o sip.t1=50 -o sip.t2=200 -o auth.register=no
+cpmd_start -o sip.t1=50 -o sip.t2=200 -o auth.register=no -o im.store_and_forward=no
 FROM=sender@elsewhere.test
 
 msg() { # NAME URI [args] — a MESSAGE from a foreign-domain sender

@@ -10,11 +10,12 @@
 #    at the source port, with rport and received filled in (RFC 3581 §4); without rport
 #    the response goes to the sent-by port (RFC 3261 §18.2.2).
 . "$(dirname "$0")/lib.sh"
+# Proxy behaviour: store-and-forward (t_sf_*) is off here, so undeliverable MESSAGEs get 480.
 . "$(dirname "$0")/reg_lib.sh"
 need sipp python3 ss
 
 cpmd_user_add alice@example.test alice-secret
-cpmd_start -o sip.t1=50 -o sip.t2=200 -o auth.trusted=127.0.0.0/8
+cpmd_start -o sip.t1=50 -o sip.t2=200 -o auth.trusted=127.0.0.0/8 -o im.store_and_forward=no
 
 # ---------------------------------------------------------------- SIPp flow
 DEADP=$(free_port)

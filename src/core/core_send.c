@@ -1,0 +1,135 @@
+/* Requests the server itself sends to a registered contact (the message
+ * controller's deliveries of stored messages), and the hooks through which
+ * core hands undeliverable requests and new bindings to the services. */
+#include "core/core_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct send_ctx {
+	struct send_ctx *prev, *next;
+	struct cpm_core *c;
+	cpm_core_sent_cb *cb;
+	void *arg;
+	struct cpm_txn *ct;
+};
+
+void cpm_core_set_hooks(struct cpm_core *c, const struct cpm_core_hooks *h, void *arg)
+{
+	if (h)
+		c->hooks = *h;
+	else
+		memset(&c->hooks, 0, sizeof c->hooks);
+	c->hooks_arg = arg;
+}
+
+struct cpm_store_worker *cpm_core_store(struct cpm_core *c)
+{
+	return c->store;
+}
+
+uv_loop_t *cpm_core_loop(struct cpm_core *c)
+{
+	return c->loop;
+}
+
+const struct cpm_conf *cpm_core_conf(const struct cpm_core *c)
+{
+	return c->conf;
+}
+
+static struct cpm_core_binding *find(struct cpm_core *c, const char *aor, const char *contact)
+{
+	struct cpm_core_aor *a = cpm_core__loc_aor(&c->loc, aor, false);
+	int64_t now = cpm_wall_s();
+	for (struct cpm_core_binding *b = a ? a->bindings : NULL; b; b = b->next)
+		if (b->expires > now && strcmp(b->contact, contact) == 0)
+			return b;
+	return NULL;
+}
+
+bool cpm_core_binding_alive(struct cpm_core *c, const char *aor, const char *contact)
+{
+	return find(c, aor, contact) != NULL;
+}
+
+static void unlink_ctx(struct send_ctx *x)
+{
+	if (x->prev)
+		x->prev->next = x->next;
+	else
+		x->c->sends = x->next;
+	if (x->next)
+		x->next->prev = x->prev;
+}
+
+static void on_resp(void *arg, struct cpm_txn *ct, const struct cpm_sip_msg *resp, int status)
+{
+	struct send_ctx *x = arg;
+	if (status < 200)
+		return;
+	unlink_ctx(x);
+	x->cb(x->arg, status, resp);
+	free(x);
+}
+
+void cpm_core__send_free_all(struct cpm_core *c)
+{
+	/* the transaction layer is gone: no answer will come */
+	while (c->sends) {
+		struct send_ctx *x = c->sends;
+		unlink_ctx(x);
+		free(x);
+	}
+}
+
+int cpm_core_send_to_contact(struct cpm_core *c, const char *aor, const char *contact,
+			     const char *method, const char *hdrs, struct cpm_str ctype,
+			     struct cpm_str body, cpm_core_sent_cb *cb, void *arg)
+{
+	if (c->stopping || !c->txn)
+		return CPM_ESTATE;
+	struct cpm_core_binding *b = find(c, aor, contact);
+	if (!b)
+		return CPM_ENOTFOUND;
+	struct cpm_net_dest d;
+	int rc = cpm_core__binding_dest(c, b, &d);
+	if (rc)
+		return rc;
+	const struct cpm_net_listener *l = cpm_core__listener_for(c, &d);
+	if (!l)
+		return CPM_EADDR;
+	char branch[CPM_TXN_BRANCH_MAX];
+	cpm_txn_branch_new(branch);
+	struct cpm_buf buf;
+	cpm_buf_init(&buf, c->lim.max_msg);
+	rc = cpm_buf_printf(&buf, "%s %s SIP/2.0\r\nVia: SIP/2.0/%s %s:%u;branch=%s;rport\r\n"
+				  "Max-Forwards: 70\r\n",
+			    method, b->contact, cpm_net_proto_name(l->proto), l->host, l->port,
+			    branch);
+	if (!rc && b->path[0]) /* RFC 3327 §5.4 */
+		rc = cpm_buf_printf(&buf, "Route: %s\r\n", b->path);
+	if (!rc)
+		rc = cpm_buf_puts(&buf, hdrs);
+	if (!rc)
+		rc = cpm_sip_print_body(&buf, ctype, body);
+	struct send_ctx *x = rc ? NULL : calloc(1, sizeof *x);
+	if (!x) {
+		cpm_buf_free(&buf);
+		return rc ? rc : CPM_ENOMEM;
+	}
+	x->c = c;
+	x->cb = cb;
+	x->arg = arg;
+	rc = cpm_txn_request(c->txn, &d, buf.p, buf.len, on_resp, x, &x->ct);
+	cpm_buf_free(&buf);
+	if (rc) {
+		free(x);
+		return rc;
+	}
+	x->next = c->sends;
+	if (x->next)
+		x->next->prev = x;
+	c->sends = x;
+	return 0;
+}

@@ -1,0 +1,617 @@
+/* The message controller (seed 001's store-and-forward server, seed 003's
+ * "message controller"): what core cannot deliver live it decides about
+ * with the rules of im_decide.c, keeps durably (202 only after the commit),
+ * and delivers when a device of the recipient registers — in arrival
+ * order, one message in flight per device, with the original From, Date
+ * and body, and the same Call-ID on every attempt of one stored message so
+ * that a device can discard duplicates. */
+#include "im/im.h"
+
+#include "conf/conf.h"
+#include "core/core.h"
+#include "store/store.h"
+#include "txn/txn.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The AoR-level device: bindings without +sip.instance are one device
+ * (RFC 5626 instances are the only way to tell phones apart). */
+#define DEVICE_AOR "*"
+
+struct run;
+
+struct cpm_im_ctl {
+	struct cpm_core *core;
+	const struct cpm_conf *conf;
+	struct cpm_store_worker *store;
+	uv_loop_t *loop;
+	struct run *runs;
+	uv_timer_t expire_timer;
+	struct cpm_im_profile profile;
+	struct cpm_im_class cls;
+	struct cpm_im_limits lim;
+	uint64_t n_stored, n_delivered, n_failed, n_expired;
+	bool stopping;
+};
+
+/* ------------------------------------------------------------- storing */
+
+struct store_job {
+	struct cpm_im_ctl *ctl;
+	struct cpm_txn *st; /* NULL once the transaction is gone */
+	struct cpm_im_indicators ind;
+	struct cpm_store_msg m;
+	char *body;
+	int64_t count, bytes;
+	int rc;
+	struct cpm_im_decision d;
+};
+
+static void job_gone(void *owner, struct cpm_txn *t)
+{
+	struct store_job *j = owner;
+	j->st = NULL;
+}
+
+static void job_free(struct store_job *j)
+{
+	if (j->st)
+		cpm_txn_set_owner(j->st, NULL, NULL);
+	free(j->body);
+	free(j);
+}
+
+static void reply(struct store_job *j, int status, const char *reason, const char *extra)
+{
+	if (!j->st)
+		return;
+	char hdrs[1024];
+	snprintf(hdrs, sizeof hdrs, "Server: %s\r\n%s", j->ctl->conf->server.name,
+		 extra ? extra : "");
+	cpm_txn_reply(j->st, status, reason, NULL, hdrs, CPM_STR_NULL, CPM_STR_NULL);
+}
+
+static int64_t parse_date(const struct cpm_sip_msg *req)
+{
+	const struct cpm_sip_hdr *h = cpm_sip_msg_hdr(req, CPM_SIP_H_DATE);
+	char tmp[64];
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	if (h && cpm_str_copy(h->value, tmp, sizeof tmp) == 0 &&
+	    strptime(tmp, "%a, %d %b %Y %H:%M:%S GMT", &tm))
+		return (int64_t)timegm(&tm);
+	return cpm_wall_s();
+}
+
+static void put_done(void *arg, int rc)
+{
+	struct store_job *j = arg;
+	if (rc) {
+		cpm_loge(j->m.call_id, "cannot store the message for %s: %s", j->m.recipient,
+			 cpm_strerror(rc));
+		reply(j, 500, "Storage Failure", "Retry-After: 5\r\n");
+	} else {
+		j->ctl->n_stored++;
+		cpm_logi(j->m.call_id, "stored message %lld for %s (%zu bytes, %s)",
+			 (long long)j->m.id, j->m.recipient, j->m.body_len,
+			 cpm_im_rule_name(j->d.rule));
+		/* RFC 3428 §4: 202 = accepted for later delivery */
+		reply(j, 202, NULL, NULL);
+	}
+	job_free(j);
+}
+
+static int put_work(struct cpm_store *s, void *arg)
+{
+	struct store_job *j = arg;
+	return cpm_store_msg_put(s, &j->m);
+}
+
+static void usage_work(struct cpm_store *s, void *arg)
+{
+	struct store_job *j = arg;
+	j->rc = cpm_store_msg_usage(s, j->m.recipient, &j->count, &j->bytes);
+}
+
+static void usage_done(void *arg)
+{
+	struct store_job *j = arg;
+	struct cpm_im_ctl *ctl = j->ctl;
+	if (!j->st) {
+		job_free(j);
+		return;
+	}
+	if (j->rc) {
+		reply(j, 500, "Storage Failure", "Retry-After: 5\r\n");
+		job_free(j);
+		return;
+	}
+	struct cpm_im_usage u = { (uint64_t)j->count, (uint64_t)j->bytes };
+	if (cpm_im_decide(&j->ind, &ctl->profile, &ctl->cls, &u, j->m.body_len, &ctl->lim,
+			  j->ind.expires, &j->d)) {
+		reply(j, 480, NULL, NULL);
+		job_free(j);
+		return;
+	}
+	switch (j->d.fate) {
+	case CPM_IM_STORE:
+	case CPM_IM_STORE_DEFERRED:
+		/* Deferred retrieval (RFC 4483 external-body + HTTP fetch)
+		 * is not served yet: such messages are pushed like the others,
+		 * so they still reach the user. */
+		j->m.expires = j->d.expires > 0 ? cpm_wall_s() + j->d.expires : 0;
+		if (j->d.report_delivered)
+			j->m.flags |= CPM_STORE_MSG_F_NOTIFY;
+		if (j->d.pull)
+			j->m.flags |= CPM_STORE_MSG_F_PULL;
+		if (cpm_store_worker_submit_batchable(ctl->store, put_work, put_done, j) == 0)
+			return;
+		reply(j, 500, "Storage Unavailable", NULL);
+		break;
+	case CPM_IM_REJECT: {
+		struct cpm_buf b;
+		cpm_buf_init(&b, 4096);
+		if (j->d.accept_hdr)
+			cpm_im_accept_header(&ctl->profile, &b);
+		reply(j, j->d.status, j->d.reason, b.len ? b.p : NULL);
+		cpm_buf_free(&b);
+		break;
+	}
+	case CPM_IM_FORWARD: /* profiles with a forward target come with
+			      * "cpmd user set": none can be set yet */
+	case CPM_IM_DELIVER_ONLY:
+	default:
+		reply(j, j->d.status ? j->d.status : 480, j->d.reason, NULL);
+		break;
+	}
+	job_free(j);
+}
+
+static bool on_undelivered(void *arg, struct cpm_txn *st, const struct cpm_sip_msg *req,
+			   const char *aor, int status)
+{
+	struct cpm_im_ctl *ctl = arg;
+	if (!ctl->conf->im.store_and_forward || req->method != CPM_SIP_MESSAGE)
+		return false;
+	struct store_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return false;
+	j->ctl = ctl;
+	if (cpm_im_indicators_parse(req, &j->ind) || j->ind.kind == CPM_IM_KIND_ISCOMPOSING ||
+	    req->body.len > CPM_STORE_MSG_BODY_MAX) {
+		free(j);
+		return false; /* isComposing is relayed live and never stored */
+	}
+	struct cpm_store_msg *m = &j->m;
+	snprintf(m->recipient, sizeof m->recipient, "%s", aor);
+	if (cpm_str_copy(req->from.uri, m->sender, sizeof m->sender) ||
+	    cpm_str_copy(req->from.display.len < sizeof m->sender_display ? req->from.display
+									 : CPM_STR(""),
+			  m->sender_display, sizeof m->sender_display) ||
+	    cpm_str_copy(j->ind.content_type.len ? j->ind.content_type : CPM_STR("text/plain"),
+			  m->content_type, sizeof m->content_type)) {
+		free(j);
+		return false;
+	}
+	cpm_str_copy(j->ind.message_id, m->message_id, sizeof m->message_id);
+	const struct cpm_sip_hdr *subj = cpm_sip_msg_hdr(req, CPM_SIP_H_SUBJECT);
+	if (subj)
+		cpm_str_copy(subj->value, m->subject, sizeof m->subject);
+	/* one Call-ID for every delivery attempt of this message */
+	char rnd[33];
+	cpm_rand_hex(rnd, 16);
+	snprintf(m->call_id, sizeof m->call_id, "%s@sf.cpmd", rnd);
+	m->date = parse_date(req);
+	m->kind = j->ind.kind == CPM_IM_KIND_IMDN ? CPM_STORE_MSG_REPORT : CPM_STORE_MSG_MESSAGE;
+	if (req->body.len) {
+		j->body = malloc(req->body.len);
+		if (!j->body) {
+			free(j);
+			return false;
+		}
+		memcpy(j->body, req->body.s, req->body.len);
+	}
+	m->body = j->body;
+	m->body_len = req->body.len;
+	j->st = st;
+	cpm_txn_set_owner(st, j, job_gone);
+	if (cpm_store_worker_submit(ctl->store, usage_work, usage_done, j)) {
+		j->st = NULL;
+		cpm_txn_set_owner(st, NULL, NULL);
+		job_free(j);
+		return false;
+	}
+	(void)status;
+	return true;
+}
+
+/* ----------------------------------------------------------- delivering */
+
+struct item {
+	int64_t id;
+	char call_id[256];
+	char sender[512];
+	char display[128];
+	char content_type[128];
+	char subject[256];
+	int64_t date;
+	char *body;
+	size_t body_len;
+};
+
+struct run {
+	struct run *prev, *next;
+	struct cpm_im_ctl *ctl;
+	char aor[256];
+	char contact[512];
+	char device[256]; /* +sip.instance or DEVICE_AOR */
+	struct item *items;
+	size_t n, i, cap;
+	int64_t after_id;
+	int rc;
+	bool busy;       /* a store job or a MESSAGE is in flight */
+	bool again;      /* a REGISTER came while busy: look again */
+	unsigned backoff; /* seconds, 0 = none */
+	uv_timer_t timer;
+	bool timer_on;
+};
+
+static void run_next(struct run *r);
+static void run_fetch(struct run *r);
+
+static void items_clear(struct run *r)
+{
+	for (size_t k = 0; k < r->n; k++)
+		free(r->items[k].body);
+	r->n = r->i = 0;
+}
+
+static void run_closed(uv_handle_t *h)
+{
+	struct run *r = h->data;
+	items_clear(r);
+	free(r->items);
+	free(r);
+}
+
+static void run_end(struct run *r)
+{
+	struct cpm_im_ctl *ctl = r->ctl;
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		ctl->runs = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	uv_timer_stop(&r->timer);
+	uv_close((uv_handle_t *)&r->timer, run_closed);
+}
+
+static int collect(void *arg, const struct cpm_store_msg *m)
+{
+	struct run *r = arg;
+	if (m->flags & CPM_STORE_MSG_F_PULL)
+		return 0; /* seed 002 "store": kept until the recipient asks */
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 16;
+		struct item *it = realloc(r->items, cap * sizeof *it);
+		if (!it)
+			return CPM_ENOMEM;
+		r->items = it;
+		r->cap = cap;
+	}
+	struct item *it = &r->items[r->n];
+	memset(it, 0, sizeof *it);
+	it->id = m->id;
+	snprintf(it->call_id, sizeof it->call_id, "%s", m->call_id);
+	snprintf(it->sender, sizeof it->sender, "%s", m->sender);
+	snprintf(it->display, sizeof it->display, "%s", m->sender_display);
+	snprintf(it->content_type, sizeof it->content_type, "%s", m->content_type);
+	snprintf(it->subject, sizeof it->subject, "%s", m->subject);
+	it->date = m->date;
+	if (m->body_len) {
+		it->body = malloc(m->body_len);
+		if (!it->body)
+			return CPM_ENOMEM;
+		memcpy(it->body, m->body, m->body_len);
+	}
+	it->body_len = m->body_len;
+	r->n++;
+	return 0;
+}
+
+static void fetch_work(struct cpm_store *s, void *arg)
+{
+	struct run *r = arg;
+	int limit = r->ctl->conf->im.delivery_batch;
+	if (strcmp(r->device, DEVICE_AOR) == 0)
+		r->rc = cpm_store_msg_list_pending(s, r->aor, r->after_id, limit, cpm_wall_s(),
+						   collect, r);
+	else
+		r->rc = cpm_store_msg_list_pending_device(s, r->aor, r->device, r->after_id,
+							  limit, cpm_wall_s(), collect, r);
+}
+
+static void fetch_done(void *arg)
+{
+	struct run *r = arg;
+	r->busy = false;
+	if (r->rc < 0) {
+		cpm_loge(r->aor, "cannot read stored messages: %s", cpm_strerror(r->rc));
+		run_end(r);
+		return;
+	}
+	if (r->n == 0) {
+		if (r->again) { /* a REGISTER came meanwhile: one more look */
+			r->again = false;
+			r->after_id = 0;
+			run_fetch(r);
+			return;
+		}
+		run_end(r); /* nothing (more) waits for this device */
+		return;
+	}
+	run_next(r);
+}
+
+static void run_fetch(struct run *r)
+{
+	items_clear(r);
+	r->busy = true;
+	if (cpm_store_worker_submit(r->ctl->store, fetch_work, fetch_done, r)) {
+		r->busy = false;
+		run_end(r);
+	}
+}
+
+struct mark {
+	struct run *r;
+	int64_t id;
+	int state; /* CPM_STORE_DLV_* */
+	bool aor_level;
+};
+
+static void mark_work(struct cpm_store *s, void *arg)
+{
+	struct mark *k = arg;
+	if (k->aor_level)
+		cpm_store_msg_state_set(s, k->id, k->state == CPM_STORE_DLV_DELIVERED
+							 ? CPM_STORE_MSG_DELIVERED
+							 : CPM_STORE_MSG_FAILED);
+	else
+		cpm_store_msg_delivery_set(s, k->id, k->r->device, k->state, cpm_wall_s());
+}
+
+static void mark_done(void *arg)
+{
+	struct mark *k = arg;
+	struct run *r = k->r;
+	free(k);
+	r->busy = false;
+	r->i++;
+	run_next(r);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct run *r = t->data;
+	r->timer_on = false;
+	if (!cpm_core_binding_alive(r->ctl->core, r->aor, r->contact)) {
+		run_end(r);
+		return;
+	}
+	r->after_id = 0;
+	run_fetch(r);
+}
+
+static void on_sent(void *arg, int status, const struct cpm_sip_msg *resp)
+{
+	struct run *r = arg;
+	struct cpm_im_ctl *ctl = r->ctl;
+	struct item *it = &r->items[r->i];
+	r->busy = false;
+	if (status == 408 || status == 480 || status == 503 || status == 500) {
+		/* the device is not reachable now: try again later while it
+		 * stays registered (exponential back-off) */
+		unsigned base = (unsigned)ctl->conf->im.retry_interval;
+		r->backoff = r->backoff ? r->backoff * 2 : base;
+		if (r->backoff > base * 32)
+			r->backoff = base * 32;
+		cpm_logi(it->call_id, "delivery of %lld to %s failed (%d), retry in %u s",
+			 (long long)it->id, r->contact, status, r->backoff);
+		items_clear(r);
+		r->timer_on = true;
+		uv_timer_start(&r->timer, on_timer, (uint64_t)r->backoff * 1000, 0);
+		return;
+	}
+	r->backoff = 0;
+	struct mark *k = calloc(1, sizeof *k);
+	if (!k) {
+		run_end(r);
+		return;
+	}
+	k->r = r;
+	k->id = it->id;
+	k->aor_level = strcmp(r->device, DEVICE_AOR) == 0;
+	if (status >= 200 && status < 300) {
+		ctl->n_delivered++;
+		k->state = CPM_STORE_DLV_DELIVERED;
+		cpm_logi(it->call_id, "stored message %lld delivered to %s (%d)", (long long)it->id,
+			 r->contact, status);
+	} else {
+		/* this message is refused for good: it must not block the rest
+		 * of the queue (issue: one bad message never blocks) */
+		ctl->n_failed++;
+		k->state = CPM_STORE_DLV_FAILED;
+		cpm_logn(it->call_id, "stored message %lld refused by %s (%d)", (long long)it->id,
+			 r->contact, status);
+	}
+	r->busy = true;
+	if (cpm_store_worker_submit(ctl->store, mark_work, mark_done, k)) {
+		free(k);
+		r->busy = false;
+		run_end(r);
+	}
+}
+
+static void run_next(struct run *r)
+{
+	struct cpm_im_ctl *ctl = r->ctl;
+	if (r->i >= r->n) {
+		/* batch done: read the next one */
+		r->after_id = r->n ? r->items[r->n - 1].id : r->after_id;
+		run_fetch(r);
+		return;
+	}
+	struct item *it = &r->items[r->i];
+	char date[64];
+	time_t t = (time_t)it->date;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	char tag[17];
+	cpm_rand_hex(tag, 8);
+	struct cpm_buf h;
+	cpm_buf_init(&h, 8192);
+	/* the original From (a fresh tag: a new transaction), To the AoR,
+	 * the stored Call-ID, the original Date (RFC 3261 §20.17) */
+	int rc = cpm_buf_printf(&h, "From: %s%s<%s>;tag=%s\r\nTo: <sip:%s>\r\nCall-ID: %s\r\n"
+				    "CSeq: 1 MESSAGE\r\nDate: %s\r\n",
+				it->display, it->display[0] ? " " : "", it->sender, tag, r->aor,
+				it->call_id, date);
+	if (!rc && it->subject[0])
+		rc = cpm_buf_printf(&h, "Subject: %s\r\n", it->subject);
+	if (!rc)
+		rc = cpm_core_send_to_contact(ctl->core, r->aor, r->contact, "MESSAGE", h.p,
+					      cpm_str_from_cstr(it->content_type),
+					      (struct cpm_str){ it->body, it->body_len }, on_sent,
+					      r);
+	cpm_buf_free(&h);
+	if (rc) {
+		if (rc != CPM_ENOTFOUND)
+			cpm_logi(r->aor, "cannot deliver to %s: %s", r->contact, cpm_strerror(rc));
+		run_end(r); /* the binding is gone, or the server stops */
+		return;
+	}
+	r->busy = true;
+}
+
+static void on_registered(void *arg, const char *aor, const char *contact, const char *device)
+{
+	struct cpm_im_ctl *ctl = arg;
+	if (!ctl->conf->im.store_and_forward || ctl->stopping)
+		return;
+	const char *dev = device && device[0] ? device : DEVICE_AOR;
+	for (struct run *r = ctl->runs; r; r = r->next)
+		if (strcmp(r->aor, aor) == 0 && strcmp(r->device, dev) == 0) {
+			snprintf(r->contact, sizeof r->contact, "%s", contact);
+			if (r->timer_on) { /* it is back: no need to wait */
+				uv_timer_stop(&r->timer);
+				r->timer_on = false;
+				r->backoff = 0;
+				r->after_id = 0;
+				run_fetch(r);
+			} else if (r->busy) {
+				r->again = true;
+			}
+			return;
+		}
+	struct run *r = calloc(1, sizeof *r);
+	if (!r)
+		return;
+	r->ctl = ctl;
+	snprintf(r->aor, sizeof r->aor, "%s", aor);
+	snprintf(r->contact, sizeof r->contact, "%s", contact);
+	snprintf(r->device, sizeof r->device, "%s", dev);
+	uv_timer_init(ctl->loop, &r->timer);
+	r->timer.data = r;
+	r->next = ctl->runs;
+	if (r->next)
+		r->next->prev = r;
+	ctl->runs = r;
+	run_fetch(r);
+}
+
+/* --------------------------------------------------------------- expiry */
+
+static int expired_one(void *arg, const struct cpm_store_msg *m)
+{
+	cpm_logi(m->call_id, "stored message %lld for %s expired", (long long)m->id,
+		 m->recipient);
+	return 0;
+}
+
+static void expire_work(struct cpm_store *s, void *arg)
+{
+	struct cpm_im_ctl *ctl = arg;
+	int n = cpm_store_msg_expire(s, cpm_wall_s(), expired_one, ctl);
+	if (n > 0)
+		ctl->n_expired += (uint64_t)n; /* read on the loop after done */
+}
+
+static void on_expire(uv_timer_t *t)
+{
+	struct cpm_im_ctl *ctl = t->data;
+	cpm_store_worker_submit(ctl->store, expire_work, NULL, ctl);
+}
+
+/* ---------------------------------------------------------------- setup */
+
+int cpm_im_ctl_new(struct cpm_core *core, struct cpm_im_ctl **out)
+{
+	struct cpm_im_ctl *ctl = calloc(1, sizeof *ctl);
+	if (!ctl)
+		return CPM_ENOMEM;
+	ctl->core = core;
+	ctl->conf = cpm_core_conf(core);
+	ctl->store = cpm_core_store(core);
+	ctl->loop = cpm_core_loop(core);
+	cpm_im_profile_default(&ctl->profile);
+	cpm_im_class_default(&ctl->cls);
+	cpm_im_limits_default(&ctl->lim);
+	ctl->cls.max_messages = (uint64_t)ctl->conf->im.max_messages;
+	ctl->cls.max_bytes = ctl->conf->im.max_bytes;
+	ctl->cls.max_lifetime = ctl->conf->im.max_lifetime;
+	ctl->lim.default_lifetime = ctl->conf->im.max_lifetime;
+	ctl->lim.max_inline_size = 0; /* deferred retrieval comes with /m/<id> */
+	uv_timer_init(ctl->loop, &ctl->expire_timer);
+	ctl->expire_timer.data = ctl;
+	uv_timer_start(&ctl->expire_timer, on_expire, 60000, 60000);
+	uv_unref((uv_handle_t *)&ctl->expire_timer);
+	const struct cpm_core_hooks hooks = { .undelivered = on_undelivered,
+					      .registered = on_registered };
+	cpm_core_set_hooks(core, &hooks, ctl);
+	*out = ctl;
+	return 0;
+}
+
+void cpm_im_ctl_stop(struct cpm_im_ctl *ctl)
+{
+	if (!ctl)
+		return;
+	ctl->stopping = true;
+	uv_timer_stop(&ctl->expire_timer);
+	for (struct run *r = ctl->runs; r; r = r->next)
+		if (r->timer_on) {
+			uv_timer_stop(&r->timer);
+			r->timer_on = false;
+		}
+}
+
+static void ctl_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void cpm_im_ctl_free(struct cpm_im_ctl *ctl)
+{
+	if (!ctl)
+		return;
+	cpm_core_set_hooks(ctl->core, NULL, NULL);
+	while (ctl->runs)
+		run_end(ctl->runs);
+	uv_timer_stop(&ctl->expire_timer);
+	uv_close((uv_handle_t *)&ctl->expire_timer, ctl_closed);
+}
