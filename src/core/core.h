@@ -74,6 +74,11 @@ typedef void cpm_core_sent_cb(void *arg, int status, const struct cpm_sip_msg *r
 int cpm_core_send_to_contact(struct cpm_core *c, const char *aor, const char *contact,
 			     const char *method, const char *hdrs, struct cpm_str ctype,
 			     struct cpm_str body, cpm_core_sent_cb *cb, void *arg);
+/* Call cb for every live binding (device as in the registered hook). */
+void cpm_core_foreach_binding(struct cpm_core *c,
+			      void (*cb)(void *arg, const char *aor, const char *contact,
+					 const char *device),
+			      void *arg);
 /* Is contact still a live binding of aor? */
 bool cpm_core_binding_alive(struct cpm_core *c, const char *aor, const char *contact);
 struct cpm_store_worker *cpm_core_store(struct cpm_core *c);

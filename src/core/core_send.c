@@ -48,6 +48,19 @@ static struct cpm_core_binding *find(struct cpm_core *c, const char *aor, const 
 	return NULL;
 }
 
+void cpm_core_foreach_binding(struct cpm_core *c,
+			      void (*cb)(void *arg, const char *aor, const char *contact,
+					 const char *device),
+			      void *arg)
+{
+	int64_t now = cpm_wall_s();
+	for (size_t i = 0; i < c->loc.naor_buckets; i++)
+		for (struct cpm_core_aor *a = c->loc.aors[i]; a; a = a->hnext)
+			for (struct cpm_core_binding *b = a->bindings; b; b = b->next)
+				if (b->expires > now)
+					cb(arg, a->aor, b->contact, b->instance);
+}
+
 bool cpm_core_binding_alive(struct cpm_core *c, const char *aor, const char *contact)
 {
 	return find(c, aor, contact) != NULL;

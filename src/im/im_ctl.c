@@ -583,6 +583,9 @@ int cpm_im_ctl_new(struct cpm_core *core, struct cpm_im_ctl **out)
 	const struct cpm_core_hooks hooks = { .undelivered = on_undelivered,
 					      .registered = on_registered };
 	cpm_core_set_hooks(core, &hooks, ctl);
+	/* bindings restored from the store: their devices may have
+	 * messages waiting from before the restart */
+	cpm_core_foreach_binding(core, on_registered, ctl);
 	*out = ctl;
 	return 0;
 }
