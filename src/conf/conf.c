@@ -136,6 +136,9 @@ const struct cpm_conf_directive cpm_conf_directives[] = {
 	{ "im", "delivery_batch", CPM_CONF_T_INT, "32", "",
 	  "stored messages read per delivery round to one device", FIELD(im.delivery_batch),
 	  1, 10000 },
+	{ "im", "sweep_interval", CPM_CONF_T_INT, "60", "s",
+	  "seconds between two removals of expired stored messages (with their reports)",
+	  FIELD(im.sweep_interval), 1, 86400 },
 	/* [store] */
 	{ "store", "url", CPM_CONF_T_STORE_URL, "sqlite:./var/cpmd.db", "",
 	  "database of users and registrations", FIELD(store.url), 0, 0 },

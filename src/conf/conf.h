@@ -107,6 +107,7 @@ struct cpm_conf {
 		int max_lifetime;       /* s a stored message is kept */
 		int retry_interval;     /* s before retrying a failed delivery */
 		int delivery_batch;     /* messages fetched per delivery round */
+		int sweep_interval;     /* s between expiry sweeps */
 	} im;
 	struct {
 		char url[CPM_CONF_PATH_LEN]; /* "sqlite:PATH" */

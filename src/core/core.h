@@ -79,6 +79,11 @@ void cpm_core_foreach_binding(struct cpm_core *c,
 			      void (*cb)(void *arg, const char *aor, const char *contact,
 					 const char *device),
 			      void *arg);
+/* The same for the bindings of one AoR. */
+void cpm_core_foreach_binding_of(struct cpm_core *c, const char *aor,
+				 void (*cb)(void *arg, const char *aor, const char *contact,
+					    const char *device),
+				 void *arg);
 /* Is contact still a live binding of aor? */
 bool cpm_core_binding_alive(struct cpm_core *c, const char *aor, const char *contact);
 struct cpm_store_worker *cpm_core_store(struct cpm_core *c);

@@ -61,6 +61,18 @@ void cpm_core_foreach_binding(struct cpm_core *c,
 					cb(arg, a->aor, b->contact, b->instance);
 }
 
+void cpm_core_foreach_binding_of(struct cpm_core *c, const char *aor,
+				 void (*cb)(void *arg, const char *aor, const char *contact,
+					    const char *device),
+				 void *arg)
+{
+	struct cpm_core_aor *a = cpm_core__loc_aor(&c->loc, aor, false);
+	int64_t now = cpm_wall_s();
+	for (struct cpm_core_binding *b = a ? a->bindings : NULL; b; b = b->next)
+		if (b->expires > now)
+			cb(arg, a->aor, b->contact, b->instance);
+}
+
 bool cpm_core_binding_alive(struct cpm_core *c, const char *aor, const char *contact)
 {
 	return find(c, aor, contact) != NULL;
