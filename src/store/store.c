@@ -377,6 +377,33 @@ int cpm_store_msg_usage(struct cpm_store *s, const char *aor, int64_t *count,
 	return s->ops->msg_usage(s, a, count, bytes);
 }
 
+int cpm_store_profile_get(struct cpm_store *s, const char *aor, char *text,
+			  size_t sz)
+{
+	char a[256];
+	if (!text || sz == 0 || cpm_store_aor_normalize(aor, a, sizeof a))
+		return CPM_EINVAL;
+	text[0] = '\0';
+	return s->ops->profile_get(s, a, text, sz);
+}
+
+int cpm_store_profile_put(struct cpm_store *s, const char *aor,
+			  const char *text)
+{
+	char a[256];
+	if (!text || !*text || cpm_store_aor_normalize(aor, a, sizeof a))
+		return CPM_EINVAL;
+	size_t n = strnlen(text, CPM_STORE_PROFILE_MAX);
+	if (n >= CPM_STORE_PROFILE_MAX)
+		return CPM_ETOOBIG;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)text[i];
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+			return CPM_EINVAL;
+	}
+	return s->ops->profile_put(s, a, text, cpm_wall_s());
+}
+
 int cpm_store_txn(struct cpm_store *s, int op)
 {
 	return s->ops->txn(s, op);

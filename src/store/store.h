@@ -176,6 +176,11 @@ struct cpm_store_ops {
 	int (*msg_delivery_get)(struct cpm_store *s, int64_t id,
 				const char *device,
 				struct cpm_store_msg_delivery *out);
+	/* profiles: same contracts as the cpm_store_profile_* wrappers */
+	int (*profile_get)(struct cpm_store *s, const char *aor, char *text,
+			   size_t sz);
+	int (*profile_put)(struct cpm_store *s, const char *aor,
+			   const char *text, int64_t now);
 	/* enum cpm_store_txn_op */
 	int (*txn)(struct cpm_store *s, int op);
 };
@@ -288,6 +293,29 @@ int cpm_store_msg_expire(struct cpm_store *s, int64_t now,
 /* Messages held for the AoR, in any state, and their body bytes (quotas). */
 int cpm_store_msg_usage(struct cpm_store *s, const char *aor, int64_t *count,
 			int64_t *bytes);
+
+/* ---------------------------------------------------------------- profiles
+ *
+ * A user's store-and-forward profile (`cpmd user set`) is kept as the text
+ * of cpm_im_profile_format, one key=value per line
+ * ("store-and-forward=yes", "accepts=text/plain", "class=default"); the
+ * store does not read it.
+ * Schema 3: table profiles (aor PRIMARY KEY, text, updated); deleting the
+ * user deletes its profile. */
+#define CPM_STORE_PROFILE_MAX 4096 /* text, NUL included */
+
+/* Copies the AoR's profile text into text (sz bytes).  CPM_ENOTFOUND when
+ * the user has none (the server default applies, whether or not the user
+ * exists); CPM_ETOOBIG if it does not fit sz; CPM_EINVAL for a bad AoR or
+ * a NULL/empty buffer. */
+int cpm_store_profile_get(struct cpm_store *s, const char *aor, char *text,
+			  size_t sz);
+/* Creates or replaces the profile of an existing user (upsert).
+ * CPM_ENOTFOUND if the user does not exist; CPM_EINVAL for a bad AoR, an
+ * empty text or a control character other than '\n' and '\t'; CPM_ETOOBIG
+ * for CPM_STORE_PROFILE_MAX bytes or more. */
+int cpm_store_profile_put(struct cpm_store *s, const char *aor,
+			  const char *text);
 
 /* Explicit transactions on one connection (enum cpm_store_txn_op).  The
  * operations above that take several statements nest inside one.  Note

@@ -92,6 +92,19 @@ static const char *const migrations[] = {
 	/* the recipient and the body never change after the put */
 	"CREATE TRIGGER messages_upd BEFORE UPDATE OF recipient, body, body_len"
 	" ON messages BEGIN SELECT RAISE(ABORT, 'message is immutable'); END;",
+	/* 2 -> 3: per-user store-and-forward profiles (`cpmd user set`): the
+	 * text of cpm_im_profile_format, one "key=value" per line, kept as
+	 * text so that the store needs no knowledge of its keys.  A user
+	 * without a row has the server default.  Deleting the user deletes
+	 * the profile (trigger: foreign keys are off). */
+	"CREATE TABLE profiles ("
+	" aor TEXT PRIMARY KEY NOT NULL,"
+	" text TEXT NOT NULL,"
+	" updated INTEGER NOT NULL DEFAULT 0"
+	") WITHOUT ROWID;"
+	"CREATE TRIGGER users_del AFTER DELETE ON users BEGIN"
+	" DELETE FROM profiles WHERE aor = old.aor;"
+	" END;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -116,6 +129,8 @@ enum stmt_id {
 	ST_MSG_USAGE,
 	ST_DLV_SET,
 	ST_DLV_GET,
+	ST_PROF_GET,
+	ST_PROF_PUT,
 	/* in enum cpm_store_txn_op order */
 	ST_TXN_BEGIN,
 	ST_TXN_COMMIT,
@@ -192,6 +207,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_DLV_GET] = "SELECT msg_id, device, state, attempts, last_attempt, "
 		       "delivered_at FROM deliveries WHERE msg_id = ?1 AND "
 		       "device = ?2",
+	[ST_PROF_GET] = "SELECT text FROM profiles WHERE aor = ?1",
+	/* only for an existing user: no profile outlives its user */
+	[ST_PROF_PUT] = "INSERT INTO profiles (aor, text, updated) SELECT aor, "
+			"?2, ?3 FROM users WHERE aor = ?1 ON CONFLICT (aor) DO "
+			"UPDATE SET text = excluded.text, "
+			"updated = excluded.updated",
 	/* prepared once: the worker runs two of them per batched job */
 	[ST_TXN_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_TXN_COMMIT] = "COMMIT",
@@ -1035,6 +1056,45 @@ static int sq_msg_delivery_get(struct cpm_store *s, int64_t id,
 	return rc;
 }
 
+/* ----------------------------------------------------------------- profiles */
+
+static int sq_profile_get(struct cpm_store *s, const char *aor, char *text,
+			  size_t sz)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_PROF_GET, &rc);
+	if (!st)
+		return rc;
+	bind_text(st, 1, aor);
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		rc = col_text(st, 0, text, sz) ? 0 : CPM_ETOOBIG;
+		if (rc)
+			snprintf(s->errmsg, sizeof s->errmsg,
+				 "profile of %s: longer than the buffer", aor);
+	} else if (r == SQLITE_DONE) {
+		rc = CPM_ENOTFOUND;
+	} else {
+		rc = sq_fail(s, SQ(s)->db, r, "profile get");
+	}
+	stmt_put(s, ST_PROF_GET);
+	return rc;
+}
+
+static int sq_profile_put(struct cpm_store *s, const char *aor,
+			  const char *text, int64_t now)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_PROF_PUT, &rc);
+	if (!st)
+		return rc;
+	bind_text(st, 1, aor);
+	bind_text(st, 2, text);
+	sqlite3_bind_int64(st, 3, now);
+	rc = step_done(s, ST_PROF_PUT, st, "profile put");
+	return rc < 0 ? rc : rc == 0 ? CPM_ENOTFOUND : 0;
+}
+
 const struct cpm_store_ops cpm_store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1059,5 +1119,7 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
 	.msg_usage = sq_msg_usage,
 	.msg_delivery_set = sq_msg_delivery_set,
 	.msg_delivery_get = sq_msg_delivery_get,
+	.profile_get = sq_profile_get,
+	.profile_put = sq_profile_put,
 	.txn = sq_txn,
 };
