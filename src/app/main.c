@@ -4,6 +4,7 @@
 #include "conf/conf.h"
 #include "core/core.h"
 #include "im/im.h"
+#include "pres/pres.h"
 #include "http/http.h"
 #include "lib/lib.h"
 
@@ -60,6 +61,7 @@ struct app {
 	uv_loop_t *loop;
 	struct cpm_core *core;
 	struct cpm_im_ctl *im;
+	struct cpm_pres *pres;
 	struct cpm_http *http;
 	const struct cpm_conf *conf;
 	uint64_t start_ms;
@@ -152,6 +154,8 @@ static void on_stopped(void *arg)
 	a->stopped = true;
 	cpm_im_ctl_free(a->im);
 	a->im = NULL;
+	cpm_pres_free(a->pres);
+	a->pres = NULL;
 	cpm_http_free(a->http);
 	a->http = NULL;
 	uv_close((uv_handle_t *)&a->sigterm, NULL);
@@ -165,7 +169,13 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (a->http)
 		cpm_http_stop_accepting(a->http);
 	cpm_im_ctl_stop(a->im);
+	cpm_pres_stop(a->pres);
 	cpm_core_shutdown(a->core, on_stopped, a);
+}
+
+static void mwi_changed(void *arg, const char *aor)
+{
+	cpm_pres_changed(arg, "message-summary", aor);
 }
 
 static int run_server(const struct cpm_conf *conf)
@@ -185,15 +195,21 @@ static int run_server(const struct cpm_conf *conf)
 		return 1;
 	}
 	rc = cpm_im_ctl_new(a.core, &a.im);
+	if (!rc)
+		rc = cpm_pres_new(a.core, &a.pres);
 	if (rc) {
-		fprintf(stderr, "cpmd: message controller: %s\n", cpm_strerror(rc));
+		fprintf(stderr, "cpmd: services: %s\n", cpm_strerror(rc));
+		cpm_im_ctl_free(a.im);
 		cpm_core_free(a.core);
 		return 1;
 	}
+	/* message waiting follows the store-and-forward queue */
+	cpm_im_ctl_on_change(a.im, mwi_changed, a.pres);
 	if (conf->http.listen.port != 0 && http_start(&a, err, sizeof err)) {
 		fprintf(stderr, "cpmd: %s\n", err);
 		cpm_http_free(a.http);
 		cpm_im_ctl_free(a.im);
+		cpm_pres_free(a.pres);
 		cpm_core_free(a.core);
 		uv_run(a.loop, UV_RUN_NOWAIT);
 		uv_loop_close(a.loop);
@@ -220,6 +236,7 @@ static int run_server(const struct cpm_conf *conf)
 	uv_run(a.loop, UV_RUN_DEFAULT);
 	cpm_http_free(a.http);
 	cpm_im_ctl_free(a.im);
+	cpm_pres_free(a.pres);
 	cpm_core_free(a.core);
 	uv_run(a.loop, UV_RUN_NOWAIT);
 	int close_rc = uv_loop_close(a.loop);

@@ -354,7 +354,9 @@ static void on_request(void *arg, struct cpm_txn *st,
 	if (to_me) {
 		if (!check_require(c, st, req, CPM_SIP_H_REQUIRE))
 			return;
-		answer_self(c, st, req);
+		/* services first: a dialog they hold (a subscription) */
+		if (!cpm_core__offer(c, st, req, src, NULL, ""))
+			answer_self(c, st, req);
 		return;
 	}
 	cpm_core__proxy_request(c, st, req, &ruri, src);

@@ -45,6 +45,7 @@ void cpm_core_stats(const struct cpm_core *c, struct cpm_core_stats *out);
 struct cpm_txn;
 struct cpm_sip_msg;
 struct cpm_store_worker;
+struct cpm_net_dest;
 
 struct cpm_core_hooks {
 	/* A MESSAGE for a local AoR could not be delivered live: no binding
@@ -60,6 +61,21 @@ struct cpm_core_hooks {
 };
 
 void cpm_core_set_hooks(struct cpm_core *c, const struct cpm_core_hooks *h, void *arg);
+
+/* A service that serves requests itself (event packages: message-summary,
+ * presence, conference).  Core offers it, in order of registration:
+ *  - requests addressed to the server itself (aor NULL), e.g. in-dialog
+ *    SUBSCRIBE refreshes sent to the Contact a service gave out;
+ *  - out-of-dialog requests for a local AoR, after authentication (aor
+ *    set; from_aor the verified identity, "" when the source is trusted
+ *    and asserted none).
+ * It returns true when it took st over (it answers it). */
+typedef bool cpm_core_service_cb(void *arg, struct cpm_txn *st,
+				 const struct cpm_sip_msg *req,
+				 const struct cpm_net_dest *src, const char *aor,
+				 const char *from_aor);
+#define CPM_CORE_MAX_SERVICES 8
+int cpm_core_add_service(struct cpm_core *c, cpm_core_service_cb *cb, void *arg);
 
 /* Final answer to cpm_core_send_to_contact: status (408 on timeout, 503 on
  * a transport failure, 480 when the binding is gone), resp NULL when the
@@ -84,6 +100,14 @@ void cpm_core_foreach_binding_of(struct cpm_core *c, const char *aor,
 				 void (*cb)(void *arg, const char *aor, const char *contact,
 					    const char *device),
 				 void *arg);
+/* Send a request from the server to a URI (a dialog's remote target):
+ * to flow when it is given and still usable (the connection or address
+ * the dialog came from, RFC 5626 style), else to the URI's address.
+ * Core writes the request line, Via, Max-Forwards, Content-Type and
+ * Content-Length; hdrs holds the rest.  cb as for send_to_contact. */
+int cpm_core_send_to_uri(struct cpm_core *c, const char *ruri, const struct cpm_net_dest *flow,
+			 const char *method, const char *hdrs, struct cpm_str ctype,
+			 struct cpm_str body, cpm_core_sent_cb *cb, void *arg);
 /* Is contact still a live binding of aor? */
 bool cpm_core_binding_alive(struct cpm_core *c, const char *aor, const char *contact);
 struct cpm_store_worker *cpm_core_store(struct cpm_core *c);

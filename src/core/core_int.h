@@ -124,6 +124,11 @@ struct cpm_core {
 	void *sends;   /* live cpm_core_send_to_contact requests, a list */
 	struct cpm_core_hooks hooks;
 	void *hooks_arg;
+	struct {
+		cpm_core_service_cb *cb;
+		void *arg;
+	} services[CPM_CORE_MAX_SERVICES];
+	int nservices;
 	bool stopping;
 	uint64_t stop_deadline;
 	void (*stop_done)(void *arg);
@@ -161,6 +166,9 @@ const char *cpm_core__to_tag(void);
 /* Is the URI one of ours (a listener address, or a served domain without
  * user part)? */
 bool cpm_core__uri_is_me(struct cpm_core *c, const struct cpm_sip_uri *u);
+/* Offer req to the services (see cpm_core_add_service); true if taken. */
+bool cpm_core__offer(struct cpm_core *c, struct cpm_txn *st, const struct cpm_sip_msg *req,
+		     const struct cpm_net_dest *src, const char *aor, const char *from_aor);
 /* Every Route entry of req (if any) is one of ours. */
 bool cpm_core__routes_all_mine(struct cpm_core *c, const struct cpm_sip_msg *req);
 /* Resolve a sip/sips URI to a destination (IP literals only, no DNS). */

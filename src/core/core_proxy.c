@@ -728,6 +728,19 @@ static void route_continue(struct cpm_core *c, struct route_job *j)
 		return;
 	}
 
+	/* out of dialog, for a local user: a service may serve it itself
+	 * (SUBSCRIBE to a package the server implements) */
+	if (j->to_aor[0] && !j->in_dialog && c->nservices) {
+		struct cpm_sip_uri ru;
+		cpm_core__pending_detach(&j->p);
+		if (cpm_sip_uri_parse(req->ruri, &ru) == 0 &&
+		    cpm_core__offer(c, st, req, &j->src, j->to_aor,
+				    j->authenticated ? j->from_aor : "")) {
+			job_free(j);
+			return;
+		}
+		cpm_core__pending_attach(&j->p, c, st);
+	}
 	if (j->to_aor[0]) {
 local_user:;
 		struct cpm_core_aor *a = cpm_core__loc_aor(&c->loc, j->to_aor, false);

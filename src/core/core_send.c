@@ -23,6 +23,25 @@ void cpm_core_set_hooks(struct cpm_core *c, const struct cpm_core_hooks *h, void
 	c->hooks_arg = arg;
 }
 
+int cpm_core_add_service(struct cpm_core *c, cpm_core_service_cb *cb, void *arg)
+{
+	if (c->nservices == CPM_CORE_MAX_SERVICES)
+		return CPM_ELIMIT;
+	c->services[c->nservices].cb = cb;
+	c->services[c->nservices].arg = arg;
+	c->nservices++;
+	return 0;
+}
+
+bool cpm_core__offer(struct cpm_core *c, struct cpm_txn *st, const struct cpm_sip_msg *req,
+		     const struct cpm_net_dest *src, const char *aor, const char *from_aor)
+{
+	for (int i = 0; i < c->nservices; i++)
+		if (c->services[i].cb(c->services[i].arg, st, req, src, aor, from_aor))
+			return true;
+	return false;
+}
+
 struct cpm_store_worker *cpm_core_store(struct cpm_core *c)
 {
 	return c->store;
@@ -108,19 +127,13 @@ void cpm_core__send_free_all(struct cpm_core *c)
 	}
 }
 
-int cpm_core_send_to_contact(struct cpm_core *c, const char *aor, const char *contact,
-			     const char *method, const char *hdrs, struct cpm_str ctype,
-			     struct cpm_str body, cpm_core_sent_cb *cb, void *arg)
+/* Build and send one request of the server's own to d. */
+static int send_request(struct cpm_core *c, const struct cpm_net_dest *dest, const char *ruri,
+			const char *route, const char *method, const char *hdrs,
+			struct cpm_str ctype, struct cpm_str body, cpm_core_sent_cb *cb,
+			void *arg)
 {
-	if (c->stopping || !c->txn)
-		return CPM_ESTATE;
-	struct cpm_core_binding *b = find(c, aor, contact);
-	if (!b)
-		return CPM_ENOTFOUND;
-	struct cpm_net_dest d;
-	int rc = cpm_core__binding_dest(c, b, &d);
-	if (rc)
-		return rc;
+	struct cpm_net_dest d = *dest;
 	const struct cpm_net_listener *l = cpm_core__listener_for(c, &d);
 	if (!l)
 		return CPM_EADDR;
@@ -128,12 +141,12 @@ int cpm_core_send_to_contact(struct cpm_core *c, const char *aor, const char *co
 	cpm_txn_branch_new(branch);
 	struct cpm_buf buf;
 	cpm_buf_init(&buf, c->lim.max_msg);
-	rc = cpm_buf_printf(&buf, "%s %s SIP/2.0\r\nVia: SIP/2.0/%s %s:%u;branch=%s;rport\r\n"
-				  "Max-Forwards: 70\r\n",
-			    method, b->contact, cpm_net_proto_name(l->proto), l->host, l->port,
-			    branch);
-	if (!rc && b->path[0]) /* RFC 3327 §5.4 */
-		rc = cpm_buf_printf(&buf, "Route: %s\r\n", b->path);
+	int rc = cpm_buf_printf(&buf, "%s %s SIP/2.0\r\nVia: SIP/2.0/%s %s:%u;branch=%s;rport\r\n"
+				      "Max-Forwards: 70\r\n",
+				method, ruri, cpm_net_proto_name(l->proto), l->host, l->port,
+				branch);
+	if (!rc && route && route[0]) /* RFC 3327 §5.4 */
+		rc = cpm_buf_printf(&buf, "Route: %s\r\n", route);
 	if (!rc)
 		rc = cpm_buf_puts(&buf, hdrs);
 	if (!rc)
@@ -157,4 +170,41 @@ int cpm_core_send_to_contact(struct cpm_core *c, const char *aor, const char *co
 		x->next->prev = x;
 	c->sends = x;
 	return 0;
+}
+
+int cpm_core_send_to_contact(struct cpm_core *c, const char *aor, const char *contact,
+			     const char *method, const char *hdrs, struct cpm_str ctype,
+			     struct cpm_str body, cpm_core_sent_cb *cb, void *arg)
+{
+	if (c->stopping || !c->txn)
+		return CPM_ESTATE;
+	struct cpm_core_binding *b = find(c, aor, contact);
+	if (!b)
+		return CPM_ENOTFOUND;
+	struct cpm_net_dest d;
+	int rc = cpm_core__binding_dest(c, b, &d);
+	if (rc)
+		return rc;
+	return send_request(c, &d, b->contact, b->path, method, hdrs, ctype, body, cb, arg);
+}
+
+int cpm_core_send_to_uri(struct cpm_core *c, const char *ruri, const struct cpm_net_dest *flow,
+			 const char *method, const char *hdrs, struct cpm_str ctype,
+			 struct cpm_str body, cpm_core_sent_cb *cb, void *arg)
+{
+	if (c->stopping || !c->txn)
+		return CPM_ESTATE;
+	struct cpm_net_dest d;
+	if (flow && (flow->proto == CPM_NET_UDP || cpm_net_conn_alive(c->net, flow->conn_id))) {
+		d = *flow;
+		d.lsn = NULL;
+	} else {
+		struct cpm_sip_uri u;
+		int rc = cpm_sip_uri_parse(cpm_str_from_cstr(ruri), &u);
+		if (!rc)
+			rc = cpm_core__uri_dest(c, &u, &d);
+		if (rc)
+			return rc;
+	}
+	return send_request(c, &d, ruri, NULL, method, hdrs, ctype, body, cb, arg);
 }

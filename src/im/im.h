@@ -248,6 +248,10 @@ struct cpm_core;
 struct cpm_im_ctl;
 
 int cpm_im_ctl_new(struct cpm_core *core, struct cpm_im_ctl **out);
+/* cb(arg, aor) after the queue of aor changed (a message stored,
+ * delivered or expired): message-waiting subscriptions follow it. */
+void cpm_im_ctl_on_change(struct cpm_im_ctl *ctl, void (*cb)(void *arg, const char *aor),
+			  void *arg);
 /* At shutdown start: no new deliveries, timers stopped. */
 void cpm_im_ctl_stop(struct cpm_im_ctl *ctl);
 /* Once core has stopped (its transactions and store jobs are done). */

@@ -36,7 +36,22 @@ struct cpm_im_ctl {
 	struct cpm_im_limits lim;
 	uint64_t n_stored, n_delivered, n_failed, n_expired;
 	bool stopping;
+	void (*change_cb)(void *arg, const char *aor);
+	void *change_arg;
 };
+
+static void changed(struct cpm_im_ctl *ctl, const char *aor)
+{
+	if (ctl->change_cb && !ctl->stopping)
+		ctl->change_cb(ctl->change_arg, aor);
+}
+
+void cpm_im_ctl_on_change(struct cpm_im_ctl *ctl, void (*cb)(void *arg, const char *aor),
+			  void *arg)
+{
+	ctl->change_cb = cb;
+	ctl->change_arg = arg;
+}
 
 static void on_registered(void *arg, const char *aor, const char *contact, const char *device);
 
@@ -213,6 +228,7 @@ static void put_done(void *arg, int rc)
 		if (j->d.report_stored)
 			report_send(j->ctl, j->m.sender, j->m.recipient, j->m.message_id,
 				    "stored");
+		changed(j->ctl, j->m.recipient);
 	}
 	job_free(j);
 }
@@ -514,6 +530,7 @@ static void mark_done(void *arg)
 	struct mark *k = arg;
 	struct run *r = k->r;
 	free(k);
+	changed(r->ctl, r->aor);
 	r->busy = false;
 	r->i++;
 	run_next(r);
@@ -718,6 +735,7 @@ static void expire_done(void *arg)
 		 * so it is a delivery notification "failed" */
 		if (x->report && !e->ctl->stopping)
 			report_send(e->ctl, x->sender, x->recipient, x->message_id, "failed");
+		changed(e->ctl, x->recipient);
 	}
 	free(e->v);
 	free(e);
