@@ -662,11 +662,199 @@ static void unknown_key_msg(struct cpm_str sec, struct cpm_str key, char *msg,
 	if (!section_known(sec))
 		snprintf(msg, msgsz,
 			 "unknown section [%.*s] (known: server, sip, registrar, "
-			 "auth, http, store)",
+			 "auth, http, im, store, class.NAME)",
 			 (int)(sec.len > 64 ? 64 : sec.len), sec.s);
 	else
 		snprintf(msg, msgsz, "unknown key '%.*s' in section [%.*s]",
 			 (int)(key.len > 64 ? 64 : key.len), key.s, CPM_STR_FMT(sec));
+}
+
+/* ------------------------------------------------------------ [class.NAME] */
+
+const char *const cpm_conf_class_keys[] = { "storage", "max_messages",
+					     "max_bytes", "max_lifetime" };
+const size_t cpm_conf_nclass_keys =
+	sizeof cpm_conf_class_keys / sizeof cpm_conf_class_keys[0];
+
+#define CLASS_MAX_MESSAGES 100000000ull	   /* as im.max_messages */
+#define CLASS_MAX_BYTES (1ull << 40)	   /* as im.max_bytes */
+#define CLASS_MAX_LIFETIME 315360000ull /* as im.max_lifetime */
+
+static bool class_name_ok(struct cpm_str n)
+{
+	if (n.len == 0 || n.len >= CPM_CONF_CLASS_NAME_LEN)
+		return false;
+	for (size_t i = 0; i < n.len; i++) {
+		char ch = n.s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+			return false;
+	}
+	return true;
+}
+
+static int class_index(const struct cpm_conf *c, struct cpm_str name)
+{
+	for (int i = 0; i < c->nclasses; i++)
+		if (cpm_str_ieq_cstr(name, c->classes[i].name))
+			return i;
+	return -1;
+}
+
+/* The class of that name, created if new; NULL with err set otherwise. */
+static struct cpm_conf_class *class_get(struct cpm_conf *c, struct cpm_str name,
+					int *rc, char *err, size_t errsz)
+{
+	if (!class_name_ok(name)) {
+		errf(err, errsz,
+		     "class name '%.*s': expected 1 to %d letters, digits, '-' "
+		     "or '_'",
+		     (int)(name.len > 64 ? 64 : name.len), name.s,
+		     CPM_CONF_CLASS_NAME_LEN - 1);
+		*rc = CPM_EINVAL;
+		return NULL;
+	}
+	if (cpm_str_ieq_cstr(name, "default")) {
+		errf(err, errsz,
+		     "class 'default' is built in: set it with the [im] keys "
+		     "store_and_forward, max_messages, max_bytes and "
+		     "max_lifetime");
+		*rc = CPM_EINVAL;
+		return NULL;
+	}
+	int i = class_index(c, name);
+	if (i >= 0)
+		return &c->classes[i];
+	if (c->nclasses >= CPM_CONF_MAX_CLASSES) {
+		errf(err, errsz,
+		     "too many [class.NAME] sections: at most %d (class '%.*s')",
+		     CPM_CONF_MAX_CLASSES, CPM_STR_FMT(name));
+		*rc = CPM_ELIMIT;
+		return NULL;
+	}
+	struct cpm_conf_class *k = &c->classes[c->nclasses++];
+	memset(k, 0, sizeof *k);
+	memcpy(k->name, name.s, name.len);
+	return k;
+}
+
+/* N with an optional suffix: units[i] multiplies by mult[i]. */
+static int num_suffix(struct cpm_str v, const char *units,
+		      const uint64_t *mult, uint64_t max, uint64_t *out)
+{
+	uint64_t f = 1, n;
+	if (v.len && units && !(v.s[v.len - 1] >= '0' && v.s[v.len - 1] <= '9')) {
+		const char *u = strchr(units, v.s[v.len - 1] | 0x20);
+		if (!u || !*u)
+			return CPM_EINVAL;
+		f = mult[u - units];
+		v.len--;
+	}
+	if (cpm_str_to_u64(v, max, &n) || n > max / f)
+		return CPM_EINVAL;
+	*out = n * f;
+	return 0;
+}
+
+static int class_key_set(struct cpm_conf_class *k, struct cpm_str key,
+			 struct cpm_str v, char *err, size_t errsz)
+{
+	static const uint64_t bytes_m[] = { 1024, 1024 * 1024, 1024 * 1024 * 1024 };
+	static const uint64_t secs_m[] = { 1, 60, 3600, 86400, 604800 };
+	v = cpm_str_trim(v);
+	uint64_t n;
+	const char *form;
+	if (cpm_str_eq_cstr(key, "storage")) {
+		bool b;
+		if (parse_bool(v, &b) == 0) {
+			k->storage = b;
+			k->set |= CPM_CONF_CLASS_STORAGE;
+			return 0;
+		}
+		form = "yes/no, true/false, on/off or 1/0";
+	} else if (cpm_str_eq_cstr(key, "max_messages")) {
+		if (num_suffix(v, NULL, NULL, CLASS_MAX_MESSAGES, &n) == 0) {
+			k->max_messages = n;
+			k->set |= CPM_CONF_CLASS_MAX_MESSAGES;
+			return 0;
+		}
+		form = "an integer from 0 (no limit) to 100000000";
+	} else if (cpm_str_eq_cstr(key, "max_bytes")) {
+		if (num_suffix(v, "kmg", bytes_m, CLASS_MAX_BYTES, &n) == 0) {
+			k->max_bytes = n;
+			k->set |= CPM_CONF_CLASS_MAX_BYTES;
+			return 0;
+		}
+		form = "a size in bytes from 0 (no limit) to 1099511627776, "
+		       "optionally with a k, m or g suffix (KiB, MiB, GiB)";
+	} else if (cpm_str_eq_cstr(key, "max_lifetime")) {
+		if (num_suffix(v, "smhdw", secs_m, CLASS_MAX_LIFETIME, &n) == 0) {
+			k->max_lifetime = (int64_t)n;
+			k->set |= CPM_CONF_CLASS_MAX_LIFETIME;
+			return 0;
+		}
+		form = "seconds from 0 (the server default, im.max_lifetime) to "
+		       "315360000, optionally with an s, m, h, d or w suffix";
+	} else {
+		errf(err, errsz,
+		     "unknown key '%.*s' in section [class.%s] (known: storage, "
+		     "max_messages, max_bytes, max_lifetime)",
+		     (int)(key.len > 64 ? 64 : key.len), key.s, k->name);
+		return CPM_ENOTFOUND;
+	}
+	errf(err, errsz, "class.%s.%.*s: expected %s, got '%.*s'", k->name,
+	     CPM_STR_FMT(key), form, (int)(v.len > 200 ? 200 : v.len), v.s);
+	return CPM_EINVAL;
+}
+
+int cpm_conf_class_set(struct cpm_conf *c, const char *name, const char *key,
+		       const char *value, char *err, size_t errsz)
+{
+	if (!c || !name || !key) {
+		errf(err, errsz, "class: no name or key");
+		return CPM_EINVAL;
+	}
+	int rc = 0;
+	struct cpm_conf_class *k = class_get(
+		c, cpm_str_trim(cpm_str_from_cstr(name)), &rc, err, errsz);
+	if (!k)
+		return rc;
+	return class_key_set(k, cpm_str_trim(cpm_str_from_cstr(key)),
+			     cpm_str_from_cstr(value ? value : ""), err, errsz);
+}
+
+int cpm_conf_class_find(const struct cpm_conf *c, const char *name,
+			struct cpm_conf_class *out)
+{
+	if (!c || !name)
+		return CPM_ENOTFOUND;
+	struct cpm_str n = cpm_str_from_cstr(name);
+	const struct cpm_conf_class *k = NULL;
+	if (!cpm_str_ieq_cstr(n, "default")) {
+		int i = class_index(c, n);
+		if (i < 0)
+			return CPM_ENOTFOUND;
+		k = &c->classes[i];
+	}
+	if (!out)
+		return 0;
+	struct cpm_conf_class r;
+	memset(&r, 0, sizeof r);
+	snprintf(r.name, sizeof r.name, "%s", k ? k->name : "default");
+	unsigned set = k ? k->set : 0;
+	r.set = set;
+	r.storage = set & CPM_CONF_CLASS_STORAGE ? k->storage
+						  : c->im.store_and_forward;
+	r.max_messages = set & CPM_CONF_CLASS_MAX_MESSAGES
+				 ? k->max_messages
+				 : (uint64_t)c->im.max_messages;
+	r.max_bytes = set & CPM_CONF_CLASS_MAX_BYTES ? k->max_bytes
+						     : (uint64_t)c->im.max_bytes;
+	r.max_lifetime = set & CPM_CONF_CLASS_MAX_LIFETIME ? k->max_lifetime : 0;
+	if (r.max_lifetime == 0)
+		r.max_lifetime = c->im.max_lifetime;
+	*out = r;
+	return 0;
 }
 
 int cpm_conf_set(struct cpm_conf *c, const char *dotted_key, const char *value,
@@ -681,6 +869,29 @@ int cpm_conf_set(struct cpm_conf *c, const char *dotted_key, const char *value,
 	}
 	struct cpm_str sec = { dk.s, (size_t)dot };
 	struct cpm_str key = { dk.s + dot + 1, dk.len - (size_t)dot - 1 };
+	if (cpm_str_eq_cstr(sec, "class")) {
+		/* class.NAME.key */
+		long last = -1;
+		for (size_t i = 0; i < key.len; i++)
+			if (key.s[i] == '.')
+				last = (long)i;
+		if (last <= 0 || (size_t)last + 1 >= key.len) {
+			errf(err, errsz,
+			     "'%.*s': expected a key of the form class.NAME.key",
+			     (int)(dk.len > 64 ? 64 : dk.len), dk.s);
+			return CPM_ENOTFOUND;
+		}
+		char name[CPM_CONF_CLASS_NAME_LEN + 1], k[64];
+		struct cpm_str ns = { key.s, (size_t)last };
+		struct cpm_str ks = { key.s + last + 1, key.len - (size_t)last - 1 };
+		if (ns.len >= sizeof name)
+			ns.len = sizeof name - 1; /* too long: refused below */
+		if (ks.len >= sizeof k)
+			ks.len = sizeof k - 1;
+		cpm_str_copy(ns, name, sizeof name);
+		cpm_str_copy(ks, k, sizeof k);
+		return cpm_conf_class_set(c, name, k, value, err, errsz);
+	}
 	const struct cpm_conf_directive *d =
 		cpm_conf_directive_find(sec.s, sec.len, key.s, key.len);
 	if (!d) {
@@ -747,7 +958,12 @@ int cpm_conf_load_file(struct cpm_conf *c, const char *path, char *err,
 	}
 	int seen[sizeof cpm_conf_directives / sizeof cpm_conf_directives[0]];
 	memset(seen, 0, sizeof seen);
-	char section[64] = "";
+	char section[96] = "";
+	/* [class.NAME]: the section being read, the line of each class's
+	 * section in this file, of each key in the current one */
+	struct cpm_conf_class *cls = NULL;
+	int class_line[CPM_CONF_MAX_CLASSES] = { 0 };
+	int class_key_line[4] = { 0 };
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
@@ -790,6 +1006,26 @@ int cpm_conf_load_file(struct cpm_conf *c, const char *path, char *err,
 			}
 			struct cpm_str sec = cpm_str_trim(
 				(struct cpm_str){ l.s + 1, (size_t)close - 1 });
+			cls = NULL;
+			if (sec.len >= 6 && memcmp(sec.s, "class.", 6) == 0) {
+				struct cpm_str name = { sec.s + 6, sec.len - 6 };
+				int i = class_index(c, name);
+				if (i >= 0 && class_line[i]) {
+					snprintf(msg, sizeof msg,
+						 "section [class.%s] given twice "
+						 "(first at line %d)",
+						 c->classes[i].name, class_line[i]);
+					rc = CPM_EPARSE;
+					break;
+				}
+				cls = class_get(c, name, &rc, msg, sizeof msg);
+				if (!cls)
+					break;
+				class_line[cls - c->classes] = lineno;
+				memset(class_key_line, 0, sizeof class_key_line);
+				cpm_str_copy(sec, section, sizeof section);
+				continue;
+			}
 			if (!section_known(sec)) {
 				unknown_key_msg(sec, CPM_STR(""), msg, sizeof msg);
 				rc = CPM_ENOTFOUND;
@@ -814,6 +1050,36 @@ int cpm_conf_load_file(struct cpm_conf *c, const char *path, char *err,
 				 (int)(key.len > 64 ? 64 : key.len), key.s);
 			rc = CPM_EPARSE;
 			break;
+		}
+		if (cls) {
+			size_t ki = 0;
+			while (ki < cpm_conf_nclass_keys &&
+			       !cpm_str_eq_cstr(key, cpm_conf_class_keys[ki]))
+				ki++;
+			if (ki < cpm_conf_nclass_keys && class_key_line[ki]) {
+				snprintf(msg, sizeof msg,
+					 "class.%s.%s set twice (first at line %d)",
+					 cls->name, cpm_conf_class_keys[ki],
+					 class_key_line[ki]);
+				rc = CPM_EPARSE;
+				break;
+			}
+			if (ki < cpm_conf_nclass_keys)
+				class_key_line[ki] = lineno;
+			if (file_value((struct cpm_str){ l.s + eq + 1,
+							 l.len - (size_t)eq - 1 },
+				       &val)) {
+				snprintf(msg, sizeof msg,
+					 "class.%s.%.*s: unterminated quote",
+					 cls->name, (int)(key.len > 64 ? 64 : key.len),
+					 key.s);
+				rc = CPM_EPARSE;
+				break;
+			}
+			rc = class_key_set(cls, key, val, msg, sizeof msg);
+			if (rc)
+				break;
+			continue;
 		}
 		const struct cpm_conf_directive *d = cpm_conf_directive_find(
 			section, strlen(section), key.s, key.len);
@@ -1045,6 +1311,22 @@ int cpm_conf_dump(const struct cpm_conf *c, FILE *f)
 		}
 		if (!rc)
 			rc = cpm_buf_puts(&b, "\n");
+	}
+	for (int i = 0; !rc && i < c->nclasses; i++) {
+		const struct cpm_conf_class *k = &c->classes[i];
+		rc = cpm_buf_printf(&b, "\n[class.%s]\n", k->name);
+		if (!rc && (k->set & CPM_CONF_CLASS_STORAGE))
+			rc = cpm_buf_printf(&b, "storage = %s\n",
+					    k->storage ? "yes" : "no");
+		if (!rc && (k->set & CPM_CONF_CLASS_MAX_MESSAGES))
+			rc = cpm_buf_printf(&b, "max_messages = %llu\n",
+					    (unsigned long long)k->max_messages);
+		if (!rc && (k->set & CPM_CONF_CLASS_MAX_BYTES))
+			rc = cpm_buf_printf(&b, "max_bytes = %llu\n",
+					    (unsigned long long)k->max_bytes);
+		if (!rc && (k->set & CPM_CONF_CLASS_MAX_LIFETIME))
+			rc = cpm_buf_printf(&b, "max_lifetime = %lld\n",
+					    (long long)k->max_lifetime);
 	}
 	if (!rc && fwrite(b.p, 1, b.len, f) != b.len)
 		rc = CPM_EIO;

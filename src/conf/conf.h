@@ -49,6 +49,32 @@ struct cpm_conf_cidr {
 	int prefix;	  /* 0..32 or 0..128 */
 };
 
+/* Message classes, "[class.NAME]" sections (issue 3: storage allowed, max
+ * messages, max bytes, max lifetime; docs/STORE_AND_FORWARD.md "Class
+ * keys").  The same fields as the im layer's struct cpm_im_class, which
+ * conf may not include (layering): the message controller converts.  A key
+ * not given in the section takes the value of the built-in class
+ * "default", which is the [im] keys (cpm_conf_class_find resolves this). */
+#define CPM_CONF_MAX_CLASSES 16
+#define CPM_CONF_CLASS_NAME_LEN 64 /* 1-63 letters, digits, '-' or '_' */
+
+enum cpm_conf_class_key {
+	CPM_CONF_CLASS_STORAGE = 1 << 0,
+	CPM_CONF_CLASS_MAX_MESSAGES = 1 << 1,
+	CPM_CONF_CLASS_MAX_BYTES = 1 << 2,
+	CPM_CONF_CLASS_MAX_LIFETIME = 1 << 3,
+};
+
+struct cpm_conf_class {
+	char name[CPM_CONF_CLASS_NAME_LEN];
+	unsigned set;	       /* CPM_CONF_CLASS_* given in the section */
+	bool storage;	       /* storage allowed (R42) */
+	uint64_t max_messages; /* stored messages per user, 0 = no limit */
+	uint64_t max_bytes;    /* stored body bytes per user, 0 = no limit */
+	int64_t max_lifetime;  /* seconds; 0 = the server default
+				* (im.max_lifetime) */
+};
+
 struct cpm_conf {
 	struct {
 		/* server.domain: lowercase, in the order given */
@@ -113,6 +139,10 @@ struct cpm_conf {
 		char url[CPM_CONF_PATH_LEN]; /* "sqlite:PATH" */
 		int busy_timeout;	      /* milliseconds */
 	} store;
+	/* [class.NAME] sections in the order first seen; keys not given are
+	 * left 0 here (see .set and cpm_conf_class_find) */
+	struct cpm_conf_class classes[CPM_CONF_MAX_CLASSES];
+	int nclasses;
 };
 
 /* Every field to its documented default. */
@@ -120,12 +150,14 @@ void cpm_conf_defaults(struct cpm_conf *c);
 /* Parse an INI file over *c (call cpm_conf_defaults first).  On error a
  * message "PATH:LINE: ..." is written to err and a negative CPM_E* is
  * returned (CPM_EIO: cannot read; CPM_EPARSE: syntax or duplicate key;
- * CPM_ENOTFOUND: unknown section or key; CPM_EINVAL: bad value); *c may then
- * be half-set. */
+ * CPM_ENOTFOUND: unknown section or key; CPM_EINVAL: bad value; CPM_ELIMIT:
+ * more than CPM_CONF_MAX_CLASSES [class.NAME] sections); *c may then be
+ * half-set.  "[class.NAME]" sections (any number of times across files,
+ * once per file) define message classes: cpm_conf_class_set below. */
 int cpm_conf_load_file(struct cpm_conf *c, const char *path, char *err,
 		       size_t errsz);
-/* Set one directive, "section.key" and its textual value (no quotes, no
- * comments).  Errors (CPM_ENOTFOUND, CPM_EINVAL) name the key and the
+/* Set one directive, "section.key" (or "class.NAME.key") and its textual
+ * value (no quotes, no comments).  Errors (CPM_ENOTFOUND, CPM_EINVAL) name the key and the
  * expected form. */
 int cpm_conf_set(struct cpm_conf *c, const char *dotted_key, const char *value,
 		 char *err, size_t errsz);
@@ -145,6 +177,27 @@ bool cpm_conf_serves_domain(const struct cpm_conf *c, struct cpm_str domain);
 /* Is the address inside one of auth.trusted? (sa: AF_INET or AF_INET6;
  * IPv4-mapped IPv6 addresses are matched as IPv4.) */
 bool cpm_conf_is_trusted(const struct cpm_conf *c, const struct sockaddr *sa);
+
+/* The effective values of class name: "default" (any case) is the
+ * built-in class made of the [im] keys (storage = im.store_and_forward,
+ * max_messages, max_bytes, max_lifetime); another name is a [class.NAME]
+ * section (names compare case-insensitively) whose keys not given come
+ * from the default class.  In *out (may be NULL) max_lifetime is never 0:
+ * 0 (the server default) is resolved to im.max_lifetime.  Returns 0 or
+ * CPM_ENOTFOUND. */
+int cpm_conf_class_find(const struct cpm_conf *c, const char *name,
+			struct cpm_conf_class *out);
+/* Set one key of class name (created if new, CPM_ELIMIT beyond
+ * CPM_CONF_MAX_CLASSES), as "[class.NAME] key = value" or
+ * "-o class.NAME.key=value" do.  Keys: storage = yes|no, max_messages = N,
+ * max_bytes = N[k|m|g], max_lifetime = N[s|m|h|d|w].  CPM_EINVAL for a
+ * bad name ("default" is reserved) or value, CPM_ENOTFOUND for an unknown
+ * key; err names the key and the expected form. */
+int cpm_conf_class_set(struct cpm_conf *c, const char *name, const char *key,
+		       const char *value, char *err, size_t errsz);
+/* The keys of a [class.NAME] section, for documentation and tests. */
+extern const char *const cpm_conf_class_keys[];
+extern const size_t cpm_conf_nclass_keys;
 
 /* The directive table, for documentation and tests. */
 enum cpm_conf_type {

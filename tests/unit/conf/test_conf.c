@@ -489,6 +489,242 @@ static void test_sample_documents_every_key(void **state)
 				 cpm_conf_directives[i].key, found[i], path);
 }
 
+/* ---------------------------------------------------------- [class.NAME] */
+
+static void test_classes(void **state)
+{
+	struct cpm_conf c;
+	char err[512] = "";
+	int rc = load_text(&c,
+			   "[class.gold]\n"
+			   "storage = yes\n"
+			   "max_messages = 10000\n"
+			   "max_bytes = 100m   # a comment\n"
+			   "max_lifetime = 30d\n"
+			   "[im]\n"
+			   "max_messages = 50\n"
+			   "max_bytes = 2k\n"
+			   "max_lifetime = 3600\n"
+			   "store_and_forward = no\n"
+			   "[class.Bronze_1]\n"
+			   "max_bytes = 1G\n"
+			   "max_lifetime = 0\n"
+			   "[class.off]\n"
+			   "storage = off\n"
+			   "[class.empty]\n",
+			   err, sizeof err);
+	if (rc)
+		fail_msg("%s", err);
+	assert_int_equal(c.nclasses, 4);
+	assert_string_equal(c.classes[0].name, "gold");
+	struct cpm_conf_class k;
+	assert_int_equal(cpm_conf_class_find(&c, "gold", &k), 0);
+	assert_string_equal(k.name, "gold");
+	assert_true(k.storage);
+	assert_int_equal(k.max_messages, 10000);
+	assert_int_equal(k.max_bytes, 100 * 1024 * 1024);
+	assert_int_equal(k.max_lifetime, 30 * 86400);
+	/* names compare without case; keys not given come from [im], read
+	 * later in the file; 0 lifetime = im.max_lifetime */
+	assert_int_equal(cpm_conf_class_find(&c, "bronze_1", &k), 0);
+	assert_string_equal(k.name, "Bronze_1");
+	assert_false(k.storage);
+	assert_int_equal(k.max_messages, 50);
+	assert_int_equal(k.max_bytes, 1024ull * 1024 * 1024);
+	assert_int_equal(k.max_lifetime, 3600);
+	assert_int_equal(cpm_conf_class_find(&c, "off", &k), 0);
+	assert_false(k.storage);
+	assert_int_equal(k.max_bytes, 2048);
+	assert_int_equal(cpm_conf_class_find(&c, "empty", &k), 0);
+	assert_int_equal(k.set, 0);
+	assert_int_equal(k.max_messages, 50);
+	/* the built-in default is the [im] keys */
+	assert_int_equal(cpm_conf_class_find(&c, "default", &k), 0);
+	assert_string_equal(k.name, "default");
+	assert_false(k.storage);
+	assert_int_equal(k.max_messages, 50);
+	assert_int_equal(k.max_bytes, 2048);
+	assert_int_equal(k.max_lifetime, 3600);
+	assert_int_equal(cpm_conf_class_find(&c, "DEFAULT", NULL), 0);
+	assert_int_equal(cpm_conf_class_find(&c, "silver", &k), CPM_ENOTFOUND);
+	assert_int_equal(cpm_conf_class_find(&c, "gold", NULL), 0);
+	assert_int_equal(cpm_conf_class_find(&c, "", NULL), CPM_ENOTFOUND);
+
+	/* with no [class] at all: the defaults of the table */
+	struct cpm_conf d;
+	cpm_conf_defaults(&d);
+	assert_int_equal(d.nclasses, 0);
+	assert_int_equal(cpm_conf_class_find(&d, "default", &k), 0);
+	assert_true(k.storage);
+	assert_int_equal(k.max_messages, 1000);
+	assert_int_equal(k.max_bytes, 16777216);
+	assert_int_equal(k.max_lifetime, 604800);
+	assert_int_equal(cpm_conf_class_find(&d, "gold", &k), CPM_ENOTFOUND);
+
+	/* -o class.NAME.key=value: sets, or creates */
+	assert_int_equal(cpm_conf_set_arg(&c, "class.gold.max_messages=7", err,
+					  sizeof err),
+			 0);
+	assert_int_equal(cpm_conf_set_arg(&c, "class.new-one.storage=no", err,
+					  sizeof err),
+			 0);
+	assert_int_equal(c.nclasses, 5);
+	assert_int_equal(cpm_conf_class_find(&c, "gold", &k), 0);
+	assert_int_equal(k.max_messages, 7);
+	assert_int_equal(cpm_conf_class_find(&c, "new-one", &k), 0);
+	assert_false(k.storage);
+	assert_int_equal(cpm_conf_set_arg(&c, "class.gold.color=red", err,
+					  sizeof err),
+			 CPM_ENOTFOUND);
+	assert_non_null(strstr(err, "unknown key 'color' in section [class.gold]"));
+	assert_int_equal(cpm_conf_set_arg(&c, "class.gold=1", err, sizeof err),
+			 CPM_ENOTFOUND);
+	assert_non_null(strstr(err, "expected a key of the form class.NAME.key"));
+	assert_int_equal(cpm_conf_set_arg(&c, "class.default.max_bytes=1", err,
+					  sizeof err),
+			 CPM_EINVAL);
+	assert_non_null(strstr(err, "class 'default' is built in"));
+	assert_int_equal(cpm_conf_set_arg(&c, "class.gold.max_bytes=1t", err,
+					  sizeof err),
+			 CPM_EINVAL);
+	assert_string_equal(err, "class.gold.max_bytes: expected a size in bytes "
+				 "from 0 (no limit) to 1099511627776, optionally "
+				 "with a k, m or g suffix (KiB, MiB, GiB), got '1t'");
+	assert_int_equal(cpm_conf_class_find(&c, "gold", &k), 0);
+	assert_int_equal(k.max_bytes, 100 * 1024 * 1024); /* unchanged */
+
+	/* the dump writes the classes and loads back to the same */
+	char *da = dump_str(&c);
+	assert_non_null(strstr(da, "\n[class.gold]\nstorage = yes\n"
+				   "max_messages = 7\nmax_bytes = 104857600\n"
+				   "max_lifetime = 2592000\n"));
+	assert_non_null(strstr(da, "\n[class.empty]\n"));
+	struct cpm_conf b;
+	assert_int_equal(load_text(&b, da, err, sizeof err), 0);
+	char *db = dump_str(&b);
+	assert_string_equal(da, db);
+	assert_int_equal(b.nclasses, 5);
+	assert_int_equal(memcmp(b.classes, c.classes, sizeof c.classes), 0);
+	free(da);
+	free(db);
+}
+
+static void test_class_errors(void **state)
+{
+	expect_error("[class.gold]\ncolor = red\n", CPM_ENOTFOUND, 2,
+		     "unknown key 'color' in section [class.gold] (known: "
+		     "storage, max_messages, max_bytes, max_lifetime)");
+	expect_error("[class.gold]\nstorage = maybe\n", CPM_EINVAL, 2,
+		     "class.gold.storage: expected yes/no, true/false, on/off "
+		     "or 1/0, got 'maybe'");
+	expect_error("[class.gold]\nmax_messages = -1\n", CPM_EINVAL, 2,
+		     "class.gold.max_messages: expected an integer from 0 (no "
+		     "limit) to 100000000, got '-1'");
+	expect_error("[class.gold]\nmax_messages = 100000001\n", CPM_EINVAL, 2,
+		     "class.gold.max_messages: expected");
+	expect_error("[class.gold]\nmax_messages = 10k\n", CPM_EINVAL, 2,
+		     "class.gold.max_messages: expected");
+	expect_error("[class.gold]\nmax_bytes = 2048g\n", CPM_EINVAL, 2,
+		     "class.gold.max_bytes: expected");
+	expect_error("[class.gold]\nmax_bytes = \n", CPM_EINVAL, 2,
+		     "class.gold.max_bytes: expected");
+	expect_error("[class.gold]\n\nmax_lifetime = 1y\n", CPM_EINVAL, 3,
+		     "class.gold.max_lifetime: expected seconds from 0");
+	expect_error("[class.gold]\nmax_lifetime = 999999999999\n", CPM_EINVAL, 2,
+		     "class.gold.max_lifetime: expected");
+	expect_error("[class.gold]\nstorage = no\nstorage = yes\n", CPM_EPARSE, 3,
+		     "class.gold.storage set twice (first at line 2)");
+	expect_error("[class.gold]\nstorage = no\n[im]\n[class.GOLD]\n",
+		     CPM_EPARSE, 4,
+		     "section [class.gold] given twice (first at line 1)");
+	expect_error("[class.default]\n", CPM_EINVAL, 1,
+		     "class 'default' is built in: set it with the [im] keys");
+	expect_error("[class.]\n", CPM_EINVAL, 1, "class name '': expected 1 to "
+						  "63 letters, digits, '-' or '_'");
+	expect_error("[class.a b]\n", CPM_EINVAL, 1, "class name 'a b'");
+	expect_error("[class.gold.x]\n", CPM_EINVAL, 1, "class name 'gold.x'");
+	expect_error("[class.gold]\nmax_bytes = \"1k\n", CPM_EPARSE, 2,
+		     "class.gold.max_bytes: unterminated quote");
+	expect_error("[classes]\n", CPM_ENOTFOUND, 1,
+		     "unknown section [classes] (known: server, sip, registrar, "
+		     "auth, http, im, store, class.NAME)");
+	/* at most 16 */
+	char text[2048] = "";
+	for (int i = 0; i < 17; i++)
+		snprintf(text + strlen(text), sizeof text - strlen(text),
+			 "[class.c%d]\nstorage = yes\n", i);
+	expect_error(text, CPM_ELIMIT, 33,
+		     "too many [class.NAME] sections: at most 16 (class 'c16')");
+	text[strlen(text) - strlen("[class.c16]\nstorage = yes\n")] = '\0';
+	struct cpm_conf c;
+	char err[512];
+	assert_int_equal(load_text(&c, text, err, sizeof err), 0);
+	assert_int_equal(c.nclasses, 16);
+	assert_int_equal(cpm_conf_set_arg(&c, "class.c99.storage=no", err,
+					  sizeof err),
+			 CPM_ELIMIT);
+	assert_int_equal(c.nclasses, 16);
+	/* an existing one may still be changed */
+	assert_int_equal(cpm_conf_set_arg(&c, "class.c15.storage=no", err,
+					  sizeof err),
+			 0);
+}
+
+/* The sample documents [class.NAME]: each key in the explanation, and a
+ * commented example section with every key that loads once uncommented. */
+static void test_sample_documents_classes(void **state)
+{
+	const char *path = sample_path();
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	char *line = NULL;
+	size_t cap = 0;
+	char example[2048] = "", block[8192] = "";
+	bool in_example = false, done = false;
+	while (getline(&line, &cap, f) >= 0) {
+		if (!done && strncmp(line, "# [class.", 9) == 0)
+			in_example = true;
+		if (in_example) {
+			if (strncmp(line, "# ", 2) != 0 ||
+			    (line[2] != '[' && !strstr(line, " = "))) {
+				in_example = false;
+				done = true;
+			} else {
+				strcat(example, line + 2);
+				continue;
+			}
+		}
+		if (line[0] == '#' && strlen(block) + strlen(line) < sizeof block)
+			strcat(block, line);
+	}
+	free(line);
+	fclose(f);
+	if (!example[0])
+		fail_msg("%s: no commented [class.NAME] example", path);
+	assert_non_null(strstr(block, "[class.NAME]"));
+	for (size_t i = 0; i < cpm_conf_nclass_keys; i++) {
+		char want[64];
+		snprintf(want, sizeof want, "#   %s = ", cpm_conf_class_keys[i]);
+		if (!strstr(block, want))
+			fail_msg("class key %s: not explained in %s",
+				 cpm_conf_class_keys[i], path);
+		snprintf(want, sizeof want, "\n%s = ", cpm_conf_class_keys[i]);
+		char *p = strstr(example, want);
+		if (!p || strstr(p + 1, want))
+			fail_msg("class key %s: not once in the example",
+				 cpm_conf_class_keys[i]);
+	}
+	struct cpm_conf c;
+	char err[512];
+	if (load_text(&c, example, err, sizeof err))
+		fail_msg("the example does not load: %s", err);
+	assert_int_equal(c.nclasses, 1);
+	assert_int_equal(c.classes[0].set,
+			 CPM_CONF_CLASS_STORAGE | CPM_CONF_CLASS_MAX_MESSAGES |
+				 CPM_CONF_CLASS_MAX_BYTES |
+				 CPM_CONF_CLASS_MAX_LIFETIME);
+}
+
 static void test_table_sane(void **state)
 {
 	for (size_t i = 0; i < cpm_conf_ndirectives; i++) {
@@ -534,6 +770,9 @@ int main(void)
 		cmocka_unit_test(test_dump_roundtrip),
 		cmocka_unit_test(test_sample_documents_every_key),
 		cmocka_unit_test(test_table_sane),
+		cmocka_unit_test(test_classes),
+		cmocka_unit_test(test_class_errors),
+		cmocka_unit_test(test_sample_documents_classes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
