@@ -2,6 +2,7 @@
  * store, while the server may be running.  Only HA1 digests are stored
  * (MD5 and SHA-256, RFC 3261 §22.4 / RFC 8760), never the password. */
 #include "app/app.h"
+#include "im/im.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -25,25 +26,41 @@ static const char user_usage[] =
 	"  user list           list the users: AoR, digest realm, creation time\n"
 	"  user passwd AOR [--password P | --password-file F]\n"
 	"                      set a new password\n"
-	"  user set AOR ...    set profile data (not yet available)\n"
+	"  user set AOR KEY=VALUE [KEY=VALUE ...]\n"
+	"                      change the user's store-and-forward profile; all\n"
+	"                      assignments apply, or none (keys below)\n"
+	"  user show AOR       show the user's realm, creation time and profile\n"
 	"  user help           show this help\n"
 	"\n"
 	"AOR is user@domain, the domain one of server.domain.  The digest realm\n"
 	"is auth.realm, or the AoR's domain when auth.realm is empty.\n"
 	"--password-file F reads the first line of F ('-': standard input).\n"
 	"\n"
+	"Profile keys (docs/STORE_AND_FORWARD.md):\n"
+	"  store-and-forward=no|yes|notify|forward:URI\n"
+	"                      what happens to a MESSAGE the user cannot take now;\n"
+	"                      URI is sip:, sips: or mailto: (default yes)\n"
+	"  accepts=TYPE[,TYPE...]\n"
+	"                      content types taken (type/subtype, type/*, */*);\n"
+	"                      others get 415 (default */*)\n"
+	"  class=NAME          'default' or a [class.NAME] of the configuration\n"
+	"\n"
 	"Exit status: 0 success, 1 error, 2 usage error.\n";
+
+#define USER_SET_MAX 32 /* assignments in one `user set` */
 
 struct user_args {
 	const char *aor;
 	const char *password;
 	const char *password_file;
+	const char *kv[USER_SET_MAX]; /* user set: KEY=VALUE, in order */
+	int nkv;
 };
 
 struct user_cmd {
 	const char *name;
 	/* what the command line may hold besides the command */
-	bool takes_aor, takes_password;
+	bool takes_aor, takes_password, takes_kv;
 	int (*run)(const struct cpm_conf *conf, struct cpm_store *s,
 		   const struct user_args *a);
 	bool needs_store;
@@ -59,14 +76,17 @@ static int cmd_passwd(const struct cpm_conf *conf, struct cpm_store *s,
 		      const struct user_args *a);
 static int cmd_set(const struct cpm_conf *conf, struct cpm_store *s,
 		   const struct user_args *a);
+static int cmd_show(const struct cpm_conf *conf, struct cpm_store *s,
+		    const struct user_args *a);
 
 /* Adding a command: a row here, a line in user_usage. */
 static const struct user_cmd user_cmds[] = {
-	{ "add", true, true, cmd_add, true },
-	{ "del", true, false, cmd_del, true },
-	{ "list", false, false, cmd_list, true },
-	{ "passwd", true, true, cmd_passwd, true },
-	{ "set", false, false, cmd_set, false },
+	{ "add", true, true, false, cmd_add, true },
+	{ "del", true, false, false, cmd_del, true },
+	{ "list", false, false, false, cmd_list, true },
+	{ "passwd", true, true, false, cmd_passwd, true },
+	{ "set", true, false, true, cmd_set, true },
+	{ "show", true, false, false, cmd_show, true },
 };
 
 static const char *cur_cmd = "user";
@@ -353,6 +373,9 @@ static int cmd_del(const struct cpm_conf *conf, struct cpm_store *s,
 	return CPM_APP_EXIT_OK;
 }
 
+static int profile_parse(const char *text, struct cpm_im_profile *p, char *err);
+static const char *sf_mode_name(const struct cpm_im_profile *p);
+
 struct user_rows {
 	struct cpm_store_user *v;
 	size_t n, cap;
@@ -390,7 +413,16 @@ static int cmd_list(const struct cpm_conf *conf, struct cpm_store *s,
 		free(r.v);
 		return store_error(s, rc, "listing users");
 	}
+	/* the store-and-forward mode of each ("forward" without its target:
+	 * 'user show' has it) */
+	const char **mode = calloc(r.n ? r.n : 1, sizeof *mode);
+	if (!mode) {
+		free(r.v);
+		user_err("out of memory");
+		return CPM_APP_EXIT_ERROR;
+	}
 	int waor = (int)strlen("AOR"), wrealm = (int)strlen("REALM");
+	int wmode = (int)strlen("STORE-AND-FORWARD");
 	for (size_t i = 0; i < r.n; i++) {
 		int l = (int)strlen(r.v[i].aor);
 		if (l > waor)
@@ -398,23 +430,220 @@ static int cmd_list(const struct cpm_conf *conf, struct cpm_store *s,
 		l = (int)strlen(r.v[i].realm);
 		if (l > wrealm)
 			wrealm = l;
+		char text[CPM_STORE_PROFILE_MAX], e[CPM_IM_ERR_MAX];
+		struct cpm_im_profile p;
+		rc = cpm_store_profile_get(s, r.v[i].aor, text, sizeof text);
+		if (rc == CPM_ENOTFOUND)
+			mode[i] = "yes";
+		else if (rc) {
+			free(mode);
+			free(r.v);
+			return store_error(s, rc, "reading the profiles");
+		} else
+			mode[i] = profile_parse(text, &p, e) ? "(invalid)"
+							     : sf_mode_name(&p);
 	}
-	printf("%-*s  %-*s  %s\n", waor, "AOR", wrealm, "REALM", "CREATED");
+	printf("%-*s  %-*s  %-*s  %s\n", waor, "AOR", wrealm, "REALM", wmode,
+	       "STORE-AND-FORWARD", "CREATED");
 	for (size_t i = 0; i < r.n; i++) {
 		char when[32];
 		format_time(r.v[i].created, when);
-		printf("%-*s  %-*s  %s\n", waor, r.v[i].aor, wrealm, r.v[i].realm,
-		       when);
+		printf("%-*s  %-*s  %-*s  %s\n", waor, r.v[i].aor, wrealm,
+		       r.v[i].realm, wmode, mode[i], when);
 	}
+	free(mode);
 	free(r.v);
 	return CPM_APP_EXIT_OK;
+}
+
+/* --------------------------------------------------------------- profiles */
+
+/* The stored profile text (cpm_im_profile_format: one key=value a line)
+ * read back over the default.  err: CPM_IM_ERR_MAX bytes. */
+static int profile_parse(const char *text, struct cpm_im_profile *p, char *err)
+{
+	cpm_im_profile_default(p);
+	const char *line = text;
+	while (*line) {
+		const char *end = strchr(line, '\n');
+		size_t n = end ? (size_t)(end - line) : strlen(line);
+		char kv[CPM_STORE_PROFILE_MAX];
+		memcpy(kv, line, n);
+		kv[n] = '\0';
+		if (n) {
+			int rc = cpm_im_profile_set(p, kv, err);
+			if (rc)
+				return rc;
+		}
+		line += n + (end ? 1 : 0);
+	}
+	return 0;
+}
+
+/* The user's profile: stored, or the server default (*stored false). */
+static int profile_load(struct cpm_store *s, const char *aor,
+			struct cpm_im_profile *p, bool *stored)
+{
+	char text[CPM_STORE_PROFILE_MAX], e[CPM_IM_ERR_MAX];
+	int rc = cpm_store_profile_get(s, aor, text, sizeof text);
+	*stored = rc == 0;
+	if (rc == CPM_ENOTFOUND) {
+		cpm_im_profile_default(p);
+		return 0;
+	}
+	if (rc)
+		return store_error(s, rc, "reading the profile");
+	if (profile_parse(text, p, e)) {
+		user_err("the stored profile of %s is invalid: %s", aor, e);
+		return CPM_APP_EXIT_ERROR;
+	}
+	return 0;
+}
+
+static const char *sf_mode_name(const struct cpm_im_profile *p)
+{
+	switch (p->mode) {
+	case CPM_IM_SF_NO:
+		return "no";
+	case CPM_IM_SF_YES:
+		return "yes";
+	case CPM_IM_SF_NOTIFY:
+		return "notify";
+	case CPM_IM_SF_FORWARD:
+		return "forward";
+	}
+	return "?";
+}
+
+/* "gold, silver" or "none": the configured class names. */
+static void class_names(const struct cpm_conf *conf, char *out, size_t outsz)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (int i = 0; i < conf->nclasses && n < outsz; i++)
+		n += (size_t)snprintf(out + n, outsz - n, "%s%s", i ? ", " : "",
+				      conf->classes[i].name);
+	if (!conf->nclasses)
+		snprintf(out, outsz, "none");
 }
 
 static int cmd_set(const struct cpm_conf *conf, struct cpm_store *s,
 		   const struct user_args *a)
 {
-	fprintf(stderr, "user set: profiles arrive with store-and-forward\n");
-	return CPM_APP_EXIT_USAGE;
+	char aor[256], user[256], domain[256];
+	int ex = parse_aor(conf, a->aor, aor, user, domain);
+	if (ex)
+		return ex;
+	struct cpm_store_user u;
+	int rc = cpm_store_user_get(s, aor, &u);
+	if (rc == CPM_ENOTFOUND) {
+		user_err("no such user: %s", aor);
+		return CPM_APP_EXIT_ERROR;
+	}
+	if (rc)
+		return store_error(s, rc, aor);
+	struct cpm_im_profile p;
+	bool stored;
+	ex = profile_load(s, aor, &p, &stored);
+	if (ex)
+		return ex;
+	/* all or nothing: every assignment on a copy, saved once */
+	for (int i = 0; i < a->nkv; i++) {
+		char e[CPM_IM_ERR_MAX];
+		if (cpm_im_profile_set(&p, a->kv[i], e)) {
+			user_err("%s; nothing saved", e);
+			return CPM_APP_EXIT_ERROR;
+		}
+		const char *eq = strchr(a->kv[i], '=');
+		struct cpm_str key = cpm_str_trim(
+			(struct cpm_str){ a->kv[i], (size_t)(eq - a->kv[i]) });
+		if (cpm_str_ieq_cstr(key, "class") &&
+		    cpm_conf_class_find(conf, p.class_name, NULL) != 0) {
+			char names[CPM_CONF_MAX_CLASSES * CPM_CONF_CLASS_NAME_LEN];
+			class_names(conf, names, sizeof names);
+			user_err("class: \"%s\" is not defined (default, or a "
+				 "[class.NAME] section of the configuration: %s); "
+				 "nothing saved",
+				 p.class_name, names);
+			return CPM_APP_EXIT_ERROR;
+		}
+	}
+	struct cpm_buf b;
+	cpm_buf_init(&b, CPM_STORE_PROFILE_MAX - 1);
+	rc = cpm_im_profile_format(&p, &b);
+	char *text = rc ? NULL : cpm_str_dup((struct cpm_str){ b.p, b.len });
+	cpm_buf_free(&b);
+	if (!text) {
+		user_err("cannot format the profile: %s; nothing saved",
+			 cpm_strerror(rc ? rc : CPM_ENOMEM));
+		return CPM_APP_EXIT_ERROR;
+	}
+	rc = cpm_store_profile_put(s, aor, text);
+	if (rc == CPM_ENOTFOUND) {
+		free(text);
+		user_err("no such user: %s", aor);
+		return CPM_APP_EXIT_ERROR;
+	}
+	if (rc) {
+		free(text);
+		return store_error(s, rc, aor);
+	}
+	printf("profile of %s:\n%s", aor, text);
+	free(text);
+	return CPM_APP_EXIT_OK;
+}
+
+static int cmd_show(const struct cpm_conf *conf, struct cpm_store *s,
+		    const struct user_args *a)
+{
+	char aor[256];
+	/* like del: a user of a domain no longer served is still shown */
+	const char *p0 = a->aor;
+	if (strncasecmp(p0, "sip:", 4) == 0)
+		p0 += 4;
+	if (cpm_store_aor_normalize(p0, aor, sizeof aor)) {
+		user_err("invalid AoR '%s': expected user@domain", a->aor);
+		return CPM_APP_EXIT_ERROR;
+	}
+	struct cpm_store_user u;
+	int rc = cpm_store_user_get(s, aor, &u);
+	if (rc == CPM_ENOTFOUND) {
+		user_err("no such user: %s", aor);
+		return CPM_APP_EXIT_ERROR;
+	}
+	if (rc)
+		return store_error(s, rc, aor);
+	struct cpm_im_profile p;
+	bool stored;
+	int ex = profile_load(s, aor, &p, &stored);
+	if (ex)
+		return ex;
+	struct cpm_buf b;
+	cpm_buf_init(&b, CPM_STORE_PROFILE_MAX - 1);
+	rc = cpm_im_profile_format(&p, &b);
+	if (rc) {
+		cpm_buf_free(&b);
+		user_err("cannot format the profile: %s", cpm_strerror(rc));
+		return CPM_APP_EXIT_ERROR;
+	}
+	char when[32];
+	format_time(u.created, when);
+	printf("aor: %s\nrealm: %s\ncreated: %s\nprofile: %s\n%.*s", u.aor,
+	       u.realm, when, stored ? "set" : "server default", (int)b.len,
+	       b.p);
+	cpm_buf_free(&b);
+	struct cpm_conf_class k;
+	if (cpm_conf_class_find(conf, p.class_name, &k) == 0)
+		printf("class %s: storage=%s max_messages=%llu max_bytes=%llu "
+		       "max_lifetime=%lld\n",
+		       k.name, k.storage ? "yes" : "no",
+		       (unsigned long long)k.max_messages,
+		       (unsigned long long)k.max_bytes, (long long)k.max_lifetime);
+	else
+		printf("class %s: not in the configuration (the default class "
+		       "applies)\n",
+		       p.class_name);
+	return CPM_APP_EXIT_OK;
 }
 
 /* ------------------------------------------------------------------- main */
@@ -491,12 +720,20 @@ int cpm_app_user_main(const struct cpm_conf *conf, int argc, char **argv)
 			return usage_error("unknown option '%s'", argv[i]);
 		} else if (cmd->takes_aor && !a.aor) {
 			a.aor = argv[i];
+		} else if (cmd->takes_kv) {
+			if (a.nkv == USER_SET_MAX)
+				return usage_error("more than %d assignments",
+						   USER_SET_MAX);
+			a.kv[a.nkv++] = argv[i];
 		} else {
 			return usage_error("unexpected argument '%s'", argv[i]);
 		}
 	}
 	if (cmd->takes_aor && !a.aor)
 		return usage_error("missing AOR (user@domain)");
+	if (cmd->takes_kv && a.nkv == 0)
+		return usage_error("missing KEY=VALUE (store-and-forward=..., "
+				   "accepts=..., class=...)");
 
 	struct cpm_store_options opts = { conf->store.busy_timeout };
 	struct cpm_store *s;

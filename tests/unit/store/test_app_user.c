@@ -213,11 +213,21 @@ static void test_add_errors(void **state)
 	assert_int_equal(rc, 2);
 	assert_int_equal(run("help", NULL), 0);
 	assert_non_null(strstr(out, "user add AOR"));
-	assert_int_equal(run("set", "alice@example.test", "x=y", NULL), 2);
-	assert_string_equal(err, "user set: profiles arrive with store-and-forward\n");
+	assert_int_equal(run("set", "alice@example.test", "x=y", NULL), 1);
+	assert_string_equal(err, "cpmd user set: no such user: alice@example.test\n");
+	assert_int_equal(run("set", "alice@example.test", NULL), 2);
+	assert_non_null(strstr(err, "cpmd user set: missing KEY=VALUE"));
+	assert_int_equal(run("set", NULL), 2);
+	assert_non_null(strstr(err, "missing AOR"));
+	assert_int_equal(run("set", "alice@example.test", "--force", NULL), 2);
+	assert_int_equal(run("show", NULL), 2);
+	assert_int_equal(run("show", "alice@example.test", "class=x", NULL), 2);
+	assert_int_equal(run("show", "alice@example.test", NULL), 1);
+	assert_string_equal(err,
+			    "cpmd user show: no such user: alice@example.test\n");
 	/* nothing was created */
 	assert_int_equal(run("list", NULL), 0);
-	assert_string_equal(out, "AOR  REALM  CREATED\n");
+	assert_string_equal(out, "AOR  REALM  STORE-AND-FORWARD  CREATED\n");
 }
 
 static int count_binding(void *arg, const struct cpm_store_binding *b)
@@ -271,6 +281,187 @@ static void test_list_and_del(void **state)
 	assert_non_null(strstr(out, "al@127.0.0.1"));
 }
 
+/* ------------------------------------------------------- user set / show */
+
+static void get_profile(const char *aor, char *text, size_t sz, int want)
+{
+	struct cpm_store *s;
+	assert_int_equal(cpm_store_open(conf.store.url, &s), 0);
+	assert_int_equal(cpm_store_profile_get(s, aor, text, sz), want);
+	cpm_store_close(s);
+}
+
+static void test_set_show(void **state)
+{
+	char e[256], text[CPM_STORE_PROFILE_MAX];
+	assert_int_equal(cpm_conf_set_arg(&conf, "class.gold.max_messages=5", e,
+					  sizeof e),
+			 0);
+	assert_int_equal(run("add", "alice@example.test", "--password", "pw",
+			     NULL),
+			 0);
+	/* a new user has the server default, stored nowhere */
+	get_profile("alice@example.test", text, sizeof text, CPM_ENOTFOUND);
+	assert_int_equal(run("show", "sip:alice@Example.test", NULL), 0);
+	char created[32];
+	struct cpm_store_user u;
+	get_user("alice@example.test", &u);
+	format_time(u.created, created);
+	char want[1024];
+	snprintf(want, sizeof want,
+		 "aor: alice@example.test\nrealm: example.test\ncreated: %s\n"
+		 "profile: server default\nstore-and-forward=yes\n"
+		 "accepts=*/*\nclass=default\n"
+		 "class default: storage=yes max_messages=1000 "
+		 "max_bytes=16777216 max_lifetime=604800\n",
+		 created);
+	assert_string_equal(out, want);
+	assert_string_equal(err, "");
+
+	/* several keys at once, any case for keys and words */
+	assert_int_equal(run("set", "alice@example.test", "Store-And-Forward=NOTIFY",
+			     "accepts=Text/Plain, image/*", "class=gold", NULL),
+			 0);
+	assert_string_equal(out, "profile of alice@example.test:\n"
+				 "store-and-forward=notify\n"
+				 "accepts=text/plain, image/*\nclass=gold\n");
+	get_profile("alice@example.test", text, sizeof text, 0);
+	assert_string_equal(text, "store-and-forward=notify\n"
+				  "accepts=text/plain, image/*\nclass=gold\n");
+	/* one key later keeps the others */
+	assert_int_equal(run("set", "alice@example.test",
+			     "store-and-forward=forward:sip:bob@example.test",
+			     NULL),
+			 0);
+	get_profile("alice@example.test", text, sizeof text, 0);
+	assert_string_equal(text, "store-and-forward=forward:sip:bob@example.test\n"
+				  "accepts=text/plain, image/*\nclass=gold\n");
+	assert_int_equal(run("show", "alice@example.test", NULL), 0);
+	assert_non_null(strstr(out, "profile: set\n"
+				    "store-and-forward=forward:sip:bob@example.test\n"
+				    "accepts=text/plain, image/*\nclass=gold\n"
+				    "class gold: storage=yes max_messages=5 "
+				    "max_bytes=16777216 max_lifetime=604800\n"));
+	/* the list shows the mode */
+	assert_int_equal(run("add", "bob@example.test", "--password", "pw", NULL),
+			 0);
+	assert_int_equal(run("list", NULL), 0);
+	char *l1 = out, *l2 = strchr(l1, '\n') + 1, *l3 = strchr(l2, '\n') + 1;
+	size_t col = (size_t)(strstr(l1, "STORE-AND-FORWARD") - l1);
+	assert_int_equal(strncmp(l2 + col, "forward ", 8), 0);
+	assert_int_equal(strncmp(l3 + col, "yes ", 4), 0);
+	/* class default is always there, whatever the configuration */
+	assert_int_equal(run("set", "bob@example.test", "class=default",
+			     "store-and-forward=no", NULL),
+			 0);
+	assert_int_equal(run("list", NULL), 0);
+	l3 = strchr(strchr(out, '\n') + 1, '\n') + 1;
+	assert_int_equal(strncmp(l3 + col, "no ", 3), 0);
+}
+
+/* Any bad assignment: exit 1, its precise message, nothing saved (even
+ * the good assignments before it). */
+static void expect_set_error(const char *kv1, const char *kv2, const char *msg)
+{
+	char before[CPM_STORE_PROFILE_MAX], after[CPM_STORE_PROFILE_MAX];
+	get_profile("alice@example.test", before, sizeof before, 0);
+	assert_int_equal(run("set", "alice@example.test", kv1, kv2, NULL), 1);
+	if (strcmp(err, msg) != 0)
+		fail_msg("set %s %s: got '%s', want '%s'", kv1, kv2 ? kv2 : "", err,
+			 msg);
+	assert_string_equal(out, "");
+	get_profile("alice@example.test", after, sizeof after, 0);
+	assert_string_equal(before, after);
+}
+
+static void test_set_errors(void **state)
+{
+	char e[256];
+	assert_int_equal(cpm_conf_set_arg(&conf, "class.gold.storage=no", e,
+					  sizeof e),
+			 0);
+	assert_int_equal(cpm_conf_set_arg(&conf, "class.silver.storage=yes", e,
+					  sizeof e),
+			 0);
+	assert_int_equal(run("add", "alice@example.test", "--password", "pw",
+			     NULL),
+			 0);
+	assert_int_equal(run("set", "alice@example.test", "store-and-forward=yes",
+			     NULL),
+			 0);
+	expect_set_error("store-and-forward=no", "class=platinum",
+			 "cpmd user set: class: \"platinum\" is not defined "
+			 "(default, or a [class.NAME] section of the "
+			 "configuration: gold, silver); nothing saved\n");
+	expect_set_error("accepts=text/plain", "store-and-forward=maybe",
+			 "cpmd user set: store-and-forward: \"maybe\" is not no, "
+			 "yes, notify or forward:<uri>; nothing saved\n");
+	expect_set_error("store-and-forward=forward:tel:+123", NULL,
+			 "cpmd user set: store-and-forward: forward target scheme "
+			 "\"tel:\" is not sip:, sips: or mailto:; nothing saved\n");
+	expect_set_error("accepts=jpeg", NULL,
+			 "cpmd user set: accepts: item 1 \"jpeg\" is not "
+			 "type/subtype, type/* or */* (e.g. image/jpeg); nothing "
+			 "saved\n");
+	expect_set_error("accepts=", NULL,
+			 "cpmd user set: accepts: empty list (*/* accepts "
+			 "everything); nothing saved\n");
+	expect_set_error("color=red", NULL,
+			 "cpmd user set: unknown key \"color\" (store-and-forward, "
+			 "accepts, class); nothing saved\n");
+	expect_set_error("class", NULL,
+			 "cpmd user set: \"class\": expected key=value; nothing "
+			 "saved\n");
+	expect_set_error("class=a b", NULL,
+			 "cpmd user set: class: \"a b\": only letters, digits, '-' "
+			 "and '_'; nothing saved\n");
+	/* a user of a domain not served, an unknown user */
+	assert_int_equal(run("set", "alice@elsewhere.test", "class=gold", NULL), 1);
+	assert_non_null(strstr(err, "domain 'elsewhere.test' of "
+				    "alice@elsewhere.test is not served here"));
+	assert_int_equal(run("set", "carol@example.test", "class=gold", NULL), 1);
+	assert_string_equal(err, "cpmd user set: no such user: carol@example.test\n");
+	/* class names compare without case, as in the configuration */
+	assert_int_equal(run("set", "alice@example.test", "class=GOLD", NULL), 0);
+	assert_int_equal(run("show", "alice@example.test", NULL), 0);
+	assert_non_null(strstr(out, "class=GOLD\nclass gold: storage=no "));
+	/* a class removed from the configuration since */
+	struct cpm_conf saved = conf;
+	conf.nclasses = 0;
+	assert_int_equal(run("show", "alice@example.test", NULL), 0);
+	assert_non_null(strstr(out, "class GOLD: not in the configuration (the "
+				    "default class applies)\n"));
+	/* ... other keys can still be changed */
+	assert_int_equal(run("set", "alice@example.test", "accepts=text/*", NULL), 0);
+	conf = saved;
+
+	/* a stored profile that does not parse is reported, not overwritten */
+	struct cpm_store *s;
+	assert_int_equal(cpm_store_open(conf.store.url, &s), 0);
+	assert_int_equal(cpm_store_profile_put(s, "alice@example.test",
+					       "store-and-forward=sometimes\n"),
+			 0);
+	cpm_store_close(s);
+	assert_int_equal(run("set", "alice@example.test", "class=gold", NULL), 1);
+	assert_string_equal(err, "cpmd user set: the stored profile of "
+				 "alice@example.test is invalid: store-and-forward: "
+				 "\"sometimes\" is not no, yes, notify or "
+				 "forward:<uri>\n");
+	assert_int_equal(run("show", "alice@example.test", NULL), 1);
+	assert_int_equal(run("list", NULL), 0);
+	assert_non_null(strstr(out, "(invalid)"));
+
+	/* deleting the user deletes the profile */
+	assert_int_equal(run("del", "alice@example.test", NULL), 0);
+	char text[CPM_STORE_PROFILE_MAX];
+	get_profile("alice@example.test", text, sizeof text, CPM_ENOTFOUND);
+	assert_int_equal(run("add", "alice@example.test", "--password", "pw",
+			     NULL),
+			 0);
+	assert_int_equal(run("show", "alice@example.test", NULL), 0);
+	assert_non_null(strstr(out, "profile: server default\n"));
+}
+
 static void test_store_unavailable(void **state)
 {
 	char e[256];
@@ -289,6 +480,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_add_and_passwd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_add_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_and_del, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_show, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_unavailable, setup,
 						teardown),
 	};
