@@ -9,10 +9,13 @@
 #define CPM_APP_EXIT_ERROR 1 /* a precise message was written to stderr */
 #define CPM_APP_EXIT_USAGE 2
 
-/* "cpmd [-c FILE] [-o k=v] user add|del|list|passwd|set|help ...":
+/* "cpmd [-c FILE] [-o k=v] user add|del|list|passwd|set|show|help ...":
  * argv[0] is the subcommand ("add"...), argc counts from it (argc may be 0:
- * usage).  Uses conf->store.url, store.busy_timeout, server.domain and
- * auth.realm.  Returns an exit status (above). */
+ * usage).  Uses conf->store.url, store.busy_timeout, server.domain,
+ * auth.realm, and the [class.NAME] sections and [im] keys (user set/show).
+ * "user set AOR KEY=VALUE..." applies cpm_im_profile_set to the stored
+ * profile (or the default) and saves it with cpm_store_profile_put, all or
+ * nothing.  Returns an exit status (above). */
 int cpm_app_user_main(const struct cpm_conf *conf, int argc, char **argv);
 
 #endif

@@ -1,6 +1,8 @@
-/* cpmd user — provisioning of users (AoR and digest credentials) in the
- * store, while the server may be running.  Only HA1 digests are stored
- * (MD5 and SHA-256, RFC 3261 §22.4 / RFC 8760), never the password. */
+/* cpmd user — provisioning of users (AoR and digest credentials) and of
+ * their store-and-forward profiles in the store, while the server may be
+ * running.  Only HA1 digests are stored (MD5 and SHA-256, RFC 3261 §22.4 /
+ * RFC 8760), never the password.  A profile is stored as the text of
+ * cpm_im_profile_format; the server reads it with cpm_store_profile_get. */
 #include "app/app.h"
 #include "im/im.h"
 #include "store/store.h"
@@ -22,8 +24,9 @@ static const char user_usage[] =
 	"  user add AOR [--password P | --password-file F]\n"
 	"                      create a user; without a password option, prompt\n"
 	"                      for it (twice, without echo) on a terminal\n"
-	"  user del AOR        delete a user and its registrations\n"
-	"  user list           list the users: AoR, digest realm, creation time\n"
+	"  user del AOR        delete a user, its registrations and its profile\n"
+	"  user list           list the users: AoR, digest realm, store-and-forward\n"
+	"                      mode, creation time\n"
 	"  user passwd AOR [--password P | --password-file F]\n"
 	"                      set a new password\n"
 	"  user set AOR KEY=VALUE [KEY=VALUE ...]\n"
