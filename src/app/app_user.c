@@ -376,7 +376,6 @@ static int cmd_del(const struct cpm_conf *conf, struct cpm_store *s,
 	return CPM_APP_EXIT_OK;
 }
 
-static int profile_parse(const char *text, struct cpm_im_profile *p, char *err);
 static const char *sf_mode_name(const struct cpm_im_profile *p);
 
 struct user_rows {
@@ -443,7 +442,7 @@ static int cmd_list(const struct cpm_conf *conf, struct cpm_store *s,
 			free(r.v);
 			return store_error(s, rc, "reading the profiles");
 		} else
-			mode[i] = profile_parse(text, &p, e) ? "(invalid)"
+			mode[i] = cpm_im_profile_parse(&p, text, e) ? "(invalid)"
 							     : sf_mode_name(&p);
 	}
 	printf("%-*s  %-*s  %-*s  %s\n", waor, "AOR", wrealm, "REALM", wmode,
@@ -463,25 +462,6 @@ static int cmd_list(const struct cpm_conf *conf, struct cpm_store *s,
 
 /* The stored profile text (cpm_im_profile_format: one key=value a line)
  * read back over the default.  err: CPM_IM_ERR_MAX bytes. */
-static int profile_parse(const char *text, struct cpm_im_profile *p, char *err)
-{
-	cpm_im_profile_default(p);
-	const char *line = text;
-	while (*line) {
-		const char *end = strchr(line, '\n');
-		size_t n = end ? (size_t)(end - line) : strlen(line);
-		char kv[CPM_STORE_PROFILE_MAX];
-		memcpy(kv, line, n);
-		kv[n] = '\0';
-		if (n) {
-			int rc = cpm_im_profile_set(p, kv, err);
-			if (rc)
-				return rc;
-		}
-		line += n + (end ? 1 : 0);
-	}
-	return 0;
-}
 
 /* The user's profile: stored, or the server default (*stored false). */
 static int profile_load(struct cpm_store *s, const char *aor,
@@ -496,7 +476,7 @@ static int profile_load(struct cpm_store *s, const char *aor,
 	}
 	if (rc)
 		return store_error(s, rc, "reading the profile");
-	if (profile_parse(text, p, e)) {
+	if (cpm_im_profile_parse(p, text, e)) {
 		user_err("the stored profile of %s is invalid: %s", aor, e);
 		return CPM_APP_EXIT_ERROR;
 	}

@@ -159,6 +159,9 @@ int cpm_im_accepts_parse(struct cpm_str v, struct cpm_im_profile *p, char *err);
 /* "store-and-forward=...;accepts=...;class=..." (cpm_im_profile_set reads
  * each part back). */
 int cpm_im_profile_format(const struct cpm_im_profile *p, struct cpm_buf *b);
+/* The reverse of cpm_im_profile_format: "key=value" lines over the
+ * default profile; the first bad line's error in err. */
+int cpm_im_profile_parse(struct cpm_im_profile *p, const char *text, char *err);
 
 /* One key of a [class.NAME] section: storage=yes|no, max_messages=N,
  * max_bytes=N[k|m|g] (powers of 1024), max_lifetime=N[s|m|h|d|w]. */

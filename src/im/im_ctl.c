@@ -172,6 +172,9 @@ struct store_job {
 	char *body;
 	int64_t count, bytes;
 	int rc;
+	int prof_rc;
+	char profile_text[CPM_STORE_PROFILE_MAX];
+	struct cpm_im_profile profile;
 	struct cpm_im_decision d;
 };
 
@@ -243,6 +246,34 @@ static void usage_work(struct cpm_store *s, void *arg)
 {
 	struct store_job *j = arg;
 	j->rc = cpm_store_msg_usage(s, j->m.recipient, &j->count, &j->bytes);
+	j->prof_rc = cpm_store_profile_get(s, j->m.recipient, j->profile_text,
+					   sizeof j->profile_text);
+}
+
+/* The recipient's profile (cpmd user set) or the server default, and the
+ * class it names ([class.NAME]; "default" = the [im] keys). */
+static void recipient_rules(struct cpm_im_ctl *ctl, struct store_job *j, struct cpm_im_class *cls)
+{
+	char err[CPM_IM_ERR_MAX];
+	if (j->prof_rc == 0) {
+		if (cpm_im_profile_parse(&j->profile, j->profile_text, err)) {
+			cpm_logw(j->m.recipient, "stored profile ignored: %s", err);
+			j->profile = ctl->profile;
+		}
+	} else {
+		j->profile = ctl->profile;
+	}
+	struct cpm_conf_class k;
+	if (cpm_conf_class_find(ctl->conf, j->profile.class_name[0] ? j->profile.class_name
+								  : "default", &k) &&
+	    cpm_conf_class_find(ctl->conf, "default", &k)) {
+		*cls = ctl->cls;
+		return;
+	}
+	cls->storage = k.storage;
+	cls->max_messages = k.max_messages;
+	cls->max_bytes = k.max_bytes;
+	cls->max_lifetime = k.max_lifetime;
 }
 
 static void usage_done(void *arg)
@@ -259,7 +290,9 @@ static void usage_done(void *arg)
 		return;
 	}
 	struct cpm_im_usage u = { (uint64_t)j->count, (uint64_t)j->bytes };
-	if (cpm_im_decide(&j->ind, &ctl->profile, &ctl->cls, &u, j->m.body_len, &ctl->lim,
+	struct cpm_im_class cls;
+	recipient_rules(ctl, j, &cls);
+	if (cpm_im_decide(&j->ind, &j->profile, &cls, &u, j->m.body_len, &ctl->lim,
 			  j->ind.expires, &j->d)) {
 		reply(j, 480, NULL, NULL);
 		job_free(j);
@@ -285,14 +318,21 @@ static void usage_done(void *arg)
 	case CPM_IM_REJECT: {
 		struct cpm_buf b;
 		cpm_buf_init(&b, 4096);
-		if (j->d.accept_hdr)
-			cpm_im_accept_header(&ctl->profile, &b);
+		/* RFC 3261 §21.4.13: 415 lists what is accepted */
+		if (j->d.accept_hdr && (cpm_buf_puts(&b, "Accept: ") ||
+					cpm_im_accept_header(&j->profile, &b) ||
+					cpm_buf_puts(&b, "\r\n")))
+			cpm_buf_reset(&b);
 		reply(j, j->d.status, j->d.reason, b.len ? b.p : NULL);
 		cpm_buf_free(&b);
 		break;
 	}
-	case CPM_IM_FORWARD: /* profiles with a forward target come with
-			      * "cpmd user set": none can be set yet */
+	case CPM_IM_FORWARD:
+		/* forwarding to another SIP URI or by e-mail (iwf) is not
+		 * served yet: say so rather than pretend */
+		cpm_logn(j->m.recipient, "profile forward to %s not available yet", j->d.target);
+		reply(j, 480, "Forwarding Not Available", NULL);
+		break;
 	case CPM_IM_DELIVER_ONLY:
 	default:
 		reply(j, j->d.status ? j->d.status : 480, j->d.reason, NULL);

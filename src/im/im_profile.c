@@ -411,3 +411,27 @@ int cpm_im_class_set(struct cpm_im_class *c, const char *key, const char *value,
 		    "max_lifetime)", key);
 	return CPM_EINVAL;
 }
+
+int cpm_im_profile_parse(struct cpm_im_profile *p, const char *text, char *err)
+{
+	cpm_im_profile_default(p);
+	const char *line = text;
+	while (*line) {
+		const char *end = strchr(line, '\n');
+		size_t n = end ? (size_t)(end - line) : strlen(line);
+		char kv[4096];
+		if (n >= sizeof kv) {
+			snprintf(err, CPM_IM_ERR_MAX, "profile line too long");
+			return CPM_ETOOBIG;
+		}
+		memcpy(kv, line, n);
+		kv[n] = '\0';
+		if (n) {
+			int rc = cpm_im_profile_set(p, kv, err);
+			if (rc)
+				return rc;
+		}
+		line += n + (end ? 1 : 0);
+	}
+	return 0;
+}
