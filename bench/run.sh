@@ -79,8 +79,8 @@ SCEN=$HERE/scenarios
 : "${UAS_HOLD_MS:=4000}"         # SIPp UAS keeps an answered MESSAGE (re-answers retransmissions)
 : "${SIPP_LIMIT:=20000}"
 : "${SIPP_BUF:=4194304}"
-: "${WARMUP_RATE:=500}"
-: "${WARMUP_S:=4}"
+: "${WARMUP_RATE:=5000}"           # warm-up of each server before the ladders (loadgen)
+: "${WARMUP_S:=10}"
 : "${CG_MSGS:=1000}"             # callgrind: MESSAGEs per relay run
 : "${CG_RATE:=100}"
 : "${CG_REG_RATE:=100}"           # REGISTERs/s under valgrind (no retransmissions wanted)
@@ -411,10 +411,16 @@ setup_relay() {
 test_relay() {
 	setup_relay
 	local s gen rep order best
-	for s in $SERVERS; do
-		step sipp "$s" 0 "$WARMUP_RATE" >/dev/null 2>&1 || log "warm-up on $s failed"
-	done
 	echo -e "$STEP_HDR" > "$OUT/relay_sipp.tsv"; echo -e "$STEP_HDR" > "$OUT/relay_loadgen.tsv"
+	# warm-up (rep 0, not counted): loadgen at WARMUP_RATE for WARMUP_S s
+	# per server, so that both have touched their memory (Kamailio's 2 GB shm,
+	# cpmd's heap) before the first measured step
+	for s in $SERVERS; do uas_stop "$s"; done
+	for s in $SERVERS; do
+		DURATION=$WARMUP_S step loadgen "$s" 0 "$WARMUP_RATE" || log "warm-up on $s failed"
+	done
+	sleep 5
+	for s in $SERVERS; do uas_start "$s"; done
 	for gen in $GENS; do
 		declare -A bests=()
 		if [ "$gen" = loadgen ]; then
