@@ -50,6 +50,12 @@ struct cpm_txn {
 	enum cpm_sip_method method; /* key method (ACK → INVITE) */
 	uv_timer_t timer;
 	uint64_t retx_at, end_at; /* absolute uv_now ms, 0 = off */
+	/* end_at is kept in a FIFO of equal durations (struct endq), or on
+	 * the txn's own timer when no queue is free (end_on_timer) */
+	struct endq *eq;
+	struct cpm_txn *eq_prev, *eq_next;
+	uint64_t eq_at;
+	bool end_on_timer;
 	uint64_t retx_iv;
 	bool end_is_timeout;      /* end_at fires Timer B/F (408) */
 	int status;               /* last sent (server) / received (client) */
@@ -79,6 +85,19 @@ struct cpm_txn {
 	char cid[72]; /* Call-ID for logs */
 };
 
+/* Transactions end after one of a few fixed durations (Timers J, K, H,
+ * I, D, L, B, F, the safety ends): all the txns waiting the same duration
+ * end in the order they started waiting, so one FIFO and one libuv timer
+ * per duration replace a heap operation per transaction. */
+#define TXN_ENDQ_MAX 8
+
+struct endq {
+	struct cpm_txn_layer *l;
+	uint64_t dur;
+	struct cpm_txn *head, *tail;
+	uv_timer_t timer;
+};
+
 struct cpm_txn_layer {
 	uv_loop_t *loop;
 	struct cpm_net *net;
@@ -102,6 +121,8 @@ struct cpm_txn_layer {
 	 * the loop (one check handle for all, no timer per txn) */
 	struct cpm_txn *trim;
 	uv_check_t trim_check;
+	struct endq endqs[TXN_ENDQ_MAX];
+	int nendq;
 };
 
 #define MSG_POOL_MAX 1024
@@ -307,19 +328,88 @@ static struct cpm_txn *client_find(const struct cpm_txn_layer *l,
 /* --------------------------------------------------------------- timers */
 
 static void txn_timer_cb(uv_timer_t *tm);
+static void txn_end_fire(struct cpm_txn *t);
+
+static void eq_unlink(struct cpm_txn *t)
+{
+	struct endq *q = t->eq;
+	if (!q)
+		return;
+	if (t->eq_prev)
+		t->eq_prev->eq_next = t->eq_next;
+	else
+		q->head = t->eq_next;
+	if (t->eq_next)
+		t->eq_next->eq_prev = t->eq_prev;
+	else
+		q->tail = t->eq_prev;
+	t->eq = NULL;
+	t->eq_prev = t->eq_next = NULL;
+	t->eq_at = 0;
+}
+
+static void eq_fire(uv_timer_t *tm)
+{
+	struct endq *q = tm->data;
+	uint64_t now = uv_now(q->l->loop);
+	while (q->head && q->head->eq_at <= now) {
+		struct cpm_txn *t = q->head;
+		eq_unlink(t);
+		txn_end_fire(t);
+	}
+	/* a head that left early may have armed us too soon: aim again */
+	if (q->head)
+		uv_timer_start(&q->timer, eq_fire, q->head->eq_at - now, 0);
+}
+
+static bool eq_link(struct cpm_txn *t, uint64_t now)
+{
+	struct cpm_txn_layer *l = t->l;
+	uint64_t dur = t->end_at > now ? t->end_at - now : 0;
+	struct endq *q = NULL;
+	for (int i = 0; i < l->nendq; i++)
+		if (l->endqs[i].dur == dur)
+			q = &l->endqs[i];
+	if (!q) {
+		if (l->nendq == TXN_ENDQ_MAX || l->freeing)
+			return false;
+		q = &l->endqs[l->nendq++];
+		q->l = l;
+		q->dur = dur;
+		q->head = q->tail = NULL;
+		uv_timer_init(l->loop, &q->timer);
+		q->timer.data = q;
+		l->handles++;
+	}
+	t->eq = q;
+	t->eq_at = t->end_at;
+	t->eq_prev = q->tail;
+	t->eq_next = NULL;
+	if (q->tail)
+		q->tail->eq_next = t;
+	else
+		q->head = t;
+	q->tail = t;
+	if (!uv_is_active((uv_handle_t *)&q->timer))
+		uv_timer_start(&q->timer, eq_fire, dur, 0);
+	return true;
+}
 
 static void txn_arm(struct cpm_txn *t)
 {
-	uint64_t next = 0;
-	if (t->retx_at)
-		next = t->retx_at;
-	if (t->end_at && (!next || t->end_at < next))
+	uint64_t now = uv_now(t->l->loop);
+	if (t->end_at != t->eq_at || (!t->end_at && t->end_on_timer)) {
+		eq_unlink(t);
+		t->end_on_timer = t->end_at && !eq_link(t, now);
+	}
+	uint64_t next = t->retx_at;
+	if (t->end_on_timer && (!next || t->end_at < next))
 		next = t->end_at;
 	if (!next) {
-		uv_timer_stop(&t->timer);
+		if (uv_is_active((uv_handle_t *)&t->timer))
+			uv_timer_stop(&t->timer);
 		return;
 	}
-	uint64_t now = uv_now(t->l->loop);
 	uv_timer_start(&t->timer, txn_timer_cb, next > now ? next - now : 0, 0);
 }
 
@@ -359,6 +449,14 @@ static void txn_closed(uv_handle_t *h)
 	layer_maybe_free(l);
 }
 
+static void endq_closed(uv_handle_t *h)
+{
+	struct endq *q = h->data;
+	struct cpm_txn_layer *l = q->l;
+	l->handles--;
+	layer_maybe_free(l);
+}
+
 static void trim_closed(uv_handle_t *h)
 {
 	struct cpm_txn_layer *l = h->data;
@@ -375,6 +473,7 @@ static void txn_terminate(struct cpm_txn *t)
 		return;
 	t->st = ST_TERMINATED;
 	trim_unlink(t);
+	eq_unlink(t);
 	cpm_net__htab_del(&l->txns, &t->hn);
 	if (t->in_conn_tab) {
 		cpm_net__htab_del(&l->by_conn, &t->conn_hn);
@@ -1170,6 +1269,22 @@ int cpm_txn_send_stateless(struct cpm_txn_layer *l,
 
 /* --------------------------------------------------------- timer events */
 
+/* end_at reached: Timer B/F (408 to the TU), or the end of a state. */
+static void txn_end_fire(struct cpm_txn *t)
+{
+	if (t->st == ST_TERMINATED)
+		return;
+	if (!t->server && t->end_is_timeout) {
+		client_fail(t, 408); /* Timer B / F */
+		return;
+	}
+	if (t->server && (t->st == ST_PROCEEDING || t->st == ST_TRYING))
+		cpm_logw(t->cid, "txn: TU never answered %.*s", CPM_STR_FMT(t->k.method_s));
+	else if (t->server && t->st == ST_COMPLETED && t->invite)
+		cpm_logi(t->cid, "txn: no ACK for %d (Timer H)", t->status);
+	txn_terminate(t);
+}
+
 static void txn_timer_cb(uv_timer_t *tm)
 {
 	struct cpm_txn *t = tm->data;
@@ -1178,18 +1293,8 @@ static void txn_timer_cb(uv_timer_t *tm)
 
 	if (t->st == ST_TERMINATED)
 		return;
-	if (t->end_at && now >= t->end_at) {
-		if (!t->server && t->end_is_timeout) {
-			client_fail(t, 408); /* Timer B / F */
-			return;
-		}
-		if (t->server && (t->st == ST_PROCEEDING || t->st == ST_TRYING))
-			cpm_logw(t->cid, "txn: TU never answered %.*s",
-				 CPM_STR_FMT(t->k.method_s));
-		else if (t->server && t->st == ST_COMPLETED && t->invite)
-			cpm_logi(t->cid, "txn: no ACK for %d (Timer H)",
-				 t->status);
-		txn_terminate(t);
+	if (t->end_on_timer && t->end_at && now >= t->end_at) {
+		txn_end_fire(t);
 		return;
 	}
 	if (t->retx_at && now >= t->retx_at) {
@@ -1348,6 +1453,10 @@ void cpm_txn_layer_free(struct cpm_txn_layer *l)
 		txn_terminate(t);
 	}
 	msg_pool_drain(l);
+	for (int i = 0; i < l->nendq; i++) {
+		uv_timer_stop(&l->endqs[i].timer);
+		uv_close((uv_handle_t *)&l->endqs[i].timer, endq_closed);
+	}
 	/* the layer goes with the last of its handles (this one included) */
 	uv_check_stop(&l->trim_check);
 	uv_close((uv_handle_t *)&l->trim_check, trim_closed);
