@@ -307,6 +307,63 @@ static struct cpm_txn *server_find(const struct cpm_txn_layer *l,
 }
 
 /* §17.1.3: branch of the top Via and the CSeq method. */
+/* The client txn with this branch and key method (§17.1.3). */
+static struct cpm_txn *client_find_key(const struct cpm_txn_layer *l, struct cpm_str branch,
+				       enum cpm_sip_method meth, struct cpm_str meth_s)
+{
+	uint64_t k = mix_method(cpm_net__hash_lower(CPM_NET__HASH_INIT, branch.s, branch.len),
+				meth, meth_s, false);
+	for (struct cpm_net__hnode *nd = cpm_net__htab_first(&l->txns, k); nd;
+	     nd = cpm_net__htab_next(nd)) {
+		struct cpm_txn *t = cpm_net__container(nd, struct cpm_txn, hn);
+		if (!t->server && t->st != ST_TERMINATED && method_eq(t, meth, meth_s) &&
+		    cpm_str_ieq(t->k.branch, branch))
+			return t;
+	}
+	return NULL;
+}
+
+/* The key of a request the TU wrote in the usual layout: "METHOD SP",
+ * and a first header line "Via: SIP/2.0/T host;...;branch=z9hG4bK...".
+ * false (full parse) for INVITE (its ACK and CANCEL need the message),
+ * ACK, or anything else. */
+static bool light_key(const char *p, size_t len, struct cpm_str *method_s,
+		      enum cpm_sip_method *m, struct cpm_str *branch, struct cpm_str *callid)
+{
+	const char *end = p + len;
+	const char *sp = memchr(p, ' ', len);
+	const char *eol = memchr(p, '\r', len);
+	if (!sp || !eol || sp > eol || eol + 8 > end || memcmp(eol, "\r\nVia: ", 7) != 0)
+		return false;
+	*method_s = (struct cpm_str){ p, (size_t)(sp - p) };
+	*m = cpm_sip_method_parse(*method_s);
+	if (*m == CPM_SIP_INVITE || *m == CPM_SIP_ACK || *m == CPM_SIP_CANCEL)
+		return false;
+	const char *vl = eol + 7;
+	const char *vend = memchr(vl, '\r', (size_t)(end - vl));
+	if (!vend || memchr(vl, ',', (size_t)(vend - vl)))
+		return false; /* one via-parm only */
+	const char *b = memmem(vl, (size_t)(vend - vl), ";branch=", 8);
+	if (!b)
+		return false;
+	b += 8;
+	const char *be = b;
+	while (be < vend && *be != ';' && *be != ' ')
+		be++;
+	*branch = (struct cpm_str){ b, (size_t)(be - b) };
+	if (!has_cookie(*branch))
+		return false;
+	*callid = CPM_STR("");
+	const char *c = memmem(vend, (size_t)(end - vend), "\r\nCall-ID: ", 11);
+	if (c) {
+		c += 11;
+		const char *ce = memchr(c, '\r', (size_t)(end - c));
+		if (ce)
+			*callid = (struct cpm_str){ c, (size_t)(ce - c) };
+	}
+	return true;
+}
+
 static struct cpm_txn *client_find(const struct cpm_txn_layer *l,
 				   const struct cpm_sip_msg *resp)
 {
@@ -603,6 +660,28 @@ static void txn_link(struct cpm_txn *t)
 	t->rfc2543 = t->server && !has_cookie(r->via.branch);
 	cpm_net__htab_add(&l->txns, &t->hn,
 			  msg_key(r, t->method, r->method_s, t->server));
+	t->next = l->all;
+	if (l->all)
+		l->all->prev = t;
+	l->all = t;
+	l->count++;
+}
+
+/* txn_link for a client txn known by its key only (no parsed message). */
+static void txn_link_light(struct cpm_txn *t, struct cpm_str method_s, enum cpm_sip_method m,
+			   struct cpm_str branch, struct cpm_str callid)
+{
+	struct cpm_txn_layer *l = t->l;
+	memset(&t->k, 0, sizeof t->k);
+	t->k.branch = branch;
+	t->k.method_s = method_s;
+	t->k.rmethod = m;
+	set_cid(t->cid, sizeof t->cid, callid);
+	t->invite = false;
+	t->method = key_method(m);
+	t->rfc2543 = false;
+	uint64_t h = cpm_net__hash_lower(CPM_NET__HASH_INIT, branch.s, branch.len);
+	cpm_net__htab_add(&l->txns, &t->hn, mix_method(h, t->method, method_s, false));
 	t->next = l->all;
 	if (l->all)
 		l->all->prev = t;
@@ -1181,21 +1260,34 @@ static int client_start(struct cpm_txn_layer *l, const struct cpm_net_dest *dst,
 	memcpy(ct->raw, buf, len);
 	ct->raw[len] = '\0';
 	ct->raw_len = len;
-	ct->m = msg_alloc(l);
-	if (!ct->m) {
-		txn_discard(ct);
-		return CPM_ENOMEM;
+	/* A non-INVITE request of the TU's own needs only its key (branch,
+	 * method, §17.1.3) and nothing else of the message until someone
+	 * asks (cpm_txn_req parses it then): read the key off the first
+	 * line and the top Via instead of parsing it all. */
+	struct cpm_str lbranch, lmethod, lcallid;
+	enum cpm_sip_method lm;
+	bool light = light_key(ct->raw, len, &lmethod, &lm, &lbranch, &lcallid);
+	int rc = 0;
+	if (!light) {
+		ct->m = msg_alloc(l);
+		if (!ct->m) {
+			txn_discard(ct);
+			return CPM_ENOMEM;
+		}
+		/* our own bytes: no need to validate the URIs again */
+		rc = cpm_sip_msg_parse(ct->m, ct->raw, len,
+				       CPM_SIP_DATAGRAM | CPM_SIP_TRUSTED, &l->conf.lim);
+		if (rc || !ct->m->is_request || ct->m->method == CPM_SIP_ACK ||
+		    !has_cookie(ct->m->via.branch)) {
+			txn_discard(ct);
+			return rc ? rc : CPM_EPARSE;
+		}
+		lm = ct->m->method;
+		lmethod = ct->m->method_s;
+		lbranch = ct->m->via.branch;
 	}
-	/* our own bytes: no need to validate the URIs again */
-	int rc = cpm_sip_msg_parse(ct->m, ct->raw, len,
-				   CPM_SIP_DATAGRAM | CPM_SIP_TRUSTED, &l->conf.lim);
-	if (rc || !ct->m->is_request || ct->m->method == CPM_SIP_ACK ||
-	    !has_cookie(ct->m->via.branch)) {
-		txn_discard(ct);
-		return rc ? rc : CPM_EPARSE;
-	}
-	ct->method = key_method(ct->m->method);
-	if (client_find(l, ct->m)) {
+	ct->method = key_method(lm);
+	if (client_find_key(l, lbranch, ct->method, lmethod)) {
 		txn_discard(ct);
 		return CPM_EEXIST;
 	}
@@ -1207,7 +1299,10 @@ static int client_start(struct cpm_txn_layer *l, const struct cpm_net_dest *dst,
 		txn_discard(ct);
 		return rc;
 	}
-	txn_link(ct);
+	if (light)
+		txn_link_light(ct, lmethod, lm, lbranch, lcallid);
+	else
+		txn_link(ct);
 	uint64_t now = now_ms(ct), t1 = l->conf.t1_ms;
 	ct->st = ct->invite ? ST_CALLING : ST_TRYING;
 	if (!reliable(ct)) {

@@ -94,31 +94,31 @@ static const struct cpm_txn_handler handler = {
 
 static const char *seeds[] = {
 	"INVITE sip:bob@127.0.0.1 SIP/2.0\r\n"
-	"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKaaa;rport\r\n"
+	"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKaaa;rport\r\n"
 	"Max-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\n"
 	"To: <sip:bob@127.0.0.1>\r\nCall-ID: r1@x\r\nCSeq: 1 INVITE\r\n"
 	"Content-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\n",
 	"ACK sip:bob@127.0.0.1 SIP/2.0\r\n"
-	"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKaaa\r\n"
+	"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKaaa\r\n"
 	"Max-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\n"
 	"To: <sip:bob@127.0.0.1>;tag=t\r\nCall-ID: r1@x\r\nCSeq: 1 ACK\r\n"
 	"Content-Length: 0\r\n\r\n",
 	"CANCEL sip:bob@127.0.0.1 SIP/2.0\r\n"
-	"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKaaa\r\n"
+	"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKaaa\r\n"
 	"Max-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\n"
 	"To: <sip:bob@127.0.0.1>\r\nCall-ID: r1@x\r\nCSeq: 1 CANCEL\r\n"
 	"Content-Length: 0\r\n\r\n",
 	"MESSAGE sip:bob@127.0.0.1 SIP/2.0\r\n"
-	"v: SIP/2.0/UDP [::1]:5070;branch=oldstyle;received=1.2.3.4, SIP/2.0/UDP h\r\n"
+	"v: SIP/2.0/UDP [::1]:9;branch=oldstyle;received=1.2.3.4, SIP/2.0/UDP h\r\n"
 	"Max-Forwards: 70\r\nf: <sip:a@127.0.0.1>;tag=1\r\n"
 	"t: <sip:bob@127.0.0.1>\r\ni: r2@x\r\nCSeq: 9 MESSAGE\r\n"
 	"c: text/plain\r\nl: 2\r\n\r\nhi",
 	"SIP/2.0 180 Ringing\r\n"
-	"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKcli\r\n"
+	"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKcli\r\n"
 	"From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>;tag=2\r\n"
 	"Call-ID: r3@x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
 	"SIP/2.0 486 Busy Here\r\n"
-	"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKcli\r\n"
+	"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKcli\r\n"
 	"From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>;tag=2\r\n"
 	"Call-ID: r3@x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
 };
@@ -172,13 +172,13 @@ static void test_mutations(void **state)
 	const struct cpm_net_listener *t = cpm_net_listener_find(e->net, CPM_NET_TCP, AF_INET);
 
 	/* a client INVITE whose responses the mutations will hit */
-	const char *inv = "INVITE sip:bob@127.0.0.1:5070 SIP/2.0\r\n"
-			  "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKcli\r\n"
+	const char *inv = "INVITE sip:bob@127.0.0.1:9 SIP/2.0\r\n"
+			  "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKcli\r\n"
 			  "Max-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\n"
 			  "To: <sip:bob@127.0.0.1>\r\nCall-ID: r3@x\r\n"
 			  "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
 	struct cpm_net_dest d = { .proto = CPM_NET_UDP };
-	cpm_net_addr_from_host(CPM_STR("127.0.0.1"), 5070, &d.peer);
+	cpm_net_addr_from_host(CPM_STR("127.0.0.1"), 9, &d.peer);
 	assert_int_equal(cpm_txn_request(e->l, &d, inv, strlen(inv), on_resp, e, NULL), 0);
 
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
