@@ -60,7 +60,7 @@ const struct cpm_conf_directive cpm_conf_directives[] = {
 	  600000 },
 	{ "sip", "t4", CPM_CONF_T_INT, "5000", "ms",
 	  "RFC 3261 timer T4 (max message lifetime)", FIELD(sip.t4), 0, 600000 },
-	{ "sip", "max_transactions", CPM_CONF_T_INT, "200000", "",
+	{ "sip", "max_transactions", CPM_CONF_T_INT, "1000000", "",
 	  "most live transactions; beyond, requests get 503",
 	  FIELD(sip.max_transactions), 1, 100000000 },
 	{ "sip", "record_route", CPM_CONF_T_BOOL, "yes", "",
