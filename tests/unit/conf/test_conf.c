@@ -93,7 +93,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.sip.t1, 500);
 	assert_int_equal(c.sip.t2, 4000);
 	assert_int_equal(c.sip.t4, 5000);
-	assert_int_equal(c.sip.max_transactions, 200000);
+	assert_int_equal(c.sip.max_transactions, 1000000);
 	assert_true(c.sip.record_route);
 	assert_int_equal(c.sip.max_branches, 16);
 	assert_int_equal(c.registrar.min_expires, 60);
