@@ -574,5 +574,6 @@ void cpm_core_free(struct cpm_core *c)
 		cpm_store_worker_flush_and_free(c->store);
 	cpm_core__loc_cleanup(&c->loc);
 	cpm_core__auth_cleanup(&c->auth);
+	cpm_core__proxy_pool_drain();
 	free(c);
 }

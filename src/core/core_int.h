@@ -202,6 +202,8 @@ void cpm_core__proxy_ack(struct cpm_core *c, const struct cpm_sip_msg *req,
 void cpm_core__proxy_cancel(struct cpm_core *c, struct cpm_txn *st);
 /* Free the contexts left when the transaction layer is gone. */
 void cpm_core__proxy_free_all(struct cpm_core *c);
+/* Release the pooled route jobs (at exit; ASan counts them otherwise). */
+void cpm_core__proxy_pool_drain(void);
 /* The same for cpm_core_send_to_contact requests (core_send.c). */
 void cpm_core__send_free_all(struct cpm_core *c);
 /* Resolve where a binding is reached (flow, Contact or Path). */
