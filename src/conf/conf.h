@@ -133,6 +133,7 @@ struct cpm_conf {
 		int max_lifetime;       /* s a stored message is kept */
 		int retry_interval;     /* s before retrying a failed delivery */
 		int delivery_batch;     /* messages fetched per delivery round */
+		int delivery_window;    /* MESSAGEs in flight per device */
 		int sweep_interval;     /* s between expiry sweeps */
 	} im;
 	struct {

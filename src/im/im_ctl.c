@@ -406,6 +406,7 @@ static bool on_undelivered(void *arg, struct cpm_txn *st, const struct cpm_sip_m
 /* ----------------------------------------------------------- delivering */
 
 struct item {
+	struct run *r;
 	int64_t id;
 	int flags, kind;
 	char message_id[128];
@@ -419,6 +420,11 @@ struct item {
 	size_t body_len;
 };
 
+/* One device's delivery run: a batch of stored messages read in arrival
+ * order, sent with at most im.delivery_window MESSAGEs in flight; each
+ * final answer is recorded by its own group-committed store job, so many
+ * answers share one fsync.  The next batch is read once every answer of
+ * this one is recorded (a re-read never returns what was just delivered). */
 struct run {
 	struct run *prev, *next;
 	struct cpm_im_ctl *ctl;
@@ -426,24 +432,34 @@ struct run {
 	char contact[512];
 	char device[256]; /* +sip.instance or DEVICE_AOR */
 	struct item *items;
-	size_t n, i, cap;
+	size_t n, sent, cap;
+	unsigned inflight; /* MESSAGEs without a final answer */
+	unsigned marks;    /* answers not yet recorded */
 	int64_t after_id;
 	int rc;
-	bool busy;       /* a store job or a MESSAGE is in flight */
+	bool fetching;   /* a store read is in flight */
 	bool again;      /* a REGISTER came while busy: look again */
+	bool halted;     /* the device is unreachable: no more sends */
+	bool gone;       /* the binding is gone or the server stops */
+	bool dirty;      /* the queue changed since the last notice */
 	unsigned backoff; /* seconds, 0 = none */
 	uv_timer_t timer;
 	bool timer_on;
 };
 
-static void run_next(struct run *r);
+static void run_pump(struct run *r);
 static void run_fetch(struct run *r);
+
+static bool run_busy(const struct run *r)
+{
+	return r->fetching || r->inflight || r->marks;
+}
 
 static void items_clear(struct run *r)
 {
 	for (size_t k = 0; k < r->n; k++)
 		free(r->items[k].body);
-	r->n = r->i = 0;
+	r->n = r->sent = 0;
 }
 
 static void run_closed(uv_handle_t *h)
@@ -457,6 +473,10 @@ static void run_closed(uv_handle_t *h)
 static void run_end(struct run *r)
 {
 	struct cpm_im_ctl *ctl = r->ctl;
+	if (r->dirty) {
+		r->dirty = false;
+		changed(ctl, r->aor);
+	}
 	if (r->prev)
 		r->prev->next = r->next;
 	else
@@ -482,6 +502,7 @@ static int collect(void *arg, const struct cpm_store_msg *m)
 	}
 	struct item *it = &r->items[r->n];
 	memset(it, 0, sizeof *it);
+	it->r = r;
 	it->id = m->id;
 	it->flags = m->flags;
 	it->kind = m->kind;
@@ -518,32 +539,32 @@ static void fetch_work(struct cpm_store *s, void *arg)
 static void fetch_done(void *arg)
 {
 	struct run *r = arg;
-	r->busy = false;
+	r->fetching = false;
 	if (r->rc < 0) {
 		cpm_loge(r->aor, "cannot read stored messages: %s", cpm_strerror(r->rc));
-		run_end(r);
-		return;
-	}
-	if (r->n == 0) {
-		if (r->again) { /* a REGISTER came meanwhile: one more look */
+		items_clear(r);
+		r->gone = true;
+	} else if (r->n == 0) {
+		if (r->again && !r->ctl->stopping) {
+			/* a REGISTER came meanwhile: one more look */
 			r->again = false;
 			r->after_id = 0;
 			run_fetch(r);
 			return;
 		}
-		run_end(r); /* nothing (more) waits for this device */
-		return;
+		r->gone = true; /* nothing (more) waits for this device */
 	}
-	run_next(r);
+	run_pump(r);
 }
 
 static void run_fetch(struct run *r)
 {
 	items_clear(r);
-	r->busy = true;
+	r->fetching = true;
 	if (cpm_store_worker_submit(r->ctl->store, fetch_work, fetch_done, r)) {
-		r->busy = false;
-		run_end(r);
+		r->fetching = false;
+		r->gone = true;
+		run_pump(r);
 	}
 }
 
@@ -554,26 +575,28 @@ struct mark {
 	bool aor_level;
 };
 
-static void mark_work(struct cpm_store *s, void *arg)
+static int mark_work(struct cpm_store *s, void *arg)
 {
 	struct mark *k = arg;
 	if (k->aor_level)
-		cpm_store_msg_state_set(s, k->id, k->state == CPM_STORE_DLV_DELIVERED
-							 ? CPM_STORE_MSG_DELIVERED
-							 : CPM_STORE_MSG_FAILED);
-	else
-		cpm_store_msg_delivery_set(s, k->id, k->r->device, k->state, cpm_wall_s());
+		return cpm_store_msg_state_set(s, k->id, k->state == CPM_STORE_DLV_DELIVERED
+								 ? CPM_STORE_MSG_DELIVERED
+								 : CPM_STORE_MSG_FAILED);
+	return cpm_store_msg_delivery_set(s, k->id, k->r->device, k->state, cpm_wall_s());
 }
 
-static void mark_done(void *arg)
+static void mark_done(void *arg, int rc)
 {
 	struct mark *k = arg;
 	struct run *r = k->r;
+	/* not recorded: the message is offered again later, with its Call-ID */
+	if (rc < 0)
+		cpm_logw(r->aor, "cannot record the delivery of %lld: %s", (long long)k->id,
+			 cpm_strerror(rc));
 	free(k);
-	changed(r->ctl, r->aor);
-	r->busy = false;
-	r->i++;
-	run_next(r);
+	r->marks--;
+	r->dirty = true;
+	run_pump(r);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -581,7 +604,8 @@ static void on_timer(uv_timer_t *t)
 	struct run *r = t->data;
 	r->timer_on = false;
 	if (!cpm_core_binding_alive(r->ctl->core, r->aor, r->contact)) {
-		run_end(r);
+		r->gone = true;
+		run_pump(r);
 		return;
 	}
 	r->after_id = 0;
@@ -590,28 +614,24 @@ static void on_timer(uv_timer_t *t)
 
 static void on_sent(void *arg, int status, const struct cpm_sip_msg *resp)
 {
-	struct run *r = arg;
+	struct item *it = arg;
+	struct run *r = it->r;
 	struct cpm_im_ctl *ctl = r->ctl;
-	struct item *it = &r->items[r->i];
-	r->busy = false;
+	r->inflight--;
 	if (status == 408 || status == 480 || status == 503 || status == 500) {
-		/* the device is not reachable now: try again later while it
-		 * stays registered (exponential back-off) */
-		unsigned base = (unsigned)ctl->conf->im.retry_interval;
-		r->backoff = r->backoff ? r->backoff * 2 : base;
-		if (r->backoff > base * 32)
-			r->backoff = base * 32;
-		cpm_logi(it->call_id, "delivery of %lld to %s failed (%d), retry in %u s",
-			 (long long)it->id, r->contact, status, r->backoff);
-		items_clear(r);
-		r->timer_on = true;
-		uv_timer_start(&r->timer, on_timer, (uint64_t)r->backoff * 1000, 0);
+		/* the device is not reachable now: stop sending, and try
+		 * again later while it stays registered */
+		cpm_logi(it->call_id, "delivery of %lld to %s failed (%d)", (long long)it->id,
+			 r->contact, status);
+		r->halted = true;
+		run_pump(r);
 		return;
 	}
 	r->backoff = 0;
 	struct mark *k = calloc(1, sizeof *k);
 	if (!k) {
-		run_end(r);
+		r->halted = true;
+		run_pump(r);
 		return;
 	}
 	k->r = r;
@@ -634,24 +654,20 @@ static void on_sent(void *arg, int status, const struct cpm_sip_msg *resp)
 		cpm_logn(it->call_id, "stored message %lld refused by %s (%d)", (long long)it->id,
 			 r->contact, status);
 	}
-	r->busy = true;
-	if (cpm_store_worker_submit(ctl->store, mark_work, mark_done, k)) {
+	r->marks++;
+	if (cpm_store_worker_submit_batchable(ctl->store, mark_work, mark_done, k)) {
 		free(k);
-		r->busy = false;
-		run_end(r);
+		r->marks--;
+		r->halted = true;
 	}
+	run_pump(r);
 }
 
-static void run_next(struct run *r)
+/* Send one stored message to the run's contact: the original From (a
+ * fresh tag: a new transaction), To the AoR, the stored Call-ID, the
+ * original Date (RFC 3261 §20.17) and the unchanged body. */
+static int send_item(struct run *r, struct item *it)
 {
-	struct cpm_im_ctl *ctl = r->ctl;
-	if (r->i >= r->n) {
-		/* batch done: read the next one */
-		r->after_id = r->n ? r->items[r->n - 1].id : r->after_id;
-		run_fetch(r);
-		return;
-	}
-	struct item *it = &r->items[r->i];
 	char date[64];
 	time_t t = (time_t)it->date;
 	struct tm tm;
@@ -661,8 +677,6 @@ static void run_next(struct run *r)
 	cpm_rand_hex(tag, 8);
 	struct cpm_buf h;
 	cpm_buf_init(&h, 8192);
-	/* the original From (a fresh tag: a new transaction), To the AoR,
-	 * the stored Call-ID, the original Date (RFC 3261 §20.17) */
 	int rc = cpm_buf_printf(&h, "From: %s%s<%s>;tag=%s\r\nTo: <sip:%s>\r\nCall-ID: %s\r\n"
 				    "CSeq: 1 MESSAGE\r\nDate: %s\r\n",
 				it->display, it->display[0] ? " " : "", it->sender, tag, r->aor,
@@ -672,18 +686,69 @@ static void run_next(struct run *r)
 	if (!rc && it->kind == CPM_STORE_MSG_REPORT)
 		rc = cpm_buf_puts(&h, "Content-Disposition: notification\r\n");
 	if (!rc)
-		rc = cpm_core_send_to_contact(ctl->core, r->aor, r->contact, "MESSAGE", h.p,
+		rc = cpm_core_send_to_contact(r->ctl->core, r->aor, r->contact, "MESSAGE", h.p,
 					      cpm_str_from_cstr(it->content_type),
 					      (struct cpm_str){ it->body, it->body_len }, on_sent,
-					      r);
+					      it);
 	cpm_buf_free(&h);
-	if (rc) {
-		if (rc != CPM_ENOTFOUND)
-			cpm_logi(r->aor, "cannot deliver to %s: %s", r->contact, cpm_strerror(rc));
-		run_end(r); /* the binding is gone, or the server stops */
+	if (rc && rc != CPM_ENOTFOUND)
+		cpm_logi(r->aor, "cannot deliver to %s: %s", r->contact, cpm_strerror(rc));
+	return rc;
+}
+
+/* The run's one step function: fill the window; once every MESSAGE is
+ * answered and every answer recorded, read the next batch, wait and
+ * retry (unreachable device), or end. */
+static void run_pump(struct run *r)
+{
+	struct cpm_im_ctl *ctl = r->ctl;
+	unsigned window = (unsigned)ctl->conf->im.delivery_window;
+	if (ctl->stopping)
+		r->gone = true;
+	while (!r->halted && !r->gone && !r->fetching && r->sent < r->n &&
+	       r->inflight < window) {
+		if (send_item(r, &r->items[r->sent])) {
+			r->gone = true; /* the binding is gone, or the server stops */
+			break;
+		}
+		r->sent++;
+		r->inflight++;
+	}
+	if (run_busy(r))
+		return;
+	if (r->dirty) {
+		r->dirty = false;
+		changed(ctl, r->aor);
+	}
+	if (r->gone) {
+		run_end(r);
 		return;
 	}
-	r->busy = true;
+	if (r->halted) {
+		r->halted = false;
+		items_clear(r);
+		if (r->again) { /* the device registered again meanwhile */
+			r->again = false;
+			r->backoff = 0;
+			r->after_id = 0;
+			run_fetch(r);
+			return;
+		}
+		/* exponential back-off while the binding lives */
+		unsigned base = (unsigned)ctl->conf->im.retry_interval;
+		r->backoff = r->backoff ? r->backoff * 2 : base;
+		if (r->backoff > base * 32)
+			r->backoff = base * 32;
+		cpm_logi(r->aor, "deliveries to %s retry in %u s", r->contact, r->backoff);
+		r->timer_on = true;
+		uv_timer_start(&r->timer, on_timer, (uint64_t)r->backoff * 1000, 0);
+		return;
+	}
+	if (r->sent >= r->n && !r->timer_on) {
+		/* batch done: read the next one */
+		r->after_id = r->n ? r->items[r->n - 1].id : r->after_id;
+		run_fetch(r);
+	}
 }
 
 static void on_registered(void *arg, const char *aor, const char *contact, const char *device)
@@ -701,7 +766,7 @@ static void on_registered(void *arg, const char *aor, const char *contact, const
 				r->backoff = 0;
 				r->after_id = 0;
 				run_fetch(r);
-			} else if (r->busy) {
+			} else if (run_busy(r)) {
 				r->again = true;
 			}
 			return;
