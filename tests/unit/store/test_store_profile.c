@@ -168,7 +168,7 @@ static void test_user_del_deletes_profile(void **state)
 static void test_migration_v2_to_v3(void **state)
 {
 	cpm_store_close(open_store());
-	assert_int_equal(sql_int("PRAGMA user_version"), 3);
+	assert_int_equal(sql_int("PRAGMA user_version"), 4);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
 	assert_int_equal(
