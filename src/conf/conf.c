@@ -117,6 +117,9 @@ const struct cpm_conf_directive cpm_conf_directives[] = {
 	{ "http", "max_out_buffer", CPM_CONF_T_SIZE, "4194304", "bytes",
 	  "unsent response bytes per connection before it stops reading",
 	  FIELD(http.max_out_buffer), 4096, 1073741824 },
+	{ "http", "public_url", CPM_CONF_T_STR, "", "",
+	  "base of the URLs given to users (message pick-up); empty = http://LISTEN",
+	  FIELD(http.public_url), 0, 0 },
 	/* [im] */
 	{ "im", "store_and_forward", CPM_CONF_T_BOOL, "yes", "",
 	  "keep MESSAGEs that cannot be delivered now (202) and deliver them later",
@@ -139,6 +142,10 @@ const struct cpm_conf_directive cpm_conf_directives[] = {
 	{ "im", "delivery_window", CPM_CONF_T_INT, "16", "",
 	  "stored messages in flight (sent, not yet answered) to one device",
 	  FIELD(im.delivery_window), 1, 1000 },
+	{ "im", "max_inline_size", CPM_CONF_T_SIZE, "1300", "bytes",
+	  "a stored body larger than this is not pushed in a MESSAGE: the user gets a "
+	  "message/external-body notice and fetches it over HTTP; 0 = always push",
+	  FIELD(im.max_inline_size), 0, 16777216 },
 	{ "im", "sweep_interval", CPM_CONF_T_INT, "60", "s",
 	  "seconds between two removals of expired stored messages (with their reports)",
 	  FIELD(im.sweep_interval), 1, 86400 },

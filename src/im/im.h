@@ -255,6 +255,22 @@ int cpm_im_ctl_new(struct cpm_core *core, struct cpm_im_ctl **out);
  * delivered or expired): message-waiting subscriptions follow it. */
 void cpm_im_ctl_on_change(struct cpm_im_ctl *ctl, void (*cb)(void *arg, const char *aor),
 			  void *arg);
+/* Deferred retrieval (seed 001 Fig. 1, RFC 4483).  The pick-up URL of
+ * stored message id: http.public_url, or "http://" + http.listen, then
+ * "/m/ID", then "?t=TOKEN" when token is not empty.  CPM_ETOOBIG. */
+int cpm_im_ctl_url(const struct cpm_im_ctl *ctl, int64_t id, const char *token, char *out,
+		   size_t sz);
+/* Fetch stored message id for the HTTP API, as aor (the authenticated
+ * recipient) or with token (the URL's secret, single use: valid only while
+ * the message waits).  A waiting message becomes delivered, its sender
+ * gets the "delivered" report asked for, and message-waiting subscribers
+ * are told.  cb(arg, rc, m) runs later on the loop: rc 0 with m (its body
+ * valid during the call), CPM_ENOTFOUND (unknown, expired, wrong or used
+ * token), CPM_EPERM (another user's), or a store error. */
+struct cpm_store_msg;
+typedef void cpm_im_fetch_cb(void *arg, int rc, const struct cpm_store_msg *m);
+int cpm_im_ctl_fetch(struct cpm_im_ctl *ctl, int64_t id, const char *aor, const char *token,
+		     cpm_im_fetch_cb *cb, void *arg);
 /* At shutdown start: no new deliveries, timers stopped. */
 void cpm_im_ctl_stop(struct cpm_im_ctl *ctl);
 /* Once core has stopped (its transactions and store jobs are done). */
