@@ -1068,7 +1068,9 @@ int cpm_im_ctl_fetch(struct cpm_im_ctl *ctl, int64_t id, const char *aor, const 
 
 static void ctl_closed(uv_handle_t *h)
 {
-	free(h->data);
+	struct cpm_im_ctl *ctl = h->data;
+	free(ctl->profs);
+	free(ctl);
 }
 
 int cpm_im_ctl_new(struct cpm_core *core, struct cpm_im_ctl **out)
@@ -1099,9 +1101,12 @@ int cpm_im_ctl_new(struct cpm_core *core, struct cpm_im_ctl **out)
 	const struct cpm_core_hooks hooks = { .undelivered = on_undelivered,
 					      .registered = on_registered };
 	cpm_core_set_hooks(core, &hooks, ctl);
+	cpm_im__prof_start(ctl);
 	int rc = cpm_core_add_service(core, cpm_im__service, ctl);
 	if (rc) {
 		cpm_core_set_hooks(core, NULL, NULL);
+		cpm_im__prof_stop(ctl);
+		uv_close((uv_handle_t *)&ctl->prof_timer, NULL);
 		uv_close((uv_handle_t *)&ctl->expire_timer, ctl_closed);
 		return rc;
 	}
@@ -1118,6 +1123,7 @@ void cpm_im_ctl_stop(struct cpm_im_ctl *ctl)
 		return;
 	ctl->stopping = true;
 	uv_timer_stop(&ctl->expire_timer);
+	cpm_im__prof_stop(ctl);
 	for (struct run *r = ctl->runs; r; r = r->next)
 		if (r->timer_on) {
 			uv_timer_stop(&r->timer);
@@ -1134,5 +1140,7 @@ void cpm_im_ctl_free(struct cpm_im_ctl *ctl)
 	while (ctl->runs)
 		run_end(ctl->runs);
 	uv_timer_stop(&ctl->expire_timer);
+	cpm_im__prof_stop(ctl);
+	uv_close((uv_handle_t *)&ctl->prof_timer, NULL);
 	uv_close((uv_handle_t *)&ctl->expire_timer, ctl_closed);
 }

@@ -31,6 +31,15 @@ struct cpm_im_ctl {
 	bool stopping;
 	void (*change_cb)(void *arg, const char *aor);
 	void *change_arg;
+	/* the profiles that restrict content types, sorted by AoR, for the
+	 * live path's accepts check (R29); reloaded when the store's profile
+	 * stamp changes (cpmd user set works from another process) */
+	struct cpm_im__prof *profs;
+	size_t nprofs;
+	int64_t prof_updated, prof_count;
+	bool prof_loading;
+	uv_timer_t prof_timer;
+	uint64_t n_refused;
 };
 
 /* How a job ends when no server transaction waits for it (a copy the
@@ -93,6 +102,13 @@ void cpm_im__forward(struct cpm_im__job *j);
  * (none took it) apply the rules: the URI-list copies and local forward
  * targets.  Takes the job. */
 void cpm_im__submit(struct cpm_im__job *j);
+struct cpm_im__prof {
+	char aor[256];
+	struct cpm_im_profile p;
+};
+/* Start the profile cache (loads now, then follows the store). */
+void cpm_im__prof_start(struct cpm_im_ctl *ctl);
+void cpm_im__prof_stop(struct cpm_im_ctl *ctl);
 /* The controller as a core service (cpm_core_add_service). */
 bool cpm_im__service(void *arg, struct cpm_txn *st, const struct cpm_sip_msg *req,
 		     const struct cpm_net_dest *src, const char *aor, const char *from_aor);

@@ -337,15 +337,152 @@ static void list_request(struct cpm_im_ctl *ctl, struct cpm_txn *st,
 	cpm_im_list_free(&l);
 }
 
+/* ------------------------------------------------ accepts, on the live path */
+
+#define PROF_POLL_MS 2000
+
+struct prof_load {
+	struct cpm_im_ctl *ctl;
+	int64_t updated, count;
+	bool changed;
+	struct cpm_im__prof *v;
+	size_t n, cap;
+	int rc;
+};
+
+static int prof_one(void *arg, const char *aor, const char *text)
+{
+	struct prof_load *pl = arg;
+	struct cpm_im_profile p;
+	char err[CPM_IM_ERR_MAX];
+	cpm_im_profile_default(&p);
+	if (cpm_im_profile_parse(&p, text, err) || p.naccepts == 0)
+		return 0; /* accepts everything: nothing to check live */
+	if (pl->n == pl->cap) {
+		size_t cap = pl->cap ? 2 * pl->cap : 16;
+		struct cpm_im__prof *v = realloc(pl->v, cap * sizeof *v);
+		if (!v)
+			return CPM_ENOMEM;
+		pl->v = v;
+		pl->cap = cap;
+	}
+	snprintf(pl->v[pl->n].aor, sizeof pl->v[pl->n].aor, "%s", aor);
+	pl->v[pl->n].p = p;
+	pl->n++;
+	return 0;
+}
+
+static void prof_work(struct cpm_store *s, void *arg)
+{
+	struct prof_load *pl = arg;
+	struct cpm_im_ctl *ctl = pl->ctl;
+	pl->rc = cpm_store_profile_stamp(s, &pl->updated, &pl->count);
+	if (pl->rc || (pl->updated == ctl->prof_updated && pl->count == ctl->prof_count))
+		return; /* (read-only on the worker: the loop writes them) */
+	pl->changed = true;
+	pl->rc = cpm_store_profile_list(s, prof_one, pl);
+}
+
+static void prof_done(void *arg)
+{
+	struct prof_load *pl = arg;
+	struct cpm_im_ctl *ctl = pl->ctl;
+	ctl->prof_loading = false;
+	if (pl->rc == 0 && pl->changed) {
+		free(ctl->profs);
+		ctl->profs = pl->v; /* sorted: the store lists in AoR order */
+		ctl->nprofs = pl->n;
+		ctl->prof_updated = pl->updated;
+		ctl->prof_count = pl->count;
+		pl->v = NULL;
+		cpm_logd("im", "%zu profiles restrict content types", ctl->nprofs);
+	} else if (pl->rc) {
+		cpm_logw("im", "cannot read the profiles: %s", cpm_strerror(pl->rc));
+	}
+	free(pl->v);
+	free(pl);
+}
+
+static void prof_poll(uv_timer_t *t)
+{
+	struct cpm_im_ctl *ctl = t->data;
+	if (ctl->prof_loading || ctl->stopping)
+		return;
+	struct prof_load *pl = calloc(1, sizeof *pl);
+	if (!pl)
+		return;
+	pl->ctl = ctl;
+	ctl->prof_loading = true;
+	if (cpm_store_worker_submit(ctl->store, prof_work, prof_done, pl)) {
+		ctl->prof_loading = false;
+		free(pl);
+	}
+}
+
+void cpm_im__prof_start(struct cpm_im_ctl *ctl)
+{
+	ctl->prof_updated = ctl->prof_count = -1;
+	uv_timer_init(ctl->loop, &ctl->prof_timer);
+	ctl->prof_timer.data = ctl;
+	uv_timer_start(&ctl->prof_timer, prof_poll, 0, PROF_POLL_MS);
+	uv_unref((uv_handle_t *)&ctl->prof_timer);
+}
+
+void cpm_im__prof_stop(struct cpm_im_ctl *ctl)
+{
+	uv_timer_stop(&ctl->prof_timer);
+}
+
+static const struct cpm_im_profile *prof_find(const struct cpm_im_ctl *ctl, const char *aor)
+{
+	size_t lo = 0, hi = ctl->nprofs;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(ctl->profs[mid].aor, aor);
+		if (c == 0)
+			return &ctl->profs[mid].p;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* R29, seed 002 Fig. 1 step 4: a type the recipient's profile does not
+ * accept gets 415 with the Accept list, whether the user is reachable or
+ * not (the stored path applies the same rule S2). */
+static bool accepts_refused(struct cpm_im_ctl *ctl, struct cpm_txn *st,
+			    const struct cpm_sip_msg *req, const char *aor)
+{
+	const struct cpm_im_profile *p = ctl->nprofs ? prof_find(ctl, aor) : NULL;
+	if (!p)
+		return false;
+	struct cpm_im_indicators ind;
+	if (cpm_im_indicators_parse(req, &ind) || cpm_im_accepts(p, ind.payload_type))
+		return false; /* a malformed body is core's (400) */
+	struct cpm_buf b;
+	cpm_buf_init(&b, 4096);
+	if (cpm_buf_puts(&b, "Accept: ") || cpm_im_accept_header(p, &b) ||
+	    cpm_buf_puts(&b, "\r\n"))
+		cpm_buf_reset(&b);
+	ctl->n_refused++;
+	cpm_logi(aor, "%.*s not accepted by the profile: 415", (int)ind.payload_type.len,
+		 ind.payload_type.s);
+	st_reply(ctl, st, 415, NULL, b.len ? b.p : NULL);
+	cpm_buf_free(&b);
+	return true;
+}
+
 bool cpm_im__service(void *arg, struct cpm_txn *st, const struct cpm_sip_msg *req,
 		     const struct cpm_net_dest *src, const char *aor, const char *from_aor)
 {
 	struct cpm_im_ctl *ctl = arg;
-	if (!aor || req->method != CPM_SIP_MESSAGE || !ctl->conf->im.store_and_forward)
+	if (!aor || req->method != CPM_SIP_MESSAGE)
 		return false;
-	if (require_has(req, "recipient-list-message")) {
+	if (ctl->conf->im.store_and_forward && require_has(req, "recipient-list-message")) {
 		list_request(ctl, st, req, aor);
 		return true;
 	}
-	return false;
+	return accepts_refused(ctl, st, req, aor);
 }
