@@ -1179,6 +1179,28 @@ int cpm_conf_validate(const struct cpm_conf *c, char *err, size_t errsz)
 
 /* ------------------------------------------------------------------ helpers */
 
+int cpm_conf_http_base(const struct cpm_conf *c, char *out, size_t sz)
+{
+	int n;
+	if (c->http.public_url[0]) {
+		size_t l = strlen(c->http.public_url);
+		while (l && c->http.public_url[l - 1] == '/')
+			l--;
+		n = snprintf(out, sz, "%.*s", (int)l, c->http.public_url);
+	} else {
+		const struct cpm_conf_listen *l = &c->http.listen;
+		if (!l->port)
+			return CPM_ENOTFOUND;
+		/* an unspecified address is no place to fetch from: the domain */
+		bool any = strcmp(l->host, "0.0.0.0") == 0 || strcmp(l->host, "::") == 0;
+		const char *host = any && c->server.ndomains ? c->server.domains[0] : l->host;
+		bool v6 = strchr(host, ':') != NULL;
+		n = snprintf(out, sz, "http://%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "",
+			     (unsigned)l->port);
+	}
+	return n < 0 || (size_t)n >= sz ? CPM_ETOOBIG : 0;
+}
+
 bool cpm_conf_serves_domain(const struct cpm_conf *c, struct cpm_str domain)
 {
 	for (int i = 0; i < c->server.ndomains; i++)

@@ -177,6 +177,10 @@ void cpm_conf_free(struct cpm_conf *c);
 int cpm_conf_dump(const struct cpm_conf *c, FILE *f);
 
 /* Is domain (any case, no port) one of server.domain? */
+/* The base of the URLs given to users: http.public_url without a final
+ * '/', else "http://HOST:PORT" of http.listen (the first domain when it
+ * listens on every address).  CPM_ENOTFOUND without HTTP, CPM_ETOOBIG. */
+int cpm_conf_http_base(const struct cpm_conf *c, char *out, size_t sz);
 bool cpm_conf_serves_domain(const struct cpm_conf *c, struct cpm_str domain);
 /* Is the address inside one of auth.trusted? (sa: AF_INET or AF_INET6;
  * IPv4-mapped IPv6 addresses are matched as IPv4.) */

@@ -951,25 +951,13 @@ static void on_expire(uv_timer_t *t)
 int cpm_im_ctl_url(const struct cpm_im_ctl *ctl, int64_t id, const char *token, char *out,
 		   size_t sz)
 {
-	const struct cpm_conf *c = ctl->conf;
-	int n;
-	if (c->http.public_url[0]) {
-		size_t l = strlen(c->http.public_url);
-		while (l && c->http.public_url[l - 1] == '/')
-			l--;
-		n = snprintf(out, sz, "%.*s/m/%lld", (int)l, c->http.public_url, (long long)id);
-	} else {
-		const struct cpm_conf_listen *l = &c->http.listen;
-		/* an unspecified address is no place to fetch from: the domain */
-		bool any = strcmp(l->host, "0.0.0.0") == 0 || strcmp(l->host, "::") == 0;
-		const char *host = any && c->server.ndomains ? c->server.domains[0] : l->host;
-		bool v6 = strchr(host, ':') != NULL;
-		n = snprintf(out, sz, "http://%s%s%s:%u/m/%lld", v6 ? "[" : "", host, v6 ? "]" : "",
-			     (unsigned)l->port, (long long)id);
-	}
-	if (n > 0 && (size_t)n < sz && token && token[0])
-		n += snprintf(out + n, sz - (size_t)n, "?t=%s", token);
-	return n < 0 || (size_t)n >= sz ? CPM_ETOOBIG : 0;
+	int rc = cpm_conf_http_base(ctl->conf, out, sz);
+	if (rc)
+		return rc;
+	size_t n = strlen(out);
+	int m = snprintf(out + n, sz - n, "/m/%lld%s%s", (long long)id,
+			 token && token[0] ? "?t=" : "", token && token[0] ? token : "");
+	return m < 0 || (size_t)m >= sz - n ? CPM_ETOOBIG : 0;
 }
 
 struct fetch_job {
