@@ -48,8 +48,9 @@ struct cpm_store_worker;
 struct cpm_net_dest;
 
 struct cpm_core_hooks {
-	/* A MESSAGE for a local AoR could not be delivered live: no binding
-	 * (status 480), or every device failed (the best of 408/480/503).
+	/* A MESSAGE (or an INFO or INVITE, which may carry a message) for a
+	 * local AoR could not be delivered live: no binding (status 480), or
+	 * every device failed (the best of 408/480/503).
 	 * Return true to take st over (the hook answers it); false lets core
 	 * answer status. */
 	bool (*undelivered)(void *arg, struct cpm_txn *st, const struct cpm_sip_msg *req,

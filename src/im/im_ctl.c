@@ -159,11 +159,86 @@ void cpm_im__job_free(struct cpm_im__job *j)
 	if (j->st)
 		cpm_txn_set_owner(j->st, NULL, NULL);
 	free(j->body);
+	free(j->sdp);
 	free(j);
+}
+
+/* Seed 002 claim 6: a message carried in an INVITE to a user who cannot be
+ * reached, stored: the server answers the INVITE for the user (200, no
+ * media), the ACK ends it, and a BYE gets 200. */
+static void invite_answer(struct cpm_im__job *j)
+{
+	const struct cpm_net_dest *src = cpm_txn_src(j->st);
+	const struct cpm_net_listener *l = src ? src->lsn : NULL;
+	const char *host = l ? l->host : "127.0.0.1";
+	char extra[1024], tag[17];
+	cpm_rand_hex(tag, 8);
+	bool v6 = strchr(host, ':') != NULL;
+	snprintf(extra, sizeof extra, "Server: %s\r\nContact: <sip:%s%s%s:%u%s>\r\n",
+		 j->ctl->conf->server.name, v6 ? "[" : "", host, v6 ? "]" : "",
+		 l ? (unsigned)l->port : 5060u,
+		 l && l->proto == CPM_NET_TCP ? ";transport=tcp" : "");
+	struct cpm_buf sdp;
+	cpm_buf_init(&sdp, 4096);
+	if (cpm_im__ghost_sdp(&sdp, j->sdp, j->sdp_len, host)) {
+		cpm_buf_free(&sdp);
+		cpm_txn_reply(j->st, 500, NULL, NULL, NULL, CPM_STR_NULL, CPM_STR_NULL);
+		return;
+	}
+	const struct cpm_sip_msg *req = cpm_txn_req(j->st);
+	if (req) {
+		struct cpm_im_ctl *ctl = j->ctl;
+		cpm_str_copy(req->call_id, ctl->ghosts[ctl->nghost % 32], sizeof ctl->ghosts[0]);
+		ctl->nghost++;
+	}
+	cpm_txn_reply(j->st, 200, "OK", tag, extra, CPM_STR("application/sdp"),
+		      (struct cpm_str){ sdp.p, sdp.len });
+	cpm_buf_free(&sdp);
+}
+
+bool cpm_im__ghost_known(const struct cpm_im_ctl *ctl, struct cpm_str call_id)
+{
+	unsigned n = ctl->nghost < 32 ? ctl->nghost : 32;
+	for (unsigned i = 0; i < n; i++)
+		if (cpm_str_eq_cstr(call_id, ctl->ghosts[i]))
+			return true;
+	return false;
+}
+
+int cpm_im__ghost_sdp(struct cpm_buf *b, const char *offer, size_t len, const char *host)
+{
+	bool v6 = strchr(host, ':') != NULL;
+	char sess[17];
+	cpm_rand_hex(sess, 8);
+	int rc = cpm_buf_printf(b, "v=0\r\no=cpmd %llu 1 IN %s %s\r\ns=-\r\nc=IN %s %s\r\nt=0 0\r\n",
+				(unsigned long long)strtoull(sess, NULL, 16) >> 1,
+				v6 ? "IP6" : "IP4", host, v6 ? "IP6" : "IP4", host);
+	const char *p = offer, *end = offer ? offer + len : NULL;
+	while (!rc && p && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end;
+		size_t l = (size_t)(e - p);
+		if (l && p[l - 1] == '\r')
+			l--;
+		if (l > 2 && p[0] == 'm' && p[1] == '=') {
+			/* m=<media> <port> <proto> <fmt> ...: the port becomes 0 */
+			const char *sp1 = memchr(p, ' ', l);
+			const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(p + l - sp1 - 1)) : NULL;
+			if (sp1 && sp2)
+				rc = cpm_buf_printf(b, "%.*s 0%.*s\r\n", (int)(sp1 - p), p,
+						    (int)(p + l - sp2), sp2);
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return rc;
 }
 
 void cpm_im__reply(struct cpm_im__job *j, int status, const char *reason, const char *extra)
 {
+	if (j->invite && j->st && status == 202) {
+		invite_answer(j);
+		return;
+	}
 	if (j->fin) {
 		cpm_im__fin_cb *fin = j->fin;
 		j->fin = NULL;
@@ -384,6 +459,34 @@ int cpm_im__job_decide(struct cpm_im__job *j)
 	return rc;
 }
 
+/* The application/sdp part of a multipart INVITE (the offer). */
+static bool find_sdp(const struct cpm_sip_msg *req, struct cpm_str *out)
+{
+	const struct cpm_sip_hdr *h = cpm_sip_msg_hdr(req, CPM_SIP_H_CONTENT_TYPE);
+	struct cpm_str mime, params, boundary;
+	if (!h || cpm_sip_ctype_parse(h->value, &mime, &params) < 0)
+		return false;
+	if (cpm_str_ieq_cstr(mime, "application/sdp")) {
+		*out = req->body;
+		return true;
+	}
+	if (!cpm_str_istarts(mime, "multipart/") ||
+	    !cpm_sip_param_find(params, "boundary", &boundary))
+		return false;
+	boundary = cpm_sip_unquote(boundary);
+	struct cpm_str cur = req->body;
+	struct cpm_sip_part part;
+	for (int i = 0; i < 16 && cpm_sip_multipart_next(&cur, boundary, &part) == 1; i++) {
+		struct cpm_str pm, pp;
+		if (cpm_sip_ctype_parse(part.content_type, &pm, &pp) == 0 &&
+		    cpm_str_ieq_cstr(pm, "application/sdp")) {
+			*out = part.body;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Core could not deliver a request for a local user live (no binding, or
  * every device failed): a MESSAGE, or an INVITE or INFO that carries a
  * message with a store request (seed 002 claims 6-7). */
@@ -396,7 +499,7 @@ static bool on_undelivered(void *arg, struct cpm_txn *st, const struct cpm_sip_m
 	struct cpm_str body = req->body;
 	const char *ctype = NULL;
 	char pct[128];
-	if (req->method == CPM_SIP_INFO) {
+	if (req->method == CPM_SIP_INFO || req->method == CPM_SIP_INVITE) {
 		struct cpm_im_indicators ind;
 		/* a session request without a message, or without a store
 		 * request, keeps the devices' answer (rule S1) */
@@ -414,6 +517,17 @@ static bool on_undelivered(void *arg, struct cpm_txn *st, const struct cpm_sip_m
 	struct cpm_im__job *j = cpm_im__job_new(ctl, req, aor, ctype, body);
 	if (!j)
 		return false;
+	if (req->method == CPM_SIP_INVITE) {
+		j->invite = true;
+		struct cpm_str offer;
+		if (find_sdp(req, &offer) && offer.len) {
+			j->sdp = malloc(offer.len);
+			if (j->sdp) {
+				memcpy(j->sdp, offer.s, offer.len);
+				j->sdp_len = offer.len;
+			}
+		}
+	}
 	j->st = st;
 	cpm_txn_set_owner(st, j, job_gone);
 	if (cpm_store_worker_submit(ctl->store, usage_work, usage_done, j)) {

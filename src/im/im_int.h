@@ -40,6 +40,10 @@ struct cpm_im_ctl {
 	bool prof_loading;
 	uv_timer_t prof_timer;
 	uint64_t n_refused;
+	/* the Call-IDs of INVITEs answered for an offline user (a BYE for
+	 * them gets 200): a small ring */
+	char ghosts[32][128];
+	unsigned nghost;
 };
 
 /* How a job ends when no server transaction waits for it (a copy the
@@ -56,6 +60,9 @@ struct cpm_im__job {
 	cpm_im__fin_cb *fin; /* NULL once called */
 	void *fin_arg;
 	unsigned hops;      /* profile forwards already followed */
+	bool invite;        /* an INVITE carried it: stored = answered 200 */
+	char *sdp;          /* the INVITE's offer (to reject its streams), or NULL */
+	size_t sdp_len;
 	struct cpm_im_indicators ind;
 	struct cpm_store_msg m;
 	char *body;
@@ -87,6 +94,13 @@ int cpm_im__job_decide(struct cpm_im__job *j);
 void cpm_im__job_free(struct cpm_im__job *j);
 /* Answer the job's transaction, or call its fin (once). */
 void cpm_im__reply(struct cpm_im__job *j, int status, const char *reason, const char *extra);
+
+/* The SDP of the 200 that answers an INVITE for its user (seed 002 claim
+ * 6): every offered stream rejected (port 0, RFC 3264 §6), or no stream
+ * when the INVITE made no offer (the ACK then answers). */
+int cpm_im__ghost_sdp(struct cpm_buf *b, const char *offer, size_t len, const char *host);
+/* Is call_id an INVITE the controller answered for its user? */
+bool cpm_im__ghost_known(const struct cpm_im_ctl *ctl, struct cpm_str call_id);
 
 /* The header lines of a MESSAGE the controller sends for a sender: From
  * (the original, with a fresh tag), To, Call-ID, CSeq, Date, Subject, and

@@ -478,6 +478,11 @@ bool cpm_im__service(void *arg, struct cpm_txn *st, const struct cpm_sip_msg *re
 		     const struct cpm_net_dest *src, const char *aor, const char *from_aor)
 {
 	struct cpm_im_ctl *ctl = arg;
+	if (!aor && req->method == CPM_SIP_BYE && cpm_im__ghost_known(ctl, req->call_id)) {
+		/* the end of an INVITE answered for an offline user */
+		st_reply(ctl, st, 200, NULL, NULL);
+		return true;
+	}
 	if (!aor || req->method != CPM_SIP_MESSAGE)
 		return false;
 	if (ctl->conf->im.store_and_forward && require_has(req, "recipient-list-message")) {

@@ -7,7 +7,9 @@
 #    stored; another domain: sent there), and a report per recipient to the sender;
 #    refusals (no list part 400, too many recipients 403, not multipart 415);
 #  - a message carried in INFO (seed 002 claim 7) with a store request, to an offline user:
-#    202, delivered as a MESSAGE when the user registers; without a store request: 480.
+#    202, delivered as a MESSAGE when the user registers; without a store request: 480;
+#  - the same in an INVITE (claim 6, a SIPp UAC): the server answers for the user (200 whose
+#    SDP rejects the offered stream), the ACK and BYE end it, the user gets the message.
 . "$(dirname "$0")/lib.sh"
 need python3 sipp
 [ -x "$CPM" ] || fail "no cpm binary at $CPM (run make)"
@@ -15,7 +17,7 @@ need python3 sipp
 for u in alice bob carol dave fwd ext loop1 loop2; do
 	cpmd_user_add "$u@example.test" "$u-secret"
 done
-cpmd_start -o im.max_list_recipients=4
+cpmd_start -o im.max_list_recipients=4 -o auth.trusted=127.0.0.1/32
 cpmd user set fwd@example.test store-and-forward=forward:sip:carol@example.test >/dev/null
 cpmd user set loop1@example.test store-and-forward=forward:sip:loop2@example.test >/dev/null
 cpmd user set loop2@example.test store-and-forward=forward:sip:loop1@example.test >/dev/null
@@ -126,6 +128,14 @@ assert_contains "$T/i2.out" "STATUS 480"
 listen dave-1 dave 1 15
 bg_wait "$BG_PID" 20
 grep -q 'carried in INFO' "$T/dave-1.out" || fail "dave did not get the INFO's message: $(cat "$T/dave-1.out")"
+
+check "INVITE with an SDP offer and a message, store request, offline dave: 200 (stream rejected), ACK, BYE 200; dave gets the message"
+sipp_run sf_invite_uac.xml -s dave -t u1 || fail "the INVITE scenario failed"
+grep -q 'm=audio 0 RTP/AVP 0' "$SIPP_LOG" || fail "no rejected stream in the 200"
+listen dave-2 dave 1 15
+bg_wait "$BG_PID" 20
+grep -q 'carried in an INVITE' "$T/dave-2.out" || fail "dave did not get the INVITE's message: $(cat "$T/dave-2.out")"
+grep -q '"content_type":"text/plain"' "$T/dave-2.out" || fail "not the text part: $(cat "$T/dave-2.out")"
 
 cpmd_stop
 assert_no_sanitizer_errors
