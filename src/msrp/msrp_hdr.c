@@ -498,7 +498,8 @@ int cpm_msrp__parse_head(struct cpm_msrp_msg *m, const char *buf, size_t len,
 		header_line(m, p, lf - 1, seen);
 	}
 	m->has_body = has_body;
-	/* RFC 4975 §7.1, §7.1.1, §7.1.2, §7.2 */
+	/* RFC 4975 §7.1, §7.1.1, §7.1.2, §7.2.  The ABNF puts To-Path and
+	 * From-Path first; any place is accepted, once each. */
 	if (!seen[CPM_MSRP_H_TO_PATH])
 		note(m, "Missing To-Path");
 	if (!seen[CPM_MSRP_H_FROM_PATH])
