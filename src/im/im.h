@@ -307,6 +307,10 @@ struct cpm_store_msg;
 typedef void cpm_im_fetch_cb(void *arg, int rc, const struct cpm_store_msg *m);
 int cpm_im_ctl_fetch(struct cpm_im_ctl *ctl, int64_t id, const char *aor, const char *token,
 		     cpm_im_fetch_cb *cb, void *arg);
+/* The user aor is reachable again by other means than a REGISTER (its
+ * presence became open, seeds 001/002): every device of the user gets its
+ * waiting messages now, as after a REGISTER. */
+void cpm_im_ctl_user_back(struct cpm_im_ctl *ctl, const char *aor);
 /* At shutdown start: no new deliveries, timers stopped. */
 void cpm_im_ctl_stop(struct cpm_im_ctl *ctl);
 /* Once core has stopped (its transactions and store jobs are done). */

@@ -990,6 +990,12 @@ static void on_registered(void *arg, const char *aor, const char *contact, const
 	run_fetch(r);
 }
 
+void cpm_im_ctl_user_back(struct cpm_im_ctl *ctl, const char *aor)
+{
+	if (!ctl->stopping)
+		cpm_core_foreach_binding_of(ctl->core, aor, on_registered, ctl);
+}
+
 /* --------------------------------------------------------------- expiry */
 
 struct expired {
