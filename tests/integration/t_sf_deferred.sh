@@ -10,6 +10,10 @@
 #  - GET /api/v1/users/AOR/messages lists the waiting messages (Digest), 401 otherwise;
 #  - fetching a message whose sender asked for reports sends the "delivered" IMDN.
 . "$(dirname "$0")/lib.sh"
+# SF_TRANSPORT=tcp runs it over TCP (t_sf_deferred_tcp.sh)
+TR=${SF_TRANSPORT:-udp}
+SIPP_T=${TR:0:1}1
+say "transport $TR"
 need python3 curl jq
 [ -x "$CPM" ] || fail "no cpm binary at $CPM (run make)"
 
@@ -21,7 +25,7 @@ H="http://127.0.0.1:$HTTP_PORT"
 send() { # TEXT [options] — alice sends to bob
 	local text=$1
 	shift
-	cpm --user alice@example.test --password alice-secret send "$@" bob@example.test "$text" \
+	cpm --transport "$TR" --user alice@example.test --password alice-secret send "$@" bob@example.test "$text" \
 		>"$T/send.out" 2>&1 || true
 	assert_contains "$T/send.out" "202 Accepted"
 }
@@ -62,7 +66,7 @@ assert_eq "$(jq -r '.messages[0].from' "$T/i1.json")" "sip:alice@example.test" "
 pull_id=$(jq -r '.messages[2].id' "$T/i1.json")
 
 check "bob registers: two notices (external-body) and the plain message, not the pulled one"
-bg_start bob "$CPM" --server "127.0.0.1:$SIP_PORT" --user bob@example.test --password bob-secret \
+bg_start bob "$CPM" --server "127.0.0.1:$SIP_PORT" --transport "$TR" --user bob@example.test --password bob-secret \
 	listen --count 3 --duration 15 --json
 bg_wait "$BG_PID" 25
 cat "$T/bob.out"
@@ -121,7 +125,7 @@ check "a deferred message with notify: the fetch sends alice the 'delivered' rep
 send "tell me when fetched" --header "Content-Disposition: store&fwd" --header "Request-Disposition: notify"
 inbox bob:bob-secret bob@example.test >"$T/i3.json"
 id=$(jq -r '.messages[0].id' "$T/i3.json")
-bg_start alice "$CPM" --server "127.0.0.1:$SIP_PORT" --user alice@example.test --password alice-secret \
+bg_start alice "$CPM" --server "127.0.0.1:$SIP_PORT" --transport "$TR" --user alice@example.test --password alice-secret \
 	listen --count 2 --duration 15 --json
 alice_pid=$BG_PID
 sleep 1.5

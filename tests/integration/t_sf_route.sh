@@ -11,6 +11,10 @@
 #  - the same in an INVITE (claim 6, a SIPp UAC): the server answers for the user (200 whose
 #    SDP rejects the offered stream), the ACK and BYE end it, the user gets the message.
 . "$(dirname "$0")/lib.sh"
+# SF_TRANSPORT=tcp runs it over TCP (t_sf_route_tcp.sh)
+TR=${SF_TRANSPORT:-udp}
+SIPP_T=${TR:0:1}1
+say "transport $TR"
 need python3 sipp
 [ -x "$CPM" ] || fail "no cpm binary at $CPM (run make)"
 
@@ -25,11 +29,11 @@ cpmd user set loop2@example.test store-and-forward=forward:sip:loop1@example.tes
 send() { # TO TEXT [options] — alice sends
 	local to=$1 text=$2
 	shift 2
-	cpm --user alice@example.test --password alice-secret send "$@" "$to" "$text" \
+	cpm --transport "$TR" --user alice@example.test --password alice-secret send "$@" "$to" "$text" \
 		>"$T/send.out" 2>&1 || true
 }
 listen() { # NAME USER COUNT SECONDS
-	bg_start "$1" "$CPM" --server "127.0.0.1:$SIP_PORT" --user "$2@example.test" \
+	bg_start "$1" "$CPM" --server "127.0.0.1:$SIP_PORT" --transport "$TR" --user "$2@example.test" \
 		--password "$2-secret" listen --count "$3" --duration "$4" --json
 }
 
@@ -70,7 +74,7 @@ alice_pid=$BG_PID
 sipp_uas_start uas_message.xml
 sleep 1.5
 list_body=$'--b1\r\nContent-Type: text/plain\r\n\r\nhello list\r\n--b1\r\nContent-Type: application/resource-lists+xml\r\nContent-Disposition: recipient-list\r\n\r\n<?xml version="1.0"?>\r\n<resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists"><list>\r\n<entry uri="sip:bob@example.test"/>\r\n<entry uri="sip:carol@example.test"/>\r\n<entry uri="sip:erin@127.0.0.1:'"$UAS_PORT"$'"/>\r\n<entry uri="sip:bob@example.test"/>\r\n</list></resource-lists>\r\n--b1--\r\n'
-sipmsg --method MESSAGE --uri sip:list@example.test --from alice@example.test --to list@example.test \
+sipmsg --transport "$TR" --method MESSAGE --uri sip:list@example.test --from alice@example.test --to list@example.test \
 	--user alice@example.test --password alice-secret \
 	--header "Require: recipient-list-message" --ctype 'multipart/mixed;boundary="b1"' \
 	--body "$list_body" >"$T/list.out" 2>&1 || true
@@ -103,26 +107,26 @@ grep -q 'hello list' "$T/carol-3.out" || fail "carol did not get the stored list
 
 check "URI-list refusals: no list part 400, too many 403, not multipart 415"
 nolist=$'--b1\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b1--\r\n'
-sipmsg --method MESSAGE --uri sip:list@example.test --from alice@example.test --to list@example.test \
+sipmsg --transport "$TR" --method MESSAGE --uri sip:list@example.test --from alice@example.test --to list@example.test \
 	--user alice@example.test --password alice-secret --header "Require: recipient-list-message" \
 	--ctype 'multipart/mixed;boundary="b1"' --body "$nolist" >"$T/l2.out" 2>&1 || true
 assert_contains "$T/l2.out" "STATUS 400"
 many=$'--b1\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b1\r\nContent-Type: application/resource-lists+xml\r\nContent-Disposition: recipient-list\r\n\r\n<resource-lists xmlns="urn:ietf:params:xml:ns:resource-lists"><list><entry uri="sip:a@example.test"/><entry uri="sip:b@example.test"/><entry uri="sip:c@example.test"/><entry uri="sip:d@example.test"/><entry uri="sip:e@example.test"/></list></resource-lists>\r\n--b1--\r\n'
-sipmsg --method MESSAGE --uri sip:list@example.test --from alice@example.test --to list@example.test \
+sipmsg --transport "$TR" --method MESSAGE --uri sip:list@example.test --from alice@example.test --to list@example.test \
 	--user alice@example.test --password alice-secret --header "Require: recipient-list-message" \
 	--ctype 'multipart/mixed;boundary="b1"' --body "$many" >"$T/l3.out" 2>&1 || true
 assert_contains "$T/l3.out" "STATUS 403"
-sipmsg --method MESSAGE --uri sip:list@example.test --from alice@example.test --to list@example.test \
+sipmsg --transport "$TR" --method MESSAGE --uri sip:list@example.test --from alice@example.test --to list@example.test \
 	--user alice@example.test --password alice-secret --header "Require: recipient-list-message" \
 	--body "plain" >"$T/l4.out" 2>&1 || true
 assert_contains "$T/l4.out" "STATUS 415"
 
 check "INFO with a message and a store request to offline dave: 202, then a MESSAGE on register"
-sipmsg --method INFO --uri sip:dave@example.test --from alice@example.test --to dave@example.test \
+sipmsg --transport "$TR" --method INFO --uri sip:dave@example.test --from alice@example.test --to dave@example.test \
 	--user alice@example.test --password alice-secret \
 	--header "Request-Disposition: store-and-forward" --body "carried in INFO" >"$T/i1.out" 2>&1 || true
 assert_contains "$T/i1.out" "STATUS 202"
-sipmsg --method INFO --uri sip:dave@example.test --from alice@example.test --to dave@example.test \
+sipmsg --transport "$TR" --method INFO --uri sip:dave@example.test --from alice@example.test --to dave@example.test \
 	--user alice@example.test --password alice-secret --body "no store request" >"$T/i2.out" 2>&1 || true
 assert_contains "$T/i2.out" "STATUS 480"
 listen dave-1 dave 1 15
@@ -130,7 +134,7 @@ bg_wait "$BG_PID" 20
 grep -q 'carried in INFO' "$T/dave-1.out" || fail "dave did not get the INFO's message: $(cat "$T/dave-1.out")"
 
 check "INVITE with an SDP offer and a message, store request, offline dave: 200 (stream rejected), ACK, BYE 200; dave gets the message"
-sipp_run sf_invite_uac.xml -s dave -t u1 || fail "the INVITE scenario failed"
+sipp_run sf_invite_uac.xml -s dave -t "$SIPP_T" || fail "the INVITE scenario failed"
 grep -q 'm=audio 0 RTP/AVP 0' "$SIPP_LOG" || fail "no rejected stream in the 200"
 listen dave-2 dave 1 15
 bg_wait "$BG_PID" 20
