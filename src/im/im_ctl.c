@@ -391,6 +391,14 @@ static void usage_done(void *arg)
 	cpm_im__job_free(j);
 }
 
+/* The whole Content-Type value (a multipart boundary, a charset: the
+ * stored body is re-sent with it), text/plain without one. */
+static struct cpm_str full_ctype(const struct cpm_sip_msg *req)
+{
+	const struct cpm_sip_hdr *h = cpm_sip_msg_hdr(req, CPM_SIP_H_CONTENT_TYPE);
+	return h && h->value.len ? h->value : CPM_STR("text/plain");
+}
+
 struct cpm_im__job *cpm_im__job_new(struct cpm_im_ctl *ctl, const struct cpm_sip_msg *req,
 				    const char *aor, const char *ctype, struct cpm_str body)
 {
@@ -409,9 +417,7 @@ struct cpm_im__job *cpm_im__job_new(struct cpm_im_ctl *ctl, const struct cpm_sip
 	    cpm_str_copy(req->from.display.len < sizeof m->sender_display ? req->from.display
 									 : CPM_STR(""),
 			 m->sender_display, sizeof m->sender_display) ||
-	    cpm_str_copy(ctype ? cpm_str_from_cstr(ctype)
-			 : j->ind.content_type.len ? j->ind.content_type
-						   : CPM_STR("text/plain"),
+	    cpm_str_copy(ctype ? cpm_str_from_cstr(ctype) : full_ctype(req),
 			 m->content_type, sizeof m->content_type) ||
 	    cpm_str_copy(j->ind.payload_type, j->payload_type, sizeof j->payload_type)) {
 		free(j);
@@ -422,8 +428,13 @@ struct cpm_im__job *cpm_im__job_new(struct cpm_im_ctl *ctl, const struct cpm_sip
 	if (cpm_str_copy(j->ind.message_id.len ? j->ind.message_id : req->call_id,
 			 m->message_id, sizeof m->message_id))
 		m->message_id[0] = '\0';
-	/* the rules run after req is gone: its slices point to our copies */
-	j->ind.content_type = cpm_str_from_cstr(m->content_type);
+	/* the rules run after req is gone: its slices point to our copies
+	 * (content_type without its parameters, as the parser gives it) */
+	struct cpm_str mime, params;
+	if (cpm_sip_ctype_parse(cpm_str_from_cstr(m->content_type), &mime, &params) == 0)
+		j->ind.content_type = mime;
+	else
+		j->ind.content_type = cpm_str_from_cstr(m->content_type);
 	j->ind.payload_type = cpm_str_from_cstr(j->payload_type);
 	j->ind.message_id = cpm_str_from_cstr(m->message_id);
 	j->ind.part_ctype = j->ind.part_body = CPM_STR_NULL;

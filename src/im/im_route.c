@@ -106,7 +106,11 @@ static struct cpm_im__job *job_copy(const struct cpm_im__job *j, const char *aor
 		memcpy(c->body, j->m.body, j->m.body_len);
 	}
 	c->m.body = c->body;
-	c->ind.content_type = cpm_str_from_cstr(c->m.content_type);
+	struct cpm_str mime, params;
+	c->ind.content_type = cpm_sip_ctype_parse(cpm_str_from_cstr(c->m.content_type), &mime,
+						  &params) == 0
+				      ? mime
+				      : cpm_str_from_cstr(c->m.content_type);
 	c->ind.payload_type = cpm_str_from_cstr(c->payload_type);
 	c->ind.message_id = cpm_str_from_cstr(c->m.message_id);
 	return c;

@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <uv.h>
 
@@ -89,7 +90,8 @@ struct mwi_job {
 
 static bool is_text(const char *ct)
 {
-	return strncmp(ct, "text/", 5) == 0 || strcmp(ct, "message/cpim") == 0;
+	/* the stored Content-Type keeps its parameters */
+	return strncasecmp(ct, "text/", 5) == 0 || strncasecmp(ct, "message/cpim", 12) == 0;
 }
 
 static int mwi_one(void *arg, const struct cpm_store_msg *m)
