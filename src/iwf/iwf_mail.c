@@ -728,11 +728,12 @@ static int sender_ids(const char *sender, struct cpm_buf *who, bool *mail)
 }
 
 /* The SIP From URI for X-CPM-SIP-From: printable ASCII but SP, the other
- * octets %XX, at most 900 octets. */
+ * octets %XX, cut at 900 octets of output (the line stays below 998). */
 static int put_uri_ascii(struct cpm_buf *b, const char *uri)
 {
 	int rc = 0;
-	for (size_t i = 0; !rc && uri[i] && i < 900; i++) {
+	size_t start = b->len;
+	for (size_t i = 0; !rc && uri[i] && b->len - start < 900; i++) {
 		unsigned char c = (unsigned char)uri[i];
 		if (c > 0x20 && c < 0x7f)
 			rc = cpm_buf_append(b, uri + i, 1);
