@@ -122,11 +122,13 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *userp)
 	return n;
 }
 
-/* Commands out, replies in.  The last 4xx/5xx reply and its command are
- * kept apart from the last reply: libcurl falls back from EHLO to HELO
- * after a 5xx, and may send QUIT after a failure, whose 221 must not hide
- * the reply that decided.  Of the AUTH line only its first word is kept,
- * never the credentials. */
+/* Commands out, replies in.  The last reply, and whether it was a 4xx/5xx
+ * with its command, are kept; replies to QUIT are ignored (libcurl may send
+ * QUIT after a failure: its 221 must not hide the reply that decided), and
+ * a later 2xx/3xx clears the failure (libcurl falls back from EHLO to HELO
+ * after a 5xx).  The end of data is not a command: its reply counts for
+ * DATA.  Of the AUTH line only its first word is kept, never the
+ * credentials. */
 static int debug_cb(CURL *e, curl_infotype type, char *data, size_t size,
 		    void *userp)
 {
@@ -151,6 +153,8 @@ static int debug_cb(CURL *e, curl_infotype type, char *data, size_t size,
 		j->fail_code = code;
 		memcpy(j->fail_verb, j->verb, sizeof j->verb);
 		memcpy(j->fail_reply, j->reply, sizeof j->reply);
+	} else if (code) {
+		j->fail_code = 0; /* e.g. HELO accepted after EHLO's 5xx */
 	}
 	return 0;
 }
