@@ -152,6 +152,33 @@ const struct cpm_conf_directive cpm_conf_directives[] = {
 	{ "im", "sweep_interval", CPM_CONF_T_INT, "60", "s",
 	  "seconds between two removals of expired stored messages (with their reports)",
 	  FIELD(im.sweep_interval), 1, 86400 },
+	/* [smtp] */
+	{ "smtp", "url", CPM_CONF_T_SMTP_URL, "", "",
+	  "SMTP server of the e-mail interworking function; empty = no e-mail",
+	  FIELD(smtp.url), 0, 0 },
+	{ "smtp", "from", CPM_CONF_T_STR, "", "",
+	  "envelope and header sender of forwarded mails; empty = cpmd@<first server.domain>",
+	  FIELD(smtp.from), 0, 0 },
+	{ "smtp", "tls", CPM_CONF_T_SMTP_TLS, "no", "",
+	  "no, starttls (required) or yes (implicit TLS, smtps://)",
+	  FIELD(smtp.tls), 0, 0 },
+	{ "smtp", "ca_file", CPM_CONF_T_STR, "", "",
+	  "CA certificates (PEM) that verify the SMTP server; empty = the system's",
+	  FIELD(smtp.ca_file), 0, 0 },
+	{ "smtp", "username", CPM_CONF_T_STR, "", "",
+	  "SMTP AUTH user name; empty = no authentication",
+	  FIELD(smtp.username), 0, 0 },
+	{ "smtp", "password", CPM_CONF_T_STR, "", "",
+	  "SMTP AUTH password", FIELD(smtp.password), 0, 0 },
+	{ "smtp", "timeout", CPM_CONF_T_INT, "30", "s",
+	  "longest one mail transaction may take (connect to the final reply)",
+	  FIELD(smtp.timeout), 1, 3600 },
+	{ "smtp", "max_in_flight", CPM_CONF_T_INT, "8", "",
+	  "simultaneous SMTP transactions (connections)", FIELD(smtp.max_in_flight),
+	  1, 1024 },
+	{ "smtp", "max_queue", CPM_CONF_T_INT, "1000", "",
+	  "mails waiting for a free transaction; beyond, the mail is refused",
+	  FIELD(smtp.max_queue), 0, 1000000 },
 	/* [store] */
 	{ "store", "url", CPM_CONF_T_STORE_URL, "sqlite:./var/cpmd.db", "",
 	  "database of users and registrations", FIELD(store.url), 0, 0 },
@@ -163,8 +190,8 @@ const struct cpm_conf_directive cpm_conf_directives[] = {
 const size_t cpm_conf_ndirectives =
 	sizeof cpm_conf_directives / sizeof cpm_conf_directives[0];
 
-static const char *const sections[] = { "server", "sip",  "registrar",
-					"auth",	  "http", "im", "store" };
+static const char *const sections[] = { "server", "sip", "registrar", "auth",
+					"http",	  "im",	 "smtp",      "store" };
 
 static const char *const level_names[] = { "error", "warn", "notice", "info",
 					    "debug" };
@@ -274,6 +301,16 @@ static void expected_form(const struct cpm_conf_directive *d, char *out,
 		snprintf(out, outsz,
 			 "sqlite:PATH, PATH shorter than %zu characters",
 			 d->size - sizeof "sqlite:" + 1);
+		break;
+	case CPM_CONF_T_SMTP_URL:
+		snprintf(out, outsz,
+			 "empty, or smtp://HOST[:PORT][/EHLO-NAME] or "
+			 "smtps://... (HOST a name or an IP, IPv6 in brackets; "
+			 "no user@), shorter than %zu characters",
+			 d->size);
+		break;
+	case CPM_CONF_T_SMTP_TLS:
+		snprintf(out, outsz, "one of no, starttls, yes");
 		break;
 	}
 }
@@ -535,6 +572,63 @@ static int alg_item(void *ctx, struct cpm_str item)
 	return 0;
 }
 
+static const char *const smtp_tls_names[] = { "no", "starttls", "yes" };
+
+/* smtp.url: "" or smtp[s]://HOST[:PORT][/EHLO-NAME] (RFC 5321 §4.1.1.1: the
+ * path is what libcurl sends in EHLO).  No userinfo: credentials are the
+ * username/password keys, so that the URL can be logged. */
+static int parse_smtp_url(struct cpm_str v, char *field, size_t size)
+{
+	if (v.len == 0) {
+		field[0] = '\0';
+		return 0;
+	}
+	size_t skip;
+	if (cpm_str_istarts(v, "smtp://"))
+		skip = sizeof "smtp://" - 1;
+	else if (cpm_str_istarts(v, "smtps://"))
+		skip = sizeof "smtps://" - 1;
+	else
+		return CPM_EINVAL;
+	if (v.len >= size || has_bad_chars(v) || cpm_str_chr(v, ' ') >= 0)
+		return CPM_EINVAL;
+	struct cpm_str rest = { v.s + skip, v.len - skip };
+	long slash = cpm_str_chr(rest, '/');
+	struct cpm_str auth = { rest.s, slash < 0 ? rest.len : (size_t)slash };
+	if (auth.len == 0 || cpm_str_chr(auth, '@') >= 0 ||
+	    cpm_str_chr(rest, '?') >= 0 || cpm_str_chr(rest, '#') >= 0)
+		return CPM_EINVAL;
+	struct cpm_str host = auth, port = CPM_STR_NULL;
+	if (auth.s[0] == '[') {
+		long close = cpm_str_chr(auth, ']');
+		if (close < 0)
+			return CPM_EINVAL;
+		host.len = (size_t)close + 1;
+		if (host.len < auth.len) {
+			if (auth.s[host.len] != ':')
+				return CPM_EINVAL;
+			port = (struct cpm_str){ auth.s + host.len + 1,
+						 auth.len - host.len - 1 };
+		}
+	} else {
+		long colon = cpm_str_chr(auth, ':');
+		if (colon >= 0) {
+			host.len = (size_t)colon;
+			port = (struct cpm_str){ auth.s + colon + 1,
+						 auth.len - (size_t)colon - 1 };
+		}
+	}
+	uint64_t p;
+	if (!valid_hostname(host) ||
+	    (port.s && (cpm_str_to_u64(port, 65535, &p) || p == 0)))
+		return CPM_EINVAL;
+	memcpy(field, v.s, v.len);
+	field[v.len] = '\0';
+	for (size_t i = 0; i < skip - 3; i++) /* scheme in lowercase */
+		field[i] = (char)(field[i] | 0x20);
+	return 0;
+}
+
 /* Parse v into the field of d; CPM_EINVAL on a bad value.  The field is
  * only written on success. */
 static int parse_value(const struct cpm_conf_directive *d, struct cpm_conf *c,
@@ -634,6 +728,15 @@ static int parse_value(const struct cpm_conf_directive *d, struct cpm_conf *c,
 		field[v.len] = '\0';
 		memcpy(field, "sqlite", 6); /* scheme in lowercase */
 		return 0;
+	case CPM_CONF_T_SMTP_URL:
+		return parse_smtp_url(v, field, d->size);
+	case CPM_CONF_T_SMTP_TLS:
+		for (int i = 0; i < 3; i++)
+			if (cpm_str_ieq_cstr(v, smtp_tls_names[i])) {
+				*(int *)field = i;
+				return 0;
+			}
+		return CPM_EINVAL;
 	}
 	return CPM_EINVAL;
 }
@@ -675,7 +778,7 @@ static void unknown_key_msg(struct cpm_str sec, struct cpm_str key, char *msg,
 	if (!section_known(sec))
 		snprintf(msg, msgsz,
 			 "unknown section [%.*s] (known: server, sip, registrar, "
-			 "auth, http, im, store, class.NAME)",
+			 "auth, http, im, smtp, store, class.NAME)",
 			 (int)(sec.len > 64 ? 64 : sec.len), sec.s);
 	else
 		snprintf(msg, msgsz, "unknown key '%.*s' in section [%.*s]",
@@ -1165,6 +1268,18 @@ int cpm_conf_validate(const struct cpm_conf *c, char *err, size_t errsz)
 		     "be empty");
 		return CPM_EINVAL;
 	}
+	if (cpm_str_istarts(cpm_str_from_cstr(c->smtp.url), "smtps:") &&
+	    c->smtp.tls != CPM_CONF_SMTP_TLS_YES) {
+		errf(err, errsz,
+		     "smtp.url is smtps:// (implicit TLS) but smtp.tls is %s: "
+		     "set smtp.tls = yes, or use smtp://",
+		     smtp_tls_names[c->smtp.tls == CPM_CONF_SMTP_TLS_STARTTLS]);
+		return CPM_EINVAL;
+	}
+	if (c->smtp.password[0] && !c->smtp.username[0]) {
+		errf(err, errsz, "smtp.password is set without smtp.username");
+		return CPM_EINVAL;
+	}
 	if (c->http.listen.port) {
 		for (int i = 0; i < c->sip.nlisten; i++)
 			if (listen_same(&c->sip.listen[i], &c->http.listen)) {
@@ -1264,7 +1379,12 @@ static int format_value(const struct cpm_conf_directive *d,
 	switch (d->type) {
 	case CPM_CONF_T_STR:
 	case CPM_CONF_T_STORE_URL:
+	case CPM_CONF_T_SMTP_URL:
 		return cpm_buf_puts(b, field);
+	case CPM_CONF_T_SMTP_TLS: {
+		int t = *(const int *)field;
+		return cpm_buf_puts(b, smtp_tls_names[t < 0 ? 0 : t > 2 ? 2 : t]);
+	}
 	case CPM_CONF_T_INT:
 		return cpm_buf_printf(b, "%d", *(const int *)field);
 	case CPM_CONF_T_SIZE:

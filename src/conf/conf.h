@@ -75,6 +75,14 @@ struct cpm_conf_class {
 				* (im.max_lifetime) */
 };
 
+/* smtp.tls: how the e-mail interworking function protects its SMTP
+ * connection (libcurl CURLOPT_USE_SSL and the URL scheme). */
+enum cpm_conf_smtp_tls {
+	CPM_CONF_SMTP_TLS_NO = 0,   /* plain SMTP */
+	CPM_CONF_SMTP_TLS_STARTTLS, /* STARTTLS required (RFC 3207) */
+	CPM_CONF_SMTP_TLS_YES,      /* implicit TLS, smtps:// (RFC 8314 §3.3) */
+};
+
 struct cpm_conf {
 	struct {
 		/* server.domain: lowercase, in the order given */
@@ -139,6 +147,19 @@ struct cpm_conf {
 		int max_list_recipients; /* of one URI-list MESSAGE */
 		int sweep_interval;     /* s between expiry sweeps */
 	} im;
+	struct {
+		/* "" (e-mail off), "smtp://HOST[:PORT][/EHLO-NAME]" or
+		 * "smtps://..." (scheme lowercased) */
+		char url[CPM_CONF_PATH_LEN];
+		char from[CPM_CONF_NAME_LEN]; /* "" = cpmd@<first domain> */
+		int tls;                      /* enum cpm_conf_smtp_tls */
+		char ca_file[CPM_CONF_PATH_LEN]; /* "" = the system's CAs */
+		char username[CPM_CONF_NAME_LEN]; /* "" = no AUTH */
+		char password[CPM_CONF_NAME_LEN];
+		int timeout;       /* s, one whole mail transaction */
+		int max_in_flight; /* simultaneous SMTP transactions */
+		int max_queue;     /* mails waiting for a slot; beyond, CPM_ELIMIT */
+	} smtp;
 	struct {
 		char url[CPM_CONF_PATH_LEN]; /* "sqlite:PATH" */
 		int busy_timeout;	      /* milliseconds */
@@ -220,6 +241,8 @@ enum cpm_conf_type {
 	CPM_CONF_T_CIDRS,
 	CPM_CONF_T_ALGS,
 	CPM_CONF_T_STORE_URL,
+	CPM_CONF_T_SMTP_URL, /* "", smtp://... or smtps://... */
+	CPM_CONF_T_SMTP_TLS, /* no | starttls | yes (int) */
 };
 
 struct cpm_conf_directive {

@@ -647,7 +647,7 @@ static void test_class_errors(void **state)
 		     "class.gold.max_bytes: unterminated quote");
 	expect_error("[classes]\n", CPM_ENOTFOUND, 1,
 		     "unknown section [classes] (known: server, sip, registrar, "
-		     "auth, http, im, store, class.NAME)");
+		     "auth, http, im, smtp, store, class.NAME)");
 	/* at most 16 */
 	char text[2048] = "";
 	for (int i = 0; i < 17; i++)
@@ -760,6 +760,98 @@ static void test_table_sane(void **state)
 	}
 }
 
+/* [smtp]: defaults, the URL forms, tls, the cross-key checks, the dump. */
+static void test_smtp(void **state)
+{
+	struct cpm_conf c;
+	char err[512];
+	cpm_conf_defaults(&c);
+	assert_string_equal(c.smtp.url, "");
+	assert_string_equal(c.smtp.from, "");
+	assert_int_equal(c.smtp.tls, CPM_CONF_SMTP_TLS_NO);
+	assert_int_equal(c.smtp.timeout, 30);
+	assert_int_equal(c.smtp.max_in_flight, 8);
+	assert_int_equal(c.smtp.max_queue, 1000);
+	assert_string_equal(c.smtp.username, "");
+
+	static const char *const good[][2] = {
+		{ "smtp://127.0.0.1:2525", "smtp://127.0.0.1:2525" },
+		{ "SMTP://mail.example.org", "smtp://mail.example.org" },
+		{ "smtps://[::1]:465/cpmd.example.test",
+		  "smtps://[::1]:465/cpmd.example.test" },
+		{ "smtp://mx", "smtp://mx" },
+	};
+	for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+		cpm_conf_defaults(&c);
+		if (cpm_conf_set(&c, "smtp.url", good[i][0], err, sizeof err))
+			fail_msg("%s: %s", good[i][0], err);
+		assert_string_equal(c.smtp.url, good[i][1]);
+	}
+	static const char *const bad[] = {
+		"http://127.0.0.1",	     "smtp://",
+		"smtp://user@host",	     "smtp://host:0",
+		"smtp://host:99999",	     "smtp://ho st",
+		"smtp://[::1",		     "smtp://[::1]x",
+		"smtp://host?x=1",	     "smtp://-bad-.example",
+		"127.0.0.1:25",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		cpm_conf_defaults(&c);
+		if (cpm_conf_set(&c, "smtp.url", bad[i], err, sizeof err) !=
+		    CPM_EINVAL)
+			fail_msg("smtp.url '%s' accepted", bad[i]);
+		assert_non_null(strstr(err, "smtp.url: expected"));
+		assert_string_equal(c.smtp.url, "");
+	}
+
+	assert_int_equal(load_text(&c,
+				   "[smtp]\nurl = smtps://mail.example.org\n"
+				   "tls = YES\nfrom = im@example.org\n"
+				   "username = im\npassword = \"s3cret;#\"\n"
+				   "timeout = 5\nmax_in_flight = 2\n"
+				   "max_queue = 0\nca_file = /etc/ca.pem\n",
+				   err, sizeof err),
+			 0);
+	assert_int_equal(c.smtp.tls, CPM_CONF_SMTP_TLS_YES);
+	assert_string_equal(c.smtp.password, "s3cret;#");
+	assert_int_equal(c.smtp.max_queue, 0);
+	assert_int_equal(cpm_conf_validate(&c, err, sizeof err), 0);
+	/* the dump loads back to the same */
+	char *d1 = dump_str(&c);
+	assert_non_null(strstr(d1, "[smtp]\nurl = smtps://mail.example.org\n"));
+	assert_non_null(strstr(d1, "tls = yes\n"));
+	assert_non_null(strstr(d1, "password = \"s3cret;#\"\n"));
+	struct cpm_conf c2;
+	assert_int_equal(load_text(&c2, d1, err, sizeof err), 0);
+	char *d2 = dump_str(&c2);
+	assert_string_equal(d1, d2);
+	free(d1);
+	free(d2);
+
+	cpm_conf_defaults(&c);
+	assert_int_equal(cpm_conf_set(&c, "smtp.tls", "tls", err, sizeof err),
+			 CPM_EINVAL);
+	assert_non_null(strstr(err, "one of no, starttls, yes"));
+	assert_int_equal(cpm_conf_set(&c, "smtp.tls", "starttls", err, sizeof err),
+			 0);
+	assert_int_equal(c.smtp.tls, CPM_CONF_SMTP_TLS_STARTTLS);
+	assert_int_equal(cpm_conf_set(&c, "smtp.timeout", "0", err, sizeof err),
+			 CPM_EINVAL);
+	assert_int_equal(cpm_conf_set(&c, "smtp.max_in_flight", "1025", err,
+				      sizeof err),
+			 CPM_EINVAL);
+	/* smtps:// is implicit TLS: tls must say so */
+	assert_int_equal(cpm_conf_set(&c, "smtp.url", "smtps://mx", err, sizeof err),
+			 0);
+	assert_int_equal(cpm_conf_validate(&c, err, sizeof err), CPM_EINVAL);
+	assert_non_null(strstr(err, "smtp.tls is starttls"));
+	assert_int_equal(cpm_conf_set(&c, "smtp.tls", "yes", err, sizeof err), 0);
+	assert_int_equal(cpm_conf_validate(&c, err, sizeof err), 0);
+	assert_int_equal(cpm_conf_set(&c, "smtp.password", "x", err, sizeof err), 0);
+	assert_int_equal(cpm_conf_validate(&c, err, sizeof err), CPM_EINVAL);
+	assert_non_null(strstr(err, "smtp.password"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -774,6 +866,7 @@ int main(void)
 		cmocka_unit_test(test_classes),
 		cmocka_unit_test(test_class_errors),
 		cmocka_unit_test(test_sample_documents_classes),
+		cmocka_unit_test(test_smtp),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
