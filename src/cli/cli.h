@@ -9,8 +9,8 @@
  *   cli_cmd.c   the commands: register, send, listen, options
  *   cli_inbox.c the commands inbox and fetch, and their JSON reader
  *
- * libcpm.a holds no src/cli objects, so tests/unit/cli/test_cli.c
- * #includes the .c files, cli_main.c with CPM_CLI_TEST defined, which
+ * libcpm.a holds no src/cli objects, so tests/unit/cli/test_*.c
+ * #include the .c files, cli_main.c with CPM_CLI_TEST defined, which
  * leaves out main().  All of them compile in one translation unit: keep
  * static names distinct across the files (and clear of cmocka's, e.g.
  * print_message), and use lib, sip and libc only. */
@@ -476,7 +476,8 @@ struct cpm_cli_inbox {
 /* Read {"aor":..., "messages":[{...}, ...]}: keys in any order, unknown
  * keys (of any JSON type) skipped, strings unescaped (\uXXXX and surrogate
  * pairs to UTF-8), over-long display text cut at a character boundary.
- * 0, or CPM_EPARSE/CPM_ELIMIT with a message in err. */
+ * 0, or CPM_EPARSE, CPM_ELIMIT (more than CPM_CLI_INBOX_MAX messages,
+ * nesting deeper than 64, a string over 4 MiB), with a message in err. */
 int cpm_cli_inbox_parse(struct cpm_str json, struct cpm_cli_inbox *out,
 			char *err, size_t errsz);
 void cpm_cli_inbox_free(struct cpm_cli_inbox *in);

@@ -386,7 +386,7 @@ int cpm_cli_inbox_parse(struct cpm_str json, struct cpm_cli_inbox *out,
 
 	memset(out, 0, sizeof *out);
 	cpm_buf_init(&key, 256);
-	cpm_buf_init(&tmp, 1 << 16);
+	cpm_buf_init(&tmp, 4u << 20);
 	if (!json_take(&j, '{')) {
 		snprintf(err, errsz, "not a JSON object");
 		rc = CPM_EPARSE;
