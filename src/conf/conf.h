@@ -125,6 +125,7 @@ struct cpm_conf {
 		int idle_timeout;        /* ms */
 		int max_connections;
 		size_t max_out_buffer;   /* bytes per connection */
+		char public_url[CPM_CONF_PATH_LEN]; /* "" = http://listen */
 	} http;
 	struct {
 		bool store_and_forward; /* keep undeliverable MESSAGEs (202) */
@@ -133,6 +134,8 @@ struct cpm_conf {
 		int max_lifetime;       /* s a stored message is kept */
 		int retry_interval;     /* s before retrying a failed delivery */
 		int delivery_batch;     /* messages fetched per delivery round */
+		int delivery_window;    /* MESSAGEs in flight per device */
+		size_t max_inline_size; /* larger stored bodies: deferred */
 		int sweep_interval;     /* s between expiry sweeps */
 	} im;
 	struct {

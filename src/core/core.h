@@ -114,6 +114,22 @@ struct cpm_store_worker *cpm_core_store(struct cpm_core *c);
 uv_loop_t *cpm_core_loop(struct cpm_core *c);
 const struct cpm_conf *cpm_core_conf(const struct cpm_core *c);
 
+/* HTTP Digest (RFC 7616) with the users' SIP credentials, for the HTTP
+ * API; the nonces are core's (same lifetime and nc replay rules as SIP).
+ * cpm_core_http_challenge fills vals with WWW-Authenticate values, one per
+ * auth.algorithms entry (at most max); returns their count or CPM_E*.
+ * cpm_core_http_verify checks an Authorization value for user u of realm,
+ * for a request with this method and request-target: 0, CPM_EAGAIN (stale
+ * nonce: challenge again with stale=true), CPM_EAUTH (wrong user or
+ * response), CPM_EPARSE (malformed, or uri is not the target). */
+#define CPM_CORE_CHALLENGE_MAX 256
+struct cpm_store_user;
+int cpm_core_http_challenge(struct cpm_core *c, const char *realm, bool stale,
+			    char vals[][CPM_CORE_CHALLENGE_MAX], int max);
+int cpm_core_http_verify(struct cpm_core *c, const char *method, const char *target,
+			 struct cpm_str authorization, const char *realm,
+			 const struct cpm_store_user *u);
+
 /* The SIP status code that answers an internal error. */
 int cpm_core_err_status(int err);
 

@@ -34,7 +34,8 @@ struct cpm_im_ctl {
 	struct cpm_im_profile profile;
 	struct cpm_im_class cls;
 	struct cpm_im_limits lim;
-	uint64_t n_stored, n_delivered, n_failed, n_expired;
+	uint64_t n_stored, n_delivered, n_failed, n_expired, n_fetched;
+	bool deferred_ok; /* the HTTP API serves /m/ID: deferred retrieval */
 	bool stopping;
 	void (*change_cb)(void *arg, const char *aor);
 	void *change_arg;
@@ -301,9 +302,11 @@ static void usage_done(void *arg)
 	switch (j->d.fate) {
 	case CPM_IM_STORE:
 	case CPM_IM_STORE_DEFERRED:
-		/* Deferred retrieval (RFC 4483 external-body + HTTP fetch)
-		 * is not served yet: such messages are pushed like the others,
-		 * so they still reach the user. */
+		/* deferred retrieval (RFC 4483): the devices get a notice with
+		 * the pick-up URL; without an HTTP API the body is pushed */
+		if (j->d.fate == CPM_IM_STORE_DEFERRED && ctl->deferred_ok)
+			j->m.flags |= CPM_STORE_MSG_F_DEFERRED;
+		cpm_rand_hex(j->m.token, 16);
 		j->m.expires = j->d.expires > 0 ? cpm_wall_s() + j->d.expires : 0;
 		if (j->d.report_delivered)
 			j->m.flags |= CPM_STORE_MSG_F_NOTIFY;
@@ -406,6 +409,7 @@ static bool on_undelivered(void *arg, struct cpm_txn *st, const struct cpm_sip_m
 /* ----------------------------------------------------------- delivering */
 
 struct item {
+	struct run *r;
 	int64_t id;
 	int flags, kind;
 	char message_id[128];
@@ -415,10 +419,17 @@ struct item {
 	char content_type[128];
 	char subject[256];
 	int64_t date;
+	int64_t expires;
+	char token[33];
 	char *body;
 	size_t body_len;
 };
 
+/* One device's delivery run: a batch of stored messages read in arrival
+ * order, sent with at most im.delivery_window MESSAGEs in flight; each
+ * final answer is recorded by its own group-committed store job, so many
+ * answers share one fsync.  The next batch is read once every answer of
+ * this one is recorded (a re-read never returns what was just delivered). */
 struct run {
 	struct run *prev, *next;
 	struct cpm_im_ctl *ctl;
@@ -426,24 +437,34 @@ struct run {
 	char contact[512];
 	char device[256]; /* +sip.instance or DEVICE_AOR */
 	struct item *items;
-	size_t n, i, cap;
+	size_t n, sent, cap;
+	unsigned inflight; /* MESSAGEs without a final answer */
+	unsigned marks;    /* answers not yet recorded */
 	int64_t after_id;
 	int rc;
-	bool busy;       /* a store job or a MESSAGE is in flight */
+	bool fetching;   /* a store read is in flight */
 	bool again;      /* a REGISTER came while busy: look again */
+	bool halted;     /* the device is unreachable: no more sends */
+	bool gone;       /* the binding is gone or the server stops */
+	bool dirty;      /* the queue changed since the last notice */
 	unsigned backoff; /* seconds, 0 = none */
 	uv_timer_t timer;
 	bool timer_on;
 };
 
-static void run_next(struct run *r);
+static void run_pump(struct run *r);
 static void run_fetch(struct run *r);
+
+static bool run_busy(const struct run *r)
+{
+	return r->fetching || r->inflight || r->marks;
+}
 
 static void items_clear(struct run *r)
 {
 	for (size_t k = 0; k < r->n; k++)
 		free(r->items[k].body);
-	r->n = r->i = 0;
+	r->n = r->sent = 0;
 }
 
 static void run_closed(uv_handle_t *h)
@@ -457,6 +478,10 @@ static void run_closed(uv_handle_t *h)
 static void run_end(struct run *r)
 {
 	struct cpm_im_ctl *ctl = r->ctl;
+	if (r->dirty) {
+		r->dirty = false;
+		changed(ctl, r->aor);
+	}
 	if (r->prev)
 		r->prev->next = r->next;
 	else
@@ -482,6 +507,7 @@ static int collect(void *arg, const struct cpm_store_msg *m)
 	}
 	struct item *it = &r->items[r->n];
 	memset(it, 0, sizeof *it);
+	it->r = r;
 	it->id = m->id;
 	it->flags = m->flags;
 	it->kind = m->kind;
@@ -492,7 +518,10 @@ static int collect(void *arg, const struct cpm_store_msg *m)
 	snprintf(it->content_type, sizeof it->content_type, "%s", m->content_type);
 	snprintf(it->subject, sizeof it->subject, "%s", m->subject);
 	it->date = m->date;
-	if (m->body_len) {
+	it->expires = m->expires;
+	snprintf(it->token, sizeof it->token, "%s", m->token);
+	/* a deferred message's notice names the body; it does not carry it */
+	if (m->body_len && !(m->flags & CPM_STORE_MSG_F_DEFERRED)) {
 		it->body = malloc(m->body_len);
 		if (!it->body)
 			return CPM_ENOMEM;
@@ -507,43 +536,41 @@ static void fetch_work(struct cpm_store *s, void *arg)
 {
 	struct run *r = arg;
 	int limit = r->ctl->conf->im.delivery_batch;
-	if (strcmp(r->device, DEVICE_AOR) == 0)
-		r->rc = cpm_store_msg_list_pending(s, r->aor, r->after_id, limit, cpm_wall_s(),
-						   collect, r);
-	else
-		r->rc = cpm_store_msg_list_pending_device(s, r->aor, r->device, r->after_id,
-							  limit, cpm_wall_s(), collect, r);
+	/* the AoR-level device "*" has delivery rows too: the notices of
+	 * deferred messages, which stay waiting until fetched */
+	r->rc = cpm_store_msg_list_pending_device(s, r->aor, r->device, r->after_id, limit,
+						  cpm_wall_s(), collect, r);
 }
 
 static void fetch_done(void *arg)
 {
 	struct run *r = arg;
-	r->busy = false;
+	r->fetching = false;
 	if (r->rc < 0) {
 		cpm_loge(r->aor, "cannot read stored messages: %s", cpm_strerror(r->rc));
-		run_end(r);
-		return;
-	}
-	if (r->n == 0) {
-		if (r->again) { /* a REGISTER came meanwhile: one more look */
+		items_clear(r);
+		r->gone = true;
+	} else if (r->n == 0) {
+		if (r->again && !r->ctl->stopping) {
+			/* a REGISTER came meanwhile: one more look */
 			r->again = false;
 			r->after_id = 0;
 			run_fetch(r);
 			return;
 		}
-		run_end(r); /* nothing (more) waits for this device */
-		return;
+		r->gone = true; /* nothing (more) waits for this device */
 	}
-	run_next(r);
+	run_pump(r);
 }
 
 static void run_fetch(struct run *r)
 {
 	items_clear(r);
-	r->busy = true;
+	r->fetching = true;
 	if (cpm_store_worker_submit(r->ctl->store, fetch_work, fetch_done, r)) {
-		r->busy = false;
-		run_end(r);
+		r->fetching = false;
+		r->gone = true;
+		run_pump(r);
 	}
 }
 
@@ -551,29 +578,31 @@ struct mark {
 	struct run *r;
 	int64_t id;
 	int state; /* CPM_STORE_DLV_* */
-	bool aor_level;
+	bool aor_level; /* the message's own state, for every device */
 };
 
-static void mark_work(struct cpm_store *s, void *arg)
+static int mark_work(struct cpm_store *s, void *arg)
 {
 	struct mark *k = arg;
 	if (k->aor_level)
-		cpm_store_msg_state_set(s, k->id, k->state == CPM_STORE_DLV_DELIVERED
-							 ? CPM_STORE_MSG_DELIVERED
-							 : CPM_STORE_MSG_FAILED);
-	else
-		cpm_store_msg_delivery_set(s, k->id, k->r->device, k->state, cpm_wall_s());
+		return cpm_store_msg_state_set(s, k->id, k->state == CPM_STORE_DLV_DELIVERED
+								 ? CPM_STORE_MSG_DELIVERED
+								 : CPM_STORE_MSG_FAILED);
+	return cpm_store_msg_delivery_set(s, k->id, k->r->device, k->state, cpm_wall_s());
 }
 
-static void mark_done(void *arg)
+static void mark_done(void *arg, int rc)
 {
 	struct mark *k = arg;
 	struct run *r = k->r;
+	/* not recorded: the message is offered again later, with its Call-ID */
+	if (rc < 0)
+		cpm_logw(r->aor, "cannot record the delivery of %lld: %s", (long long)k->id,
+			 cpm_strerror(rc));
 	free(k);
-	changed(r->ctl, r->aor);
-	r->busy = false;
-	r->i++;
-	run_next(r);
+	r->marks--;
+	r->dirty = true;
+	run_pump(r);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -581,7 +610,8 @@ static void on_timer(uv_timer_t *t)
 	struct run *r = t->data;
 	r->timer_on = false;
 	if (!cpm_core_binding_alive(r->ctl->core, r->aor, r->contact)) {
-		run_end(r);
+		r->gone = true;
+		run_pump(r);
 		return;
 	}
 	r->after_id = 0;
@@ -590,34 +620,38 @@ static void on_timer(uv_timer_t *t)
 
 static void on_sent(void *arg, int status, const struct cpm_sip_msg *resp)
 {
-	struct run *r = arg;
+	struct item *it = arg;
+	struct run *r = it->r;
 	struct cpm_im_ctl *ctl = r->ctl;
-	struct item *it = &r->items[r->i];
-	r->busy = false;
+	r->inflight--;
 	if (status == 408 || status == 480 || status == 503 || status == 500) {
-		/* the device is not reachable now: try again later while it
-		 * stays registered (exponential back-off) */
-		unsigned base = (unsigned)ctl->conf->im.retry_interval;
-		r->backoff = r->backoff ? r->backoff * 2 : base;
-		if (r->backoff > base * 32)
-			r->backoff = base * 32;
-		cpm_logi(it->call_id, "delivery of %lld to %s failed (%d), retry in %u s",
-			 (long long)it->id, r->contact, status, r->backoff);
-		items_clear(r);
-		r->timer_on = true;
-		uv_timer_start(&r->timer, on_timer, (uint64_t)r->backoff * 1000, 0);
+		/* the device is not reachable now: stop sending, and try
+		 * again later while it stays registered */
+		cpm_logi(it->call_id, "delivery of %lld to %s failed (%d)", (long long)it->id,
+			 r->contact, status);
+		r->halted = true;
+		run_pump(r);
 		return;
 	}
 	r->backoff = 0;
 	struct mark *k = calloc(1, sizeof *k);
 	if (!k) {
-		run_end(r);
+		r->halted = true;
+		run_pump(r);
 		return;
 	}
 	k->r = r;
 	k->id = it->id;
-	k->aor_level = strcmp(r->device, DEVICE_AOR) == 0;
-	if (status >= 200 && status < 300) {
+	bool deferred = it->flags & CPM_STORE_MSG_F_DEFERRED;
+	/* a deferred message stays waiting once its notice is taken: only
+	 * the device's notice is recorded (the fetch delivers it) */
+	k->aor_level = strcmp(r->device, DEVICE_AOR) == 0 && !deferred;
+	if (deferred) {
+		bool ok = status >= 200 && status < 300;
+		k->state = ok ? CPM_STORE_DLV_DELIVERED : CPM_STORE_DLV_FAILED;
+		cpm_logi(it->call_id, "notice of stored message %lld %s by %s (%d)",
+			 (long long)it->id, ok ? "taken" : "refused", r->contact, status);
+	} else if (status >= 200 && status < 300) {
 		ctl->n_delivered++;
 		k->state = CPM_STORE_DLV_DELIVERED;
 		cpm_logi(it->call_id, "stored message %lld delivered to %s (%d)", (long long)it->id,
@@ -634,24 +668,52 @@ static void on_sent(void *arg, int status, const struct cpm_sip_msg *resp)
 		cpm_logn(it->call_id, "stored message %lld refused by %s (%d)", (long long)it->id,
 			 r->contact, status);
 	}
-	r->busy = true;
-	if (cpm_store_worker_submit(ctl->store, mark_work, mark_done, k)) {
+	r->marks++;
+	if (cpm_store_worker_submit_batchable(ctl->store, mark_work, mark_done, k)) {
 		free(k);
-		r->busy = false;
-		run_end(r);
+		r->marks--;
+		r->halted = true;
 	}
+	run_pump(r);
 }
 
-static void run_next(struct run *r)
+/* The notice of a deferred message (seed 001 Fig. 1, RFC 4483 content
+ * indirection): Content-Type message/external-body with access-type URL,
+ * the pick-up URL (with the single-use token), the size and the expiry;
+ * the body is the stored part's own headers, with no content (RFC 2046
+ * §5.2.3).  From and Subject are the original ones. */
+static int notice_build(struct run *r, const struct item *it, struct cpm_buf *ctype,
+			struct cpm_buf *body)
 {
-	struct cpm_im_ctl *ctl = r->ctl;
-	if (r->i >= r->n) {
-		/* batch done: read the next one */
-		r->after_id = r->n ? r->items[r->n - 1].id : r->after_id;
-		run_fetch(r);
-		return;
+	char url[1200];
+	int rc = cpm_im_ctl_url(r->ctl, it->id, it->token, url, sizeof url);
+	if (rc)
+		return rc;
+	rc = cpm_buf_printf(ctype, "message/external-body; access-type=\"URL\"; URL=\"%s\"; "
+				   "size=%zu",
+			    url, it->body_len);
+	if (!rc && it->expires > 0) {
+		char when[64];
+		time_t t = (time_t)it->expires;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof when, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		rc = cpm_buf_printf(ctype, "; expiration=\"%s\"", when);
 	}
-	struct item *it = &r->items[r->i];
+	if (!rc)
+		rc = cpm_buf_printf(body, "Content-Type: %s\r\nContent-ID: <m%lld.%.8s@%s>\r\n\r\n",
+				    it->content_type, (long long)it->id, it->token,
+				    r->ctl->conf->server.ndomains ? r->ctl->conf->server.domains[0]
+								  : "cpmd.invalid");
+	return rc;
+}
+
+/* Send one stored message to the run's contact: the original From (a
+ * fresh tag: a new transaction), To the AoR, the stored Call-ID, the
+ * original Date (RFC 3261 §20.17) and the unchanged body, or the notice
+ * of a deferred one. */
+static int send_item(struct run *r, struct item *it)
+{
 	char date[64];
 	time_t t = (time_t)it->date;
 	struct tm tm;
@@ -661,8 +723,6 @@ static void run_next(struct run *r)
 	cpm_rand_hex(tag, 8);
 	struct cpm_buf h;
 	cpm_buf_init(&h, 8192);
-	/* the original From (a fresh tag: a new transaction), To the AoR,
-	 * the stored Call-ID, the original Date (RFC 3261 §20.17) */
 	int rc = cpm_buf_printf(&h, "From: %s%s<%s>;tag=%s\r\nTo: <sip:%s>\r\nCall-ID: %s\r\n"
 				    "CSeq: 1 MESSAGE\r\nDate: %s\r\n",
 				it->display, it->display[0] ? " " : "", it->sender, tag, r->aor,
@@ -671,19 +731,80 @@ static void run_next(struct run *r)
 		rc = cpm_buf_printf(&h, "Subject: %s\r\n", it->subject);
 	if (!rc && it->kind == CPM_STORE_MSG_REPORT)
 		rc = cpm_buf_puts(&h, "Content-Disposition: notification\r\n");
+	struct cpm_buf ct, nb;
+	cpm_buf_init(&ct, 2048);
+	cpm_buf_init(&nb, 1024);
+	bool deferred = it->flags & CPM_STORE_MSG_F_DEFERRED;
+	if (!rc && deferred)
+		rc = notice_build(r, it, &ct, &nb);
 	if (!rc)
-		rc = cpm_core_send_to_contact(ctl->core, r->aor, r->contact, "MESSAGE", h.p,
-					      cpm_str_from_cstr(it->content_type),
-					      (struct cpm_str){ it->body, it->body_len }, on_sent,
-					      r);
+		rc = cpm_core_send_to_contact(
+			r->ctl->core, r->aor, r->contact, "MESSAGE", h.p,
+			deferred ? (struct cpm_str){ ct.p, ct.len } : cpm_str_from_cstr(it->content_type),
+			deferred ? (struct cpm_str){ nb.p, nb.len }
+				 : (struct cpm_str){ it->body, it->body_len },
+			on_sent, it);
 	cpm_buf_free(&h);
-	if (rc) {
-		if (rc != CPM_ENOTFOUND)
-			cpm_logi(r->aor, "cannot deliver to %s: %s", r->contact, cpm_strerror(rc));
-		run_end(r); /* the binding is gone, or the server stops */
+	cpm_buf_free(&ct);
+	cpm_buf_free(&nb);
+	if (rc && rc != CPM_ENOTFOUND)
+		cpm_logi(r->aor, "cannot deliver to %s: %s", r->contact, cpm_strerror(rc));
+	return rc;
+}
+
+/* The run's one step function: fill the window; once every MESSAGE is
+ * answered and every answer recorded, read the next batch, wait and
+ * retry (unreachable device), or end. */
+static void run_pump(struct run *r)
+{
+	struct cpm_im_ctl *ctl = r->ctl;
+	unsigned window = (unsigned)ctl->conf->im.delivery_window;
+	if (ctl->stopping)
+		r->gone = true;
+	while (!r->halted && !r->gone && !r->fetching && r->sent < r->n &&
+	       r->inflight < window) {
+		if (send_item(r, &r->items[r->sent])) {
+			r->gone = true; /* the binding is gone, or the server stops */
+			break;
+		}
+		r->sent++;
+		r->inflight++;
+	}
+	if (run_busy(r))
+		return;
+	if (r->dirty) {
+		r->dirty = false;
+		changed(ctl, r->aor);
+	}
+	if (r->gone) {
+		run_end(r);
 		return;
 	}
-	r->busy = true;
+	if (r->halted) {
+		r->halted = false;
+		items_clear(r);
+		if (r->again) { /* the device registered again meanwhile */
+			r->again = false;
+			r->backoff = 0;
+			r->after_id = 0;
+			run_fetch(r);
+			return;
+		}
+		/* exponential back-off while the binding lives */
+		unsigned base = (unsigned)ctl->conf->im.retry_interval;
+		r->backoff = r->backoff ? r->backoff * 2 : base;
+		if (r->backoff > base * 32)
+			r->backoff = base * 32;
+		cpm_logi(r->aor, "deliveries to %s retry in %u s", r->contact, r->backoff);
+		r->timer_on = true;
+		uv_timer_start(&r->timer, on_timer, (uint64_t)r->backoff * 1000, 0);
+		return;
+	}
+	if (r->sent >= r->n && !r->timer_on) {
+		/* batch done: read the next one */
+		r->after_id = r->n ? r->items[r->n - 1].id : r->after_id;
+		run_fetch(r);
+	}
 }
 
 static void on_registered(void *arg, const char *aor, const char *contact, const char *device)
@@ -701,7 +822,7 @@ static void on_registered(void *arg, const char *aor, const char *contact, const
 				r->backoff = 0;
 				r->after_id = 0;
 				run_fetch(r);
-			} else if (r->busy) {
+			} else if (run_busy(r)) {
 				r->again = true;
 			}
 			return;
@@ -792,6 +913,124 @@ static void on_expire(uv_timer_t *t)
 		free(e);
 }
 
+/* ------------------------------------------------------- pick-up (HTTP) */
+
+int cpm_im_ctl_url(const struct cpm_im_ctl *ctl, int64_t id, const char *token, char *out,
+		   size_t sz)
+{
+	const struct cpm_conf *c = ctl->conf;
+	int n;
+	if (c->http.public_url[0]) {
+		size_t l = strlen(c->http.public_url);
+		while (l && c->http.public_url[l - 1] == '/')
+			l--;
+		n = snprintf(out, sz, "%.*s/m/%lld", (int)l, c->http.public_url, (long long)id);
+	} else {
+		const struct cpm_conf_listen *l = &c->http.listen;
+		/* an unspecified address is no place to fetch from: the domain */
+		bool any = strcmp(l->host, "0.0.0.0") == 0 || strcmp(l->host, "::") == 0;
+		const char *host = any && c->server.ndomains ? c->server.domains[0] : l->host;
+		bool v6 = strchr(host, ':') != NULL;
+		n = snprintf(out, sz, "http://%s%s%s:%u/m/%lld", v6 ? "[" : "", host, v6 ? "]" : "",
+			     (unsigned)l->port, (long long)id);
+	}
+	if (n > 0 && (size_t)n < sz && token && token[0])
+		n += snprintf(out + n, sz - (size_t)n, "?t=%s", token);
+	return n < 0 || (size_t)n >= sz ? CPM_ETOOBIG : 0;
+}
+
+struct fetch_job {
+	struct cpm_im_ctl *ctl;
+	int64_t id;
+	char aor[256];
+	char token[64];
+	bool by_token;
+	cpm_im_fetch_cb *cb;
+	void *arg;
+	struct cpm_store_msg m;
+	bool got;       /* m holds the row (its body malloc'd) */
+	bool delivered; /* this fetch delivered it */
+	int rc;
+};
+
+/* Constant time: the token is a secret. */
+static bool token_eq(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned diff = la != lb;
+	for (size_t i = 0; i < la && i < lb; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+static void fetch_one_work(struct cpm_store *s, void *arg)
+{
+	struct fetch_job *f = arg;
+	f->rc = cpm_store_msg_get(s, f->id, &f->m);
+	if (f->rc)
+		return;
+	f->got = true;
+	bool waiting = f->m.state == CPM_STORE_MSG_STORED;
+	if (f->m.expires > 0 && f->m.expires <= cpm_wall_s()) {
+		f->rc = CPM_ENOTFOUND; /* expired: the sweep removes it */
+	} else if (f->by_token) {
+		if (!waiting || !f->m.token[0] || !token_eq(f->m.token, f->token))
+			f->rc = CPM_ENOTFOUND; /* no hint whether the id exists */
+	} else if (strcmp(f->m.recipient, f->aor) != 0) {
+		f->rc = CPM_EPERM;
+	}
+	if (!f->rc && waiting) {
+		f->rc = cpm_store_msg_state_set(s, f->id, CPM_STORE_MSG_DELIVERED);
+		f->delivered = f->rc == 0;
+	}
+}
+
+static void fetch_one_done(void *arg)
+{
+	struct fetch_job *f = arg;
+	struct cpm_im_ctl *ctl = f->ctl;
+	if (f->delivered) {
+		ctl->n_fetched++;
+		cpm_logi(f->m.call_id, "stored message %lld fetched by %s", (long long)f->id,
+			 f->m.recipient);
+		if ((f->m.flags & CPM_STORE_MSG_F_NOTIFY) && !ctl->stopping)
+			report_send(ctl, f->m.sender, f->m.recipient, f->m.message_id, "delivered");
+		changed(ctl, f->m.recipient);
+	}
+	f->cb(f->arg, f->rc, f->rc ? NULL : &f->m);
+	if (f->got)
+		cpm_store_msg_free_body(&f->m);
+	free(f);
+}
+
+int cpm_im_ctl_fetch(struct cpm_im_ctl *ctl, int64_t id, const char *aor, const char *token,
+		     cpm_im_fetch_cb *cb, void *arg)
+{
+	if (!cb || id <= 0 || (!aor && !token))
+		return CPM_EINVAL;
+	struct fetch_job *f = calloc(1, sizeof *f);
+	if (!f)
+		return CPM_ENOMEM;
+	f->ctl = ctl;
+	f->id = id;
+	f->cb = cb;
+	f->arg = arg;
+	if (aor)
+		snprintf(f->aor, sizeof f->aor, "%s", aor);
+	if (token) {
+		f->by_token = true;
+		if (strlen(token) >= sizeof f->token) {
+			free(f);
+			return CPM_ENOTFOUND;
+		}
+		snprintf(f->token, sizeof f->token, "%s", token);
+	}
+	int rc = cpm_store_worker_submit(ctl->store, fetch_one_work, fetch_one_done, f);
+	if (rc)
+		free(f);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- setup */
 
 int cpm_im_ctl_new(struct cpm_core *core, struct cpm_im_ctl **out)
@@ -810,7 +1049,10 @@ int cpm_im_ctl_new(struct cpm_core *core, struct cpm_im_ctl **out)
 	ctl->cls.max_bytes = ctl->conf->im.max_bytes;
 	ctl->cls.max_lifetime = ctl->conf->im.max_lifetime;
 	ctl->lim.default_lifetime = ctl->conf->im.max_lifetime;
-	ctl->lim.max_inline_size = 0; /* deferred retrieval comes with /m/<id> */
+	/* deferred retrieval needs the HTTP API's /m/ID; without it, every
+	 * stored message is pushed */
+	ctl->deferred_ok = ctl->conf->http.listen.port != 0;
+	ctl->lim.max_inline_size = ctl->deferred_ok ? ctl->conf->im.max_inline_size : 0;
 	uv_timer_init(ctl->loop, &ctl->expire_timer);
 	ctl->expire_timer.data = ctl;
 	uint64_t sweep = (uint64_t)ctl->conf->im.sweep_interval * 1000;

@@ -97,6 +97,7 @@ struct cpm_store_msg {
 	int kind;	 /* enum cpm_store_msg_kind */
 	int flags;	 /* enum cpm_store_msg_flag bits */
 	int state;	 /* enum cpm_store_msg_state */
+	char token[33];	 /* pick-up URL secret (hex), "" if none */
 };
 
 struct cpm_store_msg_delivery {

@@ -105,6 +105,10 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER users_del AFTER DELETE ON users BEGIN"
 	" DELETE FROM profiles WHERE aor = old.aor;"
 	" END;",
+	/* 3 -> 4: the secret of a message's pick-up URL (deferred
+	 * retrieval, RFC 4483): GET /m/ID?t=TOKEN works without the
+	 * recipient's credentials while the message waits. */
+	"ALTER TABLE messages ADD COLUMN token TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -149,7 +153,7 @@ enum stmt_id {
 #define MSG_COLS                                                          \
 	"id, recipient, sender, sender_display, call_id, message_id, "       \
 	"content_type, subject, body, date, created, expires, kind, flags, " \
-	"state"
+	"state, token"
 #define MSG_UNEXPIRED "(expires = 0 OR expires > ?3)"
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -174,9 +178,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BIND_PURGE] = "DELETE FROM bindings WHERE expires <= ?1",
 	[ST_MSG_PUT] = "INSERT INTO messages (recipient, sender, sender_display, "
 		       "call_id, message_id, content_type, subject, body, date, "
-		       "created, expires, kind, flags, state, body_len) VALUES (?1, "
-		       "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-		       "?15)",
+		       "created, expires, kind, flags, state, body_len, token) "
+		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+		       "?13, ?14, ?15, ?16)",
 	[ST_MSG_GET] = "SELECT " MSG_COLS " FROM messages WHERE id = ?1",
 	[ST_MSG_LIST] = "SELECT " MSG_COLS " FROM messages WHERE recipient = ?1 "
 			"AND state = 0 AND id > ?2 AND " MSG_UNEXPIRED
@@ -765,6 +769,8 @@ static int read_msg(sqlite3_stmt *st, struct cpm_store_msg *m)
 	m->kind = sqlite3_column_int(st, 12);
 	m->flags = sqlite3_column_int(st, 13);
 	m->state = sqlite3_column_int(st, 14);
+	if (!col_text(st, 15, m->token, sizeof m->token))
+		return CPM_ESTORE;
 	return 0;
 }
 
@@ -791,6 +797,7 @@ static int sq_msg_put(struct cpm_store *s, struct cpm_store_msg *m)
 	sqlite3_bind_int(st, 13, m->flags);
 	sqlite3_bind_int(st, 14, m->state);
 	sqlite3_bind_int64(st, 15, (int64_t)m->body_len);
+	bind_text(st, 16, m->token);
 	int r = sqlite3_step(st);
 	if (r == SQLITE_DONE) {
 		m->id = sqlite3_last_insert_rowid(SQ(s)->db);
