@@ -737,11 +737,14 @@ static int fetch_write(const struct cpm_cli_args *a, const char *id,
 {
 	struct cpm_str ct = cpm_cli_http_hdr_get(r, "Content-Type");
 	struct cpm_str from = cpm_cli_http_hdr_get(r, "X-CPM-From");
-	struct cpm_str date = cpm_cli_http_hdr_get(r, "Date");
+	struct cpm_str date = cpm_cli_http_hdr_get(r, "X-CPM-Date");
+	struct cpm_str body = r->body;
 	char name[600];
 	FILE *f = stdout;
 	bool to_file = a->output && strcmp(a->output, "-") != 0;
 
+	if (!date.len)
+		date = cpm_cli_http_hdr_get(r, "Date");
 	if (to_file) {
 		snprintf(name, sizeof name, "%s", a->output);
 		f = fopen(name, "wb");
@@ -750,15 +753,22 @@ static int fetch_write(const struct cpm_cli_args *a, const char *id,
 		 * write binary data to a terminal */
 		f = save_new(id, name, sizeof name);
 		to_file = true;
+	} else {
+		/* on standard output, the content of a message/cpim (RFC
+		 * 3862) body, as listen shows it; -o keeps the body as is */
+		struct cpm_str mime = CPM_STR_NULL, params, ict, inner;
+		if (ct.len && cpm_sip_ctype_parse(ct, &mime, &params) == 0 &&
+		    cpm_str_ieq_cstr(mime, "message/cpim") &&
+		    cpm_cli_cpim_unwrap(body, &ict, &inner) && mime_is_text(ict))
+			body = inner;
 	}
 	if (!f) {
 		fprintf(stderr, "cpm: cannot write '%s': %s\n", name, strerror(errno));
 		return CPM_CLI_EXIT_FAIL;
 	}
-	size_t n = r->body.len ? fwrite(r->body.s, 1, r->body.len, f) : 0;
-	bool ok = n == r->body.len;
-	if (!to_file && isatty(STDOUT_FILENO) && r->body.len &&
-	    r->body.s[r->body.len - 1] != '\n')
+	size_t n = body.len ? fwrite(body.s, 1, body.len, f) : 0;
+	bool ok = n == body.len;
+	if (!to_file && isatty(STDOUT_FILENO) && body.len && body.s[body.len - 1] != '\n')
 		fputc('\n', f);
 	if (to_file)
 		ok = fclose(f) == 0 && ok;
@@ -770,8 +780,8 @@ static int fetch_write(const struct cpm_cli_args *a, const char *id,
 		return CPM_CLI_EXIT_FAIL;
 	}
 	if (to_file) {
-		printf("saved %zu bytes (%.*s) from %.*s, sent %.*s, to %s\n",
-		       r->body.len, CPM_STR_FMT(ct.len ? ct : CPM_STR("no type")),
+		printf("saved %zu bytes (%.*s) from %.*s, sent %.*s, to %s\n", body.len,
+		       CPM_STR_FMT(ct.len ? ct : CPM_STR("no type")),
 		       CPM_STR_FMT(from.len ? from : CPM_STR("?")),
 		       CPM_STR_FMT(date.len ? date : CPM_STR("?")), name);
 		fflush(stdout);
@@ -837,6 +847,11 @@ int cpm_cli_cmd_fetch(const struct cpm_cli_args *a)
 	} else if (r->status == 401 && !a->user[0]) {
 		fprintf(stderr, "cpm: %s: authentication required (give --user and --password)\n",
 			what);
+	} else if (r->status == 401 && h.sent_credentials) {
+		/* the server answers an unknown id like bad credentials, so
+		 * that ids cannot be probed */
+		fprintf(stderr, "cpm: %s: 401 %.*s (unknown message, not yours, or wrong --user/--password)\n",
+			what, CPM_STR_FMT(r->reason));
 	} else {
 		ex = http_failure(&h, r, what);
 	}
