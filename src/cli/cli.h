@@ -215,6 +215,9 @@ int cpm_cli_date_parse(struct cpm_str s, int64_t *out);
 /* "2026-11-30 03:01:02Z" (sep ' ') or "2026-11-30T03:01:02Z" (sep 'T'). */
 void cpm_cli_date_format(int64_t t, char sep, char *out, size_t outsz);
 
+/* Copy s into dst (dstsz > 0), cut at a UTF-8 character boundary when it
+ * does not fit. */
+void cpm_cli_copy_cut(struct cpm_str s, char *dst, size_t dstsz);
 /* Append the UTF-8 encoding of code point cp (RFC 3629).  CPM_EPARSE for
  * NUL, surrogates and values above U+10FFFF; CPM_ETOOBIG when b is full. */
 int cpm_cli_utf8_put(struct cpm_buf *b, unsigned long cp);
@@ -248,6 +251,19 @@ int cpm_cli_cpim_build(struct cpm_buf *b, const char *from_uri,
 /* The inner Content-Type and content of a message/cpim body. */
 bool cpm_cli_cpim_unwrap(struct cpm_str body, struct cpm_str *ctype,
 			 struct cpm_str *inner);
+
+/* The notice of a message kept on the server for pick-up (RFC 4483 content
+ * indirection: message/external-body; access-type="URL"; URL="..."). */
+struct cpm_cli_notice {
+	char url[1200];
+	char content_type[128]; /* of the content, from the body's headers */
+	int64_t size;           /* -1 when not given */
+};
+
+/* true and *n filled when ctype (a Content-Type value) is such a notice
+ * with a URL; body is the notice's body (the content's headers). */
+bool cpm_cli_notice_parse(struct cpm_str ctype, struct cpm_str body,
+			  struct cpm_cli_notice *n);
 
 /* --------------------------------------------------------------- the UA */
 

@@ -360,6 +360,8 @@ static void show_message(const struct cpm_sip_msg *m, bool json)
 	int64_t sent;
 	bool stored = message_stored(m, &sent);
 	bool report = message_report(m, &d);
+	struct cpm_cli_notice nt;
+	bool notice = !report && cpm_cli_notice_parse(ctype, m->body, &nt);
 
 	if (sent)
 		cpm_cli_date_format(sent, json ? 'T' : ' ', when, sizeof when);
@@ -389,6 +391,10 @@ static void show_message(const struct cpm_sip_msg *m, bool json)
 			put_json_str(&b, cpm_str_from_cstr(when));
 		}
 		cpm_buf_printf(&b, ",\"stored\":%s", stored ? "true" : "false");
+		if (notice) {
+			cpm_buf_puts(&b, ",\"fetch_url\":");
+			put_json_str(&b, cpm_str_from_cstr(nt.url));
+		}
 		if (report) {
 			static const char *const keys[5] = { "message_id", "status",
 							     "notification", "recipient",
@@ -421,6 +427,15 @@ static void show_message(const struct cpm_sip_msg *m, bool json)
 		}
 		if (report) {
 			put_report_line(&b, &d, from);
+		} else if (notice) {
+			/* RFC 4483: the content waits on the server */
+			cpm_buf_printf(&b, "%s: [waiting on the server: %s", from,
+				       nt.content_type[0] ? nt.content_type : "?");
+			if (nt.size >= 0)
+				cpm_buf_printf(&b, ", %lld bytes", (long long)nt.size);
+			cpm_buf_puts(&b, "; cpm fetch '");
+			put_line_text(&b, cpm_str_from_cstr(nt.url));
+			cpm_buf_puts(&b, "']");
 		} else {
 			cpm_buf_printf(&b, "%s: ", from);
 			if (is_text(mime))

@@ -264,16 +264,6 @@ static int json_member(struct json *j, bool *first, struct cpm_buf *key)
 	return json_take(j, ':') ? 1 : CPM_EPARSE;
 }
 
-/* Copy s into a fixed field, cut at a UTF-8 character boundary. */
-static void field_cut(struct cpm_str s, char *dst, size_t dstsz)
-{
-	size_t n = s.len < dstsz - 1 ? s.len : dstsz - 1;
-	while (n > 0 && n < s.len && ((unsigned char)s.s[n] & 0xc0) == 0x80)
-		n--;
-	memcpy(dst, s.s, n);
-	dst[n] = '\0';
-}
-
 /* A string or null (empty) into a fixed field; cut when must_fit is false,
  * CPM_ELIMIT otherwise. */
 static int json_field_str(struct json *j, struct cpm_buf *tmp, char *dst,
@@ -289,7 +279,7 @@ static int json_field_str(struct json *j, struct cpm_buf *tmp, char *dst,
 		return rc;
 	if (must_fit && tmp->len >= dstsz)
 		return CPM_ELIMIT;
-	field_cut(cpm_buf_str(tmp), dst, dstsz);
+	cpm_cli_copy_cut(cpm_buf_str(tmp), dst, dstsz);
 	return 0;
 }
 

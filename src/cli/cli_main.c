@@ -116,6 +116,8 @@ static const char usage_listen[] =
 	"  [stored, sent 2026-11-30 03:01:02Z] bob@example.test: TEXT\n"
 	"Delivery reports (RFC 5438 IMDN, message/imdn+xml) are shown as\n"
 	"  report: MESSAGE-ID delivered by bob@example.test\n"
+	"and the notice of a message kept on the server for pick-up (RFC 4483)\n"
+	"  bob@example.test: [waiting on the server: TYPE, N bytes; cpm fetch 'URL']\n"
 	"isComposing indications (RFC 3994) are answered but not shown.\n"
 	"\n"
 	"  --count N      exit after N messages\n"
@@ -127,7 +129,8 @@ static const char usage_listen[] =
 	"  --json         one JSON object per line instead: from, to,\n"
 	"                 content_type, body, call_id, date (the Date header),\n"
 	"                 sent (ISO 8601, when Date is readable), stored (true\n"
-	"                 when Date is 5 s old or more), and for a report\n"
+	"                 when Date is 5 s old or more), fetch_url (a pick-up\n"
+	"                 notice's URL), and for a report\n"
 	"                 report: {message_id, status, notification, recipient,\n"
 	"                 datetime}\n";
 

@@ -107,6 +107,15 @@ void cpm_cli_date_format(int64_t t, char sep, char *out, size_t outsz)
 		 tm.tm_min, tm.tm_sec);
 }
 
+void cpm_cli_copy_cut(struct cpm_str s, char *dst, size_t dstsz)
+{
+	size_t n = s.len < dstsz - 1 ? s.len : dstsz - 1;
+	while (n > 0 && n < s.len && ((unsigned char)s.s[n] & 0xc0) == 0x80)
+		n--;
+	memcpy(dst, s.s, n);
+	dst[n] = '\0';
+}
+
 /* ------------------------------------------------------------------ CPIM */
 
 int cpm_cli_cpim_build(struct cpm_buf *b, const char *from_uri,
@@ -155,6 +164,41 @@ bool cpm_cli_cpim_unwrap(struct cpm_str body, struct cpm_str *ctype,
 	}
 	*ctype = ct;
 	*inner = (struct cpm_str){ p, (size_t)(end - p) };
+	return true;
+}
+
+/* --------------------------------------------------------------- notices */
+
+bool cpm_cli_notice_parse(struct cpm_str ctype, struct cpm_str body,
+			  struct cpm_cli_notice *n)
+{
+	struct cpm_str mime, params, v;
+	uint64_t size;
+
+	memset(n, 0, sizeof *n);
+	n->size = -1;
+	if (cpm_sip_ctype_parse(ctype, &mime, &params) != 0 ||
+	    !cpm_str_ieq_cstr(mime, "message/external-body") ||
+	    !cpm_sip_param_find(params, "access-type", &v) ||
+	    !cpm_str_ieq_cstr(cpm_sip_unquote(v), "URL") ||
+	    !cpm_sip_param_find(params, "URL", &v) ||
+	    cpm_str_copy(cpm_sip_unquote(v), n->url, sizeof n->url) != 0 || !n->url[0])
+		return false;
+	if (cpm_sip_param_find(params, "size", &v) &&
+	    cpm_str_to_u64(cpm_sip_unquote(v), INT64_MAX, &size) == 0)
+		n->size = (int64_t)size;
+	/* RFC 2046 §5.2.3: the body starts with the content's headers */
+	const char *p = body.s, *end = body.s + body.len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		struct cpm_str line = cpm_str_trim((struct cpm_str){ p, (size_t)((nl ? nl : end) - p) });
+		p = nl ? nl + 1 : end;
+		if (line.len == 0)
+			break;
+		if (cpm_str_istarts(line, "content-type:"))
+			cpm_cli_copy_cut(cpm_str_trim((struct cpm_str){ line.s + 13, line.len - 13 }),
+				       n->content_type, sizeof n->content_type);
+	}
 	return true;
 }
 

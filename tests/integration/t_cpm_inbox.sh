@@ -12,6 +12,8 @@
 #    and a second time -> exit 1 "already fetched";
 #  - alice's `cpm send --report` of a "store" (pull) message: bob's `cpm fetch` makes
 #    alice print "report: ID delivered by bob@example.test" and exit 0;
+#  - listen shows a notice as "FROM: [waiting on the server: TYPE, N bytes; cpm fetch 'URL']"
+#    (--json: fetch_url);
 #  - nothing waiting -> "no messages waiting"; no server -> exit 1, "cannot connect".
 . "$(dirname "$0")/lib.sh"
 need python3
@@ -102,7 +104,9 @@ import json, re, sys
 for l in open(sys.argv[1]):
     if l.startswith("{"):
         m = json.loads(l)
-        print(re.search(r'URL="([^"]+)"', m["content_type"]).group(1))
+        url = re.search(r'URL="([^"]+)"', m["content_type"]).group(1)
+        assert m["fetch_url"] == url, (m["fetch_url"], url)
+        print(url)
 PY
 ) || fail "no notice URL: $(cat "$T/listen.out")"
 echo "   $url"
@@ -134,6 +138,18 @@ cat "$T/report.out"
 assert_eq "$BG_RC" 0 "alice's send --report exit code"
 mid=$(sed -n -E 's/^report: ([0-9a-f]+) stored by bob@example\.test$/\1/p' "$T/report.out")
 assert_contains "$T/report.out" "report: $mid delivered by bob@example.test"
+
+check "listen shows a pick-up notice as a line with the fetch command"
+send "deferred again" --header "Content-Disposition: store&fwd"
+bg_start listen2 "$CPM" --server "127.0.0.1:$SIP_PORT" --user bob@example.test --password bob-secret \
+	listen --count 1 --duration 15
+bg_wait "$BG_PID" 20
+cat "$T/listen2.out"
+line=$(grep -E "^alice@example.test: \[waiting on the server: text/plain, 14 bytes; cpm fetch 'http://[^']+'\]$" \
+	"$T/listen2.out") || fail "no notice line in listen's output"
+url=$(sed -E "s/.*cpm fetch '([^']+)'.*/\1/" <<<"$line")
+cpm fetch "$url" >"$T/fetch5.out" 2>"$T/fetch5.err" || fail "cpm fetch URL: $(cat "$T/fetch5.err")"
+assert_eq "$(cat "$T/fetch5.out")" "deferred again" "body fetched with the notice line's URL"
 
 check "no HTTP server -> exit 1, 'cannot connect'"
 rc=0

@@ -1,6 +1,6 @@
 /* cli: message formats — RFC 1123 dates (RFC 3261 §20.17), IMDN documents
  * (RFC 5438 §7.2.1, with namespace prefixes, entities, CDATA, comments and
- * the malformed cases), the message/cpim body of send --report read back
+ * the malformed cases), pick-up notices (RFC 4483), the message/cpim body of send --report read back
  * by the server's own indicator parser (src/im), and what listen decides
  * about a received MESSAGE (stored or not, report or not, the report
  * line).
@@ -304,6 +304,36 @@ static void test_listen_stored_and_reports(void **state)
 	cpm_buf_free(&b);
 }
 
+static void test_notice_parse(void **state)
+{
+	struct cpm_cli_notice n;
+
+	/* what cpmd sends (src/im/im_ctl.c notice_build) */
+	assert_true(cpm_cli_notice_parse(
+		CPM_STR("message/external-body; access-type=\"URL\"; "
+			"URL=\"http://127.0.0.1:8080/m/3?t=8967e8407e432833f4cdea8650ad36d2\"; "
+			"size=14; expiration=\"Mon, 07 Dec 2026 03:09:52 GMT\""),
+		CPM_STR("Content-Type: text/plain\r\nContent-ID: <m3.8967e840@example.test>\r\n\r\n"),
+		&n));
+	assert_string_equal(n.url, "http://127.0.0.1:8080/m/3?t=8967e8407e432833f4cdea8650ad36d2");
+	assert_string_equal(n.content_type, "text/plain");
+	assert_int_equal(n.size, 14);
+	/* parameters in any case and order, no size, no body */
+	assert_true(cpm_cli_notice_parse(CPM_STR("Message/External-Body;url=\"http://h/m/1\";"
+						 "ACCESS-TYPE=url"),
+					 CPM_STR(""), &n));
+	assert_string_equal(n.url, "http://h/m/1");
+	assert_int_equal(n.size, -1);
+	assert_string_equal(n.content_type, "");
+	/* not notices */
+	assert_false(cpm_cli_notice_parse(CPM_STR("text/plain"), CPM_STR("x"), &n));
+	assert_false(cpm_cli_notice_parse(CPM_STR("message/external-body; access-type=\"ftp\"; "
+						  "URL=\"http://h/\""),
+					  CPM_STR(""), &n));
+	assert_false(cpm_cli_notice_parse(CPM_STR("message/external-body; access-type=URL"),
+					  CPM_STR(""), &n));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -311,6 +341,7 @@ int main(void)
 		cmocka_unit_test(test_imdn_parse),
 		cmocka_unit_test(test_cpim_read_by_server),
 		cmocka_unit_test(test_listen_stored_and_reports),
+		cmocka_unit_test(test_notice_parse),
 	};
 	return cmocka_run_group_tests_name("cli_msg", tests, NULL, NULL);
 }
