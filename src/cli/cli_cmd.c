@@ -860,6 +860,8 @@ int cpm_cli_cmd_send(const struct cpm_cli_args *a)
 	}
 
 	memset(&w, 0, sizeof w);
+	memset(&reg_call, 0, sizeof reg_call);
+	memset(&r, 0, sizeof r);
 	cpm_buf_init(&body, 60000);
 	cpm_buf_init(&cpim, 62000);
 	cpm_buf_init(&extra, 16384);

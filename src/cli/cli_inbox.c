@@ -319,7 +319,7 @@ static int inbox_msg_parse(struct json *j, struct cpm_buf *tmp,
 		snprintf(what, whatsz, "not an object");
 		return CPM_EPARSE;
 	}
-	cpm_buf_init(&key, 256);
+	cpm_buf_init(&key, 4096);
 	while ((rc = json_member(j, &first, &key)) == 1) {
 		struct cpm_str k = cpm_buf_str(&key);
 		int64_t size;
@@ -375,7 +375,7 @@ int cpm_cli_inbox_parse(struct cpm_str json, struct cpm_cli_inbox *out,
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	cpm_buf_init(&key, 256);
+	cpm_buf_init(&key, 4096);
 	cpm_buf_init(&tmp, 4u << 20);
 	if (!json_take(&j, '{')) {
 		snprintf(err, errsz, "not a JSON object");
