@@ -146,6 +146,9 @@ const struct cpm_conf_directive cpm_conf_directives[] = {
 	  "a stored body larger than this is not pushed in a MESSAGE: the user gets a "
 	  "message/external-body notice and fetches it over HTTP; 0 = always push",
 	  FIELD(im.max_inline_size), 0, 16777216 },
+	{ "im", "max_list_recipients", CPM_CONF_T_INT, "100", "",
+	  "distinct recipients of one URI-list MESSAGE (RFC 5365); beyond, 403",
+	  FIELD(im.max_list_recipients), 1, 10000 },
 	{ "im", "sweep_interval", CPM_CONF_T_INT, "60", "s",
 	  "seconds between two removals of expired stored messages (with their reports)",
 	  FIELD(im.sweep_interval), 1, 86400 },

@@ -136,6 +136,7 @@ struct cpm_conf {
 		int delivery_batch;     /* messages fetched per delivery round */
 		int delivery_window;    /* MESSAGEs in flight per device */
 		size_t max_inline_size; /* larger stored bodies: deferred */
+		int max_list_recipients; /* of one URI-list MESSAGE */
 		int sweep_interval;     /* s between expiry sweeps */
 	} im;
 	struct {

@@ -108,6 +108,10 @@ void cpm_core_foreach_binding_of(struct cpm_core *c, const char *aor,
 int cpm_core_send_to_uri(struct cpm_core *c, const char *ruri, const struct cpm_net_dest *flow,
 			 const char *method, const char *hdrs, struct cpm_str ctype,
 			 struct cpm_str body, cpm_core_sent_cb *cb, void *arg);
+/* Is u a user of a served domain, reached through this server (no port,
+ * or one of our ports)?  Else it is somewhere else. */
+struct cpm_sip_uri;
+bool cpm_core_uri_is_local_user(struct cpm_core *c, const struct cpm_sip_uri *u);
 /* Is contact still a live binding of aor? */
 bool cpm_core_binding_alive(struct cpm_core *c, const char *aor, const char *contact);
 struct cpm_store_worker *cpm_core_store(struct cpm_core *c);

@@ -5,7 +5,7 @@
  * order, one message in flight per device, with the original From, Date
  * and body, and the same Call-ID on every attempt of one stored message so
  * that a device can discard duplicates. */
-#include "im/im.h"
+#include "im/im_int.h"
 
 #include "conf/conf.h"
 #include "core/core.h"
@@ -22,26 +22,8 @@
 /* Stored-message flag of ours: the sender wants a report if it fails. */
 #define F_REPORT_FAILED (1 << 8)
 
-struct run;
 
-struct cpm_im_ctl {
-	struct cpm_core *core;
-	const struct cpm_conf *conf;
-	struct cpm_store_worker *store;
-	uv_loop_t *loop;
-	struct run *runs;
-	uv_timer_t expire_timer;
-	struct cpm_im_profile profile;
-	struct cpm_im_class cls;
-	struct cpm_im_limits lim;
-	uint64_t n_stored, n_delivered, n_failed, n_expired, n_fetched;
-	bool deferred_ok; /* the HTTP API serves /m/ID: deferred retrieval */
-	bool stopping;
-	void (*change_cb)(void *arg, const char *aor);
-	void *change_arg;
-};
-
-static void changed(struct cpm_im_ctl *ctl, const char *aor)
+void cpm_im__changed(struct cpm_im_ctl *ctl, const char *aor)
 {
 	if (ctl->change_cb && !ctl->stopping)
 		ctl->change_cb(ctl->change_arg, aor);
@@ -109,7 +91,7 @@ static void report_put_done(void *arg, int rc)
 
 /* status: "stored" (a processing notification) or "delivered"/"failed"
  * (delivery notifications), RFC 5438 §7.2. */
-static void report_send(struct cpm_im_ctl *ctl, const char *sender, const char *recipient,
+void cpm_im__report_send(struct cpm_im_ctl *ctl, const char *sender, const char *recipient,
 			const char *message_id, const char *status)
 {
 	struct cpm_sip_uri u;
@@ -165,27 +147,14 @@ static void report_send(struct cpm_im_ctl *ctl, const char *sender, const char *
 
 /* ------------------------------------------------------------- storing */
 
-struct store_job {
-	struct cpm_im_ctl *ctl;
-	struct cpm_txn *st; /* NULL once the transaction is gone */
-	struct cpm_im_indicators ind;
-	struct cpm_store_msg m;
-	char *body;
-	int64_t count, bytes;
-	int rc;
-	int prof_rc;
-	char profile_text[CPM_STORE_PROFILE_MAX];
-	struct cpm_im_profile profile;
-	struct cpm_im_decision d;
-};
 
 static void job_gone(void *owner, struct cpm_txn *t)
 {
-	struct store_job *j = owner;
+	struct cpm_im__job *j = owner;
 	j->st = NULL;
 }
 
-static void job_free(struct store_job *j)
+void cpm_im__job_free(struct cpm_im__job *j)
 {
 	if (j->st)
 		cpm_txn_set_owner(j->st, NULL, NULL);
@@ -193,8 +162,14 @@ static void job_free(struct store_job *j)
 	free(j);
 }
 
-static void reply(struct store_job *j, int status, const char *reason, const char *extra)
+void cpm_im__reply(struct cpm_im__job *j, int status, const char *reason, const char *extra)
 {
+	if (j->fin) {
+		cpm_im__fin_cb *fin = j->fin;
+		j->fin = NULL;
+		fin(j->fin_arg, status, reason ? reason : cpm_sip_reason(status));
+		return;
+	}
 	if (!j->st)
 		return;
 	char hdrs[1024];
@@ -217,35 +192,35 @@ static int64_t parse_date(const struct cpm_sip_msg *req)
 
 static void put_done(void *arg, int rc)
 {
-	struct store_job *j = arg;
+	struct cpm_im__job *j = arg;
 	if (rc) {
 		cpm_loge(j->m.call_id, "cannot store the message for %s: %s", j->m.recipient,
 			 cpm_strerror(rc));
-		reply(j, 500, "Storage Failure", "Retry-After: 5\r\n");
+		cpm_im__reply(j, 500, "Storage Failure", "Retry-After: 5\r\n");
 	} else {
 		j->ctl->n_stored++;
 		cpm_logi(j->m.call_id, "stored message %lld for %s (%zu bytes, %s)",
 			 (long long)j->m.id, j->m.recipient, j->m.body_len,
 			 cpm_im_rule_name(j->d.rule));
 		/* RFC 3428 §4: 202 = accepted for later delivery */
-		reply(j, 202, NULL, NULL);
+		cpm_im__reply(j, 202, NULL, NULL);
 		if (j->d.report_stored)
-			report_send(j->ctl, j->m.sender, j->m.recipient, j->m.message_id,
+			cpm_im__report_send(j->ctl, j->m.sender, j->m.recipient, j->m.message_id,
 				    "stored");
-		changed(j->ctl, j->m.recipient);
+		cpm_im__changed(j->ctl, j->m.recipient);
 	}
-	job_free(j);
+	cpm_im__job_free(j);
 }
 
 static int put_work(struct cpm_store *s, void *arg)
 {
-	struct store_job *j = arg;
+	struct cpm_im__job *j = arg;
 	return cpm_store_msg_put(s, &j->m);
 }
 
 static void usage_work(struct cpm_store *s, void *arg)
 {
-	struct store_job *j = arg;
+	struct cpm_im__job *j = arg;
 	j->rc = cpm_store_msg_usage(s, j->m.recipient, &j->count, &j->bytes);
 	j->prof_rc = cpm_store_profile_get(s, j->m.recipient, j->profile_text,
 					   sizeof j->profile_text);
@@ -253,7 +228,7 @@ static void usage_work(struct cpm_store *s, void *arg)
 
 /* The recipient's profile (cpmd user set) or the server default, and the
  * class it names ([class.NAME]; "default" = the [im] keys). */
-static void recipient_rules(struct cpm_im_ctl *ctl, struct store_job *j, struct cpm_im_class *cls)
+static void recipient_rules(struct cpm_im_ctl *ctl, struct cpm_im__job *j, struct cpm_im_class *cls)
 {
 	char err[CPM_IM_ERR_MAX];
 	if (j->prof_rc == 0) {
@@ -279,15 +254,15 @@ static void recipient_rules(struct cpm_im_ctl *ctl, struct store_job *j, struct 
 
 static void usage_done(void *arg)
 {
-	struct store_job *j = arg;
+	struct cpm_im__job *j = arg;
 	struct cpm_im_ctl *ctl = j->ctl;
-	if (!j->st) {
-		job_free(j);
+	if (!j->st && !j->fin) {
+		cpm_im__job_free(j);
 		return;
 	}
 	if (j->rc) {
-		reply(j, 500, "Storage Failure", "Retry-After: 5\r\n");
-		job_free(j);
+		cpm_im__reply(j, 500, "Storage Failure", "Retry-After: 5\r\n");
+		cpm_im__job_free(j);
 		return;
 	}
 	struct cpm_im_usage u = { (uint64_t)j->count, (uint64_t)j->bytes };
@@ -295,8 +270,8 @@ static void usage_done(void *arg)
 	recipient_rules(ctl, j, &cls);
 	if (cpm_im_decide(&j->ind, &j->profile, &cls, &u, j->m.body_len, &ctl->lim,
 			  j->ind.expires, &j->d)) {
-		reply(j, 480, NULL, NULL);
-		job_free(j);
+		cpm_im__reply(j, 480, NULL, NULL);
+		cpm_im__job_free(j);
 		return;
 	}
 	switch (j->d.fate) {
@@ -316,7 +291,7 @@ static void usage_done(void *arg)
 			j->m.flags |= CPM_STORE_MSG_F_PULL;
 		if (cpm_store_worker_submit_batchable(ctl->store, put_work, put_done, j) == 0)
 			return;
-		reply(j, 500, "Storage Unavailable", NULL);
+		cpm_im__reply(j, 500, "Storage Unavailable", NULL);
 		break;
 	case CPM_IM_REJECT: {
 		struct cpm_buf b;
@@ -326,55 +301,57 @@ static void usage_done(void *arg)
 					cpm_im_accept_header(&j->profile, &b) ||
 					cpm_buf_puts(&b, "\r\n")))
 			cpm_buf_reset(&b);
-		reply(j, j->d.status, j->d.reason, b.len ? b.p : NULL);
+		cpm_im__reply(j, j->d.status, j->d.reason, b.len ? b.p : NULL);
 		cpm_buf_free(&b);
 		break;
 	}
 	case CPM_IM_FORWARD:
-		/* forwarding to another SIP URI or by e-mail (iwf) is not
-		 * served yet: say so rather than pretend */
-		cpm_logn(j->m.recipient, "profile forward to %s not available yet", j->d.target);
-		reply(j, 480, "Forwarding Not Available", NULL);
-		break;
+		cpm_im__forward(j); /* takes the job */
+		return;
 	case CPM_IM_DELIVER_ONLY:
 	default:
-		reply(j, j->d.status ? j->d.status : 480, j->d.reason, NULL);
+		cpm_im__reply(j, j->d.status ? j->d.status : 480, j->d.reason, NULL);
 		break;
 	}
-	job_free(j);
+	cpm_im__job_free(j);
 }
 
-static bool on_undelivered(void *arg, struct cpm_txn *st, const struct cpm_sip_msg *req,
-			   const char *aor, int status)
+struct cpm_im__job *cpm_im__job_new(struct cpm_im_ctl *ctl, const struct cpm_sip_msg *req,
+				    const char *aor, const char *ctype, struct cpm_str body)
 {
-	struct cpm_im_ctl *ctl = arg;
-	if (!ctl->conf->im.store_and_forward || req->method != CPM_SIP_MESSAGE)
-		return false;
-	struct store_job *j = calloc(1, sizeof *j);
+	struct cpm_im__job *j = calloc(1, sizeof *j);
 	if (!j)
-		return false;
+		return NULL;
 	j->ctl = ctl;
 	if (cpm_im_indicators_parse(req, &j->ind) || j->ind.kind == CPM_IM_KIND_ISCOMPOSING ||
-	    req->body.len > CPM_STORE_MSG_BODY_MAX) {
+	    body.len > CPM_STORE_MSG_BODY_MAX) {
 		free(j);
-		return false; /* isComposing is relayed live and never stored */
+		return NULL; /* isComposing is relayed live and never stored */
 	}
 	struct cpm_store_msg *m = &j->m;
 	snprintf(m->recipient, sizeof m->recipient, "%s", aor);
 	if (cpm_str_copy(req->from.uri, m->sender, sizeof m->sender) ||
 	    cpm_str_copy(req->from.display.len < sizeof m->sender_display ? req->from.display
 									 : CPM_STR(""),
-			  m->sender_display, sizeof m->sender_display) ||
-	    cpm_str_copy(j->ind.content_type.len ? j->ind.content_type : CPM_STR("text/plain"),
-			  m->content_type, sizeof m->content_type)) {
+			 m->sender_display, sizeof m->sender_display) ||
+	    cpm_str_copy(ctype ? cpm_str_from_cstr(ctype)
+			 : j->ind.content_type.len ? j->ind.content_type
+						   : CPM_STR("text/plain"),
+			 m->content_type, sizeof m->content_type) ||
+	    cpm_str_copy(j->ind.payload_type, j->payload_type, sizeof j->payload_type)) {
 		free(j);
-		return false;
+		return NULL;
 	}
 	/* the id a report names: the CPIM Message-ID, else the sender's
 	 * Call-ID (seed 002 "notify" has no Message-ID of its own) */
 	if (cpm_str_copy(j->ind.message_id.len ? j->ind.message_id : req->call_id,
 			 m->message_id, sizeof m->message_id))
 		m->message_id[0] = '\0';
+	/* the rules run after req is gone: its slices point to our copies */
+	j->ind.content_type = cpm_str_from_cstr(m->content_type);
+	j->ind.payload_type = cpm_str_from_cstr(j->payload_type);
+	j->ind.message_id = cpm_str_from_cstr(m->message_id);
+	j->ind.part_ctype = j->ind.part_body = CPM_STR_NULL;
 	const struct cpm_sip_hdr *subj = cpm_sip_msg_hdr(req, CPM_SIP_H_SUBJECT);
 	if (subj)
 		cpm_str_copy(subj->value, m->subject, sizeof m->subject);
@@ -384,22 +361,65 @@ static bool on_undelivered(void *arg, struct cpm_txn *st, const struct cpm_sip_m
 	snprintf(m->call_id, sizeof m->call_id, "%s@sf.cpmd", rnd);
 	m->date = parse_date(req);
 	m->kind = j->ind.kind == CPM_IM_KIND_IMDN ? CPM_STORE_MSG_REPORT : CPM_STORE_MSG_MESSAGE;
-	if (req->body.len) {
-		j->body = malloc(req->body.len);
+	if (body.len) {
+		j->body = malloc(body.len);
 		if (!j->body) {
 			free(j);
-			return false;
+			return NULL;
 		}
-		memcpy(j->body, req->body.s, req->body.len);
+		memcpy(j->body, body.s, body.len);
 	}
 	m->body = j->body;
-	m->body_len = req->body.len;
+	m->body_len = body.len;
+	return j;
+}
+
+int cpm_im__job_decide(struct cpm_im__job *j)
+{
+	int rc = cpm_store_worker_submit(j->ctl->store, usage_work, usage_done, j);
+	if (rc) {
+		cpm_im__reply(j, 500, "Storage Unavailable", NULL);
+		cpm_im__job_free(j);
+	}
+	return rc;
+}
+
+/* Core could not deliver a request for a local user live (no binding, or
+ * every device failed): a MESSAGE, or an INVITE or INFO that carries a
+ * message with a store request (seed 002 claims 6-7). */
+static bool on_undelivered(void *arg, struct cpm_txn *st, const struct cpm_sip_msg *req,
+			   const char *aor, int status)
+{
+	struct cpm_im_ctl *ctl = arg;
+	if (!ctl->conf->im.store_and_forward)
+		return false;
+	struct cpm_str body = req->body;
+	const char *ctype = NULL;
+	char pct[128];
+	if (req->method == CPM_SIP_INFO) {
+		struct cpm_im_indicators ind;
+		/* a session request without a message, or without a store
+		 * request, keeps the devices' answer (rule S1) */
+		if (cpm_im_indicators_parse(req, &ind) || ind.kind == CPM_IM_KIND_SESSION ||
+		    ind.kind == CPM_IM_KIND_NONE ||
+		    (ind.req != CPM_IM_REQ_DEFERRED && ind.req != CPM_IM_REQ_STORE &&
+		     ind.req != CPM_IM_REQ_STORE_FWD) ||
+		    cpm_str_copy(ind.part_ctype, pct, sizeof pct))
+			return false;
+		body = ind.part_body;
+		ctype = pct;
+	} else if (req->method != CPM_SIP_MESSAGE) {
+		return false;
+	}
+	struct cpm_im__job *j = cpm_im__job_new(ctl, req, aor, ctype, body);
+	if (!j)
+		return false;
 	j->st = st;
 	cpm_txn_set_owner(st, j, job_gone);
 	if (cpm_store_worker_submit(ctl->store, usage_work, usage_done, j)) {
 		j->st = NULL;
 		cpm_txn_set_owner(st, NULL, NULL);
-		job_free(j);
+		cpm_im__job_free(j);
 		return false;
 	}
 	(void)status;
@@ -480,7 +500,7 @@ static void run_end(struct run *r)
 	struct cpm_im_ctl *ctl = r->ctl;
 	if (r->dirty) {
 		r->dirty = false;
-		changed(ctl, r->aor);
+		cpm_im__changed(ctl, r->aor);
 	}
 	if (r->prev)
 		r->prev->next = r->next;
@@ -657,10 +677,10 @@ static void on_sent(void *arg, int status, const struct cpm_sip_msg *resp)
 		cpm_logi(it->call_id, "stored message %lld delivered to %s (%d)", (long long)it->id,
 			 r->contact, status);
 		if (it->flags & CPM_STORE_MSG_F_NOTIFY)
-			report_send(ctl, it->sender, r->aor, it->message_id, "delivered");
+			cpm_im__report_send(ctl, it->sender, r->aor, it->message_id, "delivered");
 	} else {
 		if (it->flags & F_REPORT_FAILED)
-			report_send(ctl, it->sender, r->aor, it->message_id, "failed");
+			cpm_im__report_send(ctl, it->sender, r->aor, it->message_id, "failed");
 		/* this message is refused for good: it must not block the rest
 		 * of the queue (issue: one bad message never blocks) */
 		ctl->n_failed++;
@@ -675,6 +695,30 @@ static void on_sent(void *arg, int status, const struct cpm_sip_msg *resp)
 		r->halted = true;
 	}
 	run_pump(r);
+}
+
+int cpm_im__headers(struct cpm_buf *h, const char *display, const char *sender,
+		    const char *to_uri, const char *call_id, int64_t date, const char *subject,
+		    bool report)
+{
+	char when[64];
+	time_t t = (time_t)date;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof when, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	char tag[17];
+	cpm_rand_hex(tag, 8);
+	/* the display name was a quoted-string or tokens: quote it again */
+	int rc = cpm_buf_printf(h, "From: %s%s%s<%s>;tag=%s\r\nTo: <%s>\r\nCall-ID: %s\r\n"
+				   "CSeq: 1 MESSAGE\r\nDate: %s\r\n",
+				display[0] && display[0] != '"' ? "\"" : "", display,
+				display[0] && display[0] != '"' ? "\" " : display[0] ? " " : "",
+				sender, tag, to_uri, call_id, when);
+	if (!rc && subject && subject[0])
+		rc = cpm_buf_printf(h, "Subject: %s\r\n", subject);
+	if (!rc && report)
+		rc = cpm_buf_puts(h, "Content-Disposition: notification\r\n");
+	return rc;
 }
 
 /* The notice of a deferred message (seed 001 Fig. 1, RFC 4483 content
@@ -714,23 +758,12 @@ static int notice_build(struct run *r, const struct item *it, struct cpm_buf *ct
  * of a deferred one. */
 static int send_item(struct run *r, struct item *it)
 {
-	char date[64];
-	time_t t = (time_t)it->date;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	char tag[17];
-	cpm_rand_hex(tag, 8);
 	struct cpm_buf h;
 	cpm_buf_init(&h, 8192);
-	int rc = cpm_buf_printf(&h, "From: %s%s<%s>;tag=%s\r\nTo: <sip:%s>\r\nCall-ID: %s\r\n"
-				    "CSeq: 1 MESSAGE\r\nDate: %s\r\n",
-				it->display, it->display[0] ? " " : "", it->sender, tag, r->aor,
-				it->call_id, date);
-	if (!rc && it->subject[0])
-		rc = cpm_buf_printf(&h, "Subject: %s\r\n", it->subject);
-	if (!rc && it->kind == CPM_STORE_MSG_REPORT)
-		rc = cpm_buf_puts(&h, "Content-Disposition: notification\r\n");
+	char to[300];
+	snprintf(to, sizeof to, "sip:%s", r->aor);
+	int rc = cpm_im__headers(&h, it->display, it->sender, to, it->call_id, it->date,
+				 it->subject, it->kind == CPM_STORE_MSG_REPORT);
 	struct cpm_buf ct, nb;
 	cpm_buf_init(&ct, 2048);
 	cpm_buf_init(&nb, 1024);
@@ -774,7 +807,7 @@ static void run_pump(struct run *r)
 		return;
 	if (r->dirty) {
 		r->dirty = false;
-		changed(ctl, r->aor);
+		cpm_im__changed(ctl, r->aor);
 	}
 	if (r->gone) {
 		run_end(r);
@@ -895,8 +928,8 @@ static void expire_done(void *arg)
 		/* the issue's "expired" report: RFC 5438 has no such status,
 		 * so it is a delivery notification "failed" */
 		if (x->report && !e->ctl->stopping)
-			report_send(e->ctl, x->sender, x->recipient, x->message_id, "failed");
-		changed(e->ctl, x->recipient);
+			cpm_im__report_send(e->ctl, x->sender, x->recipient, x->message_id, "failed");
+		cpm_im__changed(e->ctl, x->recipient);
 	}
 	free(e->v);
 	free(e);
@@ -994,8 +1027,8 @@ static void fetch_one_done(void *arg)
 		cpm_logi(f->m.call_id, "stored message %lld fetched by %s", (long long)f->id,
 			 f->m.recipient);
 		if ((f->m.flags & CPM_STORE_MSG_F_NOTIFY) && !ctl->stopping)
-			report_send(ctl, f->m.sender, f->m.recipient, f->m.message_id, "delivered");
-		changed(ctl, f->m.recipient);
+			cpm_im__report_send(ctl, f->m.sender, f->m.recipient, f->m.message_id, "delivered");
+		cpm_im__changed(ctl, f->m.recipient);
 	}
 	f->cb(f->arg, f->rc, f->rc ? NULL : &f->m);
 	if (f->got)
@@ -1033,6 +1066,13 @@ int cpm_im_ctl_fetch(struct cpm_im_ctl *ctl, int64_t id, const char *aor, const 
 
 /* ---------------------------------------------------------------- setup */
 
+static void ctl_closed(uv_handle_t *h)
+{
+	struct cpm_im_ctl *ctl = h->data;
+	free(ctl->profs);
+	free(ctl);
+}
+
 int cpm_im_ctl_new(struct cpm_core *core, struct cpm_im_ctl **out)
 {
 	struct cpm_im_ctl *ctl = calloc(1, sizeof *ctl);
@@ -1061,6 +1101,15 @@ int cpm_im_ctl_new(struct cpm_core *core, struct cpm_im_ctl **out)
 	const struct cpm_core_hooks hooks = { .undelivered = on_undelivered,
 					      .registered = on_registered };
 	cpm_core_set_hooks(core, &hooks, ctl);
+	cpm_im__prof_start(ctl);
+	int rc = cpm_core_add_service(core, cpm_im__service, ctl);
+	if (rc) {
+		cpm_core_set_hooks(core, NULL, NULL);
+		cpm_im__prof_stop(ctl);
+		uv_close((uv_handle_t *)&ctl->prof_timer, NULL);
+		uv_close((uv_handle_t *)&ctl->expire_timer, ctl_closed);
+		return rc;
+	}
 	/* bindings restored from the store: their devices may have
 	 * messages waiting from before the restart */
 	cpm_core_foreach_binding(core, on_registered, ctl);
@@ -1074,6 +1123,7 @@ void cpm_im_ctl_stop(struct cpm_im_ctl *ctl)
 		return;
 	ctl->stopping = true;
 	uv_timer_stop(&ctl->expire_timer);
+	cpm_im__prof_stop(ctl);
 	for (struct run *r = ctl->runs; r; r = r->next)
 		if (r->timer_on) {
 			uv_timer_stop(&r->timer);
@@ -1081,10 +1131,6 @@ void cpm_im_ctl_stop(struct cpm_im_ctl *ctl)
 		}
 }
 
-static void ctl_closed(uv_handle_t *h)
-{
-	free(h->data);
-}
 
 void cpm_im_ctl_free(struct cpm_im_ctl *ctl)
 {
@@ -1094,5 +1140,7 @@ void cpm_im_ctl_free(struct cpm_im_ctl *ctl)
 	while (ctl->runs)
 		run_end(ctl->runs);
 	uv_timer_stop(&ctl->expire_timer);
+	cpm_im__prof_stop(ctl);
+	uv_close((uv_handle_t *)&ctl->prof_timer, NULL);
 	uv_close((uv_handle_t *)&ctl->expire_timer, ctl_closed);
 }
