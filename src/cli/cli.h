@@ -3,11 +3,14 @@
  * Files:
  *   cli_main.c  argument and config parsing (pure, unit-tested), main()
  *   cli_auth.c  digest authentication (pure, unit-tested)
+ *   cli_msg.c   message formats: dates, CPIM, IMDN (pure, unit-tested)
  *   cli_ua.c    sockets, request building, transactions, retransmission
+ *   cli_http.c  a small blocking HTTP/1.1 client with digest auth
  *   cli_cmd.c   the commands: register, send, listen, options
+ *   cli_inbox.c the commands inbox and fetch, and their JSON reader
  *
- * libcpm.a holds no src/cli objects, so tests/unit/cli/test_cli.c
- * #includes the four .c files, cli_main.c with CPM_CLI_TEST defined, which
+ * libcpm.a holds no src/cli objects, so tests/unit/cli/test_*.c
+ * #include the .c files, cli_main.c with CPM_CLI_TEST defined, which
  * leaves out main().  All of them compile in one translation unit: keep
  * static names distinct across the files (and clear of cmocka's, e.g.
  * print_message), and use lib, sip and libc only. */
@@ -36,6 +39,8 @@ enum cpm_cli_cmd {
 	CPM_CLI_CMD_SEND,
 	CPM_CLI_CMD_LISTEN,
 	CPM_CLI_CMD_OPTIONS,
+	CPM_CLI_CMD_INBOX,
+	CPM_CLI_CMD_FETCH,
 };
 
 /* Everything the command line and the config file can say.  The *_set
@@ -59,6 +64,8 @@ struct cpm_cli_args {
 	bool verbose;
 	unsigned timeout_s;
 	bool timeout_set;
+	char http[512]; /* --http base URL, "" = http://SERVER-HOST:8080 */
+	bool http_set;
 
 	/* command */
 	enum cpm_cli_cmd cmd;
@@ -77,7 +84,11 @@ struct cpm_cli_args {
 	const char *content_type;
 	const char *headers[CPM_CLI_MAX_HDRS];
 	unsigned nheaders;
-	/* positional: send TO TEXT, options [URI] */
+	bool report;       /* --report[=SECS]: ask for delivery reports */
+	unsigned report_s; /* how long to wait for them */
+	/* fetch */
+	const char *output; /* -o FILE */
+	/* positional: send TO TEXT, options [URI], fetch ID|URL */
 	const char *pos[2];
 	unsigned npos;
 };
@@ -86,13 +97,23 @@ struct cpm_cli_args {
 #define CPM_CLI_EXIT_OK 0
 #define CPM_CLI_EXIT_FAIL 1
 #define CPM_CLI_EXIT_USAGE 2
+/* send --report: accepted for later delivery (202), but no final report
+ * came within the wait */
+#define CPM_CLI_EXIT_PENDING 3
+/* send --report: a report said the message was not delivered (failed,
+ * forbidden, error) */
+#define CPM_CLI_EXIT_UNDELIVERED 4
+
+#define CPM_CLI_REPORT_WAIT 60 /* default seconds of --report */
+#define CPM_CLI_HTTP_PORT 8080 /* default port of the HTTP base URL */
 
 void cpm_cli_args_init(struct cpm_cli_args *a);
 /* Parse argv (argv[0] skipped).  Global options are accepted before and
  * after the command.  Returns 0, or CPM_EINVAL with a message in err. */
 int cpm_cli_args_parse(struct cpm_cli_args *a, int argc, char **argv,
 		       char *err, size_t errsz);
-/* Apply INI text (keys server, transport, user, password, local_port;
+/* Apply INI text (keys server, transport, user, password, local_port,
+ * timeout, http;
  * '#' and ';' comments; [sections] ignored) to the fields the command line
  * did not set.  name is used in messages.  0 or CPM_EINVAL/CPM_EPARSE. */
 int cpm_cli_config_parse(struct cpm_cli_args *a, const char *text, size_t len,
@@ -154,12 +175,95 @@ int cpm_cli_digest_response(const struct cpm_cli_digest *d,
  * ones were offered. */
 int cpm_cli_challenge_choose(const struct cpm_sip_msg *resp,
 			     struct cpm_cli_challenge *ch);
+/* One challenge header value ("Digest realm=..., nonce=..."): if it is
+ * usable and better than *best (start with -1), it goes to *ch and *best
+ * gets its score.  Returns 1 taken, 0 usable but not better, CPM_EUNSUPP
+ * unusable (another scheme, algorithm or qop).  Shared by SIP (401/407)
+ * and HTTP (401, RFC 7616 §3.3). */
+int cpm_cli_challenge_offer(struct cpm_str value, bool proxy,
+			    struct cpm_cli_challenge *ch, int *best);
+/* The retry rule of one request: a 401/407 offering ch answered it (with_auth:
+ * it carried credentials).  Returns true when it should go again with
+ * credentials for ch (copied to *cur, *have_ch set); false when the
+ * credentials were refused for a fresh nonce (a wrong password), unless
+ * that nonce went stale (RFC 7616 §3.3 stale=true), which is retried once.
+ * Start each request with *st zeroed. */
+struct cpm_cli_auth_retry {
+	bool fresh;       /* the current challenge came from this request */
+	bool stale_retry; /* the one stale retry was used */
+};
+bool cpm_cli_auth_retry(struct cpm_cli_auth_retry *st, bool with_auth,
+			const struct cpm_cli_challenge *ch,
+			struct cpm_cli_challenge *cur, bool *have_ch);
 /* Append "Authorization: Digest ...\r\n" (or Proxy-Authorization) to b
  * for the next use of ch (increments ch->nc).  cnonce NULL: random. */
 int cpm_cli_auth_header(struct cpm_buf *b, struct cpm_cli_challenge *ch,
 			const char *username, const char *password,
 			const char *method, const char *uri,
 			struct cpm_str body, const char *cnonce);
+
+/* ------------------------------------------------------ message formats */
+
+/* A message whose Date is at least this many seconds old was stored by the
+ * server and delivered later (RFC 3261 §20.17: the server keeps it). */
+#define CPM_CLI_STORED_AGE 5
+
+/* RFC 1123 / HTTP date "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 3261 §20.17,
+ * RFC 9110 §5.6.7; the week day may be left out, "UT"/"UTC"/"+0000" are
+ * taken for GMT) into seconds since the epoch.  CPM_EPARSE. */
+int cpm_cli_date_parse(struct cpm_str s, int64_t *out);
+/* "2026-11-30 03:01:02Z" (sep ' ') or "2026-11-30T03:01:02Z" (sep 'T'). */
+void cpm_cli_date_format(int64_t t, char sep, char *out, size_t outsz);
+
+/* Copy s into dst (dstsz > 0), cut at a UTF-8 character boundary when it
+ * does not fit. */
+void cpm_cli_copy_cut(struct cpm_str s, char *dst, size_t dstsz);
+/* Append the UTF-8 encoding of code point cp (RFC 3629).  CPM_EPARSE for
+ * NUL, surrogates and values above U+10FFFF; CPM_ETOOBIG when b is full. */
+int cpm_cli_utf8_put(struct cpm_buf *b, unsigned long cp);
+
+/* What an IMDN (RFC 5438 §7.2.1, message/imdn+xml) says. */
+struct cpm_cli_imdn {
+	char message_id[256];
+	char datetime[64];
+	char recipient[300];   /* recipient-uri, else original-recipient-uri */
+	char notification[32]; /* "delivery", "processing", "display" */
+	char status[32];       /* "delivered", "failed", "stored", ... */
+};
+
+/* Read an IMDN document: elements are matched by local name, whatever
+ * namespace prefix they carry; entities, CDATA and comments are handled.
+ * CPM_EPARSE when it is not well-formed enough, CPM_ENOTFOUND when it has
+ * no message-id or no status. */
+int cpm_cli_imdn_parse(struct cpm_str xml, struct cpm_cli_imdn *out);
+/* delivered / displayed / processed / stored: not a failure. */
+bool cpm_cli_imdn_positive(const struct cpm_cli_imdn *d);
+/* A delivery notification is final; processing (stored) is not. */
+bool cpm_cli_imdn_final(const struct cpm_cli_imdn *d);
+
+/* message/cpim (RFC 3862) around body of type ctype, asking for the
+ * dispositions (RFC 5438 §6.3, e.g. "positive-delivery, negative-delivery,
+ * processing") under imdn.Message-ID message_id. */
+int cpm_cli_cpim_build(struct cpm_buf *b, const char *from_uri,
+		       const char *to_uri, const char *message_id,
+		       const char *dispositions, const char *ctype,
+		       struct cpm_str body, int64_t now);
+/* The inner Content-Type and content of a message/cpim body. */
+bool cpm_cli_cpim_unwrap(struct cpm_str body, struct cpm_str *ctype,
+			 struct cpm_str *inner);
+
+/* The notice of a message kept on the server for pick-up (RFC 4483 content
+ * indirection: message/external-body; access-type="URL"; URL="..."). */
+struct cpm_cli_notice {
+	char url[1200];
+	char content_type[128]; /* of the content, from the body's headers */
+	int64_t size;           /* -1 when not given */
+};
+
+/* true and *n filled when ctype (a Content-Type value) is such a notice
+ * with a URL; body is the notice's body (the content's headers). */
+bool cpm_cli_notice_parse(struct cpm_str ctype, struct cpm_str body,
+			  struct cpm_cli_notice *n);
 
 /* --------------------------------------------------------------- the UA */
 
@@ -269,11 +373,140 @@ int cpm_cli_ua_keepalive(struct cpm_cli_ua *ua);
 /* Print the standard error for a failed transaction: timeout, closed. */
 void cpm_cli_ua_report(const struct cpm_cli_ua *ua, int err);
 
+/* connect() fd (a fresh stream socket) to sa within timeout_ms.  0 or an
+ * errno value (ETIMEDOUT on timeout). */
+int cpm_cli_connect(int fd, const struct sockaddr *sa, socklen_t len,
+		    unsigned timeout_ms);
+
+/* ------------------------------------------------------------ HTTP client */
+
+#define CPM_CLI_HTTP_MAX_HDRS 64
+#define CPM_CLI_HTTP_MAX_HEAD (64u << 10)  /* status line + header fields */
+#define CPM_CLI_HTTP_MAX_BODY (64u << 20)
+
+/* http://HOST[:PORT][/PATH][?QUERY]; HOST may be [v6]. */
+struct cpm_cli_url {
+	char host[256]; /* IPv6 without brackets */
+	uint16_t port;  /* 80 when absent */
+	char target[2048]; /* origin-form request target, at least "/" */
+};
+
+/* CPM_EINVAL for a malformed URL, CPM_ESCHEME for another scheme
+ * (https is not supported: cpm links no TLS library). */
+int cpm_cli_url_parse(const char *s, struct cpm_cli_url *u);
+/* "http://HOST:PORT" (IPv6 in brackets), without the target. */
+void cpm_cli_url_origin(const struct cpm_cli_url *u, char *out, size_t outsz);
+
+struct cpm_cli_http_hdr {
+	struct cpm_str name, value;
+};
+
+/* A parsed response; slices point into the caller's data, except body,
+ * which points into dechunked for a chunked response. */
+struct cpm_cli_http_resp {
+	int status;
+	struct cpm_str reason;
+	struct cpm_cli_http_hdr hdrs[CPM_CLI_HTTP_MAX_HDRS];
+	unsigned nhdrs;
+	struct cpm_str body;
+	size_t used;           /* bytes of data this response took */
+	struct cpm_buf dechunked;
+};
+
+void cpm_cli_http_resp_init(struct cpm_cli_http_resp *r);
+void cpm_cli_http_resp_free(struct cpm_cli_http_resp *r);
+/* Parse the response to a GET in data[0, len).  eof: the peer has closed
+ * (ends a body without Content-Length).  Interim 1xx responses are
+ * skipped.  Returns 1 complete, 0 more data needed, CPM_EPARSE,
+ * CPM_ETOOBIG (head or body over the limits). */
+int cpm_cli_http_resp_parse(const char *data, size_t len, bool eof,
+			    struct cpm_cli_http_resp *r);
+/* The value of the first header field called name, or CPM_STR_NULL. */
+struct cpm_str cpm_cli_http_hdr_get(const struct cpm_cli_http_resp *r,
+				    const char *name);
+/* The best Digest challenge of a 401 (WWW-Authenticate fields, RFC 7616
+ * §3.3): SHA-256 before MD5.  CPM_ENOTFOUND / CPM_EUNSUPP. */
+int cpm_cli_http_challenge_choose(const struct cpm_cli_http_resp *r,
+				  struct cpm_cli_challenge *ch);
+/* The request bytes of a GET; auth: append digest credentials for ch
+ * (username, password) with uri = the request target (RFC 7616 §3.4). */
+int cpm_cli_http_request_build(struct cpm_buf *b, const struct cpm_cli_url *u,
+			       struct cpm_cli_challenge *ch,
+			       const char *username, const char *password,
+			       const char *cnonce);
+
+/* One client; requests are made one at a time, each on its own
+ * connection (Connection: close). */
+struct cpm_cli_http {
+	unsigned timeout_ms; /* per request, connect to last byte */
+	bool verbose;
+	const char *username; /* digest username: the user part of the AoR */
+	const char *password; /* NULL: no credentials */
+	struct cpm_cli_challenge ch;
+	bool have_ch;
+	bool sent_credentials; /* the last request carried credentials */
+	struct cpm_buf raw;    /* the bytes of the last response */
+	struct cpm_cli_http_resp resp;
+};
+
+void cpm_cli_http_init(struct cpm_cli_http *h, const struct cpm_cli_args *a,
+		       const char *username);
+void cpm_cli_http_free(struct cpm_cli_http *h);
+/* GET u, answering a 401 once with digest credentials (twice when the
+ * nonce was stale).  0 with *resp (valid until the next request), else an
+ * error, with a message on stderr: CPM_EADDR (resolution, connection),
+ * CPM_ETIMEDOUT, CPM_ECLOSED (closed early), CPM_EPARSE, CPM_ETOOBIG. */
+int cpm_cli_http_get(struct cpm_cli_http *h, const struct cpm_cli_url *u,
+		     const struct cpm_cli_http_resp **resp);
+/* The HTTP base URL: --http, the config file's http, else
+ * http://SERVER-HOST:8080 with SERVER-HOST from --server or the domain of
+ * --user.  0 or CPM_EINVAL with a message on stderr. */
+int cpm_cli_http_base(const struct cpm_cli_args *a, struct cpm_cli_url *u);
+/* Append s to out percent-encoded as one path segment (RFC 3986 §3.3:
+ * unreserved, sub-delims, ':' and '@' stay). */
+int cpm_cli_url_put_segment(struct cpm_buf *out, const char *s);
+
+/* ------------------------------------------------------------- the inbox */
+
+/* One waiting message of GET /api/v1/users/{aor}/messages. */
+struct cpm_cli_inbox_msg {
+	int64_t id;
+	char from[300];
+	char display[128];
+	char date[40];
+	char content_type[128];
+	uint64_t size;
+	char subject[256];
+	bool deferred, pull;
+	char url[1024];
+};
+
+struct cpm_cli_inbox {
+	char aor[256];
+	struct cpm_cli_inbox_msg *msgs;
+	size_t n;
+};
+
+#define CPM_CLI_INBOX_MAX 100000 /* messages in one list */
+
+/* Read {"aor":..., "messages":[{...}, ...]}: keys in any order, unknown
+ * keys (of any JSON type) skipped, strings unescaped (\uXXXX and surrogate
+ * pairs to UTF-8), over-long display text cut at a character boundary.
+ * 0, or CPM_EPARSE, CPM_ELIMIT (more than CPM_CLI_INBOX_MAX messages,
+ * nesting deeper than 64, a string over 4 MiB), with a message in err. */
+int cpm_cli_inbox_parse(struct cpm_str json, struct cpm_cli_inbox *out,
+			char *err, size_t errsz);
+void cpm_cli_inbox_free(struct cpm_cli_inbox *in);
+/* The table of cpm inbox. */
+void cpm_cli_inbox_print(FILE *f, const struct cpm_cli_inbox *in);
+
 /* ---------------------------------------------------------------- commands */
 
 int cpm_cli_cmd_register(const struct cpm_cli_args *a);
 int cpm_cli_cmd_send(const struct cpm_cli_args *a);
 int cpm_cli_cmd_listen(const struct cpm_cli_args *a);
 int cpm_cli_cmd_options(const struct cpm_cli_args *a);
+int cpm_cli_cmd_inbox(const struct cpm_cli_args *a);
+int cpm_cli_cmd_fetch(const struct cpm_cli_args *a);
 
 #endif

@@ -102,60 +102,75 @@ static int challenge_score(const struct cpm_cli_challenge *c)
 	return s;
 }
 
+int cpm_cli_challenge_offer(struct cpm_str value, bool proxy,
+			    struct cpm_cli_challenge *ch, int *best)
+{
+	struct cpm_sip_auth au;
+	struct cpm_cli_challenge c;
+
+	memset(&au, 0, sizeof au);
+	memset(&c, 0, sizeof c);
+	if (cpm_sip_auth_parse(value, &au) != 0 ||
+	    !cpm_str_ieq_cstr(au.scheme, "Digest") || au.nonce.len == 0)
+		return CPM_EUNSUPP;
+	c.proxy = proxy;
+	c.has_alg = au.algorithm.len > 0;
+	if (alg_parse(au.algorithm, &c.alg, &c.sess) != 0)
+		return CPM_EUNSUPP;
+	if (au.qop.len == 0)
+		c.qop = 0;
+	else if (cpm_sip_list_has(au.qop, "auth"))
+		c.qop = 1;
+	else if (cpm_sip_list_has(au.qop, "auth-int"))
+		c.qop = 2;
+	else
+		return CPM_EUNSUPP;
+	c.stale = au.stale;
+	if (cpm_str_copy(au.realm, c.realm, sizeof c.realm) != 0 ||
+	    cpm_str_copy(au.nonce, c.nonce, sizeof c.nonce) != 0 ||
+	    cpm_str_copy(au.opaque, c.opaque, sizeof c.opaque) != 0)
+		return CPM_EUNSUPP;
+	int score = challenge_score(&c);
+	if (score <= *best)
+		return 0;
+	*best = score;
+	*ch = c;
+	return 1;
+}
+
 int cpm_cli_challenge_choose(const struct cpm_sip_msg *resp,
 			     struct cpm_cli_challenge *ch)
 {
 	enum cpm_sip_hdr_id id = resp->status == 407 ?
 					 CPM_SIP_H_PROXY_AUTHENTICATE :
 					 CPM_SIP_H_WWW_AUTHENTICATE;
-	bool found = false, unsupported = false;
+	bool unsupported = false;
 	int best = -1;
 
 	for (const struct cpm_sip_hdr *h = cpm_sip_msg_hdr(resp, id); h;
-	     h = cpm_sip_msg_hdr_next(resp, h)) {
-		struct cpm_sip_auth au;
-		struct cpm_cli_challenge c;
-
-		memset(&au, 0, sizeof au);
-		memset(&c, 0, sizeof c);
-		if (cpm_sip_auth_parse(h->value, &au) != 0 ||
-		    !cpm_str_ieq_cstr(au.scheme, "Digest") || au.nonce.len == 0) {
+	     h = cpm_sip_msg_hdr_next(resp, h))
+		if (cpm_cli_challenge_offer(h->value,
+					    id == CPM_SIP_H_PROXY_AUTHENTICATE,
+					    ch, &best) < 0)
 			unsupported = true;
-			continue;
-		}
-		c.proxy = id == CPM_SIP_H_PROXY_AUTHENTICATE;
-		c.has_alg = au.algorithm.len > 0;
-		if (alg_parse(au.algorithm, &c.alg, &c.sess) != 0) {
-			unsupported = true;
-			continue;
-		}
-		if (au.qop.len == 0)
-			c.qop = 0;
-		else if (cpm_sip_list_has(au.qop, "auth"))
-			c.qop = 1;
-		else if (cpm_sip_list_has(au.qop, "auth-int"))
-			c.qop = 2;
-		else {
-			unsupported = true;
-			continue;
-		}
-		c.stale = au.stale;
-		if (cpm_str_copy(au.realm, c.realm, sizeof c.realm) != 0 ||
-		    cpm_str_copy(au.nonce, c.nonce, sizeof c.nonce) != 0 ||
-		    cpm_str_copy(au.opaque, c.opaque, sizeof c.opaque) != 0) {
-			unsupported = true;
-			continue;
-		}
-		int score = challenge_score(&c);
-		if (score > best) {
-			best = score;
-			*ch = c;
-			found = true;
-		}
-	}
-	if (found)
+	if (best >= 0)
 		return 0;
 	return unsupported ? CPM_EUNSUPP : CPM_ENOTFOUND;
+}
+
+bool cpm_cli_auth_retry(struct cpm_cli_auth_retry *st, bool with_auth,
+			const struct cpm_cli_challenge *ch,
+			struct cpm_cli_challenge *cur, bool *have_ch)
+{
+	if (with_auth && st->fresh) {
+		if (!ch->stale || st->stale_retry)
+			return false;
+		st->stale_retry = true;
+	}
+	*cur = *ch;
+	*have_ch = true;
+	st->fresh = true;
+	return true;
 }
 
 /* ------------------------------------------------------------ the header */

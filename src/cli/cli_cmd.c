@@ -1,4 +1,4 @@
-/* cli — the commands: register, send, listen, options. */
+/* cli — the commands: register, listen, send (with --report), options. */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -204,7 +204,7 @@ int cpm_cli_cmd_register(const struct cpm_cli_args *a)
 	return ex;
 }
 
-/* --------------------------------------------------------------- send */
+/* ------------------------------------------------------- send helpers */
 
 static int read_stdin(struct cpm_buf *b)
 {
@@ -229,91 +229,6 @@ static void http_date(char *out, size_t outsz)
 	snprintf(out, outsz, "%s, %02d %s %04d %02d:%02d:%02d GMT",
 		 days[tm.tm_wday], tm.tm_mday, mons[tm.tm_mon],
 		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-int cpm_cli_cmd_send(const struct cpm_cli_args *a)
-{
-	struct cpm_cli_ua ua;
-	struct cpm_buf body, extra;
-	const struct cpm_sip_msg *m;
-	char target[600], domain[256] = "";
-	int rc, ex = CPM_CLI_EXIT_FAIL;
-
-	if (!need_user(a, "send"))
-		return CPM_CLI_EXIT_FAIL;
-	const char *at = strrchr(a->user, '@');
-	snprintf(domain, sizeof domain, "%s", at ? at + 1 : "");
-	if (cpm_cli_target_uri(a->pos[0], domain, target, sizeof target) != 0) {
-		fprintf(stderr, "cpm: bad address '%s'\n", a->pos[0]);
-		return CPM_CLI_EXIT_FAIL;
-	}
-
-	cpm_buf_init(&body, 60000);
-	cpm_buf_init(&extra, 16384);
-	if (strcmp(a->pos[1], "-") == 0) {
-		rc = read_stdin(&body);
-		if (rc) {
-			fprintf(stderr, "cpm: cannot read the message from stdin: %s\n",
-				rc == CPM_ETOOBIG ? "longer than 60000 bytes" :
-						    strerror(errno));
-			goto out_nosock;
-		}
-		/* "echo hi | cpm send bob -": drop the final line break */
-		if (body.len && body.p[body.len - 1] == '\n')
-			body.len--;
-		if (body.len && body.p[body.len - 1] == '\r')
-			body.len--;
-	} else if (cpm_buf_puts(&body, a->pos[1]) != 0) {
-		fprintf(stderr, "cpm: message too long\n");
-		goto out_nosock;
-	}
-
-	bool has_date = false;
-	for (unsigned i = 0; i < a->nheaders; i++) {
-		cpm_buf_printf(&extra, "%s\r\n", a->headers[i]);
-		if (cpm_str_istarts(cpm_str_from_cstr(a->headers[i]), "date:"))
-			has_date = true;
-	}
-	if (!has_date) {
-		char date[64];
-		http_date(date, sizeof date);
-		cpm_buf_printf(&extra, "Date: %s\r\n", date);
-	}
-
-	if (cpm_cli_ua_open(&ua, a) != 0) {
-		cpm_cli_ua_close(&ua);
-		goto out_nosock;
-	}
-	if (ua.transport == CPM_CLI_UDP && body.len > 1300 && ua.verbose)
-		fprintf(stderr, "cpm: warning: %zu byte body over UDP (RFC 3428 §8 limit 1300)\n",
-			body.len);
-	struct cpm_cli_req req = {
-		.method = CPM_SIP_MESSAGE,
-		.ruri = target,
-		.to_uri = target,
-		.extra = extra.p,
-		.ctype = a->content_type ? a->content_type : "text/plain",
-		.body = cpm_buf_str(&body),
-	};
-	rc = cpm_cli_ua_request(&ua, &req, &m);
-	if (rc) {
-		cpm_cli_ua_report(&ua, rc);
-	} else if (m->status == 202) {
-		printf("accepted for later delivery (%d %.*s)\n", m->status,
-		       CPM_STR_FMT(reason_of(m)));
-		ex = CPM_CLI_EXIT_OK;
-	} else if (m->status >= 200 && m->status < 300) {
-		printf("delivered (%d %.*s)\n", m->status, CPM_STR_FMT(reason_of(m)));
-		ex = CPM_CLI_EXIT_OK;
-	} else {
-		ex = report_failure(&ua, m, NULL);
-	}
-	fflush(stdout);
-	cpm_cli_ua_close(&ua);
-out_nosock:
-	cpm_buf_free(&body);
-	cpm_buf_free(&extra);
-	return ex;
 }
 
 /* ------------------------------------------------------------- listen */
@@ -384,49 +299,76 @@ static void addr_aor(struct cpm_str uri, char *out, size_t outsz)
 		snprintf(out, outsz, "%.*s", CPM_STR_FMT(uri));
 }
 
-/* message/cpim (RFC 3862): skip the message headers and the MIME headers
- * and return the inner content type and body. */
-static bool cpim_unwrap(struct cpm_str body, struct cpm_str *ctype,
-			struct cpm_str *inner)
-{
-	const char *end = body.s + body.len;
-	const char *p = body.s;
-	struct cpm_str ct = CPM_STR_NULL;
-	for (int section = 0; section < 2; section++) {
-		for (;;) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			if (!nl)
-				return false;
-			struct cpm_str line = cpm_str_trim((struct cpm_str){ p, (size_t)(nl - p) });
-			p = nl + 1;
-			if (line.len == 0)
-				break;
-			if (section == 1 && cpm_str_istarts(line, "content-type:")) {
-				ct = cpm_str_trim((struct cpm_str){ line.s + 13, line.len - 13 });
-			}
-		}
-	}
-	*ctype = ct;
-	*inner = (struct cpm_str){ p, (size_t)(end - p) };
-	return true;
-}
-
 static bool is_text(struct cpm_str mime)
 {
 	return mime.len == 0 || cpm_str_istarts(mime, "text/");
 }
 
-static void show_message(struct listen_state *st, const struct cpm_sip_msg *m)
+/* An IMDN (RFC 5438), bare or inside message/cpim (§7.1): true and *d
+ * filled when m carries a readable one. */
+static bool message_report(const struct cpm_sip_msg *m, struct cpm_cli_imdn *d)
 {
-	char from[300], to[300], date[64];
+	const struct cpm_sip_hdr *ct = cpm_sip_msg_hdr(m, CPM_SIP_H_CONTENT_TYPE);
+	struct cpm_str mime = CPM_STR_NULL, params, body = m->body;
+	if (!ct || cpm_sip_ctype_parse(ct->value, &mime, &params) != 0)
+		return false;
+	if (cpm_str_ieq_cstr(mime, "message/cpim")) {
+		struct cpm_str ict;
+		if (!cpm_cli_cpim_unwrap(m->body, &ict, &body) ||
+		    cpm_sip_ctype_parse(ict, &mime, &params) != 0)
+			return false;
+	}
+	return cpm_str_ieq_cstr(mime, "message/imdn+xml") &&
+	       cpm_cli_imdn_parse(body, d) == 0;
+}
+
+/* The original Date of m: *sent (0 if unreadable), and whether it is old
+ * enough to say the message was stored. */
+static bool message_stored(const struct cpm_sip_msg *m, int64_t *sent)
+{
+	const struct cpm_sip_hdr *dh = cpm_sip_msg_hdr(m, CPM_SIP_H_DATE);
+	*sent = 0;
+	if (!dh || cpm_cli_date_parse(dh->value, sent) != 0)
+		return false;
+	return cpm_wall_s() - *sent >= CPM_CLI_STORED_AGE;
+}
+
+static void put_report_line(struct cpm_buf *b, const struct cpm_cli_imdn *d,
+			    const char *from)
+{
+	char by[300];
+	if (d->recipient[0])
+		addr_aor(cpm_str_from_cstr(d->recipient), by, sizeof by);
+	else
+		snprintf(by, sizeof by, "%s", from);
+	cpm_buf_puts(b, "report: ");
+	put_line_text(b, cpm_str_from_cstr(d->message_id));
+	cpm_buf_puts(b, " ");
+	put_line_text(b, cpm_str_from_cstr(d->status));
+	cpm_buf_puts(b, " by ");
+	put_line_text(b, cpm_str_from_cstr(by));
+}
+
+/* Print a MESSAGE as listen does: one line, or one JSON object. */
+static void show_message(const struct cpm_sip_msg *m, bool json)
+{
+	char from[300], to[300], date[64], when[40] = "";
+	struct cpm_cli_imdn d;
 	struct cpm_buf b;
 	const struct cpm_sip_hdr *ct = cpm_sip_msg_hdr(m, CPM_SIP_H_CONTENT_TYPE);
 	struct cpm_str ctype = ct ? ct->value : CPM_STR_NULL;
+	int64_t sent;
+	bool stored = message_stored(m, &sent);
+	bool report = message_report(m, &d);
+	struct cpm_cli_notice nt;
+	bool notice = !report && cpm_cli_notice_parse(ctype, m->body, &nt);
 
+	if (sent)
+		cpm_cli_date_format(sent, json ? 'T' : ' ', when, sizeof when);
 	addr_aor(m->from.uri, from, sizeof from);
 	addr_aor(m->to.uri, to, sizeof to);
 	cpm_buf_init(&b, 1 << 20);
-	if (st->a->json) {
+	if (json) {
 		const struct cpm_sip_hdr *dh = cpm_sip_msg_hdr(m, CPM_SIP_H_DATE);
 		if (dh)
 			cpm_str_copy(dh->value, date, sizeof date);
@@ -444,14 +386,38 @@ static void show_message(struct listen_state *st, const struct cpm_sip_msg *m)
 		put_json_str(&b, m->call_id);
 		cpm_buf_puts(&b, ",\"date\":");
 		put_json_str(&b, cpm_str_from_cstr(date));
+		if (when[0]) {
+			cpm_buf_puts(&b, ",\"sent\":");
+			put_json_str(&b, cpm_str_from_cstr(when));
+		}
+		cpm_buf_printf(&b, ",\"stored\":%s", stored ? "true" : "false");
+		if (notice) {
+			cpm_buf_puts(&b, ",\"fetch_url\":");
+			put_json_str(&b, cpm_str_from_cstr(nt.url));
+		}
+		if (report) {
+			static const char *const keys[5] = { "message_id", "status",
+							     "notification", "recipient",
+							     "datetime" };
+			const char *vals[5] = { d.message_id, d.status, d.notification,
+						d.recipient, d.datetime };
+			cpm_buf_puts(&b, ",\"report\":{");
+			for (int i = 0; i < 5; i++) {
+				cpm_buf_printf(&b, "%s\"%s\":", i ? "," : "", keys[i]);
+				put_json_str(&b, cpm_str_from_cstr(vals[i]));
+			}
+			cpm_buf_puts(&b, "}");
+		}
 		cpm_buf_puts(&b, "}\n");
 	} else {
 		struct cpm_str mime = CPM_STR_NULL, params, body = m->body;
+		if (stored)
+			cpm_buf_printf(&b, "[stored, sent %s] ", when);
 		if (ctype.len)
 			cpm_sip_ctype_parse(ctype, &mime, &params);
-		if (cpm_str_ieq_cstr(mime, "message/cpim")) {
+		if (!report && cpm_str_ieq_cstr(mime, "message/cpim")) {
 			struct cpm_str ict, inner;
-			if (cpim_unwrap(body, &ict, &inner)) {
+			if (cpm_cli_cpim_unwrap(body, &ict, &inner)) {
 				mime = ict;
 				long semi = cpm_str_chr(mime, ';');
 				if (semi >= 0)
@@ -459,12 +425,25 @@ static void show_message(struct listen_state *st, const struct cpm_sip_msg *m)
 				body = inner;
 			}
 		}
-		cpm_buf_printf(&b, "%s: ", from);
-		if (is_text(mime))
-			put_line_text(&b, body);
-		else
-			cpm_buf_printf(&b, "[%.*s, %zu bytes]", CPM_STR_FMT(mime),
-				       body.len);
+		if (report) {
+			put_report_line(&b, &d, from);
+		} else if (notice) {
+			/* RFC 4483: the content waits on the server */
+			cpm_buf_printf(&b, "%s: [waiting on the server: %s", from,
+				       nt.content_type[0] ? nt.content_type : "?");
+			if (nt.size >= 0)
+				cpm_buf_printf(&b, ", %lld bytes", (long long)nt.size);
+			cpm_buf_puts(&b, "; cpm fetch '");
+			put_line_text(&b, cpm_str_from_cstr(nt.url));
+			cpm_buf_puts(&b, "']");
+		} else {
+			cpm_buf_printf(&b, "%s: ", from);
+			if (is_text(mime))
+				put_line_text(&b, body);
+			else
+				cpm_buf_printf(&b, "[%.*s, %zu bytes]", CPM_STR_FMT(mime),
+					       body.len);
+		}
 		cpm_buf_puts(&b, "\n");
 	}
 	fwrite(b.p, 1, b.len, stdout);
@@ -481,10 +460,10 @@ static bool is_composing(const struct cpm_sip_msg *m)
 	       cpm_str_ieq_cstr(mime, "application/im-iscomposing+xml");
 }
 
-static void listen_on_request(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx,
-			      void *arg)
+/* Answer what is not a MESSAGE to show: a Require we cannot honour, an
+ * isComposing, OPTIONS, other methods.  true when rx was answered. */
+static bool answer_other(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx)
 {
-	struct listen_state *st = arg;
 	const struct cpm_sip_msg *m = &rx->msg;
 	const struct cpm_sip_hdr *req = cpm_sip_msg_hdr(m, CPM_SIP_H_REQUIRE);
 
@@ -495,21 +474,13 @@ static void listen_on_request(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx
 			 (int)(req->value.len > 500 ? 500 : req->value.len),
 			 req->value.s);
 		cpm_cli_ua_respond(ua, rx, 420, extra);
-		return;
+		return true;
 	}
 	switch (m->method) {
 	case CPM_SIP_MESSAGE:
-		if (is_composing(m)) {
-			cpm_cli_ua_respond(ua, rx, 200, NULL);
-			return;
-		}
-		if (st->a->count && st->received >= st->a->count) {
-			cpm_cli_ua_respond(ua, rx, 480, NULL);
-			return;
-		}
-		show_message(st, m);
+		if (!is_composing(m))
+			return false;
 		cpm_cli_ua_respond(ua, rx, 200, NULL);
-		st->received++;
 		break;
 	case CPM_SIP_OPTIONS:
 		cpm_cli_ua_respond(ua, rx, 200,
@@ -523,6 +494,23 @@ static void listen_on_request(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx
 		cpm_cli_ua_respond(ua, rx, 405, "Allow: MESSAGE, OPTIONS\r\n");
 		break;
 	}
+	return true;
+}
+
+static void listen_on_request(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx,
+			      void *arg)
+{
+	struct listen_state *st = arg;
+
+	if (answer_other(ua, rx))
+		return;
+	if (st->a->count && st->received >= st->a->count) {
+		cpm_cli_ua_respond(ua, rx, 480, NULL);
+		return;
+	}
+	show_message(&rx->msg, st->a->json);
+	cpm_cli_ua_respond(ua, rx, 200, NULL);
+	st->received++;
 }
 
 static void on_signal(int sig)
@@ -553,9 +541,10 @@ static uint64_t refresh_ms(unsigned g)
 }
 
 /* Register (or refresh); prints the errors.  0 ok, 1 failure answer,
- * <0 transport error. */
-static int listen_register(struct cpm_cli_ua *ua, struct reg *r, unsigned expires,
-			   bool first)
+ * <0 transport error.  what: the purpose said on stderr after the first
+ * registration ("listening"), NULL: said only with -v. */
+static int contact_register(struct cpm_cli_ua *ua, struct reg *r, unsigned expires,
+			    bool first, const char *what)
 {
 	const struct cpm_sip_msg *m;
 	int rc = do_register(ua, r, expires, false, &m);
@@ -567,12 +556,129 @@ static int listen_register(struct cpm_cli_ua *ua, struct reg *r, unsigned expire
 		report_failure(ua, m, "registration");
 		return 1;
 	}
-	if (first)
-		fprintf(stderr, "cpm: registered %s at %s (expires %u), listening\n",
-			ua->aor_uri + 4, r->contact, r->granted);
+	if (first && what)
+		fprintf(stderr, "cpm: registered %s at %s (expires %u), %s\n",
+			ua->aor_uri + 4, r->contact, r->granted, what);
+	else if (first)
+		cpm_logi("cpm", "registered at %s (expires %u)", r->contact, r->granted);
 	else
 		cpm_logi("cpm", "registration refreshed (expires %u)", r->granted);
 	return 0;
+}
+
+/* Keep a registered contact: receive requests (to ua->on_request), refresh
+ * the registration, send TCP keep-alives and reconnect, until a signal,
+ * the end time (0: none) or done(arg).  0, or CPM_CLI_EXIT_FAIL on a
+ * receive error.  *connected: whether the socket is still usable. */
+struct serve {
+	struct cpm_cli_ua *ua;
+	struct reg *r;
+	unsigned expires;
+	uint64_t end;	  /* cpm_now_ms() deadline, 0: none */
+	uint64_t ka_ms;	  /* TCP keep-alive interval, 0: off */
+	bool (*done)(void *arg);
+	void *arg;
+	bool connected;
+};
+
+static int serve_run(struct serve *sv)
+{
+	struct cpm_cli_ua *ua = sv->ua;
+	uint64_t start = cpm_now_ms();
+	uint64_t refresh_at = start + refresh_ms(sv->r->granted);
+	uint64_t ka_at = start + sv->ka_ms;
+	int rc, ex = CPM_CLI_EXIT_OK;
+
+	sv->connected = true;
+	while (!cpm_cli_stop && !sv->done(sv->arg)) {
+		uint64_t now = cpm_now_ms();
+		if (sv->end && now >= sv->end)
+			break;
+		if (now >= refresh_at) {
+			if (!sv->connected) {
+				int rrc = cpm_cli_ua_reopen(ua);
+				ua->quiet = true; /* say it once per outage */
+				if (rrc != 0) {
+					refresh_at = now + 2000;
+					continue;
+				}
+				ua->quiet = false;
+				fprintf(stderr, "cpm: reconnected to %s over tcp\n",
+					ua->peer_str);
+				sv->connected = true;
+				contact_init(ua, sv->r);
+			}
+			rc = contact_register(ua, sv->r, sv->expires, false, NULL);
+			if (rc == CPM_ECLOSED) {
+				sv->connected = false;
+				refresh_at = cpm_now_ms() + 2000;
+			} else if (rc) {
+				refresh_at = cpm_now_ms() + 5000; /* try again soon */
+			} else {
+				refresh_at = cpm_now_ms() + refresh_ms(sv->r->granted);
+			}
+			continue;
+		}
+		if (sv->ka_ms && sv->connected && now >= ka_at) {
+			if (cpm_cli_ua_keepalive(ua) != 0) {
+				fprintf(stderr, "cpm: connection to %s over tcp lost, reconnecting\n",
+					ua->peer_str);
+				sv->connected = false;
+				refresh_at = now;
+			}
+			ka_at = now + sv->ka_ms;
+			continue;
+		}
+		uint64_t until = refresh_at;
+		if (sv->end && sv->end < until)
+			until = sv->end;
+		if (sv->ka_ms && ka_at < until)
+			until = ka_at;
+		if (until - now > 500)
+			until = now + 500; /* bounds the signal race */
+		if (!sv->connected) {
+			usleep((useconds_t)(until - now) * 1000);
+			continue;
+		}
+		rc = cpm_cli_ua_poll(ua, (int)(until - now));
+		if (rc == CPM_ECLOSED) {
+			fprintf(stderr, "cpm: connection to %s over tcp closed, reconnecting\n",
+				ua->peer_str);
+			sv->connected = false;
+			refresh_at = cpm_now_ms();
+		} else if (rc < 0) {
+			fprintf(stderr, "cpm: receive error: %s\n", cpm_strerror(rc));
+			ex = CPM_CLI_EXIT_FAIL;
+			break;
+		}
+	}
+	return ex;
+}
+
+/* Remove the contact; a signal during it must not cut it short.  say:
+ * print "unregistered" on stderr. */
+static void contact_unregister(struct cpm_cli_ua *ua, struct reg *r, bool connected,
+			       bool say)
+{
+	cpm_cli_stop = 0;
+	if (!connected && cpm_cli_ua_reopen(ua) != 0)
+		return;
+	const struct cpm_sip_msg *m;
+	int rc = do_register(ua, r, 0, false, &m);
+	if (rc)
+		cpm_cli_ua_report(ua, rc);
+	else if (m->status >= 300)
+		report_failure(ua, m, "unregistration");
+	else if (say)
+		fprintf(stderr, "cpm: unregistered %s\n", ua->aor_uri + 4);
+	else
+		cpm_logi("cpm", "unregistered %s", r->contact);
+}
+
+static bool listen_done(void *arg)
+{
+	struct listen_state *st = arg;
+	return st->a->count && st->received >= st->a->count;
 }
 
 int cpm_cli_cmd_listen(const struct cpm_cli_args *a)
@@ -580,7 +686,6 @@ int cpm_cli_cmd_listen(const struct cpm_cli_args *a)
 	struct cpm_cli_ua ua;
 	struct listen_state st = { .a = a };
 	struct reg r;
-	int rc, ex = CPM_CLI_EXIT_OK;
 
 	if (!need_user(a, "listen"))
 		return CPM_CLI_EXIT_FAIL;
@@ -594,94 +699,263 @@ int cpm_cli_cmd_listen(const struct cpm_cli_args *a)
 	contact_init(&ua, &r);
 
 	unsigned expires = a->expires ? a->expires : 3600;
-	rc = listen_register(&ua, &r, expires, true);
-	if (rc) {
+	if (contact_register(&ua, &r, expires, true, "listening")) {
 		cpm_cli_ua_close(&ua);
 		return CPM_CLI_EXIT_FAIL;
 	}
-	uint64_t start = cpm_now_ms();
-	uint64_t end = a->duration ? start + (uint64_t)a->duration * 1000 : 0;
-	uint64_t refresh_at = start + refresh_ms(r.granted);
-	uint64_t ka_ms = ua.transport == CPM_CLI_TCP ? (uint64_t)a->keepalive_s * 1000 : 0;
-	uint64_t ka_at = start + ka_ms;
-	bool connected = true;
-
-	while (!cpm_cli_stop && !(a->count && st.received >= a->count)) {
-		uint64_t now = cpm_now_ms();
-		if (end && now >= end)
-			break;
-		if (now >= refresh_at) {
-			if (!connected) {
-				int rrc = cpm_cli_ua_reopen(&ua);
-				ua.quiet = true; /* say it once per outage */
-				if (rrc != 0) {
-					refresh_at = now + 2000;
-					continue;
-				}
-				ua.quiet = false;
-				fprintf(stderr, "cpm: reconnected to %s over tcp\n",
-					ua.peer_str);
-				connected = true;
-				contact_init(&ua, &r);
-			}
-			rc = listen_register(&ua, &r, expires, false);
-			if (rc == CPM_ECLOSED) {
-				connected = false;
-				refresh_at = cpm_now_ms() + 2000;
-			} else if (rc) {
-				refresh_at = cpm_now_ms() + 5000; /* try again soon */
-			} else {
-				refresh_at = cpm_now_ms() + refresh_ms(r.granted);
-			}
-			continue;
-		}
-		if (ka_ms && connected && now >= ka_at) {
-			if (cpm_cli_ua_keepalive(&ua) != 0) {
-				fprintf(stderr, "cpm: connection to %s over tcp lost, reconnecting\n",
-					ua.peer_str);
-				connected = false;
-				refresh_at = now;
-			}
-			ka_at = now + ka_ms;
-			continue;
-		}
-		uint64_t until = refresh_at;
-		if (end && end < until)
-			until = end;
-		if (ka_ms && ka_at < until)
-			until = ka_at;
-		if (until - now > 500)
-			until = now + 500; /* bounds the signal race */
-		if (!connected) {
-			usleep((useconds_t)(until - now) * 1000);
-			continue;
-		}
-		rc = cpm_cli_ua_poll(&ua, (int)(until - now));
-		if (rc == CPM_ECLOSED) {
-			fprintf(stderr, "cpm: connection to %s over tcp closed, reconnecting\n",
-				ua.peer_str);
-			connected = false;
-			refresh_at = cpm_now_ms();
-		} else if (rc < 0) {
-			fprintf(stderr, "cpm: receive error: %s\n", cpm_strerror(rc));
-			ex = CPM_CLI_EXIT_FAIL;
-			break;
-		}
-	}
-
-	/* unregister this contact; a signal during it must not cut it short */
-	cpm_cli_stop = 0;
-	if (connected || cpm_cli_ua_reopen(&ua) == 0) {
-		const struct cpm_sip_msg *m;
-		rc = do_register(&ua, &r, 0, false, &m);
-		if (rc)
-			cpm_cli_ua_report(&ua, rc);
-		else if (m->status >= 300)
-			report_failure(&ua, m, "unregistration");
-		else
-			fprintf(stderr, "cpm: unregistered %s\n", ua.aor_uri + 4);
-	}
+	struct serve sv = {
+		.ua = &ua,
+		.r = &r,
+		.expires = expires,
+		.end = a->duration ? cpm_now_ms() + (uint64_t)a->duration * 1000 : 0,
+		.ka_ms = ua.transport == CPM_CLI_TCP ? (uint64_t)a->keepalive_s * 1000 : 0,
+		.done = listen_done,
+		.arg = &st,
+	};
+	int ex = serve_run(&sv);
+	contact_unregister(&ua, &r, sv.connected, true);
 	cpm_cli_ua_close(&ua);
+	return ex;
+}
+
+/* --------------------------------------------------------------- send */
+
+/* send --report: the reports of one message (RFC 5438 §7), matched by its
+ * imdn.Message-ID. */
+struct report_wait {
+	char message_id[64];
+	struct cpm_cli_imdn last; /* the last report about it */
+	bool got, final;
+};
+
+static void report_on_request(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx,
+			      void *arg)
+{
+	struct report_wait *w = arg;
+	struct cpm_cli_imdn d;
+
+	if (answer_other(ua, rx))
+		return;
+	/* registered as one of the user's devices, we get what is sent to
+	 * them meanwhile: show it, as listen would, rather than lose it */
+	show_message(&rx->msg, false);
+	cpm_cli_ua_respond(ua, rx, 200, NULL);
+	if (message_report(&rx->msg, &d) && strcmp(d.message_id, w->message_id) == 0) {
+		w->last = d;
+		w->got = true;
+		w->final = w->final || cpm_cli_imdn_final(&d);
+	}
+}
+
+static bool report_done(void *arg)
+{
+	struct report_wait *w = arg;
+	return w->final;
+}
+
+/* The dialog-less request sequence of the registration, kept aside while
+ * the MESSAGE uses its own Call-ID (RFC 3261 §10.2: refreshes and the
+ * removal keep the REGISTER's Call-ID and increase its CSeq). */
+struct call_state {
+	char call_id[64];
+	char from_tag[32];
+	uint32_t cseq;
+	struct cpm_cli_challenge ch;
+	bool have_ch;
+};
+
+static void call_save(const struct cpm_cli_ua *ua, struct call_state *c)
+{
+	memcpy(c->call_id, ua->call_id, sizeof c->call_id);
+	memcpy(c->from_tag, ua->from_tag, sizeof c->from_tag);
+	c->cseq = ua->cseq;
+	c->ch = ua->ch;
+	c->have_ch = ua->have_ch;
+}
+
+static void call_restore(struct cpm_cli_ua *ua, const struct call_state *c)
+{
+	memcpy(ua->call_id, c->call_id, sizeof c->call_id);
+	memcpy(ua->from_tag, c->from_tag, sizeof c->from_tag);
+	ua->cseq = c->cseq;
+	ua->ch = c->ch;
+	ua->have_ch = c->have_ch;
+}
+
+/* The body of send: TEXT, or stdin for '-'.  0 or an exit code. */
+static int send_body(const struct cpm_cli_args *a, struct cpm_buf *body)
+{
+	int rc;
+	if (strcmp(a->pos[1], "-") == 0) {
+		rc = read_stdin(body);
+		if (rc) {
+			fprintf(stderr, "cpm: cannot read the message from stdin: %s\n",
+				rc == CPM_ETOOBIG ? "longer than 60000 bytes" :
+						    strerror(errno));
+			return CPM_CLI_EXIT_FAIL;
+		}
+		/* "echo hi | cpm send bob -": drop the final line break */
+		if (body->len && body->p[body->len - 1] == '\n')
+			body->len--;
+		if (body->len && body->p[body->len - 1] == '\r')
+			body->len--;
+	} else if (cpm_buf_puts(body, a->pos[1]) != 0) {
+		fprintf(stderr, "cpm: message too long\n");
+		return CPM_CLI_EXIT_FAIL;
+	}
+	return 0;
+}
+
+/* Wait for the final report of w's message; the exit code. */
+static int send_wait_reports(struct cpm_cli_ua *ua, struct reg *r, unsigned expires,
+			     const struct cpm_cli_args *a, struct report_wait *w,
+			     bool *connected)
+{
+	struct serve sv = {
+		.ua = ua,
+		.r = r,
+		.expires = expires,
+		.end = cpm_now_ms() + (uint64_t)a->report_s * 1000,
+		.ka_ms = ua->transport == CPM_CLI_TCP ? (uint64_t)a->keepalive_s * 1000 : 0,
+		.done = report_done,
+		.arg = w,
+	};
+	bool interrupted;
+	int ex = serve_run(&sv);
+	interrupted = cpm_cli_stop != 0;
+	*connected = sv.connected;
+	if (ex)
+		return ex;
+	if (w->final)
+		return cpm_cli_imdn_positive(&w->last) ? CPM_CLI_EXIT_OK :
+							 CPM_CLI_EXIT_UNDELIVERED;
+	fprintf(stderr, "cpm: %s: no final report %s; the message stays stored on the server\n",
+		w->message_id, interrupted ? "yet (interrupted)" : "in time");
+	if (!w->got)
+		fprintf(stderr, "cpm: (no report at all: does the server send IMDN reports?)\n");
+	return CPM_CLI_EXIT_PENDING;
+}
+
+int cpm_cli_cmd_send(const struct cpm_cli_args *a)
+{
+	struct cpm_cli_ua ua;
+	struct cpm_buf body, cpim, extra;
+	const struct cpm_sip_msg *m;
+	struct report_wait w;
+	struct call_state reg_call;
+	struct reg r;
+	char target[600], domain[256] = "";
+	const char *ctype = a->content_type ? a->content_type : "text/plain";
+	unsigned reg_expires = a->report_s + 60;
+	bool connected = true;
+	int rc, ex = CPM_CLI_EXIT_FAIL;
+
+	if (!need_user(a, "send"))
+		return CPM_CLI_EXIT_FAIL;
+	const char *at = strrchr(a->user, '@');
+	snprintf(domain, sizeof domain, "%s", at ? at + 1 : "");
+	if (cpm_cli_target_uri(a->pos[0], domain, target, sizeof target) != 0) {
+		fprintf(stderr, "cpm: bad address '%s'\n", a->pos[0]);
+		return CPM_CLI_EXIT_FAIL;
+	}
+
+	memset(&w, 0, sizeof w);
+	memset(&reg_call, 0, sizeof reg_call);
+	memset(&r, 0, sizeof r);
+	cpm_buf_init(&body, 60000);
+	cpm_buf_init(&cpim, 62000);
+	cpm_buf_init(&extra, 16384);
+	ex = send_body(a, &body);
+	if (ex)
+		goto out_nosock;
+	ex = CPM_CLI_EXIT_FAIL;
+
+	bool has_date = false;
+	for (unsigned i = 0; i < a->nheaders; i++) {
+		cpm_buf_printf(&extra, "%s\r\n", a->headers[i]);
+		if (cpm_str_istarts(cpm_str_from_cstr(a->headers[i]), "date:"))
+			has_date = true;
+	}
+	if (!has_date) {
+		char date[64];
+		http_date(date, sizeof date);
+		cpm_buf_printf(&extra, "Date: %s\r\n", date);
+	}
+	if (a->report) {
+		/* RFC 5438 §6.3: a Message-ID unique to the sender, with at
+		 * least 32 bits of randomness */
+		char aor[300];
+		cpm_rand_hex(w.message_id, 12);
+		snprintf(aor, sizeof aor, "sip:%s", a->user);
+		if (cpm_cli_cpim_build(&cpim, aor, target, w.message_id,
+				       "positive-delivery, negative-delivery, processing",
+				       a->content_type ? a->content_type :
+							 "text/plain;charset=UTF-8",
+				       cpm_buf_str(&body), cpm_wall_s()) != 0) {
+			fprintf(stderr, "cpm: message too long\n");
+			goto out_nosock;
+		}
+		ctype = "message/cpim";
+	}
+
+	if (a->report)
+		install_signals();
+	if (cpm_cli_ua_open(&ua, a) != 0) {
+		cpm_cli_ua_close(&ua);
+		goto out_nosock;
+	}
+	if (ua.transport == CPM_CLI_UDP && body.len > 1300 && ua.verbose)
+		fprintf(stderr, "cpm: warning: %zu byte body over UDP (RFC 3428 §8 limit 1300)\n",
+			body.len);
+	if (a->report) {
+		/* reports come as MESSAGEs to our AoR: be one of its devices */
+		ua.on_request = report_on_request;
+		ua.on_request_arg = &w;
+		contact_init(&ua, &r);
+		if (contact_register(&ua, &r, reg_expires, true, NULL) != 0) {
+			cpm_cli_ua_close(&ua);
+			goto out_nosock;
+		}
+		call_save(&ua, &reg_call);
+		cpm_cli_ua_new_call(&ua);
+	}
+	struct cpm_cli_req req = {
+		.method = CPM_SIP_MESSAGE,
+		.ruri = target,
+		.to_uri = target,
+		.extra = extra.p,
+		.ctype = ctype,
+		.body = cpm_buf_str(a->report ? &cpim : &body),
+	};
+	rc = cpm_cli_ua_request(&ua, &req, &m);
+	if (rc) {
+		cpm_cli_ua_report(&ua, rc);
+		connected = rc != CPM_ECLOSED;
+	} else if (m->status == 202) {
+		/* RFC 3428 §7: accepted, not delivered yet */
+		printf("%d %.*s (stored for later delivery)\n", m->status,
+		       CPM_STR_FMT(reason_of(m)));
+		ex = CPM_CLI_EXIT_OK;
+	} else if (m->status >= 200 && m->status < 300) {
+		printf("%d %.*s (delivered)\n", m->status, CPM_STR_FMT(reason_of(m)));
+		ex = CPM_CLI_EXIT_OK;
+	} else {
+		ex = report_failure(&ua, m, NULL);
+	}
+	fflush(stdout);
+	if (a->report) {
+		bool stored = rc == 0 && m->status == 202;
+		call_restore(&ua, &reg_call);
+		if (stored)
+			ex = send_wait_reports(&ua, &r, reg_expires, a, &w, &connected);
+		contact_unregister(&ua, &r, connected, false);
+	}
+	fflush(stdout);
+	cpm_cli_ua_close(&ua);
+out_nosock:
+	cpm_buf_free(&body);
+	cpm_buf_free(&cpim);
+	cpm_buf_free(&extra);
 	return ex;
 }
 

@@ -18,8 +18,11 @@ static const char usage_general[] =
 	"\n"
 	"Commands:\n"
 	"  register [--expires N] [--unregister]   register (or remove) a binding\n"
-	"  send TO TEXT                            send a MESSAGE (TEXT '-': stdin)\n"
+	"  send [--report[=S]] TO TEXT             send a MESSAGE (TEXT '-': stdin),\n"
+	"                                          optionally wait for delivery reports\n"
 	"  listen [--count N] [--duration S]       register and print incoming messages\n"
+	"  inbox [--json]                          list your waiting messages (HTTP)\n"
+	"  fetch ID|URL [-o FILE]                  fetch one waiting message (HTTP)\n"
 	"  options [URI]                           send an OPTIONS ping\n"
 	"  bench --target IP:PORT [...]            MESSAGE load generator (UAC+UAS,\n"
 	"                                          batched); cpm bench --help\n"
@@ -34,7 +37,9 @@ static const char usage_general[] =
 	"  --password-file F        read the password from the first line of F\n"
 	"  --config FILE            config file (default ~/.config/cpm/config; INI\n"
 	"                           keys server, transport, user, password,\n"
-	"                           password_file, local_port, timeout)\n"
+	"                           password_file, local_port, timeout, http)\n"
+	"  --http URL               the server's HTTP API for inbox and fetch\n"
+	"                           (default http://SERVER-HOST:8080)\n"
 	"  --local-port N           local port to bind (default: any)\n"
 	"  --timeout SECONDS        per transaction (default 10)\n"
 	"  -v, --verbose            print every SIP message sent/received to stderr\n"
@@ -42,7 +47,9 @@ static const char usage_general[] =
 	"\n"
 	"Exit status: 0 success; 1 failure (error response, timeout, refused\n"
 	"credentials, bad address, missing --user); 2 command line or config\n"
-	"file syntax error.  Run 'cpm COMMAND --help' for details.\n";
+	"file syntax error; send --report also: 3 stored but no final report\n"
+	"in time, 4 reported not delivered.  Run 'cpm COMMAND --help' for\n"
+	"details.\n";
 
 static const char usage_register[] =
 	"usage: cpm [GLOBAL OPTIONS] register [--expires N] [--unregister]\n"
@@ -60,19 +67,39 @@ static const char usage_register[] =
 	"                  bindings (Contact: *)\n";
 
 static const char usage_send[] =
-	"usage: cpm [GLOBAL OPTIONS] send [--type MIME] [--header 'Name: value']... TO TEXT\n"
+	"usage: cpm [GLOBAL OPTIONS] send [--type MIME] [--header 'Name: value']...\n"
+	"                                 [--report[=SECONDS]] TO TEXT\n"
 	"\n"
 	"Send TEXT as a SIP MESSAGE (RFC 3428) to TO, which may be 'bob'\n"
 	"(in your domain), 'bob@example.test' or a URI 'sip:bob@host'.\n"
 	"TEXT '-' reads the body from standard input (one final line break\n"
 	"dropped); put '--' before a TEXT that starts with '-'.  Prints one of\n"
-	"  delivered (200 OK)\n"
-	"  accepted for later delivery (202 Accepted)\n"
+	"  200 OK (delivered)\n"
+	"  202 Accepted (stored for later delivery)\n"
 	"  failed: 404 Not Found\n"
 	"Exit 0 for a 2xx answer, 1 otherwise.\n"
 	"\n"
 	"  --type MIME             Content-Type (default text/plain;charset=UTF-8)\n"
-	"  --header 'Name: value'  add a header field (repeatable, up to 16)\n";
+	"  --header 'Name: value'  add a header field (repeatable, up to 16)\n"
+	"  --report[=SECONDS]      ask for delivery reports (RFC 5438 IMDN) and\n"
+	"                          wait up to SECONDS (default 60) for them\n"
+	"\n"
+	"With --report, TEXT goes inside a message/cpim body (RFC 3862) with a\n"
+	"random imdn.Message-ID and imdn.Disposition-Notification:\n"
+	"positive-delivery, negative-delivery, processing.  Reports are MESSAGEs\n"
+	"to your address, so send first registers its socket as one of your\n"
+	"devices (as listen does) and removes that binding at the end.  When the\n"
+	"answer is 202, it waits for the reports of that message and prints each:\n"
+	"  report: MESSAGE-ID stored by bob@example.test\n"
+	"  report: MESSAGE-ID delivered by bob@example.test\n"
+	"  report: MESSAGE-ID failed by bob@example.test\n"
+	"(a 200 answer is itself the delivery report: no wait).  While it\n"
+	"waits, other messages for you that arrive are shown as listen shows\n"
+	"them, and accepted.\n"
+	"Exit status with --report: 0 delivered (200, or a 'delivered' report);\n"
+	"1 error answer or transport failure; 3 stored but no final report within\n"
+	"SECONDS (or interrupted); 4 a report said it was not delivered (failed,\n"
+	"forbidden, error).\n";
 
 static const char usage_listen[] =
 	"usage: cpm [GLOBAL OPTIONS] listen [--count N] [--duration S] [--expires N]\n"
@@ -84,6 +111,13 @@ static const char usage_listen[] =
 	"requests 405 or 501.  The registration is refreshed before it expires\n"
 	"and removed on exit (SIGINT, SIGTERM, --count or --duration reached).\n"
 	"\n"
+	"A message the server stored while you were away keeps its original\n"
+	"Date; when that is at least 5 seconds old the line starts with\n"
+	"  [stored, sent 2026-11-30 03:01:02Z] bob@example.test: TEXT\n"
+	"Delivery reports (RFC 5438 IMDN, message/imdn+xml) are shown as\n"
+	"  report: MESSAGE-ID delivered by bob@example.test\n"
+	"and the notice of a message kept on the server for pick-up (RFC 4483)\n"
+	"  bob@example.test: [waiting on the server: TYPE, N bytes; cpm fetch 'URL']\n"
 	"isComposing indications (RFC 3994) are answered but not shown.\n"
 	"\n"
 	"  --count N      exit after N messages\n"
@@ -93,7 +127,42 @@ static const char usage_listen[] =
 	"                 server does not close the idle connection (default 25,\n"
 	"                 0: off)\n"
 	"  --json         one JSON object per line instead: from, to,\n"
-	"                 content_type, body, call_id, date\n";
+	"                 content_type, body, call_id, date (the Date header),\n"
+	"                 sent (ISO 8601, when Date is readable), stored (true\n"
+	"                 when Date is 5 s old or more), fetch_url (a pick-up\n"
+	"                 notice's URL), and for a report\n"
+	"                 report: {message_id, status, notification, recipient,\n"
+	"                 datetime}\n";
+
+static const char usage_inbox[] =
+	"usage: cpm [GLOBAL OPTIONS] inbox [--json]\n"
+	"\n"
+	"List the messages waiting for --user on the server, over HTTP:\n"
+	"GET /api/v1/users/AOR/messages with digest authentication (RFC 7616;\n"
+	"the username is the user part of the address).  Prints a table\n"
+	"  ID  DATE  FROM  TYPE  SIZE  SUBJECT  FLAGS\n"
+	"in arrival order (flags: deferred, pull), or with --json the server's\n"
+	"JSON document.  Fetch one with 'cpm fetch ID'.  The HTTP base URL is\n"
+	"--http, the config key http, else http://SERVER-HOST:8080.\n"
+	"Exit 0 on success (also when nothing waits), 1 otherwise.\n"
+	"\n"
+	"  --json   print the JSON list instead of the table\n";
+
+static const char usage_fetch[] =
+	"usage: cpm [GLOBAL OPTIONS] fetch ID|URL [-o FILE]\n"
+	"\n"
+	"Fetch one waiting message over HTTP: ID (from 'cpm inbox') means\n"
+	"GET /m/ID with digest authentication as --user; URL is a link the\n"
+	"server sent, e.g. http://HOST:8080/m/12?t=TOKEN (its single-use token\n"
+	"needs no password).  The server marks the message delivered.  Text is\n"
+	"written to standard output (of a message/cpim body, the content, as\n"
+	"listen shows it); -o FILE writes the body as stored to FILE and prints\n"
+	"  saved N bytes (TYPE) from SENDER, sent DATE, to FILE\n"
+	"Content that is not text is not written to a terminal: it is saved to\n"
+	"cpm-message-ID instead.  Exit 0 on success, 1 otherwise (404: unknown\n"
+	"or already fetched, 403: not yours).\n"
+	"\n"
+	"  -o, --output FILE   write the body to FILE ('-': standard output)\n";
 
 static const char usage_options[] =
 	"usage: cpm [GLOBAL OPTIONS] options [URI]\n"
@@ -117,6 +186,12 @@ void cpm_cli_usage(FILE *f, enum cpm_cli_cmd cmd)
 	case CPM_CLI_CMD_OPTIONS:
 		fputs(usage_options, f);
 		break;
+	case CPM_CLI_CMD_INBOX:
+		fputs(usage_inbox, f);
+		break;
+	case CPM_CLI_CMD_FETCH:
+		fputs(usage_fetch, f);
+		break;
 	default:
 		fputs(usage_general, f);
 		break;
@@ -132,6 +207,7 @@ void cpm_cli_args_init(struct cpm_cli_args *a)
 	a->timeout_s = 10;
 	a->expires = 3600;
 	a->keepalive_s = 25;
+	a->report_s = CPM_CLI_REPORT_WAIT;
 }
 
 static enum cpm_cli_cmd cmd_parse(const char *s)
@@ -144,6 +220,10 @@ static enum cpm_cli_cmd cmd_parse(const char *s)
 		return CPM_CLI_CMD_LISTEN;
 	if (strcmp(s, "options") == 0)
 		return CPM_CLI_CMD_OPTIONS;
+	if (strcmp(s, "inbox") == 0)
+		return CPM_CLI_CMD_INBOX;
+	if (strcmp(s, "fetch") == 0)
+		return CPM_CLI_CMD_FETCH;
 	if (strcmp(s, "help") == 0)
 		return CPM_CLI_CMD_HELP;
 	if (strcmp(s, "version") == 0)
@@ -162,6 +242,10 @@ static const char *cmd_name(enum cpm_cli_cmd c)
 		return "listen";
 	case CPM_CLI_CMD_OPTIONS:
 		return "options";
+	case CPM_CLI_CMD_INBOX:
+		return "inbox";
+	case CPM_CLI_CMD_FETCH:
+		return "fetch";
 	case CPM_CLI_CMD_VERSION:
 		return "version";
 	default:
@@ -371,6 +455,8 @@ int cpm_cli_args_parse(struct cpm_cli_args *a, int argc, char **argv,
 			if (a->npos >= 2 ||
 			    (a->cmd == CPM_CLI_CMD_HELP && a->npos >= 1) ||
 			    (a->cmd == CPM_CLI_CMD_OPTIONS && a->npos >= 1) ||
+			    (a->cmd == CPM_CLI_CMD_FETCH && a->npos >= 1) ||
+			    a->cmd == CPM_CLI_CMD_INBOX ||
 			    a->cmd == CPM_CLI_CMD_REGISTER ||
 			    a->cmd == CPM_CLI_CMD_LISTEN ||
 			    a->cmd == CPM_CLI_CMD_VERSION)
@@ -427,6 +513,13 @@ int cpm_cli_args_parse(struct cpm_cli_args *a, int argc, char **argv,
 			if (parse_uint(val, 0, 65535, &a->local_port) != 0)
 				ERR("bad local port '%s' (expected 0-65535)", val);
 			a->local_port_set = true;
+		} else if (VALUE_OPT("--http")) {
+			struct cpm_cli_url u;
+			int rc = cpm_cli_url_parse(val, &u);
+			if (rc || copy_arg(val, a->http, sizeof a->http) != 0)
+				ERR("bad HTTP URL '%s' (expected http://HOST[:PORT][/PATH]%s)",
+				    val, rc == CPM_ESCHEME ? "; https is not supported" : "");
+			a->http_set = true;
 		} else if (VALUE_OPT("--timeout")) {
 			if (parse_uint(val, 1, 3600, &a->timeout_s) != 0)
 				ERR("bad timeout '%s' (expected 1-3600 seconds)", val);
@@ -449,8 +542,24 @@ int cpm_cli_args_parse(struct cpm_cli_args *a, int argc, char **argv,
 		} else if (a->cmd == CPM_CLI_CMD_LISTEN && VALUE_OPT("--keepalive")) {
 			if (parse_uint(val, 0, 86400, &a->keepalive_s) != 0)
 				ERR("bad keepalive '%s' (expected seconds, 0: off)", val);
-		} else if (a->cmd == CPM_CLI_CMD_LISTEN && strcmp(arg, "--json") == 0) {
+		} else if ((a->cmd == CPM_CLI_CMD_LISTEN ||
+			    a->cmd == CPM_CLI_CMD_INBOX) &&
+			   strcmp(arg, "--json") == 0) {
 			a->json = true;
+		} else if (a->cmd == CPM_CLI_CMD_SEND &&
+			   (strcmp(arg, "--report") == 0 ||
+			    strncmp(arg, "--report=", 9) == 0)) {
+			/* the value is optional, so only the --report=S form */
+			if (arg[8] == '=' &&
+			    parse_uint(arg + 9, 1, 86400, &a->report_s) != 0)
+				ERR("bad report wait '%s' (expected 1-86400 seconds)",
+				    arg + 9);
+			a->report = true;
+		} else if (a->cmd == CPM_CLI_CMD_FETCH &&
+			   (VALUE_OPT("-o") || VALUE_OPT("--output"))) {
+			if (!val[0])
+				ERR("empty output file name");
+			a->output = val;
 		} else if (a->cmd == CPM_CLI_CMD_SEND && VALUE_OPT("--type")) {
 			if (!strchr(val, '/') || strpbrk(val, "\r\n"))
 				ERR("bad content type '%s' (expected type/subtype)", val);
@@ -493,6 +602,8 @@ int cpm_cli_args_parse(struct cpm_cli_args *a, int argc, char **argv,
 		ERR("listen needs --expires of at least 1 second");
 	if (a->cmd == CPM_CLI_CMD_SEND && a->npos != 2)
 		ERR("send needs TO and TEXT (try 'cpm send --help')");
+	if (a->cmd == CPM_CLI_CMD_FETCH && a->npos != 1)
+		ERR("fetch needs a message ID or URL (try 'cpm fetch --help')");
 	return 0;
 }
 
@@ -569,6 +680,12 @@ int cpm_cli_config_parse(struct cpm_cli_args *a, const char *text, size_t len,
 				a->local_port = p;
 				a->local_port_set = true;
 			}
+		} else if (cpm_str_eq_cstr(key, "http")) {
+			struct cpm_cli_url u;
+			if (cpm_cli_url_parse(val, &u) != 0)
+				ERR("%s:%u: bad http URL '%s'", name, lineno, val);
+			if (!a->http_set)
+				copy_arg(val, a->http, sizeof a->http);
 		} else if (cpm_str_eq_cstr(key, "timeout")) {
 			unsigned t;
 			if (parse_uint(val, 1, 3600, &t) != 0)
@@ -726,6 +843,10 @@ int main(int argc, char **argv)
 		return cpm_cli_cmd_listen(&a);
 	case CPM_CLI_CMD_OPTIONS:
 		return cpm_cli_cmd_options(&a);
+	case CPM_CLI_CMD_INBOX:
+		return cpm_cli_cmd_inbox(&a);
+	case CPM_CLI_CMD_FETCH:
+		return cpm_cli_cmd_fetch(&a);
 	default:
 		cpm_cli_usage(stderr, CPM_CLI_CMD_NONE);
 		return CPM_CLI_EXIT_USAGE;

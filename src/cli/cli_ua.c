@@ -161,23 +161,8 @@ static int open_tcp(struct cpm_cli_ua *ua, unsigned port, bool quiet_bind)
 			return CPM_EADDR;
 		}
 	}
-	set_nonblock(ua->fd, true);
-	int rc = connect(ua->fd, (struct sockaddr *)&ua->peer, ua->peerlen);
-	int err = rc == 0 ? 0 : errno;
-	if (rc != 0 && errno == EINPROGRESS) {
-		struct pollfd p = { .fd = ua->fd, .events = POLLOUT };
-		do
-			rc = poll(&p, 1, (int)ua->timeout_ms);
-		while (rc < 0 && errno == EINTR && !cpm_cli_stop);
-		if (rc == 0) {
-			err = ETIMEDOUT;
-		} else if (rc < 0) {
-			err = errno;
-		} else {
-			socklen_t elen = sizeof err;
-			getsockopt(ua->fd, SOL_SOCKET, SO_ERROR, &err, &elen);
-		}
-	}
+	int err = cpm_cli_connect(ua->fd, (struct sockaddr *)&ua->peer,
+				  ua->peerlen, ua->timeout_ms);
 	if (err) {
 		if (ua->quiet)
 			;
@@ -191,10 +176,33 @@ static int open_tcp(struct cpm_cli_ua *ua, unsigned port, bool quiet_bind)
 		ua->fd = -1;
 		return err == ETIMEDOUT ? CPM_ETIMEDOUT : CPM_EIO;
 	}
-	set_nonblock(ua->fd, false);
 	set_local(ua);
 	cpm_buf_reset(&ua->stream);
 	return 0;
+}
+
+int cpm_cli_connect(int fd, const struct sockaddr *sa, socklen_t len,
+		    unsigned timeout_ms)
+{
+	set_nonblock(fd, true);
+	int rc = connect(fd, sa, len);
+	int err = rc == 0 ? 0 : errno;
+	if (rc != 0 && errno == EINPROGRESS) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		do
+			rc = poll(&p, 1, (int)timeout_ms);
+		while (rc < 0 && errno == EINTR && !cpm_cli_stop);
+		if (rc == 0) {
+			err = ETIMEDOUT;
+		} else if (rc < 0) {
+			err = errno;
+		} else {
+			socklen_t elen = sizeof err;
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+		}
+	}
+	set_nonblock(fd, false);
+	return err;
 }
 
 /* Probe peer with a CRLF keep-alive on a connected socket: true if an
@@ -710,8 +718,7 @@ static int transact(struct cpm_cli_ua *ua, const struct cpm_buf *b,
 int cpm_cli_ua_request(struct cpm_cli_ua *ua, const struct cpm_cli_req *req,
 		       const struct cpm_sip_msg **resp)
 {
-	bool fresh = false; /* the challenge came from this request's 401 */
-	bool stale_retry = false;
+	struct cpm_cli_auth_retry ar = { false, false };
 	struct cpm_buf b;
 	int rc;
 
@@ -734,18 +741,9 @@ int cpm_cli_ua_request(struct cpm_cli_ua *ua, const struct cpm_cli_req *req,
 		if ((st != 401 && st != 407) || !ua->password)
 			break;
 		struct cpm_cli_challenge ch;
-		if (cpm_cli_challenge_choose(*resp, &ch) != 0)
+		if (cpm_cli_challenge_choose(*resp, &ch) != 0 ||
+		    !cpm_cli_auth_retry(&ar, with_auth, &ch, &ua->ch, &ua->have_ch))
 			break;
-		if (with_auth && fresh) {
-			/* rejected credentials for a fresh nonce: wrong
-			 * password, unless the nonce just went stale */
-			if (!ch.stale || stale_retry)
-				break;
-			stale_retry = true;
-		}
-		ua->ch = ch;
-		ua->have_ch = true;
-		fresh = true;
 	}
 	cpm_buf_free(&b);
 	return rc;

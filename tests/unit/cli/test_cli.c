@@ -21,8 +21,11 @@
 #define CPM_CLI_TEST 1
 #include "../../../src/cli/cli_auth.c"
 #include "../../../src/cli/cli_main.c"
+#include "../../../src/cli/cli_msg.c"
 #include "../../../src/cli/cli_ua.c"
+#include "../../../src/cli/cli_http.c"
 #include "../../../src/cli/cli_cmd.c"
+#include "../../../src/cli/cli_inbox.c"
 
 /* ------------------------------------------------------------ digest */
 
@@ -319,6 +322,73 @@ static void test_args_send_listen(void **state)
 	assert_int_equal(parse(&a, err, "listen", "--expires", "0", NULL), CPM_EINVAL);
 }
 
+static void test_args_report_inbox_fetch(void **state)
+{
+	struct cpm_cli_args a;
+	char err[256];
+
+	/* --report: the wait is optional, so only --report=S carries it */
+	assert_int_equal(parse(&a, err, "send", "--report", "bob", "hi", NULL), 0);
+	assert_true(a.report);
+	assert_int_equal(a.report_s, CPM_CLI_REPORT_WAIT);
+	assert_int_equal(parse(&a, err, "send", "bob", "hi", "--report=5", NULL), 0);
+	assert_true(a.report);
+	assert_int_equal(a.report_s, 5);
+	assert_int_equal(parse(&a, err, "send", "bob", "hi", NULL), 0);
+	assert_false(a.report);
+	assert_int_equal(parse(&a, err, "send", "--report", "5", "bob", "hi", NULL),
+			 CPM_EINVAL);
+	assert_non_null(strstr(err, "unexpected argument"));
+	assert_int_equal(parse(&a, err, "send", "--report=0", "bob", "hi", NULL), CPM_EINVAL);
+	assert_non_null(strstr(err, "bad report wait '0'"));
+	assert_int_equal(parse(&a, err, "send", "--report=x", "bob", "hi", NULL), CPM_EINVAL);
+	assert_int_equal(parse(&a, err, "listen", "--report", NULL), CPM_EINVAL);
+	assert_non_null(strstr(err, "unknown option '--report' for listen"));
+
+	/* --http is global; https is refused with a reason */
+	assert_int_equal(parse(&a, err, "inbox", "--http", "http://[::1]:8081/cpm",
+			       "--json", NULL),
+			 0);
+	assert_int_equal(a.cmd, CPM_CLI_CMD_INBOX);
+	assert_true(a.json);
+	assert_string_equal(a.http, "http://[::1]:8081/cpm");
+	assert_int_equal(parse(&a, err, "--http", "https://h/", "inbox", NULL), CPM_EINVAL);
+	assert_non_null(strstr(err, "https is not supported"));
+	assert_int_equal(parse(&a, err, "--http", "h:8080", "inbox", NULL), CPM_EINVAL);
+	assert_int_equal(parse(&a, err, "inbox", "12", NULL), CPM_EINVAL);
+
+	assert_int_equal(parse(&a, err, "fetch", "12", "-o", "out.bin", NULL), 0);
+	assert_int_equal(a.cmd, CPM_CLI_CMD_FETCH);
+	assert_string_equal(a.pos[0], "12");
+	assert_string_equal(a.output, "out.bin");
+	assert_int_equal(parse(&a, err, "fetch", "--output=x", "http://h:1/m/3?t=abc",
+			       NULL),
+			 0);
+	assert_string_equal(a.output, "x");
+	assert_string_equal(a.pos[0], "http://h:1/m/3?t=abc");
+	assert_int_equal(parse(&a, err, "fetch", NULL), CPM_EINVAL);
+	assert_non_null(strstr(err, "fetch needs a message ID or URL"));
+	assert_int_equal(parse(&a, err, "fetch", "1", "2", NULL), CPM_EINVAL);
+	assert_int_equal(parse(&a, err, "fetch", "1", "-o", NULL), CPM_EINVAL);
+	assert_non_null(strstr(err, "-o needs a value"));
+
+	/* the config key http; the command line wins */
+	cpm_cli_args_init(&a);
+	assert_int_equal(cpm_cli_config_parse(&a, "http = http://10.0.0.1:9000/\n", 29,
+					      "cfg", err, sizeof err),
+			 0);
+	assert_string_equal(a.http, "http://10.0.0.1:9000/");
+	assert_int_equal(cpm_cli_config_parse(&a, "http = ftp://x/\n", 16, "cfg", err,
+					      sizeof err),
+			 CPM_EINVAL);
+	assert_string_equal(err, "cfg:1: bad http URL 'ftp://x/'");
+	assert_int_equal(parse(&a, err, "--http", "http://a/", "inbox", NULL), 0);
+	assert_int_equal(cpm_cli_config_parse(&a, "http = http://b/\n", 17, "cfg", err,
+					      sizeof err),
+			 0);
+	assert_string_equal(a.http, "http://a/");
+}
+
 static void test_args_errors(void **state)
 {
 	struct cpm_cli_args a;
@@ -525,7 +595,7 @@ static void test_output_escaping(void **state)
 	cpm_buf_free(&b);
 
 	struct cpm_str ct, inner;
-	assert_true(cpim_unwrap(CPM_STR("From: <im:a@b>\r\nNS: x\r\n\r\n"
+	assert_true(cpm_cli_cpim_unwrap(CPM_STR("From: <im:a@b>\r\nNS: x\r\n\r\n"
 					"Content-Type: text/plain\r\n\r\nHi there"),
 				&ct, &inner));
 	assert_true(cpm_str_eq_cstr(ct, "text/plain"));
@@ -677,6 +747,7 @@ int main(void)
 		cmocka_unit_test(test_auth_header),
 		cmocka_unit_test(test_args_globals),
 		cmocka_unit_test(test_args_send_listen),
+		cmocka_unit_test(test_args_report_inbox_fetch),
 		cmocka_unit_test(test_args_errors),
 		cmocka_unit_test(test_args_help),
 		cmocka_unit_test(test_config),
