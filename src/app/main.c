@@ -6,6 +6,7 @@
 #include "im/im.h"
 #include "pres/pres.h"
 #include "http/http.h"
+#include "iwf/iwf.h"
 #include "lib/lib.h"
 
 #include <errno.h>
@@ -64,6 +65,7 @@ struct app {
 	struct cpm_pres *pres;
 	struct cpm_http *http;
 	struct cpm_app_api *api;
+	struct cpm_iwf *iwf;
 	const struct cpm_conf *conf;
 	uint64_t start_ms;
 	uv_signal_t sigterm, sigint;
@@ -155,6 +157,9 @@ static void on_stopped(void *arg)
 {
 	struct app *a = arg;
 	a->stopped = true;
+	/* unfinished mails end (CPM_ECLOSED) while the controller lives */
+	cpm_iwf_free(a->iwf);
+	a->iwf = NULL;
 	cpm_im_ctl_free(a->im);
 	a->im = NULL;
 	cpm_pres_free(a->pres);
@@ -173,7 +178,20 @@ static void on_signal(uv_signal_t *h, int signum)
 		cpm_http_stop_accepting(a->http);
 	cpm_im_ctl_stop(a->im);
 	cpm_pres_stop(a->pres);
+	cpm_iwf_stop(a->iwf);
 	cpm_core_shutdown(a->core, on_stopped, a);
+}
+
+/* The message controller's forward:mailto: goes out through the iwf. */
+static int mail_forward(void *arg, const struct cpm_store_msg *m, const char *rcpt,
+			cpm_im_mail_done *done, void *cbarg)
+{
+	struct cpm_iwf *iw = arg;
+	if (!iw || !cpm_iwf_enabled(iw))
+		return CPM_EUNSUPP;
+	struct cpm_iwf_mail mail;
+	cpm_iwf_mail_from_store(&mail, m, rcpt);
+	return cpm_iwf_mail_send(iw, &mail, done, cbarg);
 }
 
 static void mwi_changed(void *arg, const char *aor)
@@ -206,12 +224,17 @@ static int run_server(const struct cpm_conf *conf)
 		cpm_core_free(a.core);
 		return 1;
 	}
+	if (!rc && cpm_iwf_new(a.loop, conf, &a.iwf) == 0)
+		cpm_im_ctl_set_mailer(a.im, mail_forward, a.iwf);
+	else if (!rc)
+		cpm_logw(NULL, "e-mail gateway unavailable: forward:mailto: answers 480");
 	/* message waiting follows the store-and-forward queue */
 	cpm_im_ctl_on_change(a.im, mwi_changed, a.pres);
 	if (conf->http.listen.port != 0 && http_start(&a, err, sizeof err)) {
 		fprintf(stderr, "cpmd: %s\n", err);
 		cpm_http_free(a.http);
 		cpm_app_api_free(a.api);
+		cpm_iwf_free(a.iwf);
 		cpm_im_ctl_free(a.im);
 		cpm_pres_free(a.pres);
 		cpm_core_free(a.core);
@@ -240,6 +263,7 @@ static int run_server(const struct cpm_conf *conf)
 	uv_run(a.loop, UV_RUN_DEFAULT);
 	cpm_http_free(a.http);
 	cpm_app_api_free(a.api);
+	cpm_iwf_free(a.iwf);
 	cpm_im_ctl_free(a.im);
 	cpm_pres_free(a.pres);
 	cpm_core_free(a.core);

@@ -311,6 +311,16 @@ int cpm_im_ctl_fetch(struct cpm_im_ctl *ctl, int64_t id, const char *aor, const 
  * presence became open, seeds 001/002): every device of the user gets its
  * waiting messages now, as after a REGISTER. */
 void cpm_im_ctl_user_back(struct cpm_im_ctl *ctl, const char *aor);
+/* How a profile forward to a mailto: address is sent: the e-mail gateway
+ * (iwf), which the program wires in (im does not depend on it).  send
+ * returns 0 and later calls done(cbarg, rc, reply) once on the loop (rc 0:
+ * the mail server took it; CPM_EADDR/CPM_EPERM: refused for good;
+ * CPM_EAGAIN/CPM_ETIMEDOUT/CPM_ECLOSED: try later), or returns CPM_E* at
+ * once (CPM_EUNSUPP: e-mail is off) without calling done. */
+typedef void cpm_im_mail_done(void *cbarg, int rc, const char *reply);
+typedef int cpm_im_mail_fn(void *arg, const struct cpm_store_msg *m, const char *rcpt,
+			   cpm_im_mail_done *done, void *cbarg);
+void cpm_im_ctl_set_mailer(struct cpm_im_ctl *ctl, cpm_im_mail_fn *fn, void *arg);
 /* At shutdown start: no new deliveries, timers stopped. */
 void cpm_im_ctl_stop(struct cpm_im_ctl *ctl);
 /* Once core has stopped (its transactions and store jobs are done). */

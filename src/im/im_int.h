@@ -44,6 +44,8 @@ struct cpm_im_ctl {
 	 * them gets 200): a small ring */
 	char ghosts[32][128];
 	unsigned nghost;
+	cpm_im_mail_fn *mailer; /* forward:mailto: (the iwf), or NULL */
+	void *mailer_arg;
 };
 
 /* How a job ends when no server transaction waits for it (a copy the

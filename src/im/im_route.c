@@ -141,6 +141,33 @@ static void forward_sent(void *arg, int status, const struct cpm_sip_msg *resp)
 		    status >= 200 && status < 300 ? "OK" : NULL);
 }
 
+void cpm_im_ctl_set_mailer(struct cpm_im_ctl *ctl, cpm_im_mail_fn *fn, void *arg)
+{
+	ctl->mailer = fn;
+	ctl->mailer_arg = arg;
+}
+
+/* The mail server's verdict on a forward:mailto: (R35, R111 "to e-mail",
+ * seed 002 Fig. 1 user C).  Taken: 202, the message went on to another
+ * system (RFC 3428 §7); refused for good: 480; not now: 503 with
+ * Retry-After, so that the sender tries again (nothing was acknowledged). */
+static void mail_done(void *cbarg, int rc, const char *reply)
+{
+	struct cpm_im__job *j = cbarg;
+	cpm_logi(j->m.call_id, "e-mail forward of the message for %s to %s: %s%s%s", j->m.recipient,
+		 j->d.target, rc ? cpm_strerror(rc) : "sent", reply && reply[0] ? ", " : "",
+		 reply ? reply : "");
+	if (rc == 0) {
+		j->ctl->n_forwarded++;
+		cpm_im__reply(j, 202, "Forwarded By E-mail", NULL);
+	} else if (rc == CPM_EADDR || rc == CPM_EPERM || rc == CPM_EAUTH || rc == CPM_EUNSUPP) {
+		cpm_im__reply(j, 480, "E-mail Forward Refused", NULL);
+	} else {
+		cpm_im__reply(j, 503, "E-mail Forward Unavailable", "Retry-After: 60\r\n");
+	}
+	cpm_im__job_free(j);
+}
+
 void cpm_im__forward(struct cpm_im__job *j)
 {
 	struct cpm_im_ctl *ctl = j->ctl;
@@ -149,10 +176,18 @@ void cpm_im__forward(struct cpm_im__job *j)
 	char aor[256];
 	if (strncmp(target, "mailto:", 7) == 0) {
 		/* e-mail goes through the iwf (smtp.url) */
-		cpm_logn(j->m.call_id, "forward of the message for %s to %s: no e-mail gateway",
-			 j->m.recipient, target);
-		cpm_im__reply(j, 480, "Forwarding Not Available", NULL);
-		cpm_im__job_free(j);
+		int rc = ctl->mailer ? ctl->mailer(ctl->mailer_arg, &j->m, target, mail_done, j)
+				     : CPM_EUNSUPP;
+		if (rc) {
+			cpm_logn(j->m.call_id, "forward of the message for %s to %s: %s",
+				 j->m.recipient, target,
+				 rc == CPM_EUNSUPP ? "e-mail is off (smtp.url)" : cpm_strerror(rc));
+			if (rc == CPM_ELIMIT)
+				cpm_im__reply(j, 503, "E-mail Forward Busy", "Retry-After: 5\r\n");
+			else
+				cpm_im__reply(j, 480, "Forwarding Not Available", NULL);
+			cpm_im__job_free(j);
+		}
 		return;
 	}
 	if (j->hops >= MAX_FORWARD_HOPS) {
