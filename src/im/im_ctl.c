@@ -724,6 +724,7 @@ struct mark {
 	int64_t id;
 	int state; /* CPM_STORE_DLV_* */
 	bool aor_level; /* the message's own state, for every device */
+	bool clear_failed; /* no "failed" report any more (delivered once) */
 };
 
 static int mark_work(struct cpm_store *s, void *arg)
@@ -733,7 +734,13 @@ static int mark_work(struct cpm_store *s, void *arg)
 		return cpm_store_msg_state_set(s, k->id, k->state == CPM_STORE_DLV_DELIVERED
 								 ? CPM_STORE_MSG_DELIVERED
 								 : CPM_STORE_MSG_FAILED);
-	return cpm_store_msg_delivery_set(s, k->id, k->r->device, k->state, cpm_wall_s());
+	int rc = cpm_store_msg_delivery_set(s, k->id, k->r->device, k->state, cpm_wall_s());
+	/* taken by one device: its expiry (the late fork's end) is no
+	 * failure to report */
+	if (!rc && k->state == CPM_STORE_DLV_DELIVERED && k->clear_failed)
+		rc = cpm_store_msg_flags_update(s, k->id, 0,
+						F_REPORT_FAILED | CPM_STORE_MSG_F_NOTIFY);
+	return rc;
 }
 
 static void mark_done(void *arg, int rc)
@@ -803,8 +810,13 @@ static void on_sent(void *arg, int status, const struct cpm_sip_msg *resp)
 			 r->contact, status);
 		if (it->flags & CPM_STORE_MSG_F_NOTIFY)
 			cpm_im__report_send(ctl, it->sender, r->aor, it->message_id, "delivered");
+		/* one "delivered" report, and no "failed" one at the expiry
+		 * that ends the late fork to the other devices */
+		k->clear_failed = !k->aor_level;
 	} else {
-		if (it->flags & F_REPORT_FAILED)
+		/* refused by one device among several: another may still take
+		 * it (the expiry reports it if none does) */
+		if ((it->flags & F_REPORT_FAILED) && k->aor_level)
 			cpm_im__report_send(ctl, it->sender, r->aor, it->message_id, "failed");
 		/* this message is refused for good: it must not block the rest
 		 * of the queue (issue: one bad message never blocks) */

@@ -404,6 +404,11 @@ int cpm_store_profile_put(struct cpm_store *s, const char *aor,
 	return s->ops->profile_put(s, a, text, cpm_wall_s());
 }
 
+int cpm_store_msg_flags_update(struct cpm_store *s, int64_t id, int set, int clear)
+{
+	return id > 0 ? s->ops->msg_flags(s, id, set, clear) : CPM_EINVAL;
+}
+
 int cpm_store_profile_list(struct cpm_store *s,
 			   int (*cb)(void *arg, const char *aor, const char *text),
 			   void *arg)

@@ -186,6 +186,7 @@ struct cpm_store_ops {
 			    int (*cb)(void *arg, const char *aor, const char *text),
 			    void *arg);
 	int (*profile_stamp)(struct cpm_store *s, int64_t *updated, int64_t *count);
+	int (*msg_flags)(struct cpm_store *s, int64_t id, int set, int clear);
 	/* enum cpm_store_txn_op */
 	int (*txn)(struct cpm_store *s, int op);
 };
@@ -281,6 +282,9 @@ int cpm_store_msg_delivery_get(struct cpm_store *s, int64_t id,
 			       struct cpm_store_msg_delivery *out);
 /* The message's state (enum cpm_store_msg_state); CPM_ENOTFOUND. */
 int cpm_store_msg_state_set(struct cpm_store *s, int64_t id, int state);
+/* Set, then clear, bits of the message's flags (the caller's own bits
+ * included); CPM_ENOTFOUND. */
+int cpm_store_msg_flags_update(struct cpm_store *s, int64_t id, int set, int clear);
 /* = state_set(DELIVERED): delivered for the AoR as a whole. */
 int cpm_store_msg_mark_delivered(struct cpm_store *s, int64_t id);
 /* With its delivery rows; CPM_ENOTFOUND. */

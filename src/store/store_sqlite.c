@@ -136,6 +136,7 @@ enum stmt_id {
 	ST_PROF_GET,
 	ST_PROF_PUT,
 	ST_PROF_LIST,
+	ST_MSG_FLAGS,
 	ST_PROF_STAMP,
 	/* in enum cpm_store_txn_op order */
 	ST_TXN_BEGIN,
@@ -214,6 +215,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		       "delivered_at FROM deliveries WHERE msg_id = ?1 AND "
 		       "device = ?2",
 	[ST_PROF_GET] = "SELECT text FROM profiles WHERE aor = ?1",
+	[ST_MSG_FLAGS] = "UPDATE messages SET flags = (flags | ?2) & ~?3 WHERE id = ?1",
 	[ST_PROF_LIST] = "SELECT aor, text FROM profiles ORDER BY aor",
 	[ST_PROF_STAMP] = "SELECT coalesce(max(updated), 0), count(*) FROM profiles",
 	/* only for an existing user: no profile outlives its user; updated
@@ -1109,6 +1111,19 @@ static int sq_profile_put(struct cpm_store *s, const char *aor,
 	return rc < 0 ? rc : rc == 0 ? CPM_ENOTFOUND : 0;
 }
 
+static int sq_msg_flags(struct cpm_store *s, int64_t id, int set, int clear)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_MSG_FLAGS, &rc);
+	if (!st)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, set);
+	sqlite3_bind_int(st, 3, clear);
+	rc = step_done(s, ST_MSG_FLAGS, st, "message flags");
+	return rc < 0 ? rc : rc == 0 ? CPM_ENOTFOUND : 0;
+}
+
 static int sq_profile_list(struct cpm_store *s,
 			   int (*cb)(void *arg, const char *aor, const char *text), void *arg)
 {
@@ -1174,6 +1189,7 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
 	.profile_get = sq_profile_get,
 	.profile_put = sq_profile_put,
 	.profile_list = sq_profile_list,
+	.msg_flags = sq_msg_flags,
 	.profile_stamp = sq_profile_stamp,
 	.txn = sq_txn,
 };

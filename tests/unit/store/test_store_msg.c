@@ -182,6 +182,13 @@ static void test_put_get(void **state)
 	cpm_store_msg_free_body(&g);
 	assert_null(g.body);
 
+	/* flags: set, then clear */
+	assert_int_equal(cpm_store_msg_flags_update(s, m.id, 1 << 8, CPM_STORE_MSG_F_NOTIFY), 0);
+	assert_int_equal(cpm_store_msg_get(s, m.id, &g), 0);
+	assert_int_equal(g.flags, CPM_STORE_MSG_F_DEFERRED | (1 << 8));
+	cpm_store_msg_free_body(&g);
+	assert_int_equal(cpm_store_msg_flags_update(s, 999999, 0, 1), CPM_ENOTFOUND);
+
 	/* a large body with every byte value, byte-exact */
 	size_t big = 300000;
 	unsigned char *b = malloc(big);
