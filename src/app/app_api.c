@@ -5,6 +5,11 @@
  *                                      single-use token (the notice's URL)
  *   GET /m/ID                          the same, as the recipient (Digest)
  *   GET /api/v1/users/AOR/messages     the waiting messages, JSON (Digest)
+ *   GET /api/v1/users/AOR/profile      the store-and-forward profile (Digest)
+ *   PUT /api/v1/users/AOR/profile      change it: a JSON object with
+ *                                      "store-and-forward" and/or "accepts"
+ *                                      (the class is the operator's: cpmd
+ *                                      user set)
  *
  * Users authenticate with HTTP Digest (RFC 7616) and their SIP
  * credentials: username = the AoR's user part (or the AoR), realm = the
@@ -38,7 +43,7 @@ struct inbox_item {
 	int flags;
 };
 
-enum areq_kind { AREQ_FETCH, AREQ_INBOX };
+enum areq_kind { AREQ_FETCH, AREQ_INBOX, AREQ_PROFILE_GET, AREQ_PROFILE_PUT };
 
 /* One request, from the handler to the reply.  resp is NULL once the
  * connection went away; the pending store or im job still owns the
@@ -60,11 +65,18 @@ struct areq {
 	struct inbox_item *items;
 	size_t n, cap;
 	int list_rc;
+	/* profile */
+	char method[8];
+	char *body; /* PUT: the request body, NUL-terminated */
+	int prof_rc;
+	char prof_text[CPM_STORE_PROFILE_MAX];
+	struct cpm_im_profile prof;
 };
 
 static void areq_free(struct areq *q)
 {
 	free(q->authz);
+	free(q->body);
 	free(q->items);
 	free(q);
 }
@@ -103,7 +115,7 @@ static int check_auth(struct areq *q)
 		reply_challenge(q, realm, false);
 		return 401;
 	}
-	int rc = q->user_rc == 0 ? cpm_core_http_verify(q->api->core, "GET", q->target,
+	int rc = q->user_rc == 0 ? cpm_core_http_verify(q->api->core, q->method, q->target,
 							  cpm_str_from_cstr(q->authz), realm,
 							  &q->user)
 				 : CPM_EAUTH;
@@ -242,6 +254,8 @@ static struct areq *areq_new(struct cpm_app_api *api, const struct cpm_http_requ
 	q->resp = resp;
 	q->kind = kind;
 	q->head = rq->head;
+	/* the digest covers the method the client used (RFC 7616 §3.4.3) */
+	cpm_str_copy(rq->req->method, q->method, sizeof q->method);
 	if (cpm_str_copy(rq->req->target, q->target, sizeof q->target)) {
 		free(q);
 		return NULL;
@@ -362,20 +376,182 @@ static void inbox_done(void *arg)
 	areq_free(q);
 }
 
+/* ---------------------------------------- GET/PUT /api/v1/users/AOR/profile */
+
+static json_t *profile_json(const struct cpm_im_profile *p)
+{
+	static const char *const modes[] = { "no", "yes", "notify", "forward:" };
+	char mode[CPM_IM_TARGET_MAX + 16];
+	snprintf(mode, sizeof mode, "%s%s", modes[p->mode],
+		 p->mode == CPM_IM_SF_FORWARD ? p->target : "");
+	json_t *acc = json_array();
+	for (unsigned i = 0; acc && i < p->naccepts; i++)
+		json_array_append_new(acc, json_string(p->accepts[i]));
+	if (acc && p->naccepts == 0)
+		json_array_append_new(acc, json_string("*/*"));
+	return json_pack("{s:s,s:o,s:s}", "store-and-forward", mode, "accepts", acc ? acc : json_null(),
+			 "class", p->class_name[0] ? p->class_name : "default");
+}
+
+static void profile_read_work(struct cpm_store *s, void *arg)
+{
+	struct areq *q = arg;
+	q->user_rc = cpm_store_user_get(s, q->aor, &q->user);
+	if (q->user_rc)
+		return;
+	q->prof_rc = cpm_store_profile_get(s, q->user.aor, q->prof_text, sizeof q->prof_text);
+}
+
+static void profile_put_work(struct cpm_store *s, void *arg)
+{
+	struct areq *q = arg;
+	q->prof_rc = cpm_store_profile_put(s, q->user.aor, q->prof_text);
+}
+
+static void profile_put_done(void *arg)
+{
+	struct areq *q = arg;
+	if (q->resp) {
+		if (q->prof_rc)
+			cpm_http_reply_error(q->resp, 500);
+		else
+			cpm_http_reply_json(q->resp, 200, profile_json(&q->prof));
+	}
+	areq_free(q);
+}
+
+/* Apply the JSON body's keys to q->prof: 0, or the HTTP status of the
+ * error (its reason in err). */
+static int profile_apply(struct areq *q, char *err, size_t errsz)
+{
+	json_error_t je;
+	json_t *j = q->body ? json_loads(q->body, 0, &je) : NULL;
+	if (!json_is_object(j)) {
+		snprintf(err, errsz, "the body is not a JSON object");
+		json_decref(j);
+		return 400;
+	}
+	int status = 0;
+	const char *key;
+	json_t *v;
+	json_object_foreach(j, key, v) {
+		char kv[CPM_STORE_PROFILE_MAX], ierr[CPM_IM_ERR_MAX] = "";
+		if (strcmp(key, "class") == 0) {
+			snprintf(err, errsz, "the class is set by the operator");
+			status = 403;
+			break;
+		}
+		if (strcmp(key, "store-and-forward") && strcmp(key, "accepts")) {
+			snprintf(err, errsz, "unknown key '%s'", key);
+			status = 400;
+			break;
+		}
+		size_t n = (size_t)snprintf(kv, sizeof kv, "%s=", key);
+		if (json_is_string(v)) {
+			snprintf(kv + n, sizeof kv - n, "%s", json_string_value(v));
+		} else if (json_is_array(v) && strcmp(key, "accepts") == 0) {
+			size_t i;
+			json_t *e;
+			json_array_foreach(v, i, e) {
+				if (!json_is_string(e))
+					break;
+				n += (size_t)snprintf(kv + n, n < sizeof kv ? sizeof kv - n : 0, "%s%s",
+						      i ? "," : "", json_string_value(e));
+			}
+		} else {
+			snprintf(err, errsz, "'%s' is not a string", key);
+			status = 400;
+			break;
+		}
+		if (n >= sizeof kv || cpm_im_profile_set(&q->prof, kv, ierr)) {
+			snprintf(err, errsz, "%s", ierr[0] ? ierr : "value too long");
+			status = 400;
+			break;
+		}
+	}
+	json_decref(j);
+	return status;
+}
+
+static void profile_read_done(void *arg)
+{
+	struct areq *q = arg;
+	if (!q->resp || check_auth(q)) {
+		areq_free(q);
+		return;
+	}
+	char err[CPM_IM_ERR_MAX];
+	if (q->prof_rc == 0) {
+		if (cpm_im_profile_parse(&q->prof, q->prof_text, err))
+			cpm_im_profile_default(&q->prof);
+	} else {
+		cpm_im_profile_default(&q->prof);
+	}
+	if (q->kind == AREQ_PROFILE_GET) {
+		cpm_http_reply_json(q->resp, 200, profile_json(&q->prof));
+		areq_free(q);
+		return;
+	}
+	char why[256] = "";
+	int status = profile_apply(q, why, sizeof why);
+	struct cpm_buf b;
+	cpm_buf_init(&b, sizeof q->prof_text);
+	if (!status && cpm_im_profile_format(&q->prof, &b))
+		status = 400;
+	if (status) {
+		cpm_buf_free(&b);
+		cpm_http_reply_json(q->resp, status,
+				    json_pack("{s:i,s:s}", "status", status, "error", why));
+		areq_free(q);
+		return;
+	}
+	snprintf(q->prof_text, sizeof q->prof_text, "%s", b.p);
+	cpm_buf_free(&b);
+	cpm_logi(q->user.aor, "profile set over HTTP: %s", q->body);
+	if (cpm_store_worker_submit(q->api->store, profile_put_work, profile_put_done, q)) {
+		cpm_http_reply_error(q->resp, 503);
+		areq_free(q);
+	}
+}
+
 static void api_user(void *arg, const struct cpm_http_request *rq, struct cpm_http_resp *resp)
 {
 	struct cpm_app_api *api = arg;
 	static const char prefix[] = "/api/v1/users/";
 	static const char suffix[] = "/messages";
+	static const char psuffix[] = "/profile";
 	struct cpm_str path = rq->req->path;
-	size_t pl = sizeof prefix - 1, sl = sizeof suffix - 1;
-	if (path.len <= pl + sl || memcmp(path.s + path.len - sl, suffix, sl) != 0) {
+	size_t pl = sizeof prefix - 1, sl = sizeof suffix - 1, ppl = sizeof psuffix - 1;
+	bool inbox = path.len > pl + sl && memcmp(path.s + path.len - sl, suffix, sl) == 0;
+	bool profile = path.len > pl + ppl && memcmp(path.s + path.len - ppl, psuffix, ppl) == 0;
+	bool put = cpm_str_eq_cstr(rq->req->method, "PUT");
+	if (!inbox && !profile) {
 		cpm_http_reply_error(resp, 404);
 		return;
 	}
-	struct cpm_str aor = { path.s + pl, path.len - pl - sl };
+	if (put && !profile) {
+		cpm_http_resp_header(resp, "Allow", "GET, HEAD");
+		cpm_http_reply_error(resp, 405);
+		return;
+	}
+	struct cpm_str aor = { path.s + pl, path.len - pl - (inbox ? sl : ppl) };
 	if (!memchr(aor.s, '@', aor.len) || memchr(aor.s, '/', aor.len) || aor.len >= 256) {
 		cpm_http_reply_error(resp, 404);
+		return;
+	}
+	if (profile) {
+		struct areq *q = areq_new(api, rq, resp, put ? AREQ_PROFILE_PUT : AREQ_PROFILE_GET);
+		if (!q || (put && !(q->body = cpm_str_dup(rq->req->body)))) {
+			if (q)
+				areq_free(q);
+			cpm_http_reply_error(resp, 500);
+			return;
+		}
+		cpm_str_copy(aor, q->aor, sizeof q->aor);
+		if (cpm_store_worker_submit(api->store, profile_read_work, profile_read_done, q)) {
+			cpm_http_reply_error(resp, 503);
+			areq_free(q);
+		}
 		return;
 	}
 	struct areq *q = areq_new(api, rq, resp, AREQ_INBOX);
@@ -411,6 +587,8 @@ int cpm_app_api_new(struct cpm_http *h, struct cpm_core *core, struct cpm_im_ctl
 	int rc = cpm_http_route(h, "GET", "/m/*", api_fetch, api);
 	if (!rc)
 		rc = cpm_http_route(h, "GET", "/api/v1/users/*", api_user, api);
+	if (!rc)
+		rc = cpm_http_route(h, "PUT", "/api/v1/users/*", api_user, api);
 	if (rc) {
 		free(api);
 		return rc;
