@@ -304,6 +304,8 @@ static void api_fetch(void *arg, const struct cpm_http_request *rq, struct cpm_h
 static int inbox_collect(void *arg, const struct cpm_store_msg *m)
 {
 	struct areq *q = arg;
+	if (m->flags & CPM_STORE_MSG_F_TAKEN)
+		return 0; /* a device has it (kept for the others: late fork) */
 	if (q->n == q->cap) {
 		size_t cap = q->cap ? 2 * q->cap : 16;
 		struct inbox_item *v = realloc(q->items, cap * sizeof *v);

@@ -268,6 +268,14 @@ static int64_t parse_date(const struct cpm_sip_msg *req)
 static void put_done(void *arg, int rc)
 {
 	struct cpm_im__job *j = arg;
+	if (rc == CPM_EEXIST) {
+		/* the sender's retransmission of a message stored before (its
+		 * 202 was lost, e.g. in a crash): stored once, accepted again */
+		cpm_logi(j->m.call_id, "message for %s already stored: 202 again", j->m.recipient);
+		cpm_im__reply(j, 202, NULL, NULL);
+		cpm_im__job_free(j);
+		return;
+	}
 	if (rc) {
 		cpm_loge(j->m.call_id, "cannot store the message for %s: %s", j->m.recipient,
 			 cpm_strerror(rc));
@@ -399,6 +407,19 @@ static struct cpm_str full_ctype(const struct cpm_sip_msg *req)
 	return h && h->value.len ? h->value : CPM_STR("text/plain");
 }
 
+void cpm_im__stored_call_id(char *out, size_t sz, struct cpm_str from_tag,
+			    struct cpm_str call_id, uint32_t cseq, const char *recipient)
+{
+	char num[16], hex[CPM_HASH_HEX_MAX];
+	snprintf(num, sizeof num, "%u", cseq);
+	struct cpm_str parts[7] = { from_tag, CPM_STR("\n"), call_id, CPM_STR("\n"),
+				    cpm_str_from_cstr(num), CPM_STR("\n"),
+				    cpm_str_from_cstr(recipient) };
+	if (cpm_hash_hex(CPM_HASH_SHA256, parts, 7, hex))
+		cpm_rand_hex(hex, 16);
+	snprintf(out, sz, "%.32s@sf.cpmd", hex);
+}
+
 struct cpm_im__job *cpm_im__job_new(struct cpm_im_ctl *ctl, const struct cpm_sip_msg *req,
 				    const char *aor, const char *ctype, struct cpm_str body)
 {
@@ -406,10 +427,11 @@ struct cpm_im__job *cpm_im__job_new(struct cpm_im_ctl *ctl, const struct cpm_sip
 	if (!j)
 		return NULL;
 	j->ctl = ctl;
-	if (cpm_im_indicators_parse(req, &j->ind) || j->ind.kind == CPM_IM_KIND_ISCOMPOSING ||
-	    body.len > CPM_STORE_MSG_BODY_MAX) {
+	/* isComposing goes through the rules too (S2: accepts), and S3 never
+	 * stores it */
+	if (cpm_im_indicators_parse(req, &j->ind) || body.len > CPM_STORE_MSG_BODY_MAX) {
 		free(j);
-		return NULL; /* isComposing is relayed live and never stored */
+		return NULL;
 	}
 	struct cpm_store_msg *m = &j->m;
 	snprintf(m->recipient, sizeof m->recipient, "%s", aor);
@@ -441,10 +463,10 @@ struct cpm_im__job *cpm_im__job_new(struct cpm_im_ctl *ctl, const struct cpm_sip
 	const struct cpm_sip_hdr *subj = cpm_sip_msg_hdr(req, CPM_SIP_H_SUBJECT);
 	if (subj)
 		cpm_str_copy(subj->value, m->subject, sizeof m->subject);
-	/* one Call-ID for every delivery attempt of this message */
-	char rnd[33];
-	cpm_rand_hex(rnd, 16);
-	snprintf(m->call_id, sizeof m->call_id, "%s@sf.cpmd", rnd);
+	/* one Call-ID for every delivery attempt of this message, the same
+	 * for a retransmission of the sender's request */
+	cpm_im__stored_call_id(m->call_id, sizeof m->call_id, req->from.tag, req->call_id,
+			       req->cseq.num, aor);
 	m->date = parse_date(req);
 	m->kind = j->ind.kind == CPM_IM_KIND_IMDN ? CPM_STORE_MSG_REPORT : CPM_STORE_MSG_MESSAGE;
 	if (body.len) {
@@ -738,7 +760,7 @@ static int mark_work(struct cpm_store *s, void *arg)
 	/* taken by one device: its expiry (the late fork's end) is no
 	 * failure to report */
 	if (!rc && k->state == CPM_STORE_DLV_DELIVERED && k->clear_failed)
-		rc = cpm_store_msg_flags_update(s, k->id, 0,
+		rc = cpm_store_msg_flags_update(s, k->id, CPM_STORE_MSG_F_TAKEN,
 						F_REPORT_FAILED | CPM_STORE_MSG_F_NOTIFY);
 	return rc;
 }
@@ -776,7 +798,7 @@ static void on_sent(void *arg, int status, const struct cpm_sip_msg *resp)
 	struct run *r = it->r;
 	struct cpm_im_ctl *ctl = r->ctl;
 	r->inflight--;
-	if (status == 408 || status == 480 || status == 503 || status == 500) {
+	if (status == 408 || status == 480 || status == 503) {
 		/* the device is not reachable now: stop sending, and try
 		 * again later while it stays registered */
 		cpm_logi(it->call_id, "delivery of %lld to %s failed (%d)", (long long)it->id,

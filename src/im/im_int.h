@@ -104,6 +104,14 @@ int cpm_im__ghost_sdp(struct cpm_buf *b, const char *offer, size_t len, const ch
 /* Is call_id an INVITE the controller answered for its user? */
 bool cpm_im__ghost_known(const struct cpm_im_ctl *ctl, struct cpm_str call_id);
 
+/* The stored Call-ID of a message: a hash of what identifies the sender's
+ * request (From tag, Call-ID, CSeq) and of the recipient, so that the
+ * sender's retransmission reaching a restarted server maps to the same
+ * stored message (the store's unique Call-ID absorbs it) and a device
+ * never sees one message under two Call-IDs. */
+void cpm_im__stored_call_id(char *out, size_t sz, struct cpm_str from_tag,
+			    struct cpm_str call_id, uint32_t cseq, const char *recipient);
+
 /* The header lines of a MESSAGE the controller sends for a sender: From
  * (the original, with a fresh tag), To, Call-ID, CSeq, Date, Subject, and
  * Content-Disposition: notification for a report. */

@@ -94,9 +94,9 @@ static struct cpm_im__job *job_copy(const struct cpm_im__job *j, const char *aor
 	c->m.id = 0;
 	c->m.flags = 0;
 	c->m.token[0] = '\0';
-	char rnd[33];
-	cpm_rand_hex(rnd, 16);
-	snprintf(c->m.call_id, sizeof c->m.call_id, "%s@sf.cpmd", rnd);
+	/* derived from the original's: one Call-ID per (message, recipient) */
+	cpm_im__stored_call_id(c->m.call_id, sizeof c->m.call_id, CPM_STR_NULL,
+			       cpm_str_from_cstr(j->m.call_id), j->hops, aor);
 	if (j->m.body_len) {
 		c->body = malloc(j->m.body_len);
 		if (!c->body) {

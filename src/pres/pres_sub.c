@@ -97,8 +97,8 @@ static bool is_text(const char *ct)
 static int mwi_one(void *arg, const struct cpm_store_msg *m)
 {
 	struct mwi_job *j = arg;
-	if (m->kind == CPM_STORE_MSG_REPORT)
-		return 0; /* reports are not messages waiting */
+	if (m->kind == CPM_STORE_MSG_REPORT || (m->flags & CPM_STORE_MSG_F_TAKEN))
+		return 0; /* reports, and what a device took, are not waiting */
 	if (is_text(m->content_type))
 		j->new_text++;
 	else

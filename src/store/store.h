@@ -56,6 +56,8 @@ enum cpm_store_msg_flag {
 	CPM_STORE_MSG_F_DEFERRED = 1 << 1, /* deferred retrieval (store&fwd) */
 	CPM_STORE_MSG_F_PULL = 1 << 2,	   /* "store": kept until asked for */
 	CPM_STORE_MSG_F_IMDN = 1 << 3,	   /* CPIM imdn.Disposition-Notification */
+	CPM_STORE_MSG_F_TAKEN = 1 << 4,	   /* a device has it; kept for the others
+					    * (late fork): not "waiting" any more */
 };
 
 enum cpm_store_msg_state {
