@@ -76,6 +76,11 @@ check:
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 fuzz: $(FUZZ_BIN)
+IM_PURE := src/im/im_ind.c src/im/im_profile.c src/im/im_decide.c src/im/im_list.c
+build/fuzz/fuzz_im: fuzz/fuzz_im.c $(filter src/lib/% src/sip/%,$(LIB_SRC)) $(IM_PURE)
+	@mkdir -p $(dir $@)
+	clang -std=c17 -D_GNU_SOURCE -g -O1 -Isrc $(shell pkg-config --cflags libxml-2.0) \
+		-fsanitize=fuzzer,address,undefined -o $@ $^ -lcrypto $(shell pkg-config --libs libxml-2.0)
 build/fuzz/%: fuzz/%.c $(filter src/lib/% src/sip/% src/sdp/% src/msrp/%,$(LIB_SRC))
 	@mkdir -p $(dir $@)
 	clang -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined -o $@ $^ -lcrypto

@@ -222,6 +222,14 @@ int cpm_im_accepts_parse(struct cpm_str v, struct cpm_im_profile *p, char *err)
 		seterr(err, "accepts: empty list (*/* accepts everything)");
 		return CPM_EINVAL;
 	}
+	/* a list with any/any accepts everything: the same profile as none
+	 * (the default), however it is written */
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(tmp[i], "*/*") == 0) {
+			memset(tmp, 0, sizeof tmp);
+			n = 0;
+			break;
+		}
 	memcpy(p->accepts, tmp, sizeof tmp);
 	p->naccepts = n;
 	return 0;

@@ -117,11 +117,17 @@ static void test_accepts_parse(void **state)
 	assert_int_equal(p.naccepts, 2);
 	assert_string_equal(p.accepts[0], "text/plain");
 	assert_string_equal(p.accepts[1], "message/*");
-	assert_int_equal(cpm_im_profile_set(&p, "accepts= Image/JPEG ; q=0.5 , */* ,application/vnd.x+xml", err), 0);
+	assert_int_equal(cpm_im_profile_set(&p, "accepts= Image/JPEG ; q=0.5 , image/* ,application/vnd.x+xml", err), 0);
 	assert_int_equal(p.naccepts, 3);
 	assert_string_equal(p.accepts[0], "image/jpeg");
-	assert_string_equal(p.accepts[1], "*/*");
+	assert_string_equal(p.accepts[1], "image/*");
 	assert_string_equal(p.accepts[2], "application/vnd.x+xml");
+	/* any/any in the list: everything, the same profile as the default */
+	struct cpm_im_profile d;
+	cpm_im_profile_default(&d);
+	assert_int_equal(cpm_im_profile_set(&p, "accepts=image/png, */*", err), 0);
+	assert_int_equal(p.naccepts, 0);
+	assert_memory_equal(&p, &d, sizeof p);
 
 	struct {
 		const char *kv;
