@@ -59,6 +59,10 @@ struct cpm_core_hooks {
 	 * device is its +sip.instance, "" when it has none. */
 	void (*registered)(void *arg, const char *aor, const char *contact,
 			   const char *device);
+	/* An ACK for a 2xx the server sent itself (Request-URI: us), e.g. to
+	 * an INVITE a service answered: the UAS core stops retransmitting
+	 * that 2xx (RFC 3261 §13.3.1.4).  May be NULL. */
+	void (*ack)(void *arg, const struct cpm_sip_msg *ack);
 };
 
 void cpm_core_set_hooks(struct cpm_core *c, const struct cpm_core_hooks *h, void *arg);

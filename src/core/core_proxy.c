@@ -930,8 +930,12 @@ void cpm_core__proxy_ack(struct cpm_core *c, const struct cpm_sip_msg *req,
 	} else {
 		struct cpm_sip_uri u;
 		rc = cpm_sip_uri_parse(req->ruri, &u);
-		if (!rc && cpm_core__uri_is_me(c, &u))
-			return; /* an ACK for us: absorbed */
+		if (!rc && cpm_core__uri_is_me(c, &u)) {
+			/* an ACK for us: absorbed, and told to the services */
+			if (c->hooks.ack)
+				c->hooks.ack(c->hooks_arg, req);
+			return;
+		}
 		struct cpm_core_binding *b = cpm_core__loc_by_contact(&c->loc, req->ruri);
 		if (b)
 			rc = branch_dest_binding(c, b, &d);

@@ -163,6 +163,106 @@ void cpm_im__job_free(struct cpm_im__job *j)
 	free(j);
 }
 
+/* The 200 of an INVITE answered for its user, sent again at T1, 2T1 ...
+ * up to T2 until the ACK comes, over UDP (RFC 3261 §13.3.1.4), for at most
+ * 64*T1 (the transaction's Timer L, RFC 6026). */
+struct ghost {
+	struct ghost *next;
+	struct cpm_im_ctl *ctl;
+	struct cpm_txn *st; /* NULL once the transaction is gone */
+	char call_id[128];
+	char to_tag[17];
+	char *extra;
+	char *sdp;
+	size_t sdp_len;
+	uint64_t interval, elapsed;
+	uv_timer_t timer;
+};
+
+static void ghost_closed(uv_handle_t *h)
+{
+	struct ghost *g = h->data;
+	free(g->extra);
+	free(g->sdp);
+	free(g);
+}
+
+static void ghost_end(struct ghost *g)
+{
+	struct cpm_im_ctl *ctl = g->ctl;
+	for (struct ghost **pp = &ctl->ghost_list; *pp; pp = &(*pp)->next)
+		if (*pp == g) {
+			*pp = g->next;
+			break;
+		}
+	if (g->st)
+		cpm_txn_set_owner(g->st, NULL, NULL);
+	uv_timer_stop(&g->timer);
+	uv_close((uv_handle_t *)&g->timer, ghost_closed);
+}
+
+static void ghost_gone(void *owner, struct cpm_txn *t)
+{
+	struct ghost *g = owner;
+	g->st = NULL;
+}
+
+static void ghost_tick(uv_timer_t *t)
+{
+	struct ghost *g = t->data;
+	const struct cpm_conf *c = g->ctl->conf;
+	g->elapsed += g->interval;
+	if (!g->st || g->elapsed >= 64 * (uint64_t)c->sip.t1) {
+		ghost_end(g);
+		return;
+	}
+	cpm_txn_reply(g->st, 200, "OK", g->to_tag, g->extra, CPM_STR("application/sdp"),
+		      (struct cpm_str){ g->sdp, g->sdp_len });
+	g->interval = g->interval * 2 < (uint64_t)c->sip.t2 ? g->interval * 2 : (uint64_t)c->sip.t2;
+	uv_timer_start(&g->timer, ghost_tick, g->interval, 0);
+}
+
+static void on_ack(void *arg, const struct cpm_sip_msg *ack)
+{
+	struct cpm_im_ctl *ctl = arg;
+	for (struct ghost *g = ctl->ghost_list; g; g = g->next)
+		if (cpm_str_eq_cstr(ack->call_id, g->call_id)) {
+			ghost_end(g);
+			return;
+		}
+}
+
+static void ghost_start(struct cpm_im__job *j, const char *tag, const char *extra,
+			struct cpm_buf *sdp)
+{
+	const struct cpm_net_dest *src = cpm_txn_src(j->st);
+	const struct cpm_sip_msg *req = cpm_txn_req(j->st);
+	if (!src || cpm_net_proto_reliable(src->proto) || !req)
+		return; /* a reliable transport does it (§13.3.1.4) */
+	struct ghost *g = calloc(1, sizeof *g);
+	if (!g || !(g->extra = strdup(extra)) || !(g->sdp = malloc(sdp->len ? sdp->len : 1))) {
+		if (g)
+			free(g->extra);
+		free(g);
+		return;
+	}
+	memcpy(g->sdp, sdp->p, sdp->len);
+	g->sdp_len = sdp->len;
+	g->ctl = j->ctl;
+	g->st = j->st;
+	snprintf(g->to_tag, sizeof g->to_tag, "%s", tag);
+	cpm_str_copy(req->call_id, g->call_id, sizeof g->call_id);
+	g->interval = (uint64_t)j->ctl->conf->sip.t1;
+	/* the job lets the transaction go: the ghost follows it now */
+	cpm_txn_set_owner(j->st, g, ghost_gone);
+	j->st = NULL;
+	uv_timer_init(j->ctl->loop, &g->timer);
+	g->timer.data = g;
+	uv_timer_start(&g->timer, ghost_tick, g->interval, 0);
+	g->next = j->ctl->ghost_list;
+	j->ctl->ghost_list = g;
+}
+
 /* Seed 002 claim 6: a message carried in an INVITE to a user who cannot be
  * reached, stored: the server answers the INVITE for the user (200, no
  * media), the ACK ends it, and a BYE gets 200. */
@@ -193,6 +293,7 @@ static void invite_answer(struct cpm_im__job *j)
 	}
 	cpm_txn_reply(j->st, 200, "OK", tag, extra, CPM_STR("application/sdp"),
 		      (struct cpm_str){ sdp.p, sdp.len });
+	ghost_start(j, tag, extra, &sdp);
 	cpm_buf_free(&sdp);
 }
 
@@ -1252,7 +1353,8 @@ int cpm_im_ctl_new(struct cpm_core *core, struct cpm_im_ctl **out)
 	uv_timer_start(&ctl->expire_timer, on_expire, sweep, sweep);
 	uv_unref((uv_handle_t *)&ctl->expire_timer);
 	const struct cpm_core_hooks hooks = { .undelivered = on_undelivered,
-					      .registered = on_registered };
+					      .registered = on_registered,
+					      .ack = on_ack };
 	cpm_core_set_hooks(core, &hooks, ctl);
 	cpm_im__prof_start(ctl);
 	int rc = cpm_core_add_service(core, cpm_im__service, ctl);
@@ -1277,6 +1379,8 @@ void cpm_im_ctl_stop(struct cpm_im_ctl *ctl)
 	ctl->stopping = true;
 	uv_timer_stop(&ctl->expire_timer);
 	cpm_im__prof_stop(ctl);
+	while (ctl->ghost_list)
+		ghost_end(ctl->ghost_list);
 	for (struct run *r = ctl->runs; r; r = r->next)
 		if (r->timer_on) {
 			uv_timer_stop(&r->timer);
@@ -1292,6 +1396,8 @@ void cpm_im_ctl_free(struct cpm_im_ctl *ctl)
 	cpm_core_set_hooks(ctl->core, NULL, NULL);
 	while (ctl->runs)
 		run_end(ctl->runs);
+	while (ctl->ghost_list)
+		ghost_end(ctl->ghost_list);
 	uv_timer_stop(&ctl->expire_timer);
 	cpm_im__prof_stop(ctl);
 	uv_close((uv_handle_t *)&ctl->prof_timer, NULL);

@@ -13,6 +13,7 @@
 #include "txn/txn.h"
 
 struct run;
+struct ghost;
 struct cpm_iwf;
 
 struct cpm_im_ctl {
@@ -44,6 +45,7 @@ struct cpm_im_ctl {
 	 * them gets 200): a small ring */
 	char ghosts[32][128];
 	unsigned nghost;
+	struct ghost *ghost_list; /* their 200s retransmitted until the ACK */
 	cpm_im_mail_fn *mailer; /* forward:mailto: (the iwf), or NULL */
 	void *mailer_arg;
 };
