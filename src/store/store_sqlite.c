@@ -109,6 +109,40 @@ static const char *const migrations[] = {
 	 * retrieval, RFC 4483): GET /m/ID?t=TOKEN works without the
 	 * recipient's credentials while the message waits. */
 	"ALTER TABLE messages ADD COLUMN token TEXT NOT NULL DEFAULT '';",
+	/* 4 -> 5: the usage (quotas) counts the messages still waiting
+	 * (state 0) only: a delivered, failed or expired row kept for the
+	 * history no longer fills the recipient's box. */
+	"DROP TRIGGER messages_ins;"
+	"DROP TRIGGER messages_del;"
+	"CREATE TRIGGER messages_ins AFTER INSERT ON messages WHEN new.state = 0 BEGIN"
+	" INSERT INTO message_usage VALUES (new.recipient, 1, new.body_len)"
+	" ON CONFLICT (recipient) DO UPDATE SET count = count + 1,"
+	" bytes = bytes + excluded.bytes;"
+	" END;"
+	"CREATE TRIGGER messages_del AFTER DELETE ON messages BEGIN"
+	" DELETE FROM deliveries WHERE msg_id = old.id;"
+	" UPDATE message_usage SET count = count - 1,"
+	" bytes = bytes - old.body_len WHERE recipient = old.recipient"
+	" AND old.state = 0;"
+	" DELETE FROM message_usage WHERE recipient = old.recipient"
+	" AND count <= 0;"
+	" END;"
+	"CREATE TRIGGER messages_done AFTER UPDATE OF state ON messages"
+	" WHEN old.state = 0 AND new.state <> 0 BEGIN"
+	" UPDATE message_usage SET count = count - 1,"
+	" bytes = bytes - old.body_len WHERE recipient = old.recipient;"
+	" DELETE FROM message_usage WHERE recipient = old.recipient"
+	" AND count <= 0;"
+	" END;"
+	"CREATE TRIGGER messages_again AFTER UPDATE OF state ON messages"
+	" WHEN old.state <> 0 AND new.state = 0 BEGIN"
+	" INSERT INTO message_usage VALUES (new.recipient, 1, new.body_len)"
+	" ON CONFLICT (recipient) DO UPDATE SET count = count + 1,"
+	" bytes = bytes + excluded.bytes;"
+	" END;"
+	"DELETE FROM message_usage;"
+	"INSERT INTO message_usage SELECT recipient, count(*), sum(body_len)"
+	" FROM messages WHERE state = 0 GROUP BY recipient;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 

@@ -133,12 +133,12 @@ static void assert_usage_consistent(struct cpm_store *s)
 		int64_t n, bytes;
 		assert_int_equal(cpm_store_msg_usage(s, aors[i], &n, &bytes), 0);
 		snprintf(sql, sizeof sql,
-			 "SELECT count(*) FROM messages WHERE recipient = '%s'",
+			 "SELECT count(*) FROM messages WHERE recipient = '%s' AND state = 0",
 			 aors[i]);
 		assert_int_equal(n, db_int(sql));
 		snprintf(sql, sizeof sql,
 			 "SELECT coalesce(sum(length(body)), 0) FROM messages "
-			 "WHERE recipient = '%s'",
+			 "WHERE recipient = '%s' AND state = 0",
 			 aors[i]);
 		assert_int_equal(bytes, db_int(sql));
 	}
@@ -536,10 +536,18 @@ static void test_usage(void **state)
 	assert_int_equal(cpm_store_msg_usage(s, "bob@EXAMPLE.test", &n, &bytes), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(bytes, 2 * BODY_NUL_LEN + 3);
-	/* delivered messages still held count; deleted ones do not */
+	/* only waiting messages count: a delivered one kept for the history
+	 * leaves the box (and comes back if it waits again) */
 	assert_int_equal(cpm_store_msg_mark_delivered(s, a), 0);
 	assert_int_equal(cpm_store_msg_usage(s, "bob@example.test", &n, &bytes), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(bytes, BODY_NUL_LEN + 3);
+	assert_usage_consistent(s);
+	assert_int_equal(cpm_store_msg_state_set(s, a, CPM_STORE_MSG_STORED), 0);
+	assert_int_equal(cpm_store_msg_usage(s, "bob@example.test", &n, &bytes), 0);
 	assert_int_equal(n, 3);
+	assert_usage_consistent(s);
+	assert_int_equal(cpm_store_msg_state_set(s, a, CPM_STORE_MSG_FAILED), 0);
 	assert_int_equal(cpm_store_msg_del(s, a), 0);
 	assert_int_equal(cpm_store_msg_usage(s, "bob@example.test", &n, &bytes), 0);
 	assert_int_equal(n, 2);
@@ -623,7 +631,7 @@ static void test_migrate_from_v1(void **state)
 						    1),
 			 0);
 	cpm_store_close(s);
-	assert_int_equal(db_int("PRAGMA user_version"), 4); /* 1 -> 2 -> 3 -> 4 */
+	assert_int_equal(db_int("PRAGMA user_version"), 5); /* 1 -> ... -> 5 */
 	assert_int_equal(db_int("SELECT count(*) FROM messages"), 1);
 	/* reopening a current database does not migrate again */
 	s = open_store();
