@@ -393,7 +393,13 @@ static const struct cpm_pres__pkg *package_of(const struct cpm_sip_msg *req, cha
 void cpm_pres__reply(struct cpm_pres *p, struct cpm_txn *st, int status, const char *reason,
 		     const char *tag, const char *extra)
 {
-	char hdrs[1024];
+	char hdrs[1024], fresh[24];
+	const struct cpm_sip_msg *req = cpm_txn_req(st);
+	if (!tag && req && !req->to.tag.len) {
+		/* RFC 3261 §8.2.6.2: every final answer out of a dialog */
+		cpm_rand_hex(fresh, 8);
+		tag = fresh;
+	}
 	snprintf(hdrs, sizeof hdrs, "Server: %s\r\n%s", p->conf->server.name, extra ? extra : "");
 	cpm_txn_reply(st, status, reason, tag, hdrs, CPM_STR_NULL, CPM_STR_NULL);
 }
