@@ -168,6 +168,10 @@ const struct cpm_conf_directive cpm_conf_directives[] = {
 	{ "presence", "max_publications", CPM_CONF_T_INT, "100000", "",
 	  "publications kept in all; beyond, 503", FIELD(presence.max_publications), 1,
 	  10000000 },
+	{ "presence", "replace_same_source", CPM_CONF_T_BOOL, "yes", "",
+	  "an initial PUBLISH from the transport address of one of the user's publications "
+	  "replaces it (a device that lost or raced its entity-tag leaves no stale state)",
+	  FIELD(presence.replace_same_source), 0, 0 },
 	{ "presence", "max_pidf_size", CPM_CONF_T_SIZE, "16384", "bytes",
 	  "largest PIDF document in a PUBLISH; larger gets 413",
 	  FIELD(presence.max_pidf_size), 256, 1 * MB },

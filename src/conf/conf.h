@@ -146,6 +146,8 @@ struct cpm_conf {
 		int default_expires; /* seconds, without Expires */
 		int max_publications_per_user; /* beyond: the oldest goes */
 		int max_publications;          /* all users; beyond: 503 */
+		bool replace_same_source;      /* a new PUBLISH from the address
+						* of a publication replaces it */
 		size_t max_pidf_size;          /* bytes of one PUBLISH body (413) */
 		int max_subscriptions;         /* all packages; beyond: 503 */
 		int max_watchers;              /* of one presentity; beyond: 503 */

@@ -197,8 +197,11 @@ int cpm_pres_winfo_doc(const char *resource, unsigned version,
 
 struct cpm_pres_pubs;
 
+#define CPM_PRES_SOURCE_LEN 80
+
 struct cpm_pres_pub {
 	char etag[CPM_PRES_ETAG_LEN];
+	char source[CPM_PRES_SOURCE_LEN]; /* the publisher's transport address */
 	int64_t expires_at;         /* wall seconds */
 	uint64_t seq;               /* last modification, increasing */
 	struct cpm_pres_pidf *pidf; /* owned by the store */
@@ -206,14 +209,18 @@ struct cpm_pres_pub {
 
 int cpm_pres_pubs_new(unsigned max_per_user, unsigned max_total, struct cpm_pres_pubs **out);
 void cpm_pres_pubs_free(struct cpm_pres_pubs *ps);
-/* A new publication of aor (takes pidf, also on error), with a fresh
- * entity-tag.  When aor already has max_per_user, the one modified
- * longest ago is dropped (*evicted true).  CPM_ELIMIT when max_total is
- * reached, CPM_ENOMEM. */
-int cpm_pres_pubs_add(struct cpm_pres_pubs *ps, const char *aor, struct cpm_pres_pidf *pidf,
-		      int64_t expires_at, const struct cpm_pres_pub **out, bool *evicted);
+/* A new publication of aor from source (takes pidf, also on error), with
+ * a fresh entity-tag.  When aor already has max_per_user, the one that
+ * would expire first is dropped (*evicted true).  CPM_ELIMIT when
+ * max_total is reached, CPM_ENOMEM. */
+int cpm_pres_pubs_add(struct cpm_pres_pubs *ps, const char *aor, const char *source,
+		      struct cpm_pres_pidf *pidf, int64_t expires_at,
+		      const struct cpm_pres_pub **out, bool *evicted);
 const struct cpm_pres_pub *cpm_pres_pubs_find(const struct cpm_pres_pubs *ps, const char *aor,
 					      const char *etag);
+/* The newest publication of aor from source, NULL when none. */
+const struct cpm_pres_pub *cpm_pres_pubs_find_source(const struct cpm_pres_pubs *ps,
+						     const char *aor, const char *source);
 /* Refresh (pidf NULL: the state is kept) or modify (takes pidf, also on
  * error) the publication etag of aor; it gets a new entity-tag (RFC 3903
  * §6 step 8) and expires_at.  CPM_ENOTFOUND for an unknown etag. */

@@ -277,11 +277,28 @@ static void publish_checked(struct cpm_pres *p, struct cpm_txn *st, const char *
 		answer_pub(p, st, NULL, 0);
 		return;
 	} else {
-		bool evicted;
-		rc = cpm_pres_pubs_add(p->pubs, aor, doc, cpm_wall_s() + e, &pub, &evicted);
+		/* the address of the device: one publication each */
+		char source[CPM_PRES_SOURCE_LEN] = "", peer[CPM_NET_ADDR_STRLEN];
+		const struct cpm_net_dest *src = cpm_txn_src(st);
+		if (src && cpm_net_addr_print(&src->peer, peer, sizeof peer) >= 0)
+			snprintf(source, sizeof source, "%s:%s", cpm_net_proto_name(src->proto), peer);
+		const struct cpm_pres_pub *same =
+			p->conf->presence.replace_same_source
+				? cpm_pres_pubs_find_source(p->pubs, aor, source)
+				: NULL;
+		if (same) {
+			snprintf(etag, sizeof etag, "%s", same->etag);
+			rc = cpm_pres_pubs_update(p->pubs, aor, etag, doc, cpm_wall_s() + e, &pub);
+		} else {
+			bool evicted = false;
+			rc = cpm_pres_pubs_add(p->pubs, aor, source, doc, cpm_wall_s() + e, &pub,
+					       &evicted);
+			if (evicted)
+				cpm_logi(ctx, "%s had too many publications: the oldest went", aor);
+		}
 		if (!rc) {
-			cpm_logi(ctx, "%s published %s for %lld s%s", aor, pub->etag, (long long)e,
-				 evicted ? " (replacing the oldest)" : "");
+			cpm_logi(ctx, "%s published %s for %lld s from %s%s", aor, pub->etag,
+				 (long long)e, source, same ? " (replacing its previous one)" : "");
 			answer_pub(p, st, pub->etag, e);
 			pubs_changed(p, aor, was_open);
 			return;

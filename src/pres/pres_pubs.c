@@ -3,6 +3,7 @@
  * them all by expiry.  Pure: no I/O, no timers (the caller arms one). */
 #include "pres/pres_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,8 +177,9 @@ void cpm_pres_pubs_free(struct cpm_pres_pubs *ps)
 	free(ps);
 }
 
-int cpm_pres_pubs_add(struct cpm_pres_pubs *ps, const char *aor, struct cpm_pres_pidf *pidf,
-		      int64_t expires_at, const struct cpm_pres_pub **out, bool *evicted)
+int cpm_pres_pubs_add(struct cpm_pres_pubs *ps, const char *aor, const char *source,
+		      struct cpm_pres_pidf *pidf, int64_t expires_at,
+		      const struct cpm_pres_pub **out, bool *evicted)
 {
 	*evicted = false;
 	struct user *u = user_get(ps, aor, false);
@@ -220,6 +222,7 @@ int cpm_pres_pubs_add(struct cpm_pres_pubs *ps, const char *aor, struct cpm_pres
 		return CPM_ENOMEM;
 	}
 	p->u = u;
+	snprintf(p->pub.source, sizeof p->pub.source, "%s", source ? source : "");
 	p->pub.pidf = pidf;
 	p->pub.expires_at = expires_at;
 	p->pub.seq = ++ps->seq;
@@ -249,6 +252,16 @@ const struct cpm_pres_pub *cpm_pres_pubs_find(const struct cpm_pres_pubs *ps, co
 {
 	struct pub *p = find(ps, aor, etag);
 	return p ? &p->pub : NULL;
+}
+
+const struct cpm_pres_pub *cpm_pres_pubs_find_source(const struct cpm_pres_pubs *ps,
+						     const char *aor, const char *source)
+{
+	struct user *u = cpm_pres__map_get(&ps->users, aor);
+	for (struct pub *p = u ? u->pubs : NULL; p; p = p->next)
+		if (source[0] && strcmp(p->pub.source, source) == 0)
+			return &p->pub;
+	return NULL;
 }
 
 int cpm_pres_pubs_update(struct cpm_pres_pubs *ps, const char *aor, const char *etag,

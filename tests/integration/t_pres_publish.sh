@@ -8,6 +8,7 @@
 #    publishes alice's presence, 423 + Min-Expires, 415 + Accept for a body that is not
 #    PIDF, 400 (+ Warning) for malformed PIDF, 413 over presence.max_pidf_size, 412 for
 #    an unknown entity-tag, 400 for an initial PUBLISH without a body;
+#  - two initial PUBLISHes from one address: the second replaces the first (412 after);
 #  - a SIPp watcher (sipp/pres_watch.xml, bob, allowed by the default policy) sees: the
 #    state built from registrations (closed, nobody registered), each device's publication
 #    composed into one document (two tuples, the RPID person on the phone), the short
@@ -72,6 +73,17 @@ publish 413 --ctype application/pidf+xml --body "$(pidf t open "$(head -c 3000 /
 publish 412 --header "SIP-If-Match: 0123456789abcdef" --ctype application/pidf+xml \
 	--body "$(pidf t open x)"
 publish 400 --expires 60
+
+check "a second initial PUBLISH from the same address replaces the first (no stale state)"
+lp=$(free_port)
+publish 200 --local-port "$lp" --expires 60 --ctype application/pidf+xml --body "$(pidf r open one)"
+first=$(hdr_values "$T/pub.txt" SIP-ETag)
+publish 200 --local-port "$lp" --expires 60 --ctype application/pidf+xml --body "$(pidf r closed two)"
+second=$(hdr_values "$T/pub.txt" SIP-ETag)
+assert_contains "$CPMD_LOG" "alice@example.test published $second for 60 s from UDP:127.0.0.1:$lp (replacing its previous one)"
+publish 412 --header "SIP-If-Match: $first" --expires 60
+publish 200 --header "SIP-If-Match: $second" --expires 0
+hdr_has "$T/pub.txt" 'Expires' '^0$' || fail "removal not answered Expires: 0"
 
 check "bob watches alice: closed (no device), then the devices' publications composed"
 wp=$(free_port)

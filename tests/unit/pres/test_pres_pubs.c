@@ -35,14 +35,17 @@ static void test_lifecycle(void **state)
 	const struct cpm_pres_pub *a, *b, *x;
 	bool ev;
 	assert_int_equal(cpm_pres_pubs_gen(ps, "alice@example.test"), 0);
-	assert_int_equal(cpm_pres_pubs_add(ps, "alice@example.test", doc("open"), 1000, &a, &ev), 0);
+	assert_int_equal(cpm_pres_pubs_add(ps, "alice@example.test", "udp:192.0.2.1:5060",
+					   doc("open"), 1000, &a, &ev),
+			 0);
 	assert_false(ev);
 	char etag_a[CPM_PRES_ETAG_LEN];
 	snprintf(etag_a, sizeof etag_a, "%s", a->etag);
 	assert_int_equal(strlen(etag_a), 16);
 	uint64_t g1 = cpm_pres_pubs_gen(ps, "alice@example.test");
 	assert_true(g1 > 0);
-	assert_int_equal(cpm_pres_pubs_add(ps, "alice@example.test", doc("closed"), 900, &b, &ev),
+	assert_int_equal(cpm_pres_pubs_add(ps, "alice@example.test", "udp:192.0.2.1:5060",
+					   doc("closed"), 900, &b, &ev),
 			 0);
 	assert_string_not_equal(a->etag, b->etag);
 	uint64_t g2 = cpm_pres_pubs_gen(ps, "alice@example.test");
@@ -55,6 +58,11 @@ static void test_lifecycle(void **state)
 	assert_ptr_equal(cpm_pres_pubs_find(ps, "alice@example.test", etag_a), a);
 	assert_null(cpm_pres_pubs_find(ps, "bob@example.test", etag_a)); /* scoped to the AoR */
 	assert_null(cpm_pres_pubs_find(ps, "alice@example.test", "nope"));
+	/* by the publisher's address: the newest */
+	assert_ptr_equal(cpm_pres_pubs_find_source(ps, "alice@example.test", "udp:192.0.2.1:5060"),
+			 b);
+	assert_null(cpm_pres_pubs_find_source(ps, "alice@example.test", "udp:192.0.2.1:5061"));
+	assert_null(cpm_pres_pubs_find_source(ps, "bob@example.test", "udp:192.0.2.1:5060"));
 
 	/* refresh: a new tag, the old one is gone, the state (gen) unchanged */
 	assert_int_equal(cpm_pres_pubs_update(ps, "alice@example.test", etag_a, NULL, 2000, &x), 0);
@@ -107,18 +115,18 @@ static void test_limits(void **state)
 	assert_int_equal(cpm_pres_pubs_new(2, 3, &ps), 0);
 	const struct cpm_pres_pub *p1, *p2, *p3, *q;
 	bool ev;
-	assert_int_equal(cpm_pres_pubs_add(ps, "a@x", doc("open"), 500, &p1, &ev), 0);
-	assert_int_equal(cpm_pres_pubs_add(ps, "a@x", doc("open"), 100, &p2, &ev), 0);
+	assert_int_equal(cpm_pres_pubs_add(ps, "a@x", "", doc("open"), 500, &p1, &ev), 0);
+	assert_int_equal(cpm_pres_pubs_add(ps, "a@x", "", doc("open"), 100, &p2, &ev), 0);
 	char old[CPM_PRES_ETAG_LEN];
 	snprintf(old, sizeof old, "%s", p2->etag);
 	/* per user: the one expiring first makes room */
-	assert_int_equal(cpm_pres_pubs_add(ps, "a@x", doc("closed"), 700, &p3, &ev), 0);
+	assert_int_equal(cpm_pres_pubs_add(ps, "a@x", "", doc("closed"), 700, &p3, &ev), 0);
 	assert_true(ev);
 	assert_null(cpm_pres_pubs_find(ps, "a@x", old));
 	assert_int_equal(cpm_pres_pubs_count(ps), 2);
 	/* in total */
-	assert_int_equal(cpm_pres_pubs_add(ps, "b@x", doc("open"), 10, &q, &ev), 0);
-	assert_int_equal(cpm_pres_pubs_add(ps, "c@x", doc("open"), 10, &q, &ev), CPM_ELIMIT);
+	assert_int_equal(cpm_pres_pubs_add(ps, "b@x", "", doc("open"), 10, &q, &ev), 0);
+	assert_int_equal(cpm_pres_pubs_add(ps, "c@x", "", doc("open"), 10, &q, &ev), CPM_ELIMIT);
 	assert_int_equal(cpm_pres_pubs_count(ps), 3);
 	/* the expiry callback names each AoR */
 	char seen[64] = "";
@@ -138,7 +146,7 @@ static void test_heap_order(void **state)
 	char aor[32];
 	for (int i = 0; i < 2000; i++) {
 		snprintf(aor, sizeof aor, "u%d@x", i % 97);
-		assert_int_equal(cpm_pres_pubs_add(ps, aor, doc("open"), rand() % 100000, &p, &ev),
+		assert_int_equal(cpm_pres_pubs_add(ps, aor, "", doc("open"), rand() % 100000, &p, &ev),
 				 0);
 		if (i % 3 == 0) { /* refresh some to another time */
 			char e[CPM_PRES_ETAG_LEN];
