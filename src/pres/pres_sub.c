@@ -198,8 +198,9 @@ void cpm_pres__notify_aor(struct cpm_pres *p, const char *aor, const struct cpm_
 {
 	if (p->stopping)
 		return;
+	/* a pending watcher learns nothing, not even that something changed */
 	for (sub_t *s = cpm_pres__subs_of(p, aor); s; s = s->anext)
-		if (s->pkg == pkg)
+		if (s->pkg == pkg && s->state != CPM_PRES__PENDING)
 			cpm_pres__sub_changed(s);
 }
 
