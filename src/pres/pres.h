@@ -162,6 +162,9 @@ int cpm_pres_pidf_parse(struct cpm_str body, struct cpm_pres_pidf **out, char *e
 void cpm_pres_pidf_free(struct cpm_pres_pidf *d);
 const struct cpm_pres_state *cpm_pres_pidf_state(const struct cpm_pres_pidf *d);
 
+/* What the publications of one presentity (pubs[0] the newest) say
+ * together, as cpm_pres_pidf_compose does, without building the document. */
+void cpm_pres_pidf_merge(struct cpm_pres_pidf *const *pubs, size_t n, struct cpm_pres_state *st);
 /* Compose the publications of one presentity (pubs[0] the newest) into one
  * document for entity ("sip:alice@example.test"): the tuples of every
  * publication (an id used twice gets a suffix), their presence-level notes

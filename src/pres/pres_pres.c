@@ -22,7 +22,8 @@ typedef struct cpm_pres__sub sub_t;
 
 /* The composed state of a user who has publications. */
 struct pstate {
-	uint64_t gen;          /* of the publications it was composed from */
+	uint64_t gen;          /* of the publications st was merged from */
+	uint64_t doc_gen;      /* ... and doc composed from (lazily) */
 	struct cpm_buf doc;
 	struct cpm_pres_state st;
 	bool open;             /* at the last change, registrations included */
@@ -80,24 +81,29 @@ static int current(struct cpm_pres *p, const char *aor, struct cpm_buf *out,
 			return CPM_ENOMEM;
 		}
 	}
-	if (ps->gen != gen) {
-		const struct cpm_pres_pub **list = calloc(max, sizeof *list);
-		struct cpm_pres_pidf **docs = calloc(max, sizeof *docs);
-		int rc = list && docs ? 0 : CPM_ENOMEM;
-		size_t n = rc ? 0 : cpm_pres_pubs_of(p->pubs, aor, list, max);
-		for (size_t i = 0; i < n; i++)
-			docs[i] = list[i]->pidf;
-		cpm_buf_reset(&ps->doc);
-		if (!rc)
-			rc = cpm_pres_pidf_compose(entity, docs, n, -1, &ps->doc, &ps->st);
-		free(list);
-		free(docs);
-		if (rc) {
-			ps->gen = 0;
-			return rc;
-		}
-		ps->gen = gen;
+	if (ps->gen == gen && (!out || ps->doc_gen == gen)) {
+		*st = ps->st;
+		return out ? cpm_buf_append(out, ps->doc.p, ps->doc.len) : 0;
 	}
+	const struct cpm_pres_pub **list = calloc(max, sizeof *list);
+	struct cpm_pres_pidf **docs = calloc(max, sizeof *docs);
+	int rc = list && docs ? 0 : CPM_ENOMEM;
+	size_t n = rc ? 0 : cpm_pres_pubs_of(p->pubs, aor, list, max);
+	for (size_t i = 0; i < n; i++)
+		docs[i] = list[i]->pidf;
+	if (!rc && !out) {
+		/* the state only (a PUBLISH nobody watches): no document */
+		cpm_pres_pidf_merge(docs, n, &ps->st);
+		ps->gen = gen;
+	} else if (!rc) {
+		cpm_buf_reset(&ps->doc);
+		rc = cpm_pres_pidf_compose(entity, docs, n, -1, &ps->doc, &ps->st);
+		ps->gen = ps->doc_gen = rc ? 0 : gen;
+	}
+	free(list);
+	free(docs);
+	if (rc)
+		return rc;
 	*st = ps->st;
 	return out ? cpm_buf_append(out, ps->doc.p, ps->doc.len) : 0;
 }

@@ -333,6 +333,31 @@ static xmlNode *new_root(xmlDocPtr doc, const char *entity)
 	return root;
 }
 
+void cpm_pres_pidf_merge(struct cpm_pres_pidf *const *pubs, size_t n, struct cpm_pres_state *st)
+{
+	memset(st, 0, sizeof *st);
+	const struct cpm_pres_pidf *person_pub = NULL;
+	for (size_t i = 0; i < n; i++) {
+		st->open = st->open || pubs[i]->st.open;
+		if (!person_pub && pubs[i]->st.has_person)
+			person_pub = pubs[i];
+	}
+	if (person_pub) {
+		/* the newest person speaks for the user (RFC 4479 §3.1) */
+		st->activities = person_pub->st.activities;
+		st->dnd = person_pub->st.dnd;
+		st->has_person = true;
+		snprintf(st->note, sizeof st->note, "%s", person_pub->st.note);
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			st->activities |= pubs[i]->tuple_acts;
+			st->dnd = st->dnd || pubs[i]->st.dnd;
+		}
+	}
+	for (size_t i = 0; i < n && !st->note[0]; i++)
+		snprintf(st->note, sizeof st->note, "%s", pubs[i]->st.note);
+}
+
 int cpm_pres_pidf_compose(const char *entity, struct cpm_pres_pidf *const *pubs, size_t n,
 			  int basic, struct cpm_buf *out, struct cpm_pres_state *st)
 {
@@ -344,7 +369,7 @@ int cpm_pres_pidf_compose(const char *entity, struct cpm_pres_pidf *const *pubs,
 	struct ids ids = { .n = 0 };
 	int rc = 0;
 	xmlNode *root = new_root(doc, entity);
-	struct cpm_pres_state s = { .open = basic == 1 };
+	struct cpm_pres_state s;
 	if (!root) {
 		rc = CPM_ENOMEM;
 		goto out;
@@ -370,7 +395,6 @@ int cpm_pres_pidf_compose(const char *entity, struct cpm_pres_pidf *const *pubs,
 		for (const xmlNode *c = r->children; c && !rc; c = c->next)
 			if (is(c, PIDF_NS, "tuple"))
 				rc = add_copy(doc, root, c, &ids);
-		s.open = s.open || pubs[i]->st.open;
 	}
 	for (size_t i = 0; i < n && !rc; i++) {
 		const xmlNode *r = xmlDocGetRootElement(pubs[i]->doc);
@@ -401,19 +425,9 @@ int cpm_pres_pidf_compose(const char *entity, struct cpm_pres_pidf *const *pubs,
 			}
 		}
 	}
-	if (person_pub) {
-		s.activities = person_pub->st.activities;
-		s.dnd = person_pub->st.dnd;
-		s.has_person = true;
-		snprintf(s.note, sizeof s.note, "%s", person_pub->st.note);
-	} else {
-		for (size_t i = 0; i < n; i++) {
-			s.activities |= pubs[i]->tuple_acts;
-			s.dnd = s.dnd || pubs[i]->st.dnd;
-		}
-	}
-	for (size_t i = 0; i < n && !s.note[0]; i++)
-		snprintf(s.note, sizeof s.note, "%s", pubs[i]->st.note);
+	cpm_pres_pidf_merge(pubs, n, &s);
+	if (basic >= 0)
+		s.open = basic == 1;
 	if (!rc)
 		rc = serialize(doc, out);
 out:

@@ -175,6 +175,13 @@ static void test_compose(void **state)
 	assert_true(st.has_person);
 	assert_int_equal(st.activities, CPM_PRES_ACT_BUSY);
 	assert_true(cpm_pres_state_busy(&st));
+	/* the same state without building the document */
+	struct cpm_pres_state merged;
+	cpm_pres_pidf_merge(pubs, 3, &merged);
+	assert_memory_equal(&merged, &st, sizeof st);
+	cpm_pres_pidf_merge(pubs + 1, 2, &merged);
+	assert_int_equal(merged.activities, CPM_PRES_ACT_AWAY);
+	assert_string_equal(merged.note, "old note"); /* from the publication with the person */
 	xmlDocPtr doc = reparse(&b);
 	xmlNode *root = xmlDocGetRootElement(doc);
 	assert_string_equal((const char *)root->name, "presence");
