@@ -37,7 +37,10 @@ static void usage(FILE *f)
 		"  user add AOR --password P     add a subscriber (also while running)\n"
 		"  user del AOR                  remove a subscriber\n"
 		"  user list                     list subscribers\n"
-		"  user passwd AOR --password P  change a password\n");
+		"  user passwd AOR --password P  change a password\n"
+		"  presence allow|block|remove AOR WATCHER...\n"
+		"                                edit AOR's presence lists (also while running)\n"
+		"  presence pending|list [AOR]   who waits for a decision / every entry\n");
 }
 
 static int mkdir_p(const char *path)
@@ -199,6 +202,12 @@ static void mwi_changed(void *arg, const char *aor)
 	cpm_pres_changed(arg, "message-summary", aor);
 }
 
+/* presence became open (seeds 001/002): deliver what waits, as a REGISTER does */
+static void presence_open(void *arg, const char *aor)
+{
+	cpm_im_ctl_user_back(arg, aor);
+}
+
 static int run_server(const struct cpm_conf *conf)
 {
 	if (mkdir_p(conf->server.data_dir)) {
@@ -230,6 +239,7 @@ static int run_server(const struct cpm_conf *conf)
 		cpm_logw(NULL, "e-mail gateway unavailable: forward:mailto: answers 480");
 	/* message waiting follows the store-and-forward queue */
 	cpm_im_ctl_on_change(a.im, mwi_changed, a.pres);
+	cpm_pres_on_open(a.pres, presence_open, a.im);
 	if (conf->http.listen.port != 0 && http_start(&a, err, sizeof err)) {
 		fprintf(stderr, "cpmd: %s\n", err);
 		cpm_http_free(a.http);
@@ -332,13 +342,16 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (cmd < argc) {
-		if (strcmp(argv[cmd], "user") == 0) {
+		bool user = strcmp(argv[cmd], "user") == 0;
+		if (user || strcmp(argv[cmd], "presence") == 0) {
 			if (mkdir_p(conf.server.data_dir)) {
 				fprintf(stderr, "cpmd: cannot create %s: %s\n",
 					conf.server.data_dir, strerror(errno));
 				return 1;
 			}
-			return cpm_app_user_main(&conf, argc - cmd - 1, argv + cmd + 1);
+			if (user)
+				return cpm_app_user_main(&conf, argc - cmd - 1, argv + cmd + 1);
+			return cpm_pres_cli_main(&conf, argc - cmd - 1, argv + cmd + 1);
 		}
 		fprintf(stderr, "cpmd: unknown command '%s' (see cpmd --help)\n", argv[cmd]);
 		return 2;

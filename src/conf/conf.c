@@ -179,6 +179,52 @@ const struct cpm_conf_directive cpm_conf_directives[] = {
 	{ "smtp", "max_queue", CPM_CONF_T_INT, "1000", "",
 	  "mails waiting for a free transaction; beyond, the mail is refused",
 	  FIELD(smtp.max_queue), 0, 1000000 },
+	/* [presence] */
+	{ "presence", "min_expires", CPM_CONF_T_INT, "60", "s",
+	  "shortest PUBLISH/SUBSCRIBE lifetime accepted; shorter gets 423 with Min-Expires",
+	  FIELD(presence.min_expires), 1, 86400 },
+	{ "presence", "max_expires", CPM_CONF_T_INT, "3600", "s",
+	  "longest PUBLISH/SUBSCRIBE lifetime granted; longer is lowered",
+	  FIELD(presence.max_expires), 1, 86400 },
+	{ "presence", "default_expires", CPM_CONF_T_INT, "3600", "s",
+	  "lifetime of a PUBLISH/SUBSCRIBE without Expires",
+	  FIELD(presence.default_expires), 1, 86400 },
+	{ "presence", "max_publications_per_user", CPM_CONF_T_INT, "16", "",
+	  "publications (devices) kept per user; one more replaces the oldest",
+	  FIELD(presence.max_publications_per_user), 1, 1000 },
+	{ "presence", "max_publications", CPM_CONF_T_INT, "100000", "",
+	  "publications kept in all; beyond, 503", FIELD(presence.max_publications), 1,
+	  10000000 },
+	{ "presence", "replace_same_source", CPM_CONF_T_BOOL, "yes", "",
+	  "an initial PUBLISH from the transport address of one of the user's publications "
+	  "replaces it (a device that lost or raced its entity-tag leaves no stale state)",
+	  FIELD(presence.replace_same_source), 0, 0 },
+	{ "presence", "max_pidf_size", CPM_CONF_T_SIZE, "16384", "bytes",
+	  "largest PIDF document in a PUBLISH; larger gets 413",
+	  FIELD(presence.max_pidf_size), 256, 1 * MB },
+	{ "presence", "max_subscriptions", CPM_CONF_T_INT, "100000", "",
+	  "subscriptions held in all (every event package); beyond, 503",
+	  FIELD(presence.max_subscriptions), 1, 10000000 },
+	{ "presence", "max_watchers", CPM_CONF_T_INT, "10000", "",
+	  "subscriptions to one user's presence; beyond, 503", FIELD(presence.max_watchers),
+	  1, 10000000 },
+	{ "presence", "min_notify_interval", CPM_CONF_T_INT, "5000", "ms",
+	  "least time between two NOTIFYs of one presence or watcher-info subscription; "
+	  "changes meanwhile are merged into one later NOTIFY",
+	  FIELD(presence.min_notify_interval), 0, 3600000 },
+	{ "presence", "default_policy", CPM_CONF_T_STR, "confirm", "",
+	  "a watcher in neither the allow nor the block list of a user: allow, confirm "
+	  "(pending until the user decides) or block",
+	  FIELD(presence.default_policy), 1, 0 },
+	{ "presence", "max_rules", CPM_CONF_T_INT, "1000", "",
+	  "entries of one user's allow, block and pending lists together",
+	  FIELD(presence.max_rules), 1, 100000 },
+	{ "presence", "from_registration", CPM_CONF_T_BOOL, "yes", "",
+	  "a user who published nothing is open while a device is registered, else closed",
+	  FIELD(presence.from_registration), 0, 0 },
+	{ "presence", "unregistered", CPM_CONF_T_STR, "published", "",
+	  "a user with no registered device: published (the publications speak) or closed",
+	  FIELD(presence.unregistered), 1, 0 },
 	/* [store] */
 	{ "store", "url", CPM_CONF_T_STORE_URL, "sqlite:./var/cpmd.db", "",
 	  "database of users and registrations", FIELD(store.url), 0, 0 },
@@ -191,7 +237,7 @@ const size_t cpm_conf_ndirectives =
 	sizeof cpm_conf_directives / sizeof cpm_conf_directives[0];
 
 static const char *const sections[] = { "server", "sip", "registrar", "auth",
-					"http",	  "im",	 "smtp",      "store" };
+					"http", "im", "smtp", "presence", "store" };
 
 static const char *const level_names[] = { "error", "warn", "notice", "info",
 					    "debug" };
@@ -1259,6 +1305,28 @@ int cpm_conf_validate(const struct cpm_conf *c, char *err, size_t errsz)
 		     "(%d) <= max_expires (%d)",
 		     c->registrar.min_expires, c->registrar.default_expires,
 		     c->registrar.max_expires);
+		return CPM_EINVAL;
+	}
+	if (c->presence.min_expires > c->presence.default_expires ||
+	    c->presence.default_expires > c->presence.max_expires) {
+		errf(err, errsz,
+		     "presence: expected min_expires (%d) <= default_expires "
+		     "(%d) <= max_expires (%d)",
+		     c->presence.min_expires, c->presence.default_expires,
+		     c->presence.max_expires);
+		return CPM_EINVAL;
+	}
+	if (strcmp(c->presence.default_policy, "allow") &&
+	    strcmp(c->presence.default_policy, "confirm") &&
+	    strcmp(c->presence.default_policy, "block")) {
+		errf(err, errsz, "presence.default_policy: expected allow, confirm or block, not '%s'",
+		     c->presence.default_policy);
+		return CPM_EINVAL;
+	}
+	if (strcmp(c->presence.unregistered, "published") &&
+	    strcmp(c->presence.unregistered, "closed")) {
+		errf(err, errsz, "presence.unregistered: expected published or closed, not '%s'",
+		     c->presence.unregistered);
 		return CPM_EINVAL;
 	}
 	if (c->server.ndomains < 1 || c->sip.nlisten < 1 ||

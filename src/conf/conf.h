@@ -161,6 +161,25 @@ struct cpm_conf {
 		int max_queue;     /* mails waiting for a slot; beyond, CPM_ELIMIT */
 	} smtp;
 	struct {
+		/* event subscriptions (every package) and publications */
+		int min_expires;     /* seconds; below: 423 */
+		int max_expires;     /* seconds; above: lowered */
+		int default_expires; /* seconds, without Expires */
+		int max_publications_per_user; /* beyond: the oldest goes */
+		int max_publications;          /* all users; beyond: 503 */
+		bool replace_same_source;      /* a new PUBLISH from the address
+						* of a publication replaces it */
+		size_t max_pidf_size;          /* bytes of one PUBLISH body (413) */
+		int max_subscriptions;         /* all packages; beyond: 503 */
+		int max_watchers;              /* of one presentity; beyond: 503 */
+		int min_notify_interval;       /* ms between two NOTIFYs of one
+						* presence subscription */
+		char default_policy[16];       /* "allow", "confirm", "block" */
+		int max_rules;                 /* allow+block+pending per user */
+		bool from_registration;        /* no publication: a binding = open */
+		char unregistered[16];         /* "published" or "closed" */
+	} presence;
+	struct {
 		char url[CPM_CONF_PATH_LEN]; /* "sqlite:PATH" */
 		int busy_timeout;	      /* milliseconds */
 	} store;
