@@ -208,6 +208,16 @@ static void presence_open(void *arg, const char *aor)
 	cpm_im_ctl_user_back(arg, aor);
 }
 
+/* registration state feeds presence (issue 5): a user's first device up,
+ * or last device gone, changes what watchers see */
+static void binding_changed(void *arg, const char *aor, const char *contact, const char *device,
+			    enum cpm_core_binding_event ev, unsigned live_left)
+{
+	if ((ev == CPM_CORE_BINDING_SAVED && live_left == 1) ||
+	    (ev != CPM_CORE_BINDING_SAVED && live_left == 0))
+		cpm_pres_changed(arg, "presence", aor);
+}
+
 static int run_server(const struct cpm_conf *conf)
 {
 	if (mkdir_p(conf->server.data_dir)) {
@@ -240,6 +250,7 @@ static int run_server(const struct cpm_conf *conf)
 	/* message waiting follows the store-and-forward queue */
 	cpm_im_ctl_on_change(a.im, mwi_changed, a.pres);
 	cpm_pres_on_open(a.pres, presence_open, a.im);
+	cpm_core_on_binding(a.core, binding_changed, a.pres);
 	if (conf->http.listen.port != 0 && http_start(&a, err, sizeof err)) {
 		fprintf(stderr, "cpmd: %s\n", err);
 		cpm_http_free(a.http);

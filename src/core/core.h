@@ -82,6 +82,22 @@ typedef bool cpm_core_service_cb(void *arg, struct cpm_txn *st,
 #define CPM_CORE_MAX_SERVICES 8
 int cpm_core_add_service(struct cpm_core *c, cpm_core_service_cb *cb, void *arg);
 
+/* Binding observers: every service that follows registrations (presence
+ * derives "open" from them).  cb runs on the loop after the change is
+ * committed: a binding saved (new or refreshed), removed (Expires: 0, "*")
+ * or expired; live_left is how many live bindings aor has after it. */
+enum cpm_core_binding_event {
+	CPM_CORE_BINDING_SAVED = 1,
+	CPM_CORE_BINDING_REMOVED,
+	CPM_CORE_BINDING_EXPIRED,
+};
+typedef void cpm_core_binding_cb(void *arg, const char *aor, const char *contact,
+				 const char *device, enum cpm_core_binding_event ev,
+				 unsigned live_left);
+#define CPM_CORE_MAX_OBSERVERS 8
+/* CPM_ELIMIT beyond CPM_CORE_MAX_OBSERVERS. */
+int cpm_core_on_binding(struct cpm_core *c, cpm_core_binding_cb *cb, void *arg);
+
 /* Final answer to cpm_core_send_to_contact: status (408 on timeout, 503 on
  * a transport failure, 480 when the binding is gone), resp NULL when the
  * status was not received. */

@@ -129,6 +129,11 @@ struct cpm_core {
 		void *arg;
 	} services[CPM_CORE_MAX_SERVICES];
 	int nservices;
+	struct {
+		cpm_core_binding_cb *cb;
+		void *arg;
+	} observers[CPM_CORE_MAX_OBSERVERS];
+	int nobservers;
 	bool stopping;
 	uint64_t stop_deadline;
 	void (*stop_done)(void *arg);
@@ -167,6 +172,9 @@ const char *cpm_core__to_tag(void);
  * user part)? */
 bool cpm_core__uri_is_me(struct cpm_core *c, const struct cpm_sip_uri *u);
 /* Offer req to the services (see cpm_core_add_service); true if taken. */
+/* Tell the binding observers. */
+void cpm_core__binding_event(struct cpm_core *c, const char *aor, const char *contact,
+			     const char *device, enum cpm_core_binding_event ev);
 bool cpm_core__offer(struct cpm_core *c, struct cpm_txn *st, const struct cpm_sip_msg *req,
 		     const struct cpm_net_dest *src, const char *aor, const char *from_aor);
 /* Every Route entry of req (if any) is one of ours. */

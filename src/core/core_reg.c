@@ -134,16 +134,44 @@ static void purge_done(void *arg)
 	free(arg);
 }
 
+struct expired_one {
+	char aor[256], contact[512], device[256];
+};
+
+struct expired_list {
+	struct expired_one *v;
+	size_t n, cap;
+};
+
 static void expired_log(void *arg, const struct cpm_core_binding *b)
 {
+	struct expired_list *l = arg;
 	cpm_logi(b->call_id, "binding expired: %s -> %s", b->aor->aor, b->contact);
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 8;
+		struct expired_one *v = realloc(l->v, cap * sizeof *v);
+		if (!v)
+			return;
+		l->v = v;
+		l->cap = cap;
+	}
+	struct expired_one *e = &l->v[l->n++];
+	snprintf(e->aor, sizeof e->aor, "%s", b->aor->aor);
+	snprintf(e->contact, sizeof e->contact, "%s", b->contact);
+	snprintf(e->device, sizeof e->device, "%s", b->instance);
 }
 
 void cpm_core__reg_sweep(struct cpm_core *c)
 {
 	static unsigned tick;
 	int64_t now = cpm_wall_s();
-	cpm_core__loc_expire(&c->loc, now, expired_log, c);
+	struct expired_list l = { 0 };
+	cpm_core__loc_expire(&c->loc, now, expired_log, c->nobservers ? &l : &l);
+	/* told once the location no longer holds them (live_left is right) */
+	for (size_t i = 0; i < l.n; i++)
+		cpm_core__binding_event(c, l.v[i].aor, l.v[i].contact, l.v[i].device,
+					CPM_CORE_BINDING_EXPIRED);
+	free(l.v);
 	if (++tick % 60 == 0) {
 		int64_t *arg = malloc(sizeof *arg);
 		if (arg) {
@@ -236,6 +264,11 @@ static void persist_done(void *arg)
 					c->hooks.registered(c->hooks_arg, j->aor,
 							    j->changes[i].b.contact,
 							    j->changes[i].b.instance);
+			for (size_t i = 0; i < j->nchanges; i++)
+				cpm_core__binding_event(c, j->aor, j->changes[i].b.contact,
+							j->changes[i].b.instance,
+							j->changes[i].del ? CPM_CORE_BINDING_REMOVED
+									  : CPM_CORE_BINDING_SAVED);
 		}
 	}
 	job_free(j);

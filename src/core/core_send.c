@@ -33,6 +33,32 @@ int cpm_core_add_service(struct cpm_core *c, cpm_core_service_cb *cb, void *arg)
 	return 0;
 }
 
+int cpm_core_on_binding(struct cpm_core *c, cpm_core_binding_cb *cb, void *arg)
+{
+	if (c->nobservers == CPM_CORE_MAX_OBSERVERS)
+		return CPM_ELIMIT;
+	c->observers[c->nobservers].cb = cb;
+	c->observers[c->nobservers].arg = arg;
+	c->nobservers++;
+	return 0;
+}
+
+void cpm_core__binding_event(struct cpm_core *c, const char *aor, const char *contact,
+			     const char *device, enum cpm_core_binding_event ev)
+{
+	if (!c->nobservers)
+		return;
+	unsigned live = 0;
+	struct cpm_core_aor *a = cpm_core__loc_aor(&c->loc, aor, false);
+	int64_t now = cpm_wall_s();
+	for (struct cpm_core_binding *b = a ? a->bindings : NULL; b; b = b->next)
+		if (b->expires > now)
+			live++;
+	for (int i = 0; i < c->nobservers; i++)
+		c->observers[i].cb(c->observers[i].arg, aor, contact, device ? device : "", ev,
+				   live);
+}
+
 bool cpm_core__offer(struct cpm_core *c, struct cpm_txn *st, const struct cpm_sip_msg *req,
 		     const struct cpm_net_dest *src, const char *aor, const char *from_aor)
 {
