@@ -412,10 +412,11 @@ module			ctrl_tcp.so
 CONF
 	echo "<sip:$2@$D:$SIP_PORT;transport=$TR>;regint=600" >"$d/accounts"
 	: >"$d/contacts"
-	# stdio.so wants a stdin that stays open: a FIFO held by this shell
+	# stdio.so wants a stdin that stays open: a FIFO held by this shell; stdout line-buffered
+	# (into a file, stdio would keep the last MESSAGE traces until baresip exits)
 	mkfifo "$T/$1.in"
 	eval "exec $BARE_FD<>\"\$T/\$1.in\""
-	timeout -k 5 150 baresip -s -f "$d" <&"$BARE_FD" >"$T/$1.out" 2>&1 &
+	timeout -k 5 150 stdbuf -oL -eL baresip -s -f "$d" <&"$BARE_FD" >"$T/$1.out" 2>&1 &
 	_PIDS+=("$!")
 	printf -v "PID_$1" '%s' "$!"
 	printf -v "PORT_$1" '%s' "$p"
@@ -477,7 +478,7 @@ sipp_run sf_uac_message.xml -t "$ST" -inf "$T/cases.csv" -m "$n" -l 1 -r 100 \
 	-key domain "$D" -key sent_date "$SENT_DATE" || fail "SIPp sender: some case got no expected final answer"
 cases_log=$SIPP_LOG
 
-# the two message-summary subscribers wait at most 8 s between NOTIFYs: their users' devices
+# the two message-summary subscribers wait at most 12 s between NOTIFYs: their users' devices
 # come at once
 check "$TR: lena's device (SIPp, no +sip.instance) and judy's (SIPp, +sip.instance, busy at first) register"
 uas lena sf_uas_answer.xml 3
