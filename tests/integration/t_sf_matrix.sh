@@ -412,11 +412,10 @@ module			ctrl_tcp.so
 CONF
 	echo "<sip:$2@$D:$SIP_PORT;transport=$TR>;regint=600" >"$d/accounts"
 	: >"$d/contacts"
-	# stdio.so wants a stdin that stays open: a FIFO held by this shell; stdout line-buffered
-	# (into a file, stdio would keep the last MESSAGE traces until baresip exits)
+	# stdio.so wants a stdin that stays open: a FIFO held by this shell
 	mkfifo "$T/$1.in"
 	eval "exec $BARE_FD<>\"\$T/\$1.in\""
-	timeout -k 5 150 stdbuf -oL -eL baresip -s -f "$d" <&"$BARE_FD" >"$T/$1.out" 2>&1 &
+	timeout -k 5 150 baresip -s -f "$d" <&"$BARE_FD" >"$T/$1.out" 2>&1 &
 	_PIDS+=("$!")
 	printf -v "PID_$1" '%s' "$!"
 	printf -v "PORT_$1" '%s' "$p"
@@ -425,6 +424,7 @@ CONF
 		fail "$1 (baresip) did not register: $(tail -n 5 "$T/$1.out")"
 }
 bare_count() { sfm baresip "$T/$1.out" | grep -c . || true; }
+bare_has() { [ "$(bare_count "$1")" -ge "$2" ]; } # NAME N — (for wait_for: evaluated at each poll)
 
 # ---- the server ----------------------------------------------------------------------------
 check "$TR: cpmd with classes off/tiny/small/short, users with their profiles"
@@ -687,7 +687,7 @@ PY
 
 check "$TR: bob's baresip (instance 1) registers: every pushed message once, in order, as sent"
 bare_start bob1 bob
-wait_for 15 test "$(bare_count bob1)" -ge 11 || fail "$TR: bob1 got $(bare_count bob1) MESSAGEs, expected 11"
+wait_for 15 bare_has bob1 11 || fail "$TR: bob1 got $(bare_count bob1) MESSAGEs, expected 11"
 sleep 1 # a twelfth would be a duplicate, the pull message or the expired one
 bare_check bob1
 grep -a -q -F "sip:alice@127.0.0.1: \"b01 $TR no indicator" "$T/bob1.out" ||
@@ -695,7 +695,7 @@ grep -a -q -F "sip:alice@127.0.0.1: \"b01 $TR no indicator" "$T/bob1.out" ||
 
 check "$TR: late fork: bob's baresip instance 2 registers later: the same messages, the same Call-IDs; bob1 gets nothing twice"
 bare_start bob2 bob
-wait_for 15 test "$(bare_count bob2)" -ge 11 || fail "$TR: bob2 got $(bare_count bob2) MESSAGEs, expected 11"
+wait_for 15 bare_has bob2 11 || fail "$TR: bob2 got $(bare_count bob2) MESSAGEs, expected 11"
 sleep 1
 bare_check bob2
 ids() { "$CALL_PY" -c 'import json,sys; print(" ".join(json.loads(l)["call_id"] for l in open(sys.argv[1])))' "$1"; }
