@@ -146,7 +146,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	check "round $r/$ROUNDS: $PER_ROUND MESSAGEs at $RATE/s to $USERS offline users, kill -9 after $(secs "$kill_ms") s, restart"
 	crash csv "$r" "$PER_ROUND" "$USERS" "$RUN" >"$T/load-$r.csv"
 	bg_start "load-$r" timeout -k 5 90 sipp "127.0.0.1:$SIP_PORT" -sf "$SIPP_DIR/sf_uac_load.xml" \
-		-i 127.0.0.1 -p "$(free_port)" -cp "$(free_port)" -mp "$(free_port)" -nostdin \
+		-i 127.0.0.1 -p "$(free_port)" -cp "$(free_port)" -mp "$(media_port)" -nostdin \
 		-inf "$T/load-$r.csv" -m "$PER_ROUND" -r "$RATE" -l 5000 -key domain "$D" \
 		-trace_msg -message_file "$T/load-$r.msg"
 	load_pid=$BG_PID

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Store-and-forward decision matrix (issue 3, docs/STORE_AND_FORWARD.md), over one transport:
-# UDP here, TCP in t_sf_matrix_tcp.sh (which sources this file with SF_MATRIX_TR=tcp).
-# One cpmd; every case has its own recipient user, so that the cases do not disturb each other.
+# UDP here, TCP in t_sf_matrix_tcp.sh (which sources this file with SF_MATRIX_TR=tcp): every
+# request, delivery, NOTIFY and report goes over that transport, except the REGISTERs of the
+# SIPp devices (always UDP, see register() below).  One cpmd; every case has its own
+# recipient user, so that the cases do not disturb each other.
 #
 # Senders are SIPp scenarios: sf_uac_message.xml (one MESSAGE per line of the case table
 # below, its indicator headers injected per case), sf_uac_cpim.xml (message/cpim bodies with
@@ -165,6 +167,7 @@ a04|^480 Temporarily Unavailable$|S2-iscomposing: an isComposing MESSAGE whose t
 EOF
 
 # ---- helpers -----------------------------------------------------------------------------
+# (Every SIPp gets -mp "$(media_port)": SIPp also binds -mp + 2, which must be free too.)
 cat >"$T/sfm.py" <<'PY'
 """Readers for the store-and-forward matrix.
   sfm.py csv TABLE TR [cpim]        the SIPp injection file of a case table
@@ -351,7 +354,7 @@ uas() {
 	local p
 	p=$(free_port)
 	bg_start "$1" timeout -k 5 150 sipp -sf "$SIPP_DIR/$2" -t "$ST" -i 127.0.0.1 -p "$p" \
-		-cp "$(free_port)" -mp "$(free_port)" -nostdin -m "$3" -timeout 120s \
+		-cp "$(free_port)" -mp "$(media_port)" -nostdin -m "$3" -timeout 120s \
 		-trace_msg -message_file "$T/$1.msg" -trace_err -error_file "$T/$1.err"
 	printf -v "PORT_$1" '%s' "$p"
 	printf -v "PID_$1" '%s' "$BG_PID"
@@ -366,7 +369,7 @@ uas_done() { # NAME SECONDS — wait for the UAS to take its calls; fails on a S
 # mwi USER — a message-summary subscriber in the background; NOTIFYs in $T/mwi-USER.msg
 mwi() {
 	bg_start "mwi-$1" timeout -k 5 150 sipp "127.0.0.1:$SIP_PORT" -sf "$SIPP_DIR/sf_uac_subscribe_mwi.xml" \
-		-t "$ST" -i 127.0.0.1 -p "$(free_port)" -cp "$(free_port)" -mp "$(free_port)" -nostdin \
+		-t "$ST" -i 127.0.0.1 -p "$(free_port)" -cp "$(free_port)" -mp "$(media_port)" -nostdin \
 		-m 1 -timeout 120s -key user "$1" -key domain "$D" \
 		-trace_msg -message_file "$T/mwi-$1.msg" -trace_err -error_file "$T/mwi-$1.err"
 	printf -v "PID_mwi_$1" '%s' "$BG_PID"
@@ -381,7 +384,6 @@ bare_port() {
 	for _ in $(seq 1 50); do
 		p=$(free_port)
 		if [ "$((p + 1))" -lt 32768 ] && ! _port_bound "$((p + 1))"; then
-			_PORTS+="$((p + 1)) "
 			echo "$p"
 			return 0
 		fi
@@ -474,7 +476,7 @@ mwi judy
 check "$TR: $(grep -c . "$T/cases.txt") MESSAGEs from SIPp (sf_uac_message.xml), one per case, in order"
 sfm csv "$T/cases.txt" "$TR" >"$T/cases.csv"
 n=$(($(wc -l <"$T/cases.csv") - 1))
-sipp_run sf_uac_message.xml -t "$ST" -inf "$T/cases.csv" -m "$n" -l 1 -r 100 \
+sipp_run sf_uac_message.xml -t "$ST" -mp "$(media_port)" -inf "$T/cases.csv" -m "$n" -l 1 -r 100 \
 	-key domain "$D" -key sent_date "$SENT_DATE" || fail "SIPp sender: some case got no expected final answer"
 cases_log=$SIPP_LOG
 
@@ -497,7 +499,7 @@ done < <(grep '^SKIP' "$T/finals.txt")
 check "$TR: CPIM MESSAGEs from SIPp (sf_uac_cpim.xml): imdn.Disposition-Notification, the inner type"
 sfm csv "$T/cpim.txt" "$TR" cpim >"$T/cpim.csv"
 n=$(($(wc -l <"$T/cpim.csv") - 1))
-sipp_run sf_uac_cpim.xml -t "$ST" -inf "$T/cpim.csv" -m "$n" -l 1 -r 100 -key domain "$D" ||
+sipp_run sf_uac_cpim.xml -t "$ST" -mp "$(media_port)" -inf "$T/cpim.csv" -m "$n" -l 1 -r 100 -key domain "$D" ||
 	fail "SIPp CPIM sender: some case got no expected final answer"
 cpim_log=$SIPP_LOG
 sfm finals "$T/cpim.txt" "$TR" "$cpim_log" "$T/known.txt" >"$T/finals-cpim.txt" || true
@@ -516,7 +518,7 @@ sipmsg --transport "$TR" --method MESSAGE --uri "sip:vera@$D" --from "alice@$D" 
 assert_contains "$T/v01.log" "STATUS 202"
 
 check "$TR: S1: INVITE with SDP to offline bob -> 480 (a call: the proxy's answer stands)"
-sipp_run call_uac_reject.xml -t "$ST" -s bob -key from_user alice -key domain "$D" ||
+sipp_run call_uac_reject.xml -t "$ST" -mp "$(media_port)" -s bob -key from_user alice -key domain "$D" ||
 	fail "INVITE with SDP: no final answer"
 call_msg "$SIPP_LOG" received '^SIP/2.0 [3-6]' >"$T/inv.txt"
 assert_match "$T/inv.txt" '^SIP/2.0 480 '
@@ -524,7 +526,7 @@ assert_match "$T/inv.txt" '^SIP/2.0 480 '
 # carries a text with a store indicator is not a message for the server today, so the
 # proxy's 480 stands.  When that lands, these two become 202 (rows S13-S15).
 check "$TR: S1 today: INVITE carrying a text + store-and-forward -> 480, not stored"
-sipp_run sf_uac_invite_message.xml -t "$ST" -s bob -key from_user alice -key domain "$D" \
+sipp_run sf_uac_invite_message.xml -t "$ST" -mp "$(media_port)" -s bob -key from_user alice -key domain "$D" \
 	-key disp "Request-Disposition: store-and-forward" || fail "INVITE with a text: no final answer"
 call_msg "$SIPP_LOG" received '^SIP/2.0 [2-6]' >"$T/inv2.txt"
 assert_match "$T/inv2.txt" '^SIP/2.0 480 '
