@@ -396,3 +396,14 @@ media_port() {
 	done
 	fail "media_port: no free port P with P+2 free"
 }
+
+# bg_end PID SECONDS — wait for a background job started as `timeout ... CMD` (bg_start); past
+# SECONDS, send it SIGTERM, which timeout(1) passes on to CMD.  (bg_wait alone would SIGKILL
+# timeout(1) and leave CMD running on its own.)  Exit code in BG_RC, as bg_wait.
+bg_end() {
+	if ! wait_for "$2" _bg_gone "$1"; then
+		kill -TERM "$1" 2>/dev/null || true
+	fi
+	bg_wait "$1" 5
+}
+_bg_gone() { ! kill -0 "$1" 2>/dev/null; }

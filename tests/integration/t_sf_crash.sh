@@ -153,8 +153,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	sleep "$(secs "$kill_ms")"
 	cpmd_kill9
 	cpmd_start "${START[@]}"
-	bg_wait "$load_pid" 60
-	[ "$BG_RC" -ne 124 ] || fail "round $r: SIPp did not finish within 60 s"
+	bg_end "$load_pid" 60
+	# SIPp exits 0 when every call got an expected answer, 1 when some did not (expected here)
+	[ "$BG_RC" -le 1 ] || fail "round $r: SIPp did not finish within 60 s, or failed (exit $BG_RC)"
 	[ -s "$T/load-$r.msg" ] || fail "round $r: SIPp wrote no message log: $(tail -n 5 "$T/load-$r.out")"
 	crash answered "$T/load-$r.msg" >"$T/final-$r.txt"
 	awk '{ print $1 }' "$T/final-$r.txt" >>"$T/sent.txt"

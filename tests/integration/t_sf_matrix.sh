@@ -363,7 +363,7 @@ uas() {
 }
 uas_done() { # NAME SECONDS — wait for the UAS to take its calls; fails on a SIPp error
 	local pid_var="PID_$1"
-	bg_wait "${!pid_var}" "$2"
+	bg_end "${!pid_var}" "$2"
 	[ "$BG_RC" -eq 0 ] || fail "SIPp UAS $1 exit $BG_RC: $(tail -n 5 "$T/$1.err" 2>/dev/null)"
 }
 
@@ -651,7 +651,7 @@ elif retried500; then
 else
 	fail "$TR: neither a refusal nor a retry of kate5's x01 (500) in cpmd.log"
 fi
-bg_wait "$PID_kate5" 3
+bg_end "$PID_kate5" 3
 
 # ---- expiry ------------------------------------------------------------------------------------
 check "$TR: expiry: b10 (Expires: 2), h01 (Expires: 2 + notify) and i01 (class max_lifetime 2s) removed by the sweep"
@@ -749,7 +749,7 @@ assert_eq "$(grep -c -E 'report [0-9]+ stored for alice@' "$CPMD_LOG" || true)" 
 
 # ---- message waiting --------------------------------------------------------------------------
 check "$TR: lena's message-summary NOTIFYs: no -> yes 1/0, 1/1, 2/1 -> no 0/0 once her device had them all -> terminated"
-bg_wait "$PID_mwi_lena" 40
+bg_end "$PID_mwi_lena" 40
 [ "$BG_RC" -eq 0 ] || fail "$TR: lena's subscriber exit $BG_RC: $(tail -n 5 "$T/mwi-lena.err" 2>/dev/null)"
 sfm notifies "$T/mwi-lena.msg" >"$T/lena-notifies.txt"
 tr '\n' ' ' <"$T/lena-notifies.txt"
@@ -763,7 +763,7 @@ done
 [ "$(tail -n 1 "$T/lena-notifies.txt" | cut -d'|' -f1)" = terminated ] || fail "$TR: no terminated NOTIFY for lena"
 
 check "$TR: judy's message-summary once her only device (with +sip.instance) took the message"
-bg_wait "$PID_mwi_judy" 40
+bg_end "$PID_mwi_judy" 40
 [ "$BG_RC" -eq 0 ] || fail "$TR: judy's subscriber exit $BG_RC: $(tail -n 5 "$T/mwi-judy.err" 2>/dev/null)"
 sfm notifies "$T/mwi-judy.msg" >"$T/judy-notifies.txt"
 tr '\n' ' ' <"$T/judy-notifies.txt"
