@@ -378,3 +378,32 @@ hdr_has() { # FILE NAME ERE
 	v=$(grep -i -E "^($2)[[:space:]]*:" "$1" | sed -E 's/^[^:]*:[[:space:]]*//' | tr -d '\r') || true
 	grep -q -i -E -- "$3" <<<"$v"
 }
+
+# ---- SIPp media ports (appended for t_sf_matrix*.sh and t_sf_crash.sh) -------------------------
+
+# media_port — a port P for SIPp's -mp: SIPp binds P (audio RTP) and P+2 (video RTP), and fails
+# to start when P+2 is taken, so P+2 must be free as well.  A later -mp on the command line
+# wins: `sipp_run SCENARIO -mp "$(media_port)" ...` overrides sipp_run's own choice.
+# (Called through $(...), it cannot record P+2 in _PORTS: the check is whether it is bound now.)
+media_port() {
+	local p i
+	for ((i = 0; i < 50; i++)); do
+		p=$(free_port 20000 32760)
+		if ! _port_bound "$((p + 2))" && ! _port_bound "$((p + 1))"; then
+			echo "$p"
+			return 0
+		fi
+	done
+	fail "media_port: no free port P with P+2 free"
+}
+
+# bg_end PID SECONDS — wait for a background job started as `timeout ... CMD` (bg_start); past
+# SECONDS, send it SIGTERM, which timeout(1) passes on to CMD.  (bg_wait alone would SIGKILL
+# timeout(1) and leave CMD running on its own.)  Exit code in BG_RC, as bg_wait.
+bg_end() {
+	if ! wait_for "$2" _bg_gone "$1"; then
+		kill -TERM "$1" 2>/dev/null || true
+	fi
+	bg_wait "$1" 5
+}
+_bg_gone() { ! kill -0 "$1" 2>/dev/null; }
