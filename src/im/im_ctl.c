@@ -405,6 +405,13 @@ static int put_work(struct cpm_store *s, void *arg)
 static void usage_work(struct cpm_store *s, void *arg)
 {
 	struct cpm_im__job *j = arg;
+	if (j->check_user) {
+		struct cpm_store_user u;
+		int rc = cpm_store_user_get(s, j->m.recipient, &u);
+		j->no_user = rc == CPM_ENOTFOUND;
+		if (j->no_user)
+			return;
+	}
 	j->rc = cpm_store_msg_usage(s, j->m.recipient, &j->count, &j->bytes);
 	j->prof_rc = cpm_store_profile_get(s, j->m.recipient, j->profile_text,
 					   sizeof j->profile_text);
@@ -441,6 +448,12 @@ static void usage_done(void *arg)
 	struct cpm_im__job *j = arg;
 	struct cpm_im_ctl *ctl = j->ctl;
 	if (!j->st && !j->fin) {
+		cpm_im__job_free(j);
+		return;
+	}
+	if (j->no_user) {
+		cpm_logi(j->m.call_id, "no user %s", j->m.recipient);
+		cpm_im__reply(j, 404, NULL, NULL);
 		cpm_im__job_free(j);
 		return;
 	}

@@ -65,6 +65,8 @@ struct cpm_im__job {
 	void *fin_arg;
 	unsigned hops;      /* profile forwards already followed */
 	bool invite;        /* an INVITE carried it: stored = answered 200 */
+	bool check_user;    /* a copy for a local address: 404 if no such user */
+	bool no_user;       /* (worker) the recipient is not a user */
 	char *sdp;          /* the INVITE's offer (to reject its streams), or NULL */
 	size_t sdp_len;
 	struct cpm_im_indicators ind;

@@ -87,6 +87,7 @@ static struct cpm_im__job *job_copy(const struct cpm_im__job *j, const char *aor
 		return NULL;
 	c->ctl = j->ctl;
 	c->hops = j->hops;
+	c->check_user = true; /* a local address, maybe nobody's */
 	c->m = j->m;
 	c->ind = j->ind;
 	memcpy(c->payload_type, j->payload_type, sizeof c->payload_type);
