@@ -5,7 +5,7 @@
 #   make unit         ASan build + unit tests only
 #   make fuzz         libFuzzer harnesses (clang) into build/fuzz/
 MODE ?= release
-PKGS := libuv sqlite3 libcrypto jansson
+PKGS := libuv sqlite3 libcrypto jansson libxml-2.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 

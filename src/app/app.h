@@ -18,4 +18,15 @@
  * nothing.  Returns an exit status (above). */
 int cpm_app_user_main(const struct cpm_conf *conf, int argc, char **argv);
 
+/* The users' HTTP API (app_api.c): GET /m/ID (message pick-up, with the
+ * URL's token or Digest) and GET /api/v1/users/AOR/messages (the inbox),
+ * routed on h.  Free it after h. */
+struct cpm_http;
+struct cpm_core;
+struct cpm_im_ctl;
+struct cpm_app_api;
+int cpm_app_api_new(struct cpm_http *h, struct cpm_core *core, struct cpm_im_ctl *im,
+		    struct cpm_app_api **out);
+void cpm_app_api_free(struct cpm_app_api *api);
+
 #endif

@@ -63,6 +63,7 @@ struct app {
 	struct cpm_im_ctl *im;
 	struct cpm_pres *pres;
 	struct cpm_http *http;
+	struct cpm_app_api *api;
 	const struct cpm_conf *conf;
 	uint64_t start_ms;
 	uv_signal_t sigterm, sigint;
@@ -139,6 +140,8 @@ static int http_start(struct app *a, char *err, size_t errsz)
 	if (!rc)
 		rc = cpm_http_route(a->http, "GET", "/api/v1/status", http_status, a);
 	if (!rc)
+		rc = cpm_app_api_new(a->http, a->core, a->im, &a->api);
+	if (!rc)
 		rc = cpm_http_listen(a->http, (const struct sockaddr *)&l->addr);
 	if (rc)
 		snprintf(err, errsz, "cannot start HTTP on %s%s%s:%u (http.listen): %s",
@@ -208,6 +211,7 @@ static int run_server(const struct cpm_conf *conf)
 	if (conf->http.listen.port != 0 && http_start(&a, err, sizeof err)) {
 		fprintf(stderr, "cpmd: %s\n", err);
 		cpm_http_free(a.http);
+		cpm_app_api_free(a.api);
 		cpm_im_ctl_free(a.im);
 		cpm_pres_free(a.pres);
 		cpm_core_free(a.core);
@@ -235,6 +239,7 @@ static int run_server(const struct cpm_conf *conf)
 		 conf->server.ndomains > 1 ? ",..." : "", conf->store.url);
 	uv_run(a.loop, UV_RUN_DEFAULT);
 	cpm_http_free(a.http);
+	cpm_app_api_free(a.api);
 	cpm_im_ctl_free(a.im);
 	cpm_pres_free(a.pres);
 	cpm_core_free(a.core);

@@ -117,6 +117,9 @@ const struct cpm_conf_directive cpm_conf_directives[] = {
 	{ "http", "max_out_buffer", CPM_CONF_T_SIZE, "4194304", "bytes",
 	  "unsent response bytes per connection before it stops reading",
 	  FIELD(http.max_out_buffer), 4096, 1073741824 },
+	{ "http", "public_url", CPM_CONF_T_STR, "", "",
+	  "base of the URLs given to users (message pick-up); empty = http://LISTEN",
+	  FIELD(http.public_url), 0, 0 },
 	/* [im] */
 	{ "im", "store_and_forward", CPM_CONF_T_BOOL, "yes", "",
 	  "keep MESSAGEs that cannot be delivered now (202) and deliver them later",
@@ -133,9 +136,19 @@ const struct cpm_conf_directive cpm_conf_directives[] = {
 	{ "im", "retry_interval", CPM_CONF_T_INT, "30", "s",
 	  "first wait before retrying a failed delivery (doubles, up to 32 times it)",
 	  FIELD(im.retry_interval), 1, 86400 },
-	{ "im", "delivery_batch", CPM_CONF_T_INT, "32", "",
+	{ "im", "delivery_batch", CPM_CONF_T_INT, "256", "",
 	  "stored messages read per delivery round to one device", FIELD(im.delivery_batch),
 	  1, 10000 },
+	{ "im", "delivery_window", CPM_CONF_T_INT, "16", "",
+	  "stored messages in flight (sent, not yet answered) to one device",
+	  FIELD(im.delivery_window), 1, 1000 },
+	{ "im", "max_inline_size", CPM_CONF_T_SIZE, "1300", "bytes",
+	  "a stored body larger than this is not pushed in a MESSAGE: the user gets a "
+	  "message/external-body notice and fetches it over HTTP; 0 = always push",
+	  FIELD(im.max_inline_size), 0, 16777216 },
+	{ "im", "max_list_recipients", CPM_CONF_T_INT, "100", "",
+	  "distinct recipients of one URI-list MESSAGE (RFC 5365); beyond, 403",
+	  FIELD(im.max_list_recipients), 1, 10000 },
 	{ "im", "sweep_interval", CPM_CONF_T_INT, "60", "s",
 	  "seconds between two removals of expired stored messages (with their reports)",
 	  FIELD(im.sweep_interval), 1, 86400 },
@@ -1165,6 +1178,28 @@ int cpm_conf_validate(const struct cpm_conf *c, char *err, size_t errsz)
 }
 
 /* ------------------------------------------------------------------ helpers */
+
+int cpm_conf_http_base(const struct cpm_conf *c, char *out, size_t sz)
+{
+	int n;
+	if (c->http.public_url[0]) {
+		size_t l = strlen(c->http.public_url);
+		while (l && c->http.public_url[l - 1] == '/')
+			l--;
+		n = snprintf(out, sz, "%.*s", (int)l, c->http.public_url);
+	} else {
+		const struct cpm_conf_listen *l = &c->http.listen;
+		if (!l->port)
+			return CPM_ENOTFOUND;
+		/* an unspecified address is no place to fetch from: the domain */
+		bool any = strcmp(l->host, "0.0.0.0") == 0 || strcmp(l->host, "::") == 0;
+		const char *host = any && c->server.ndomains ? c->server.domains[0] : l->host;
+		bool v6 = strchr(host, ':') != NULL;
+		n = snprintf(out, sz, "http://%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "",
+			     (unsigned)l->port);
+	}
+	return n < 0 || (size_t)n >= sz ? CPM_ETOOBIG : 0;
+}
 
 bool cpm_conf_serves_domain(const struct cpm_conf *c, struct cpm_str domain)
 {

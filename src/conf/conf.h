@@ -125,6 +125,7 @@ struct cpm_conf {
 		int idle_timeout;        /* ms */
 		int max_connections;
 		size_t max_out_buffer;   /* bytes per connection */
+		char public_url[CPM_CONF_PATH_LEN]; /* "" = http://listen */
 	} http;
 	struct {
 		bool store_and_forward; /* keep undeliverable MESSAGEs (202) */
@@ -133,6 +134,9 @@ struct cpm_conf {
 		int max_lifetime;       /* s a stored message is kept */
 		int retry_interval;     /* s before retrying a failed delivery */
 		int delivery_batch;     /* messages fetched per delivery round */
+		int delivery_window;    /* MESSAGEs in flight per device */
+		size_t max_inline_size; /* larger stored bodies: deferred */
+		int max_list_recipients; /* of one URI-list MESSAGE */
 		int sweep_interval;     /* s between expiry sweeps */
 	} im;
 	struct {
@@ -173,6 +177,10 @@ void cpm_conf_free(struct cpm_conf *c);
 int cpm_conf_dump(const struct cpm_conf *c, FILE *f);
 
 /* Is domain (any case, no port) one of server.domain? */
+/* The base of the URLs given to users: http.public_url without a final
+ * '/', else "http://HOST:PORT" of http.listen (the first domain when it
+ * listens on every address).  CPM_ENOTFOUND without HTTP, CPM_ETOOBIG. */
+int cpm_conf_http_base(const struct cpm_conf *c, char *out, size_t sz);
 bool cpm_conf_serves_domain(const struct cpm_conf *c, struct cpm_str domain);
 /* Is the address inside one of auth.trusted? (sa: AF_INET or AF_INET6;
  * IPv4-mapped IPv6 addresses are matched as IPv4.) */

@@ -106,6 +106,21 @@ void cpm_core__challenge(struct cpm_core *c, struct cpm_txn *st, const char *rea
 
 /* ------------------------------------------------------------- addressing */
 
+bool cpm_core_uri_is_local_user(struct cpm_core *c, const struct cpm_sip_uri *u)
+{
+	if ((u->scheme != CPM_SIP_SCHEME_SIP && u->scheme != CPM_SIP_SCHEME_SIPS) ||
+	    !u->user.len || !cpm_conf_serves_domain(c->conf, u->host))
+		return false;
+	if (!u->has_port)
+		return true;
+	/* an explicit port that is not ours: some other process there */
+	unsigned n = cpm_net_listener_count(c->net);
+	for (unsigned i = 0; i < n; i++)
+		if (cpm_net_listener_at(c->net, i)->port == u->port)
+			return true;
+	return false;
+}
+
 bool cpm_core__uri_is_me(struct cpm_core *c, const struct cpm_sip_uri *u)
 {
 	if (u->scheme != CPM_SIP_SCHEME_SIP && u->scheme != CPM_SIP_SCHEME_SIPS)

@@ -48,8 +48,9 @@ struct cpm_store_worker;
 struct cpm_net_dest;
 
 struct cpm_core_hooks {
-	/* A MESSAGE for a local AoR could not be delivered live: no binding
-	 * (status 480), or every device failed (the best of 408/480/503).
+	/* A MESSAGE (or an INFO or INVITE, which may carry a message) for a
+	 * local AoR could not be delivered live: no binding (status 480), or
+	 * every device failed (the best of 408/480/503).
 	 * Return true to take st over (the hook answers it); false lets core
 	 * answer status. */
 	bool (*undelivered)(void *arg, struct cpm_txn *st, const struct cpm_sip_msg *req,
@@ -108,11 +109,31 @@ void cpm_core_foreach_binding_of(struct cpm_core *c, const char *aor,
 int cpm_core_send_to_uri(struct cpm_core *c, const char *ruri, const struct cpm_net_dest *flow,
 			 const char *method, const char *hdrs, struct cpm_str ctype,
 			 struct cpm_str body, cpm_core_sent_cb *cb, void *arg);
+/* Is u a user of a served domain, reached through this server (no port,
+ * or one of our ports)?  Else it is somewhere else. */
+struct cpm_sip_uri;
+bool cpm_core_uri_is_local_user(struct cpm_core *c, const struct cpm_sip_uri *u);
 /* Is contact still a live binding of aor? */
 bool cpm_core_binding_alive(struct cpm_core *c, const char *aor, const char *contact);
 struct cpm_store_worker *cpm_core_store(struct cpm_core *c);
 uv_loop_t *cpm_core_loop(struct cpm_core *c);
 const struct cpm_conf *cpm_core_conf(const struct cpm_core *c);
+
+/* HTTP Digest (RFC 7616) with the users' SIP credentials, for the HTTP
+ * API; the nonces are core's (same lifetime and nc replay rules as SIP).
+ * cpm_core_http_challenge fills vals with WWW-Authenticate values, one per
+ * auth.algorithms entry (at most max); returns their count or CPM_E*.
+ * cpm_core_http_verify checks an Authorization value for user u of realm,
+ * for a request with this method and request-target: 0, CPM_EAGAIN (stale
+ * nonce: challenge again with stale=true), CPM_EAUTH (wrong user or
+ * response), CPM_EPARSE (malformed, or uri is not the target). */
+#define CPM_CORE_CHALLENGE_MAX 256
+struct cpm_store_user;
+int cpm_core_http_challenge(struct cpm_core *c, const char *realm, bool stale,
+			    char vals[][CPM_CORE_CHALLENGE_MAX], int max);
+int cpm_core_http_verify(struct cpm_core *c, const char *method, const char *target,
+			 struct cpm_str authorization, const char *realm,
+			 const struct cpm_store_user *u);
 
 /* The SIP status code that answers an internal error. */
 int cpm_core_err_status(int err);

@@ -180,7 +180,7 @@ static bool is_hex(struct cpm_str s)
 }
 
 enum cpm_core_auth_result cpm_core__auth_verify(struct cpm_core_auth *a,
-					       const struct cpm_sip_msg *req,
+					       struct cpm_str method,
 					       const struct cpm_sip_auth *cred,
 					       const struct cpm_store_user *u)
 {
@@ -231,7 +231,7 @@ enum cpm_core_auth_result cpm_core__auth_verify(struct cpm_core_auth *a,
 
 	/* HA2 = H(method ":" digest-uri); response per RFC 7616 §3.4.1 */
 	char ha2[CPM_HASH_HEX_MAX], resp[CPM_HASH_HEX_MAX];
-	struct cpm_str p2[3] = { req->method_s, CPM_STR(":"), cred->uri };
+	struct cpm_str p2[3] = { method, CPM_STR(":"), cred->uri };
 	if (cpm_hash_hex(alg, p2, 3, ha2))
 		return CPM_CORE_AUTH_FAILED;
 	struct cpm_str h1 = cpm_str_from_cstr(ha1);
@@ -250,4 +250,62 @@ enum cpm_core_auth_result cpm_core__auth_verify(struct cpm_core_auth *a,
 		return CPM_CORE_AUTH_FAILED;
 	n->nc = qop ? nc : UINT32_MAX;
 	return CPM_CORE_AUTH_OK;
+}
+
+/* ------------------------------------------------------------ HTTP digest
+ *
+ * The HTTP API (message pick-up, inbox) authenticates users with their SIP
+ * credentials: RFC 7616 Digest is the same computation as RFC 3261 §22
+ * (method and request-target in HA2), so the nonces, their lifetime and
+ * the nc replay table are shared with SIP. */
+
+int cpm_core_http_challenge(struct cpm_core *c, const char *realm, bool stale,
+			    char vals[][CPM_CORE_CHALLENGE_MAX], int max)
+{
+	struct cpm_buf b;
+	cpm_buf_init(&b, 4096);
+	int rc = cpm_core__auth_challenge(&c->auth, &b, false, realm, c->conf->auth.algorithms,
+					  c->conf->auth.nalgorithms, stale);
+	int n = 0;
+	/* one "WWW-Authenticate: VALUE\r\n" line per algorithm */
+	for (const char *p = b.p; !rc && p && *p && n < max;) {
+		const char *v = strchr(p, ':');
+		const char *e = v ? strstr(v, "\r\n") : NULL;
+		if (!e)
+			break;
+		v += 2;
+		snprintf(vals[n++], CPM_CORE_CHALLENGE_MAX, "%.*s", (int)(e - v), v);
+		p = e + 2;
+	}
+	cpm_buf_free(&b);
+	return rc ? rc : n;
+}
+
+int cpm_core_http_verify(struct cpm_core *c, const char *method, const char *target,
+			 struct cpm_str authorization, const char *realm,
+			 const struct cpm_store_user *u)
+{
+	struct cpm_sip_auth cred;
+	if (cpm_sip_auth_parse(authorization, &cred) < 0 ||
+	    !cpm_str_ieq_cstr(cred.scheme, "Digest") || !cred.username.len ||
+	    !cred.nonce.len || !cred.response.len || !cred.uri.len)
+		return CPM_EPARSE;
+	if (!cpm_str_eq_cstr(cred.realm, realm))
+		return CPM_EAUTH;
+	/* RFC 7616 §3.4.6: the uri must be the request-target */
+	if (!cpm_str_eq_cstr(cred.uri, target))
+		return CPM_EPARSE;
+	/* the stored HA1 is H(user ":" realm ":" password), user being the
+	 * AoR's user part; the whole AoR is accepted as the name too */
+	const char *at = strchr(u->aor, '@');
+	size_t ulen = at ? (size_t)(at - u->aor) : strlen(u->aor);
+	if (!cpm_str_eq(cred.username, (struct cpm_str){ u->aor, ulen }) &&
+	    !cpm_str_eq_cstr(cred.username, u->aor))
+		return CPM_EAUTH;
+	switch (cpm_core__auth_verify(&c->auth, cpm_str_from_cstr(method), &cred, u)) {
+	case CPM_CORE_AUTH_OK: return 0;
+	case CPM_CORE_AUTH_STALE: return CPM_EAGAIN;
+	case CPM_CORE_AUTH_BAD: return CPM_EPARSE;
+	default: return CPM_EAUTH;
+	}
 }

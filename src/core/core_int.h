@@ -102,7 +102,7 @@ enum cpm_core_auth_result cpm_core__auth_find(const struct cpm_sip_msg *req,
 /* Check the nonce (freshness, nc replay) and the response against the
  * user's HA1s. */
 enum cpm_core_auth_result cpm_core__auth_verify(struct cpm_core_auth *a,
-					       const struct cpm_sip_msg *req,
+					       struct cpm_str method,
 					       const struct cpm_sip_auth *cred,
 					       const struct cpm_store_user *u);
 

@@ -383,7 +383,9 @@ static void send_final(struct proxy_ctx *x)
 		/* every device of the user failed or timed out: a message may
 		 * still be kept for later (the message controller decides) */
 		const struct cpm_sip_msg *req = cpm_txn_req(x->p.st);
-		if (req && req->method == CPM_SIP_MESSAGE && c->hooks.undelivered) {
+		if (req && (req->method == CPM_SIP_MESSAGE || req->method == CPM_SIP_INFO ||
+		     req->method == CPM_SIP_INVITE) &&
+		    c->hooks.undelivered) {
 			struct cpm_txn *st_ = x->p.st;
 			cpm_txn_set_owner(st_, NULL, NULL);
 			x->p.st = NULL;
@@ -670,7 +672,9 @@ static void user_done(void *arg)
 			cpm_logi(ctx_str(req, cb), "%.*s to unknown user %s",
 				 CPM_STR_FMT(req->method_s), j->to_aor);
 			cpm_core__reply(c, st, 404, NULL, NULL);
-		} else if (req->method == CPM_SIP_MESSAGE && c->hooks.undelivered &&
+		} else if ((req->method == CPM_SIP_MESSAGE || req->method == CPM_SIP_INFO ||
+		     req->method == CPM_SIP_INVITE) &&
+		    c->hooks.undelivered &&
 			   (cpm_core__pending_detach(&j->p),
 			    c->hooks.undelivered(c->hooks_arg, st, req, j->to_aor, 480))) {
 			/* the message controller answers (stored: 202) */
@@ -688,7 +692,7 @@ static void user_done(void *arg)
 		job_free(j);
 		return;
 	}
-	enum cpm_core_auth_result r = cpm_core__auth_verify(&c->auth, req, &j->cred, &j->user);
+	enum cpm_core_auth_result r = cpm_core__auth_verify(&c->auth, req->method_s, &j->cred, &j->user);
 	if (r == CPM_CORE_AUTH_STALE) {
 		cpm_core__challenge(c, st, realm, true, true);
 		job_free(j);

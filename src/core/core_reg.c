@@ -550,7 +550,7 @@ static void user_done(void *arg)
 		return;
 	}
 	if (j->have_cred) {
-		enum cpm_core_auth_result r = cpm_core__auth_verify(&c->auth, req, &j->cred,
+		enum cpm_core_auth_result r = cpm_core__auth_verify(&c->auth, req->method_s, &j->cred,
 								  &j->user);
 		if (r == CPM_CORE_AUTH_STALE) {
 			cpm_core__challenge(c, st, realm, false, true);

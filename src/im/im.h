@@ -68,6 +68,10 @@ struct cpm_im_indicators {
 	 * checked against.  Both point into the request. */
 	struct cpm_str content_type;
 	struct cpm_str payload_type;
+	/* INVITE/INFO: the payload part's Content-Type value and body (what is
+	 * stored as the message); empty for MESSAGE (its whole body is) */
+	struct cpm_str part_ctype;
+	struct cpm_str part_body;
 	struct cpm_str message_id; /* CPIM imdn.Message-ID, or empty */
 	int64_t expires;           /* Expires delta-seconds, -1 when absent */
 };
@@ -241,6 +245,38 @@ const char *cpm_im_fate_name(enum cpm_im_fate f);
 const char *cpm_im_rule_name(enum cpm_im_rule r);
 const char *cpm_im_request_name(enum cpm_im_request r);
 
+/* --------------------------------------------------------------- URI list
+ *
+ * RFC 5365: a MESSAGE with "Require: recipient-list-message" whose
+ * multipart/mixed body holds the message and an application/
+ * resource-lists+xml part (RFC 4826) with "Content-Disposition:
+ * recipient-list".  im_list.c reads it (libxml2, no network, no entity
+ * expansion). */
+
+enum cpm_im_copy { CPM_IM_COPY_TO = 0, CPM_IM_COPY_CC, CPM_IM_COPY_BCC }; /* RFC 5364 */
+
+struct cpm_im_list_entry {
+	char uri[256]; /* as listed */
+	char aor[256]; /* user@host, for duplicates and routing */
+	enum cpm_im_copy copy;
+};
+
+struct cpm_im_list {
+	struct cpm_str payload_ctype; /* the message part: Content-Type value */
+	struct cpm_str payload;       /* and body (slices into the request) */
+	struct cpm_im_list_entry *v;  /* recipients, duplicates removed */
+	unsigned n, cap;
+};
+
+/* Returns 0 with out filled (free it with cpm_im_list_free), or
+ * CPM_EUNSUPP (not multipart/mixed), CPM_EPARSE (no list part, bad XML,
+ * an entry that is not a sip:/sips: user URI, an empty list), CPM_ELIMIT
+ * (more than max distinct recipients, or nesting), with err (CPM_IM_ERR_MAX
+ * bytes, may be NULL) saying what. */
+int cpm_im_list_parse(const struct cpm_sip_msg *req, unsigned max, struct cpm_im_list *out,
+		      char *err);
+void cpm_im_list_free(struct cpm_im_list *l);
+
 /* ------------------------------------------------------------ controller
  *
  * The message controller (im_ctl.c): installs itself as core's hooks,
@@ -255,6 +291,22 @@ int cpm_im_ctl_new(struct cpm_core *core, struct cpm_im_ctl **out);
  * delivered or expired): message-waiting subscriptions follow it. */
 void cpm_im_ctl_on_change(struct cpm_im_ctl *ctl, void (*cb)(void *arg, const char *aor),
 			  void *arg);
+/* Deferred retrieval (seed 001 Fig. 1, RFC 4483).  The pick-up URL of
+ * stored message id: http.public_url, or "http://" + http.listen, then
+ * "/m/ID", then "?t=TOKEN" when token is not empty.  CPM_ETOOBIG. */
+int cpm_im_ctl_url(const struct cpm_im_ctl *ctl, int64_t id, const char *token, char *out,
+		   size_t sz);
+/* Fetch stored message id for the HTTP API, as aor (the authenticated
+ * recipient) or with token (the URL's secret, single use: valid only while
+ * the message waits).  A waiting message becomes delivered, its sender
+ * gets the "delivered" report asked for, and message-waiting subscribers
+ * are told.  cb(arg, rc, m) runs later on the loop: rc 0 with m (its body
+ * valid during the call), CPM_ENOTFOUND (unknown, expired, wrong or used
+ * token), CPM_EPERM (another user's), or a store error. */
+struct cpm_store_msg;
+typedef void cpm_im_fetch_cb(void *arg, int rc, const struct cpm_store_msg *m);
+int cpm_im_ctl_fetch(struct cpm_im_ctl *ctl, int64_t id, const char *aor, const char *token,
+		     cpm_im_fetch_cb *cb, void *arg);
 /* At shutdown start: no new deliveries, timers stopped. */
 void cpm_im_ctl_stop(struct cpm_im_ctl *ctl);
 /* Once core has stopped (its transactions and store jobs are done). */

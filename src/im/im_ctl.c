@@ -5,7 +5,7 @@
  * order, one message in flight per device, with the original From, Date
  * and body, and the same Call-ID on every attempt of one stored message so
  * that a device can discard duplicates. */
-#include "im/im.h"
+#include "im/im_int.h"
 
 #include "conf/conf.h"
 #include "core/core.h"
@@ -22,25 +22,8 @@
 /* Stored-message flag of ours: the sender wants a report if it fails. */
 #define F_REPORT_FAILED (1 << 8)
 
-struct run;
 
-struct cpm_im_ctl {
-	struct cpm_core *core;
-	const struct cpm_conf *conf;
-	struct cpm_store_worker *store;
-	uv_loop_t *loop;
-	struct run *runs;
-	uv_timer_t expire_timer;
-	struct cpm_im_profile profile;
-	struct cpm_im_class cls;
-	struct cpm_im_limits lim;
-	uint64_t n_stored, n_delivered, n_failed, n_expired;
-	bool stopping;
-	void (*change_cb)(void *arg, const char *aor);
-	void *change_arg;
-};
-
-static void changed(struct cpm_im_ctl *ctl, const char *aor)
+void cpm_im__changed(struct cpm_im_ctl *ctl, const char *aor)
 {
 	if (ctl->change_cb && !ctl->stopping)
 		ctl->change_cb(ctl->change_arg, aor);
@@ -108,7 +91,7 @@ static void report_put_done(void *arg, int rc)
 
 /* status: "stored" (a processing notification) or "delivered"/"failed"
  * (delivery notifications), RFC 5438 §7.2. */
-static void report_send(struct cpm_im_ctl *ctl, const char *sender, const char *recipient,
+void cpm_im__report_send(struct cpm_im_ctl *ctl, const char *sender, const char *recipient,
 			const char *message_id, const char *status)
 {
 	struct cpm_sip_uri u;
@@ -164,36 +147,104 @@ static void report_send(struct cpm_im_ctl *ctl, const char *sender, const char *
 
 /* ------------------------------------------------------------- storing */
 
-struct store_job {
-	struct cpm_im_ctl *ctl;
-	struct cpm_txn *st; /* NULL once the transaction is gone */
-	struct cpm_im_indicators ind;
-	struct cpm_store_msg m;
-	char *body;
-	int64_t count, bytes;
-	int rc;
-	int prof_rc;
-	char profile_text[CPM_STORE_PROFILE_MAX];
-	struct cpm_im_profile profile;
-	struct cpm_im_decision d;
-};
 
 static void job_gone(void *owner, struct cpm_txn *t)
 {
-	struct store_job *j = owner;
+	struct cpm_im__job *j = owner;
 	j->st = NULL;
 }
 
-static void job_free(struct store_job *j)
+void cpm_im__job_free(struct cpm_im__job *j)
 {
 	if (j->st)
 		cpm_txn_set_owner(j->st, NULL, NULL);
 	free(j->body);
+	free(j->sdp);
 	free(j);
 }
 
-static void reply(struct store_job *j, int status, const char *reason, const char *extra)
+/* Seed 002 claim 6: a message carried in an INVITE to a user who cannot be
+ * reached, stored: the server answers the INVITE for the user (200, no
+ * media), the ACK ends it, and a BYE gets 200. */
+static void invite_answer(struct cpm_im__job *j)
 {
+	const struct cpm_net_dest *src = cpm_txn_src(j->st);
+	const struct cpm_net_listener *l = src ? src->lsn : NULL;
+	const char *host = l ? l->host : "127.0.0.1";
+	char extra[1024], tag[17];
+	cpm_rand_hex(tag, 8);
+	bool v6 = strchr(host, ':') != NULL;
+	snprintf(extra, sizeof extra, "Server: %s\r\nContact: <sip:%s%s%s:%u%s>\r\n",
+		 j->ctl->conf->server.name, v6 ? "[" : "", host, v6 ? "]" : "",
+		 l ? (unsigned)l->port : 5060u,
+		 l && l->proto == CPM_NET_TCP ? ";transport=tcp" : "");
+	struct cpm_buf sdp;
+	cpm_buf_init(&sdp, 4096);
+	if (cpm_im__ghost_sdp(&sdp, j->sdp, j->sdp_len, host)) {
+		cpm_buf_free(&sdp);
+		cpm_txn_reply(j->st, 500, NULL, NULL, NULL, CPM_STR_NULL, CPM_STR_NULL);
+		return;
+	}
+	const struct cpm_sip_msg *req = cpm_txn_req(j->st);
+	if (req) {
+		struct cpm_im_ctl *ctl = j->ctl;
+		cpm_str_copy(req->call_id, ctl->ghosts[ctl->nghost % 32], sizeof ctl->ghosts[0]);
+		ctl->nghost++;
+	}
+	cpm_txn_reply(j->st, 200, "OK", tag, extra, CPM_STR("application/sdp"),
+		      (struct cpm_str){ sdp.p, sdp.len });
+	cpm_buf_free(&sdp);
+}
+
+bool cpm_im__ghost_known(const struct cpm_im_ctl *ctl, struct cpm_str call_id)
+{
+	unsigned n = ctl->nghost < 32 ? ctl->nghost : 32;
+	for (unsigned i = 0; i < n; i++)
+		if (cpm_str_eq_cstr(call_id, ctl->ghosts[i]))
+			return true;
+	return false;
+}
+
+int cpm_im__ghost_sdp(struct cpm_buf *b, const char *offer, size_t len, const char *host)
+{
+	bool v6 = strchr(host, ':') != NULL;
+	char sess[17];
+	cpm_rand_hex(sess, 8);
+	int rc = cpm_buf_printf(b, "v=0\r\no=cpmd %llu 1 IN %s %s\r\ns=-\r\nc=IN %s %s\r\nt=0 0\r\n",
+				(unsigned long long)strtoull(sess, NULL, 16) >> 1,
+				v6 ? "IP6" : "IP4", host, v6 ? "IP6" : "IP4", host);
+	const char *p = offer, *end = offer ? offer + len : NULL;
+	while (!rc && p && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end;
+		size_t l = (size_t)(e - p);
+		if (l && p[l - 1] == '\r')
+			l--;
+		if (l > 2 && p[0] == 'm' && p[1] == '=') {
+			/* m=<media> <port> <proto> <fmt> ...: the port becomes 0 */
+			const char *sp1 = memchr(p, ' ', l);
+			const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(p + l - sp1 - 1)) : NULL;
+			if (sp1 && sp2)
+				rc = cpm_buf_printf(b, "%.*s 0%.*s\r\n", (int)(sp1 - p), p,
+						    (int)(p + l - sp2), sp2);
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return rc;
+}
+
+void cpm_im__reply(struct cpm_im__job *j, int status, const char *reason, const char *extra)
+{
+	if (j->invite && j->st && status == 202) {
+		invite_answer(j);
+		return;
+	}
+	if (j->fin) {
+		cpm_im__fin_cb *fin = j->fin;
+		j->fin = NULL;
+		fin(j->fin_arg, status, reason ? reason : cpm_sip_reason(status));
+		return;
+	}
 	if (!j->st)
 		return;
 	char hdrs[1024];
@@ -216,35 +267,35 @@ static int64_t parse_date(const struct cpm_sip_msg *req)
 
 static void put_done(void *arg, int rc)
 {
-	struct store_job *j = arg;
+	struct cpm_im__job *j = arg;
 	if (rc) {
 		cpm_loge(j->m.call_id, "cannot store the message for %s: %s", j->m.recipient,
 			 cpm_strerror(rc));
-		reply(j, 500, "Storage Failure", "Retry-After: 5\r\n");
+		cpm_im__reply(j, 500, "Storage Failure", "Retry-After: 5\r\n");
 	} else {
 		j->ctl->n_stored++;
 		cpm_logi(j->m.call_id, "stored message %lld for %s (%zu bytes, %s)",
 			 (long long)j->m.id, j->m.recipient, j->m.body_len,
 			 cpm_im_rule_name(j->d.rule));
 		/* RFC 3428 §4: 202 = accepted for later delivery */
-		reply(j, 202, NULL, NULL);
+		cpm_im__reply(j, 202, NULL, NULL);
 		if (j->d.report_stored)
-			report_send(j->ctl, j->m.sender, j->m.recipient, j->m.message_id,
+			cpm_im__report_send(j->ctl, j->m.sender, j->m.recipient, j->m.message_id,
 				    "stored");
-		changed(j->ctl, j->m.recipient);
+		cpm_im__changed(j->ctl, j->m.recipient);
 	}
-	job_free(j);
+	cpm_im__job_free(j);
 }
 
 static int put_work(struct cpm_store *s, void *arg)
 {
-	struct store_job *j = arg;
+	struct cpm_im__job *j = arg;
 	return cpm_store_msg_put(s, &j->m);
 }
 
 static void usage_work(struct cpm_store *s, void *arg)
 {
-	struct store_job *j = arg;
+	struct cpm_im__job *j = arg;
 	j->rc = cpm_store_msg_usage(s, j->m.recipient, &j->count, &j->bytes);
 	j->prof_rc = cpm_store_profile_get(s, j->m.recipient, j->profile_text,
 					   sizeof j->profile_text);
@@ -252,7 +303,7 @@ static void usage_work(struct cpm_store *s, void *arg)
 
 /* The recipient's profile (cpmd user set) or the server default, and the
  * class it names ([class.NAME]; "default" = the [im] keys). */
-static void recipient_rules(struct cpm_im_ctl *ctl, struct store_job *j, struct cpm_im_class *cls)
+static void recipient_rules(struct cpm_im_ctl *ctl, struct cpm_im__job *j, struct cpm_im_class *cls)
 {
 	char err[CPM_IM_ERR_MAX];
 	if (j->prof_rc == 0) {
@@ -278,15 +329,15 @@ static void recipient_rules(struct cpm_im_ctl *ctl, struct store_job *j, struct 
 
 static void usage_done(void *arg)
 {
-	struct store_job *j = arg;
+	struct cpm_im__job *j = arg;
 	struct cpm_im_ctl *ctl = j->ctl;
-	if (!j->st) {
-		job_free(j);
+	if (!j->st && !j->fin) {
+		cpm_im__job_free(j);
 		return;
 	}
 	if (j->rc) {
-		reply(j, 500, "Storage Failure", "Retry-After: 5\r\n");
-		job_free(j);
+		cpm_im__reply(j, 500, "Storage Failure", "Retry-After: 5\r\n");
+		cpm_im__job_free(j);
 		return;
 	}
 	struct cpm_im_usage u = { (uint64_t)j->count, (uint64_t)j->bytes };
@@ -294,16 +345,18 @@ static void usage_done(void *arg)
 	recipient_rules(ctl, j, &cls);
 	if (cpm_im_decide(&j->ind, &j->profile, &cls, &u, j->m.body_len, &ctl->lim,
 			  j->ind.expires, &j->d)) {
-		reply(j, 480, NULL, NULL);
-		job_free(j);
+		cpm_im__reply(j, 480, NULL, NULL);
+		cpm_im__job_free(j);
 		return;
 	}
 	switch (j->d.fate) {
 	case CPM_IM_STORE:
 	case CPM_IM_STORE_DEFERRED:
-		/* Deferred retrieval (RFC 4483 external-body + HTTP fetch)
-		 * is not served yet: such messages are pushed like the others,
-		 * so they still reach the user. */
+		/* deferred retrieval (RFC 4483): the devices get a notice with
+		 * the pick-up URL; without an HTTP API the body is pushed */
+		if (j->d.fate == CPM_IM_STORE_DEFERRED && ctl->deferred_ok)
+			j->m.flags |= CPM_STORE_MSG_F_DEFERRED;
+		cpm_rand_hex(j->m.token, 16);
 		j->m.expires = j->d.expires > 0 ? cpm_wall_s() + j->d.expires : 0;
 		if (j->d.report_delivered)
 			j->m.flags |= CPM_STORE_MSG_F_NOTIFY;
@@ -313,7 +366,7 @@ static void usage_done(void *arg)
 			j->m.flags |= CPM_STORE_MSG_F_PULL;
 		if (cpm_store_worker_submit_batchable(ctl->store, put_work, put_done, j) == 0)
 			return;
-		reply(j, 500, "Storage Unavailable", NULL);
+		cpm_im__reply(j, 500, "Storage Unavailable", NULL);
 		break;
 	case CPM_IM_REJECT: {
 		struct cpm_buf b;
@@ -323,55 +376,57 @@ static void usage_done(void *arg)
 					cpm_im_accept_header(&j->profile, &b) ||
 					cpm_buf_puts(&b, "\r\n")))
 			cpm_buf_reset(&b);
-		reply(j, j->d.status, j->d.reason, b.len ? b.p : NULL);
+		cpm_im__reply(j, j->d.status, j->d.reason, b.len ? b.p : NULL);
 		cpm_buf_free(&b);
 		break;
 	}
 	case CPM_IM_FORWARD:
-		/* forwarding to another SIP URI or by e-mail (iwf) is not
-		 * served yet: say so rather than pretend */
-		cpm_logn(j->m.recipient, "profile forward to %s not available yet", j->d.target);
-		reply(j, 480, "Forwarding Not Available", NULL);
-		break;
+		cpm_im__forward(j); /* takes the job */
+		return;
 	case CPM_IM_DELIVER_ONLY:
 	default:
-		reply(j, j->d.status ? j->d.status : 480, j->d.reason, NULL);
+		cpm_im__reply(j, j->d.status ? j->d.status : 480, j->d.reason, NULL);
 		break;
 	}
-	job_free(j);
+	cpm_im__job_free(j);
 }
 
-static bool on_undelivered(void *arg, struct cpm_txn *st, const struct cpm_sip_msg *req,
-			   const char *aor, int status)
+struct cpm_im__job *cpm_im__job_new(struct cpm_im_ctl *ctl, const struct cpm_sip_msg *req,
+				    const char *aor, const char *ctype, struct cpm_str body)
 {
-	struct cpm_im_ctl *ctl = arg;
-	if (!ctl->conf->im.store_and_forward || req->method != CPM_SIP_MESSAGE)
-		return false;
-	struct store_job *j = calloc(1, sizeof *j);
+	struct cpm_im__job *j = calloc(1, sizeof *j);
 	if (!j)
-		return false;
+		return NULL;
 	j->ctl = ctl;
 	if (cpm_im_indicators_parse(req, &j->ind) || j->ind.kind == CPM_IM_KIND_ISCOMPOSING ||
-	    req->body.len > CPM_STORE_MSG_BODY_MAX) {
+	    body.len > CPM_STORE_MSG_BODY_MAX) {
 		free(j);
-		return false; /* isComposing is relayed live and never stored */
+		return NULL; /* isComposing is relayed live and never stored */
 	}
 	struct cpm_store_msg *m = &j->m;
 	snprintf(m->recipient, sizeof m->recipient, "%s", aor);
 	if (cpm_str_copy(req->from.uri, m->sender, sizeof m->sender) ||
 	    cpm_str_copy(req->from.display.len < sizeof m->sender_display ? req->from.display
 									 : CPM_STR(""),
-			  m->sender_display, sizeof m->sender_display) ||
-	    cpm_str_copy(j->ind.content_type.len ? j->ind.content_type : CPM_STR("text/plain"),
-			  m->content_type, sizeof m->content_type)) {
+			 m->sender_display, sizeof m->sender_display) ||
+	    cpm_str_copy(ctype ? cpm_str_from_cstr(ctype)
+			 : j->ind.content_type.len ? j->ind.content_type
+						   : CPM_STR("text/plain"),
+			 m->content_type, sizeof m->content_type) ||
+	    cpm_str_copy(j->ind.payload_type, j->payload_type, sizeof j->payload_type)) {
 		free(j);
-		return false;
+		return NULL;
 	}
 	/* the id a report names: the CPIM Message-ID, else the sender's
 	 * Call-ID (seed 002 "notify" has no Message-ID of its own) */
 	if (cpm_str_copy(j->ind.message_id.len ? j->ind.message_id : req->call_id,
 			 m->message_id, sizeof m->message_id))
 		m->message_id[0] = '\0';
+	/* the rules run after req is gone: its slices point to our copies */
+	j->ind.content_type = cpm_str_from_cstr(m->content_type);
+	j->ind.payload_type = cpm_str_from_cstr(j->payload_type);
+	j->ind.message_id = cpm_str_from_cstr(m->message_id);
+	j->ind.part_ctype = j->ind.part_body = CPM_STR_NULL;
 	const struct cpm_sip_hdr *subj = cpm_sip_msg_hdr(req, CPM_SIP_H_SUBJECT);
 	if (subj)
 		cpm_str_copy(subj->value, m->subject, sizeof m->subject);
@@ -381,22 +436,104 @@ static bool on_undelivered(void *arg, struct cpm_txn *st, const struct cpm_sip_m
 	snprintf(m->call_id, sizeof m->call_id, "%s@sf.cpmd", rnd);
 	m->date = parse_date(req);
 	m->kind = j->ind.kind == CPM_IM_KIND_IMDN ? CPM_STORE_MSG_REPORT : CPM_STORE_MSG_MESSAGE;
-	if (req->body.len) {
-		j->body = malloc(req->body.len);
+	if (body.len) {
+		j->body = malloc(body.len);
 		if (!j->body) {
 			free(j);
-			return false;
+			return NULL;
 		}
-		memcpy(j->body, req->body.s, req->body.len);
+		memcpy(j->body, body.s, body.len);
 	}
 	m->body = j->body;
-	m->body_len = req->body.len;
+	m->body_len = body.len;
+	return j;
+}
+
+int cpm_im__job_decide(struct cpm_im__job *j)
+{
+	int rc = cpm_store_worker_submit(j->ctl->store, usage_work, usage_done, j);
+	if (rc) {
+		cpm_im__reply(j, 500, "Storage Unavailable", NULL);
+		cpm_im__job_free(j);
+	}
+	return rc;
+}
+
+/* The application/sdp part of a multipart INVITE (the offer). */
+static bool find_sdp(const struct cpm_sip_msg *req, struct cpm_str *out)
+{
+	const struct cpm_sip_hdr *h = cpm_sip_msg_hdr(req, CPM_SIP_H_CONTENT_TYPE);
+	struct cpm_str mime, params, boundary;
+	if (!h || cpm_sip_ctype_parse(h->value, &mime, &params) < 0)
+		return false;
+	if (cpm_str_ieq_cstr(mime, "application/sdp")) {
+		*out = req->body;
+		return true;
+	}
+	if (!cpm_str_istarts(mime, "multipart/") ||
+	    !cpm_sip_param_find(params, "boundary", &boundary))
+		return false;
+	boundary = cpm_sip_unquote(boundary);
+	struct cpm_str cur = req->body;
+	struct cpm_sip_part part;
+	for (int i = 0; i < 16 && cpm_sip_multipart_next(&cur, boundary, &part) == 1; i++) {
+		struct cpm_str pm, pp;
+		if (cpm_sip_ctype_parse(part.content_type, &pm, &pp) == 0 &&
+		    cpm_str_ieq_cstr(pm, "application/sdp")) {
+			*out = part.body;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Core could not deliver a request for a local user live (no binding, or
+ * every device failed): a MESSAGE, or an INVITE or INFO that carries a
+ * message with a store request (seed 002 claims 6-7). */
+static bool on_undelivered(void *arg, struct cpm_txn *st, const struct cpm_sip_msg *req,
+			   const char *aor, int status)
+{
+	struct cpm_im_ctl *ctl = arg;
+	if (!ctl->conf->im.store_and_forward)
+		return false;
+	struct cpm_str body = req->body;
+	const char *ctype = NULL;
+	char pct[128];
+	if (req->method == CPM_SIP_INFO || req->method == CPM_SIP_INVITE) {
+		struct cpm_im_indicators ind;
+		/* a session request without a message, or without a store
+		 * request, keeps the devices' answer (rule S1) */
+		if (cpm_im_indicators_parse(req, &ind) || ind.kind == CPM_IM_KIND_SESSION ||
+		    ind.kind == CPM_IM_KIND_NONE ||
+		    (ind.req != CPM_IM_REQ_DEFERRED && ind.req != CPM_IM_REQ_STORE &&
+		     ind.req != CPM_IM_REQ_STORE_FWD) ||
+		    cpm_str_copy(ind.part_ctype, pct, sizeof pct))
+			return false;
+		body = ind.part_body;
+		ctype = pct;
+	} else if (req->method != CPM_SIP_MESSAGE) {
+		return false;
+	}
+	struct cpm_im__job *j = cpm_im__job_new(ctl, req, aor, ctype, body);
+	if (!j)
+		return false;
+	if (req->method == CPM_SIP_INVITE) {
+		j->invite = true;
+		struct cpm_str offer;
+		if (find_sdp(req, &offer) && offer.len) {
+			j->sdp = malloc(offer.len);
+			if (j->sdp) {
+				memcpy(j->sdp, offer.s, offer.len);
+				j->sdp_len = offer.len;
+			}
+		}
+	}
 	j->st = st;
 	cpm_txn_set_owner(st, j, job_gone);
 	if (cpm_store_worker_submit(ctl->store, usage_work, usage_done, j)) {
 		j->st = NULL;
 		cpm_txn_set_owner(st, NULL, NULL);
-		job_free(j);
+		cpm_im__job_free(j);
 		return false;
 	}
 	(void)status;
@@ -406,6 +543,7 @@ static bool on_undelivered(void *arg, struct cpm_txn *st, const struct cpm_sip_m
 /* ----------------------------------------------------------- delivering */
 
 struct item {
+	struct run *r;
 	int64_t id;
 	int flags, kind;
 	char message_id[128];
@@ -415,10 +553,17 @@ struct item {
 	char content_type[128];
 	char subject[256];
 	int64_t date;
+	int64_t expires;
+	char token[33];
 	char *body;
 	size_t body_len;
 };
 
+/* One device's delivery run: a batch of stored messages read in arrival
+ * order, sent with at most im.delivery_window MESSAGEs in flight; each
+ * final answer is recorded by its own group-committed store job, so many
+ * answers share one fsync.  The next batch is read once every answer of
+ * this one is recorded (a re-read never returns what was just delivered). */
 struct run {
 	struct run *prev, *next;
 	struct cpm_im_ctl *ctl;
@@ -426,24 +571,34 @@ struct run {
 	char contact[512];
 	char device[256]; /* +sip.instance or DEVICE_AOR */
 	struct item *items;
-	size_t n, i, cap;
+	size_t n, sent, cap;
+	unsigned inflight; /* MESSAGEs without a final answer */
+	unsigned marks;    /* answers not yet recorded */
 	int64_t after_id;
 	int rc;
-	bool busy;       /* a store job or a MESSAGE is in flight */
+	bool fetching;   /* a store read is in flight */
 	bool again;      /* a REGISTER came while busy: look again */
+	bool halted;     /* the device is unreachable: no more sends */
+	bool gone;       /* the binding is gone or the server stops */
+	bool dirty;      /* the queue changed since the last notice */
 	unsigned backoff; /* seconds, 0 = none */
 	uv_timer_t timer;
 	bool timer_on;
 };
 
-static void run_next(struct run *r);
+static void run_pump(struct run *r);
 static void run_fetch(struct run *r);
+
+static bool run_busy(const struct run *r)
+{
+	return r->fetching || r->inflight || r->marks;
+}
 
 static void items_clear(struct run *r)
 {
 	for (size_t k = 0; k < r->n; k++)
 		free(r->items[k].body);
-	r->n = r->i = 0;
+	r->n = r->sent = 0;
 }
 
 static void run_closed(uv_handle_t *h)
@@ -457,6 +612,10 @@ static void run_closed(uv_handle_t *h)
 static void run_end(struct run *r)
 {
 	struct cpm_im_ctl *ctl = r->ctl;
+	if (r->dirty) {
+		r->dirty = false;
+		cpm_im__changed(ctl, r->aor);
+	}
 	if (r->prev)
 		r->prev->next = r->next;
 	else
@@ -482,6 +641,7 @@ static int collect(void *arg, const struct cpm_store_msg *m)
 	}
 	struct item *it = &r->items[r->n];
 	memset(it, 0, sizeof *it);
+	it->r = r;
 	it->id = m->id;
 	it->flags = m->flags;
 	it->kind = m->kind;
@@ -492,7 +652,10 @@ static int collect(void *arg, const struct cpm_store_msg *m)
 	snprintf(it->content_type, sizeof it->content_type, "%s", m->content_type);
 	snprintf(it->subject, sizeof it->subject, "%s", m->subject);
 	it->date = m->date;
-	if (m->body_len) {
+	it->expires = m->expires;
+	snprintf(it->token, sizeof it->token, "%s", m->token);
+	/* a deferred message's notice names the body; it does not carry it */
+	if (m->body_len && !(m->flags & CPM_STORE_MSG_F_DEFERRED)) {
 		it->body = malloc(m->body_len);
 		if (!it->body)
 			return CPM_ENOMEM;
@@ -507,43 +670,41 @@ static void fetch_work(struct cpm_store *s, void *arg)
 {
 	struct run *r = arg;
 	int limit = r->ctl->conf->im.delivery_batch;
-	if (strcmp(r->device, DEVICE_AOR) == 0)
-		r->rc = cpm_store_msg_list_pending(s, r->aor, r->after_id, limit, cpm_wall_s(),
-						   collect, r);
-	else
-		r->rc = cpm_store_msg_list_pending_device(s, r->aor, r->device, r->after_id,
-							  limit, cpm_wall_s(), collect, r);
+	/* the AoR-level device "*" has delivery rows too: the notices of
+	 * deferred messages, which stay waiting until fetched */
+	r->rc = cpm_store_msg_list_pending_device(s, r->aor, r->device, r->after_id, limit,
+						  cpm_wall_s(), collect, r);
 }
 
 static void fetch_done(void *arg)
 {
 	struct run *r = arg;
-	r->busy = false;
+	r->fetching = false;
 	if (r->rc < 0) {
 		cpm_loge(r->aor, "cannot read stored messages: %s", cpm_strerror(r->rc));
-		run_end(r);
-		return;
-	}
-	if (r->n == 0) {
-		if (r->again) { /* a REGISTER came meanwhile: one more look */
+		items_clear(r);
+		r->gone = true;
+	} else if (r->n == 0) {
+		if (r->again && !r->ctl->stopping) {
+			/* a REGISTER came meanwhile: one more look */
 			r->again = false;
 			r->after_id = 0;
 			run_fetch(r);
 			return;
 		}
-		run_end(r); /* nothing (more) waits for this device */
-		return;
+		r->gone = true; /* nothing (more) waits for this device */
 	}
-	run_next(r);
+	run_pump(r);
 }
 
 static void run_fetch(struct run *r)
 {
 	items_clear(r);
-	r->busy = true;
+	r->fetching = true;
 	if (cpm_store_worker_submit(r->ctl->store, fetch_work, fetch_done, r)) {
-		r->busy = false;
-		run_end(r);
+		r->fetching = false;
+		r->gone = true;
+		run_pump(r);
 	}
 }
 
@@ -551,29 +712,31 @@ struct mark {
 	struct run *r;
 	int64_t id;
 	int state; /* CPM_STORE_DLV_* */
-	bool aor_level;
+	bool aor_level; /* the message's own state, for every device */
 };
 
-static void mark_work(struct cpm_store *s, void *arg)
+static int mark_work(struct cpm_store *s, void *arg)
 {
 	struct mark *k = arg;
 	if (k->aor_level)
-		cpm_store_msg_state_set(s, k->id, k->state == CPM_STORE_DLV_DELIVERED
-							 ? CPM_STORE_MSG_DELIVERED
-							 : CPM_STORE_MSG_FAILED);
-	else
-		cpm_store_msg_delivery_set(s, k->id, k->r->device, k->state, cpm_wall_s());
+		return cpm_store_msg_state_set(s, k->id, k->state == CPM_STORE_DLV_DELIVERED
+								 ? CPM_STORE_MSG_DELIVERED
+								 : CPM_STORE_MSG_FAILED);
+	return cpm_store_msg_delivery_set(s, k->id, k->r->device, k->state, cpm_wall_s());
 }
 
-static void mark_done(void *arg)
+static void mark_done(void *arg, int rc)
 {
 	struct mark *k = arg;
 	struct run *r = k->r;
+	/* not recorded: the message is offered again later, with its Call-ID */
+	if (rc < 0)
+		cpm_logw(r->aor, "cannot record the delivery of %lld: %s", (long long)k->id,
+			 cpm_strerror(rc));
 	free(k);
-	changed(r->ctl, r->aor);
-	r->busy = false;
-	r->i++;
-	run_next(r);
+	r->marks--;
+	r->dirty = true;
+	run_pump(r);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -581,7 +744,8 @@ static void on_timer(uv_timer_t *t)
 	struct run *r = t->data;
 	r->timer_on = false;
 	if (!cpm_core_binding_alive(r->ctl->core, r->aor, r->contact)) {
-		run_end(r);
+		r->gone = true;
+		run_pump(r);
 		return;
 	}
 	r->after_id = 0;
@@ -590,43 +754,47 @@ static void on_timer(uv_timer_t *t)
 
 static void on_sent(void *arg, int status, const struct cpm_sip_msg *resp)
 {
-	struct run *r = arg;
+	struct item *it = arg;
+	struct run *r = it->r;
 	struct cpm_im_ctl *ctl = r->ctl;
-	struct item *it = &r->items[r->i];
-	r->busy = false;
+	r->inflight--;
 	if (status == 408 || status == 480 || status == 503 || status == 500) {
-		/* the device is not reachable now: try again later while it
-		 * stays registered (exponential back-off) */
-		unsigned base = (unsigned)ctl->conf->im.retry_interval;
-		r->backoff = r->backoff ? r->backoff * 2 : base;
-		if (r->backoff > base * 32)
-			r->backoff = base * 32;
-		cpm_logi(it->call_id, "delivery of %lld to %s failed (%d), retry in %u s",
-			 (long long)it->id, r->contact, status, r->backoff);
-		items_clear(r);
-		r->timer_on = true;
-		uv_timer_start(&r->timer, on_timer, (uint64_t)r->backoff * 1000, 0);
+		/* the device is not reachable now: stop sending, and try
+		 * again later while it stays registered */
+		cpm_logi(it->call_id, "delivery of %lld to %s failed (%d)", (long long)it->id,
+			 r->contact, status);
+		r->halted = true;
+		run_pump(r);
 		return;
 	}
 	r->backoff = 0;
 	struct mark *k = calloc(1, sizeof *k);
 	if (!k) {
-		run_end(r);
+		r->halted = true;
+		run_pump(r);
 		return;
 	}
 	k->r = r;
 	k->id = it->id;
-	k->aor_level = strcmp(r->device, DEVICE_AOR) == 0;
-	if (status >= 200 && status < 300) {
+	bool deferred = it->flags & CPM_STORE_MSG_F_DEFERRED;
+	/* a deferred message stays waiting once its notice is taken: only
+	 * the device's notice is recorded (the fetch delivers it) */
+	k->aor_level = strcmp(r->device, DEVICE_AOR) == 0 && !deferred;
+	if (deferred) {
+		bool ok = status >= 200 && status < 300;
+		k->state = ok ? CPM_STORE_DLV_DELIVERED : CPM_STORE_DLV_FAILED;
+		cpm_logi(it->call_id, "notice of stored message %lld %s by %s (%d)",
+			 (long long)it->id, ok ? "taken" : "refused", r->contact, status);
+	} else if (status >= 200 && status < 300) {
 		ctl->n_delivered++;
 		k->state = CPM_STORE_DLV_DELIVERED;
 		cpm_logi(it->call_id, "stored message %lld delivered to %s (%d)", (long long)it->id,
 			 r->contact, status);
 		if (it->flags & CPM_STORE_MSG_F_NOTIFY)
-			report_send(ctl, it->sender, r->aor, it->message_id, "delivered");
+			cpm_im__report_send(ctl, it->sender, r->aor, it->message_id, "delivered");
 	} else {
 		if (it->flags & F_REPORT_FAILED)
-			report_send(ctl, it->sender, r->aor, it->message_id, "failed");
+			cpm_im__report_send(ctl, it->sender, r->aor, it->message_id, "failed");
 		/* this message is refused for good: it must not block the rest
 		 * of the queue (issue: one bad message never blocks) */
 		ctl->n_failed++;
@@ -634,56 +802,156 @@ static void on_sent(void *arg, int status, const struct cpm_sip_msg *resp)
 		cpm_logn(it->call_id, "stored message %lld refused by %s (%d)", (long long)it->id,
 			 r->contact, status);
 	}
-	r->busy = true;
-	if (cpm_store_worker_submit(ctl->store, mark_work, mark_done, k)) {
+	r->marks++;
+	if (cpm_store_worker_submit_batchable(ctl->store, mark_work, mark_done, k)) {
 		free(k);
-		r->busy = false;
-		run_end(r);
+		r->marks--;
+		r->halted = true;
 	}
+	run_pump(r);
 }
 
-static void run_next(struct run *r)
+int cpm_im__headers(struct cpm_buf *h, const char *display, const char *sender,
+		    const char *to_uri, const char *call_id, int64_t date, const char *subject,
+		    bool report)
+{
+	char when[64];
+	time_t t = (time_t)date;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof when, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	char tag[17];
+	cpm_rand_hex(tag, 8);
+	/* the display name was a quoted-string or tokens: quote it again */
+	int rc = cpm_buf_printf(h, "From: %s%s%s<%s>;tag=%s\r\nTo: <%s>\r\nCall-ID: %s\r\n"
+				   "CSeq: 1 MESSAGE\r\nDate: %s\r\n",
+				display[0] && display[0] != '"' ? "\"" : "", display,
+				display[0] && display[0] != '"' ? "\" " : display[0] ? " " : "",
+				sender, tag, to_uri, call_id, when);
+	if (!rc && subject && subject[0])
+		rc = cpm_buf_printf(h, "Subject: %s\r\n", subject);
+	if (!rc && report)
+		rc = cpm_buf_puts(h, "Content-Disposition: notification\r\n");
+	return rc;
+}
+
+/* The notice of a deferred message (seed 001 Fig. 1, RFC 4483 content
+ * indirection): Content-Type message/external-body with access-type URL,
+ * the pick-up URL (with the single-use token), the size and the expiry;
+ * the body is the stored part's own headers, with no content (RFC 2046
+ * §5.2.3).  From and Subject are the original ones. */
+static int notice_build(struct run *r, const struct item *it, struct cpm_buf *ctype,
+			struct cpm_buf *body)
+{
+	char url[1200];
+	int rc = cpm_im_ctl_url(r->ctl, it->id, it->token, url, sizeof url);
+	if (rc)
+		return rc;
+	rc = cpm_buf_printf(ctype, "message/external-body; access-type=\"URL\"; URL=\"%s\"; "
+				   "size=%zu",
+			    url, it->body_len);
+	if (!rc && it->expires > 0) {
+		char when[64];
+		time_t t = (time_t)it->expires;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof when, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		rc = cpm_buf_printf(ctype, "; expiration=\"%s\"", when);
+	}
+	if (!rc)
+		rc = cpm_buf_printf(body, "Content-Type: %s\r\nContent-ID: <m%lld.%.8s@%s>\r\n\r\n",
+				    it->content_type, (long long)it->id, it->token,
+				    r->ctl->conf->server.ndomains ? r->ctl->conf->server.domains[0]
+								  : "cpmd.invalid");
+	return rc;
+}
+
+/* Send one stored message to the run's contact: the original From (a
+ * fresh tag: a new transaction), To the AoR, the stored Call-ID, the
+ * original Date (RFC 3261 §20.17) and the unchanged body, or the notice
+ * of a deferred one. */
+static int send_item(struct run *r, struct item *it)
+{
+	struct cpm_buf h;
+	cpm_buf_init(&h, 8192);
+	char to[300];
+	snprintf(to, sizeof to, "sip:%s", r->aor);
+	int rc = cpm_im__headers(&h, it->display, it->sender, to, it->call_id, it->date,
+				 it->subject, it->kind == CPM_STORE_MSG_REPORT);
+	struct cpm_buf ct, nb;
+	cpm_buf_init(&ct, 2048);
+	cpm_buf_init(&nb, 1024);
+	bool deferred = it->flags & CPM_STORE_MSG_F_DEFERRED;
+	if (!rc && deferred)
+		rc = notice_build(r, it, &ct, &nb);
+	if (!rc)
+		rc = cpm_core_send_to_contact(
+			r->ctl->core, r->aor, r->contact, "MESSAGE", h.p,
+			deferred ? (struct cpm_str){ ct.p, ct.len } : cpm_str_from_cstr(it->content_type),
+			deferred ? (struct cpm_str){ nb.p, nb.len }
+				 : (struct cpm_str){ it->body, it->body_len },
+			on_sent, it);
+	cpm_buf_free(&h);
+	cpm_buf_free(&ct);
+	cpm_buf_free(&nb);
+	if (rc && rc != CPM_ENOTFOUND)
+		cpm_logi(r->aor, "cannot deliver to %s: %s", r->contact, cpm_strerror(rc));
+	return rc;
+}
+
+/* The run's one step function: fill the window; once every MESSAGE is
+ * answered and every answer recorded, read the next batch, wait and
+ * retry (unreachable device), or end. */
+static void run_pump(struct run *r)
 {
 	struct cpm_im_ctl *ctl = r->ctl;
-	if (r->i >= r->n) {
+	unsigned window = (unsigned)ctl->conf->im.delivery_window;
+	if (ctl->stopping)
+		r->gone = true;
+	while (!r->halted && !r->gone && !r->fetching && r->sent < r->n &&
+	       r->inflight < window) {
+		if (send_item(r, &r->items[r->sent])) {
+			r->gone = true; /* the binding is gone, or the server stops */
+			break;
+		}
+		r->sent++;
+		r->inflight++;
+	}
+	if (run_busy(r))
+		return;
+	if (r->dirty) {
+		r->dirty = false;
+		cpm_im__changed(ctl, r->aor);
+	}
+	if (r->gone) {
+		run_end(r);
+		return;
+	}
+	if (r->halted) {
+		r->halted = false;
+		items_clear(r);
+		if (r->again) { /* the device registered again meanwhile */
+			r->again = false;
+			r->backoff = 0;
+			r->after_id = 0;
+			run_fetch(r);
+			return;
+		}
+		/* exponential back-off while the binding lives */
+		unsigned base = (unsigned)ctl->conf->im.retry_interval;
+		r->backoff = r->backoff ? r->backoff * 2 : base;
+		if (r->backoff > base * 32)
+			r->backoff = base * 32;
+		cpm_logi(r->aor, "deliveries to %s retry in %u s", r->contact, r->backoff);
+		r->timer_on = true;
+		uv_timer_start(&r->timer, on_timer, (uint64_t)r->backoff * 1000, 0);
+		return;
+	}
+	if (r->sent >= r->n && !r->timer_on) {
 		/* batch done: read the next one */
 		r->after_id = r->n ? r->items[r->n - 1].id : r->after_id;
 		run_fetch(r);
-		return;
 	}
-	struct item *it = &r->items[r->i];
-	char date[64];
-	time_t t = (time_t)it->date;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	char tag[17];
-	cpm_rand_hex(tag, 8);
-	struct cpm_buf h;
-	cpm_buf_init(&h, 8192);
-	/* the original From (a fresh tag: a new transaction), To the AoR,
-	 * the stored Call-ID, the original Date (RFC 3261 §20.17) */
-	int rc = cpm_buf_printf(&h, "From: %s%s<%s>;tag=%s\r\nTo: <sip:%s>\r\nCall-ID: %s\r\n"
-				    "CSeq: 1 MESSAGE\r\nDate: %s\r\n",
-				it->display, it->display[0] ? " " : "", it->sender, tag, r->aor,
-				it->call_id, date);
-	if (!rc && it->subject[0])
-		rc = cpm_buf_printf(&h, "Subject: %s\r\n", it->subject);
-	if (!rc && it->kind == CPM_STORE_MSG_REPORT)
-		rc = cpm_buf_puts(&h, "Content-Disposition: notification\r\n");
-	if (!rc)
-		rc = cpm_core_send_to_contact(ctl->core, r->aor, r->contact, "MESSAGE", h.p,
-					      cpm_str_from_cstr(it->content_type),
-					      (struct cpm_str){ it->body, it->body_len }, on_sent,
-					      r);
-	cpm_buf_free(&h);
-	if (rc) {
-		if (rc != CPM_ENOTFOUND)
-			cpm_logi(r->aor, "cannot deliver to %s: %s", r->contact, cpm_strerror(rc));
-		run_end(r); /* the binding is gone, or the server stops */
-		return;
-	}
-	r->busy = true;
 }
 
 static void on_registered(void *arg, const char *aor, const char *contact, const char *device)
@@ -701,7 +969,7 @@ static void on_registered(void *arg, const char *aor, const char *contact, const
 				r->backoff = 0;
 				r->after_id = 0;
 				run_fetch(r);
-			} else if (r->busy) {
+			} else if (run_busy(r)) {
 				r->again = true;
 			}
 			return;
@@ -774,8 +1042,8 @@ static void expire_done(void *arg)
 		/* the issue's "expired" report: RFC 5438 has no such status,
 		 * so it is a delivery notification "failed" */
 		if (x->report && !e->ctl->stopping)
-			report_send(e->ctl, x->sender, x->recipient, x->message_id, "failed");
-		changed(e->ctl, x->recipient);
+			cpm_im__report_send(e->ctl, x->sender, x->recipient, x->message_id, "failed");
+		cpm_im__changed(e->ctl, x->recipient);
 	}
 	free(e->v);
 	free(e);
@@ -792,7 +1060,120 @@ static void on_expire(uv_timer_t *t)
 		free(e);
 }
 
+/* ------------------------------------------------------- pick-up (HTTP) */
+
+int cpm_im_ctl_url(const struct cpm_im_ctl *ctl, int64_t id, const char *token, char *out,
+		   size_t sz)
+{
+	int rc = cpm_conf_http_base(ctl->conf, out, sz);
+	if (rc)
+		return rc;
+	size_t n = strlen(out);
+	int m = snprintf(out + n, sz - n, "/m/%lld%s%s", (long long)id,
+			 token && token[0] ? "?t=" : "", token && token[0] ? token : "");
+	return m < 0 || (size_t)m >= sz - n ? CPM_ETOOBIG : 0;
+}
+
+struct fetch_job {
+	struct cpm_im_ctl *ctl;
+	int64_t id;
+	char aor[256];
+	char token[64];
+	bool by_token;
+	cpm_im_fetch_cb *cb;
+	void *arg;
+	struct cpm_store_msg m;
+	bool got;       /* m holds the row (its body malloc'd) */
+	bool delivered; /* this fetch delivered it */
+	int rc;
+};
+
+/* Constant time: the token is a secret. */
+static bool token_eq(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned diff = la != lb;
+	for (size_t i = 0; i < la && i < lb; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+static void fetch_one_work(struct cpm_store *s, void *arg)
+{
+	struct fetch_job *f = arg;
+	f->rc = cpm_store_msg_get(s, f->id, &f->m);
+	if (f->rc)
+		return;
+	f->got = true;
+	bool waiting = f->m.state == CPM_STORE_MSG_STORED;
+	if (f->m.expires > 0 && f->m.expires <= cpm_wall_s()) {
+		f->rc = CPM_ENOTFOUND; /* expired: the sweep removes it */
+	} else if (f->by_token) {
+		if (!waiting || !f->m.token[0] || !token_eq(f->m.token, f->token))
+			f->rc = CPM_ENOTFOUND; /* no hint whether the id exists */
+	} else if (strcmp(f->m.recipient, f->aor) != 0) {
+		f->rc = CPM_EPERM;
+	}
+	if (!f->rc && waiting) {
+		f->rc = cpm_store_msg_state_set(s, f->id, CPM_STORE_MSG_DELIVERED);
+		f->delivered = f->rc == 0;
+	}
+}
+
+static void fetch_one_done(void *arg)
+{
+	struct fetch_job *f = arg;
+	struct cpm_im_ctl *ctl = f->ctl;
+	if (f->delivered) {
+		ctl->n_fetched++;
+		cpm_logi(f->m.call_id, "stored message %lld fetched by %s", (long long)f->id,
+			 f->m.recipient);
+		if ((f->m.flags & CPM_STORE_MSG_F_NOTIFY) && !ctl->stopping)
+			cpm_im__report_send(ctl, f->m.sender, f->m.recipient, f->m.message_id, "delivered");
+		cpm_im__changed(ctl, f->m.recipient);
+	}
+	f->cb(f->arg, f->rc, f->rc ? NULL : &f->m);
+	if (f->got)
+		cpm_store_msg_free_body(&f->m);
+	free(f);
+}
+
+int cpm_im_ctl_fetch(struct cpm_im_ctl *ctl, int64_t id, const char *aor, const char *token,
+		     cpm_im_fetch_cb *cb, void *arg)
+{
+	if (!cb || id <= 0 || (!aor && !token))
+		return CPM_EINVAL;
+	struct fetch_job *f = calloc(1, sizeof *f);
+	if (!f)
+		return CPM_ENOMEM;
+	f->ctl = ctl;
+	f->id = id;
+	f->cb = cb;
+	f->arg = arg;
+	if (aor)
+		snprintf(f->aor, sizeof f->aor, "%s", aor);
+	if (token) {
+		f->by_token = true;
+		if (strlen(token) >= sizeof f->token) {
+			free(f);
+			return CPM_ENOTFOUND;
+		}
+		snprintf(f->token, sizeof f->token, "%s", token);
+	}
+	int rc = cpm_store_worker_submit(ctl->store, fetch_one_work, fetch_one_done, f);
+	if (rc)
+		free(f);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- setup */
+
+static void ctl_closed(uv_handle_t *h)
+{
+	struct cpm_im_ctl *ctl = h->data;
+	free(ctl->profs);
+	free(ctl);
+}
 
 int cpm_im_ctl_new(struct cpm_core *core, struct cpm_im_ctl **out)
 {
@@ -810,7 +1191,10 @@ int cpm_im_ctl_new(struct cpm_core *core, struct cpm_im_ctl **out)
 	ctl->cls.max_bytes = ctl->conf->im.max_bytes;
 	ctl->cls.max_lifetime = ctl->conf->im.max_lifetime;
 	ctl->lim.default_lifetime = ctl->conf->im.max_lifetime;
-	ctl->lim.max_inline_size = 0; /* deferred retrieval comes with /m/<id> */
+	/* deferred retrieval needs the HTTP API's /m/ID; without it, every
+	 * stored message is pushed */
+	ctl->deferred_ok = ctl->conf->http.listen.port != 0;
+	ctl->lim.max_inline_size = ctl->deferred_ok ? ctl->conf->im.max_inline_size : 0;
 	uv_timer_init(ctl->loop, &ctl->expire_timer);
 	ctl->expire_timer.data = ctl;
 	uint64_t sweep = (uint64_t)ctl->conf->im.sweep_interval * 1000;
@@ -819,6 +1203,15 @@ int cpm_im_ctl_new(struct cpm_core *core, struct cpm_im_ctl **out)
 	const struct cpm_core_hooks hooks = { .undelivered = on_undelivered,
 					      .registered = on_registered };
 	cpm_core_set_hooks(core, &hooks, ctl);
+	cpm_im__prof_start(ctl);
+	int rc = cpm_core_add_service(core, cpm_im__service, ctl);
+	if (rc) {
+		cpm_core_set_hooks(core, NULL, NULL);
+		cpm_im__prof_stop(ctl);
+		uv_close((uv_handle_t *)&ctl->prof_timer, NULL);
+		uv_close((uv_handle_t *)&ctl->expire_timer, ctl_closed);
+		return rc;
+	}
 	/* bindings restored from the store: their devices may have
 	 * messages waiting from before the restart */
 	cpm_core_foreach_binding(core, on_registered, ctl);
@@ -832,6 +1225,7 @@ void cpm_im_ctl_stop(struct cpm_im_ctl *ctl)
 		return;
 	ctl->stopping = true;
 	uv_timer_stop(&ctl->expire_timer);
+	cpm_im__prof_stop(ctl);
 	for (struct run *r = ctl->runs; r; r = r->next)
 		if (r->timer_on) {
 			uv_timer_stop(&r->timer);
@@ -839,10 +1233,6 @@ void cpm_im_ctl_stop(struct cpm_im_ctl *ctl)
 		}
 }
 
-static void ctl_closed(uv_handle_t *h)
-{
-	free(h->data);
-}
 
 void cpm_im_ctl_free(struct cpm_im_ctl *ctl)
 {
@@ -852,5 +1242,7 @@ void cpm_im_ctl_free(struct cpm_im_ctl *ctl)
 	while (ctl->runs)
 		run_end(ctl->runs);
 	uv_timer_stop(&ctl->expire_timer);
+	cpm_im__prof_stop(ctl);
+	uv_close((uv_handle_t *)&ctl->prof_timer, NULL);
 	uv_close((uv_handle_t *)&ctl->expire_timer, ctl_closed);
 }

@@ -233,6 +233,8 @@ static int multipart(const struct cpm_sip_msg *req, struct cpm_str params,
 		if (part.content_type.len == 0) {
 			/* RFC 2046 §5.1: the default is text/plain */
 			out->payload_type = CPM_STR("text/plain");
+			out->part_ctype = CPM_STR("text/plain");
+			out->part_body = part.body;
 			*has_payload = true;
 			continue;
 		}
@@ -240,6 +242,8 @@ static int multipart(const struct cpm_sip_msg *req, struct cpm_str params,
 			return CPM_EPARSE;
 		if (!cpm_str_ieq_cstr(mime, "application/sdp")) {
 			out->payload_type = mime;
+			out->part_ctype = part.content_type;
+			out->part_body = part.body;
 			*has_payload = true;
 		}
 	}
@@ -361,6 +365,11 @@ int cpm_im_indicators_parse(const struct cpm_sip_msg *req,
 		} else if (is_msg || !cpm_str_ieq_cstr(mime, "application/sdp")) {
 			out->payload_type = mime;
 			has_payload = true;
+		}
+		if (!is_msg && has_payload && !out->part_body.len) {
+			/* INVITE/INFO whose whole body is the message */
+			out->part_ctype = h->value;
+			out->part_body = req->body;
 		}
 	}
 

@@ -77,9 +77,11 @@ int cpm_str_to_u64(struct cpm_str a, uint64_t max, uint64_t *out)
 		unsigned char c = (unsigned char)a.s[i];
 		if (c < '0' || c > '9')
 			return CPM_EPARSE;
-		if (v > (max - (c - '0')) / 10)
+		unsigned d = (unsigned)(c - '0');
+		/* v * 10 + d <= max, without wrapping (d may exceed max) */
+		if (d > max || v > (max - d) / 10)
 			return CPM_ERANGE;
-		v = v * 10 + (c - '0');
+		v = v * 10 + d;
 	}
 	*out = v;
 	return 0;

@@ -80,6 +80,7 @@ static void sub_free(struct sub *s)
 
 struct mwi_job {
 	struct sub *s;
+	const struct cpm_conf *conf;
 	int rc;
 	unsigned new_text, new_mm;
 	unsigned listed;
@@ -114,6 +115,16 @@ static int mwi_one(void *arg, const struct cpm_store_msg *m)
 			cpm_buf_printf(&j->list, "Subject: %s\r\n", m->subject);
 		if (m->message_id[0])
 			cpm_buf_printf(&j->list, "Message-ID: %s\r\n", m->message_id);
+		/* where it can be picked up (GET, the token or the user's
+		 * Digest): RFC 2557's Content-Location names it */
+		char url[1200];
+		size_t n;
+		if (cpm_conf_http_base(j->conf, url, sizeof url) == 0 &&
+		    (n = strlen(url)) + 64 < sizeof url) {
+			snprintf(url + n, sizeof url - n, "/m/%lld%s%s", (long long)m->id,
+				 m->token[0] ? "?t=" : "", m->token);
+			cpm_buf_printf(&j->list, "Content-Location: %s\r\n", url);
+		}
 		j->listed++;
 	}
 	return 0;
@@ -172,6 +183,7 @@ static void notify_state(struct sub *s)
 	if (!j)
 		return;
 	j->s = s;
+	j->conf = s->p->conf;
 	cpm_buf_init(&j->list, 32768);
 	s->busy = true;
 	s->again = false;

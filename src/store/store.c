@@ -404,6 +404,18 @@ int cpm_store_profile_put(struct cpm_store *s, const char *aor,
 	return s->ops->profile_put(s, a, text, cpm_wall_s());
 }
 
+int cpm_store_profile_list(struct cpm_store *s,
+			   int (*cb)(void *arg, const char *aor, const char *text),
+			   void *arg)
+{
+	return cb ? s->ops->profile_list(s, cb, arg) : CPM_EINVAL;
+}
+
+int cpm_store_profile_stamp(struct cpm_store *s, int64_t *updated, int64_t *count)
+{
+	return updated && count ? s->ops->profile_stamp(s, updated, count) : CPM_EINVAL;
+}
+
 int cpm_store_txn(struct cpm_store *s, int op)
 {
 	return s->ops->txn(s, op);

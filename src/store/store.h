@@ -97,6 +97,7 @@ struct cpm_store_msg {
 	int kind;	 /* enum cpm_store_msg_kind */
 	int flags;	 /* enum cpm_store_msg_flag bits */
 	int state;	 /* enum cpm_store_msg_state */
+	char token[33];	 /* pick-up URL secret (hex), "" if none */
 };
 
 struct cpm_store_msg_delivery {
@@ -181,6 +182,10 @@ struct cpm_store_ops {
 			   size_t sz);
 	int (*profile_put)(struct cpm_store *s, const char *aor,
 			   const char *text, int64_t now);
+	int (*profile_list)(struct cpm_store *s,
+			    int (*cb)(void *arg, const char *aor, const char *text),
+			    void *arg);
+	int (*profile_stamp)(struct cpm_store *s, int64_t *updated, int64_t *count);
 	/* enum cpm_store_txn_op */
 	int (*txn)(struct cpm_store *s, int op);
 };
@@ -316,6 +321,14 @@ int cpm_store_profile_get(struct cpm_store *s, const char *aor, char *text,
  * for CPM_STORE_PROFILE_MAX bytes or more. */
 int cpm_store_profile_put(struct cpm_store *s, const char *aor,
 			  const char *text);
+/* Every profile, in AoR order: cb(arg, aor, text) returns 0 to go on. */
+int cpm_store_profile_list(struct cpm_store *s,
+			   int (*cb)(void *arg, const char *aor, const char *text),
+			   void *arg);
+/* A cheap fingerprint of all profiles: the latest update time and the
+ * count.  When neither changed, no profile was added, changed or removed
+ * (a cache compares it to know when to reload). */
+int cpm_store_profile_stamp(struct cpm_store *s, int64_t *updated, int64_t *count);
 
 /* Explicit transactions on one connection (enum cpm_store_txn_op).  The
  * operations above that take several statements nest inside one.  Note

@@ -105,6 +105,10 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER users_del AFTER DELETE ON users BEGIN"
 	" DELETE FROM profiles WHERE aor = old.aor;"
 	" END;",
+	/* 3 -> 4: the secret of a message's pick-up URL (deferred
+	 * retrieval, RFC 4483): GET /m/ID?t=TOKEN works without the
+	 * recipient's credentials while the message waits. */
+	"ALTER TABLE messages ADD COLUMN token TEXT NOT NULL DEFAULT '';",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -131,6 +135,8 @@ enum stmt_id {
 	ST_DLV_GET,
 	ST_PROF_GET,
 	ST_PROF_PUT,
+	ST_PROF_LIST,
+	ST_PROF_STAMP,
 	/* in enum cpm_store_txn_op order */
 	ST_TXN_BEGIN,
 	ST_TXN_COMMIT,
@@ -149,7 +155,7 @@ enum stmt_id {
 #define MSG_COLS                                                          \
 	"id, recipient, sender, sender_display, call_id, message_id, "       \
 	"content_type, subject, body, date, created, expires, kind, flags, " \
-	"state"
+	"state, token"
 #define MSG_UNEXPIRED "(expires = 0 OR expires > ?3)"
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -174,9 +180,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BIND_PURGE] = "DELETE FROM bindings WHERE expires <= ?1",
 	[ST_MSG_PUT] = "INSERT INTO messages (recipient, sender, sender_display, "
 		       "call_id, message_id, content_type, subject, body, date, "
-		       "created, expires, kind, flags, state, body_len) VALUES (?1, "
-		       "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-		       "?15)",
+		       "created, expires, kind, flags, state, body_len, token) "
+		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+		       "?13, ?14, ?15, ?16)",
 	[ST_MSG_GET] = "SELECT " MSG_COLS " FROM messages WHERE id = ?1",
 	[ST_MSG_LIST] = "SELECT " MSG_COLS " FROM messages WHERE recipient = ?1 "
 			"AND state = 0 AND id > ?2 AND " MSG_UNEXPIRED
@@ -208,9 +214,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 		       "delivered_at FROM deliveries WHERE msg_id = ?1 AND "
 		       "device = ?2",
 	[ST_PROF_GET] = "SELECT text FROM profiles WHERE aor = ?1",
-	/* only for an existing user: no profile outlives its user */
+	[ST_PROF_LIST] = "SELECT aor, text FROM profiles ORDER BY aor",
+	[ST_PROF_STAMP] = "SELECT coalesce(max(updated), 0), count(*) FROM profiles",
+	/* only for an existing user: no profile outlives its user; updated
+	 * grows strictly (a logical clock at least the wall clock), so that
+	 * (max(updated), count) changes with every put: cpm_store_profile_stamp */
 	[ST_PROF_PUT] = "INSERT INTO profiles (aor, text, updated) SELECT aor, "
-			"?2, ?3 FROM users WHERE aor = ?1 ON CONFLICT (aor) DO "
+			"?2, max(?3, (SELECT coalesce(max(updated), 0) + 1 FROM "
+			"profiles)) FROM users WHERE aor = ?1 ON CONFLICT (aor) DO "
 			"UPDATE SET text = excluded.text, "
 			"updated = excluded.updated",
 	/* prepared once: the worker runs two of them per batched job */
@@ -765,6 +776,8 @@ static int read_msg(sqlite3_stmt *st, struct cpm_store_msg *m)
 	m->kind = sqlite3_column_int(st, 12);
 	m->flags = sqlite3_column_int(st, 13);
 	m->state = sqlite3_column_int(st, 14);
+	if (!col_text(st, 15, m->token, sizeof m->token))
+		return CPM_ESTORE;
 	return 0;
 }
 
@@ -791,6 +804,7 @@ static int sq_msg_put(struct cpm_store *s, struct cpm_store_msg *m)
 	sqlite3_bind_int(st, 13, m->flags);
 	sqlite3_bind_int(st, 14, m->state);
 	sqlite3_bind_int64(st, 15, (int64_t)m->body_len);
+	bind_text(st, 16, m->token);
 	int r = sqlite3_step(st);
 	if (r == SQLITE_DONE) {
 		m->id = sqlite3_last_insert_rowid(SQ(s)->db);
@@ -1095,6 +1109,44 @@ static int sq_profile_put(struct cpm_store *s, const char *aor,
 	return rc < 0 ? rc : rc == 0 ? CPM_ENOTFOUND : 0;
 }
 
+static int sq_profile_list(struct cpm_store *s,
+			   int (*cb)(void *arg, const char *aor, const char *text), void *arg)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_PROF_LIST, &rc);
+	if (!st)
+		return rc;
+	int r = SQLITE_DONE;
+	rc = 0;
+	while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *aor = (const char *)sqlite3_column_text(st, 0);
+		const char *text = (const char *)sqlite3_column_text(st, 1);
+		rc = cb(arg, aor ? aor : "", text ? text : "");
+	}
+	if (!rc && r != SQLITE_DONE)
+		rc = sq_fail(s, SQ(s)->db, r, "profile list");
+	stmt_put(s, ST_PROF_LIST);
+	return rc;
+}
+
+static int sq_profile_stamp(struct cpm_store *s, int64_t *updated, int64_t *count)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_PROF_STAMP, &rc);
+	if (!st)
+		return rc;
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		*updated = sqlite3_column_int64(st, 0);
+		*count = sqlite3_column_int64(st, 1);
+		rc = 0;
+	} else {
+		rc = sq_fail(s, SQ(s)->db, r, "profile stamp");
+	}
+	stmt_put(s, ST_PROF_STAMP);
+	return rc;
+}
+
 const struct cpm_store_ops cpm_store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1121,5 +1173,7 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
 	.msg_delivery_get = sq_msg_delivery_get,
 	.profile_get = sq_profile_get,
 	.profile_put = sq_profile_put,
+	.profile_list = sq_profile_list,
+	.profile_stamp = sq_profile_stamp,
 	.txn = sq_txn,
 };

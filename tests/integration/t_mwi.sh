@@ -59,7 +59,8 @@ def pump(until, want_final=None):
             body = msg.split("\r\n\r\n", 1)[1]
             print("NOTIFY", hdr(msg, "Event"), "|", hdr(msg, "Subscription-State"), "|",
                   hdr(body, "Messages-Waiting"), "|", hdr(body, "text-message"), "|",
-                  hdr(body, "From"), "|", hdr(body, "Content-Type"), flush=True)
+                  hdr(body, "From"), "|", hdr(body, "Content-Type"), "|",
+                  hdr(body, "Content-Location"), flush=True)
             if "terminated" in hdr(msg, "Subscription-State") and want_final == "terminated":
                 return "terminated"
         elif first.startswith("SIP/2.0"):
@@ -104,6 +105,7 @@ cpm --user bob@example.test --password bob-secret send alice@example.test "call 
 assert_contains "$T/send.out" "202 Accepted"
 wait_for 5 grep -q '^NOTIFY.*| yes | 1/0 | <sip:bob@example.test> | text/plain' "$T/ua.out" ||
 	fail "no NOTIFY for the stored message: $(cat "$T/ua.out")"
+assert_match "$T/ua.out" '^NOTIFY.*\| yes \| 1/0 \|.*text/plain \| http://127\.0\.0\.1:[0-9]+/m/[0-9]+\?t=[0-9a-f]{32}$'
 
 check "alice registers and takes the message -> NOTIFY Messages-Waiting: no"
 n=$(notifies ua)

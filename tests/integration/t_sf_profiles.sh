@@ -5,7 +5,8 @@
 #  - accepts=text/plain: an image/png MESSAGE gets 415 with Accept: text/plain;
 #  - class=tiny ([class.tiny] max_messages = 1): the first message is stored (202), the
 #    second gets 486 (the quota; never silent loss);
-#  - the sender's instant still wins over a profile that would store (480).
+#  - the sender's instant still wins over a profile that would store (480);
+#  - accepts holds on the live path too: a reachable user is not sent a refused type (415).
 . "$(dirname "$0")/lib.sh"
 need python3 sqlite3
 
@@ -48,6 +49,21 @@ check "Content-Disposition: instant wins over a profile that stores -> 480"
 set_profile class=default
 send "instant" --header "Content-Disposition: instant"
 assert_match "$T/send.out" 'failed: 480'
+
+check "accepts on the live path: bob online, accepts=text/plain -> image/png 415, text/plain 200"
+set_profile accepts=text/plain
+bg_start bob "$CPM" --server "127.0.0.1:$SIP_PORT" --user bob@example.test --password bob-secret \
+	listen --count 2 --duration 20
+bob_pid=$BG_PID
+sleep 3 # (the first message of the quota check arrives); the server re-reads changed profiles every 2 s
+send "PNG live" --type image/png
+assert_match "$T/send.out" 'failed: 415'
+assert_match "$T/send.out" '^Accept: text/plain'
+send "text live"
+assert_contains "$T/send.out" "200 OK"
+bg_wait "$bob_pid" 25
+grep -q 'text live' "$T/bob.out" || fail "bob did not get the text: $(cat "$T/bob.out")"
+grep -q 'PNG live' "$T/bob.out" && fail "bob got the refused PNG"
 
 check "cpmd user show reports the profile"
 cpmd user show bob@example.test >"$T/show.out" 2>&1 || fail "user show: $(cat "$T/show.out")"

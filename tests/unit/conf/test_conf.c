@@ -679,7 +679,8 @@ static void test_sample_documents_classes(void **state)
 	assert_non_null(f);
 	char *line = NULL;
 	size_t cap = 0;
-	char example[2048] = "", block[8192] = "";
+	static char example[2048], block[65536];
+	example[0] = block[0] = 0;
 	bool in_example = false, done = false;
 	while (getline(&line, &cap, f) >= 0) {
 		if (!done && strncmp(line, "# [class.", 9) == 0)

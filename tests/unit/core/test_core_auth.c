@@ -83,7 +83,7 @@ static enum cpm_core_auth_result verify(struct cpm_core_auth *a, const struct cp
 	enum cpm_core_auth_result r = cpm_core__auth_find(m, false, "example.test", &cred);
 	if (r != CPM_CORE_AUTH_OK)
 		return r;
-	return cpm_core__auth_verify(a, m, &cred, u);
+	return cpm_core__auth_verify(a, m->method_s, &cred, u);
 }
 
 static void issue(struct cpm_core_auth *a, char nonce[64])

@@ -155,6 +155,7 @@ static void test_put_get(void **state)
 	struct cpm_store_msg m = mkmsg("bob@EXAMPLE.test", "cid-1", 1800000000), g;
 	m.kind = CPM_STORE_MSG_DEFERRED;
 	m.flags = CPM_STORE_MSG_F_NOTIFY | CPM_STORE_MSG_F_DEFERRED;
+	snprintf(m.token, sizeof m.token, "0123456789abcdef0123456789abcdef");
 	assert_int_equal(cpm_store_msg_put(s, &m), 0);
 	assert_true(m.id > 0);
 	assert_string_equal(m.recipient, "bob@example.test");
@@ -168,6 +169,7 @@ static void test_put_get(void **state)
 	assert_string_equal(g.message_id, "mid-cid-1");
 	assert_string_equal(g.content_type, m.content_type);
 	assert_string_equal(g.subject, "subj cid-1");
+	assert_string_equal(g.token, "0123456789abcdef0123456789abcdef");
 	assert_int_equal(g.body_len, BODY_NUL_LEN);
 	assert_memory_equal(g.body, body_nul, BODY_NUL_LEN);
 	assert_int_equal(g.date, 1700000000);
@@ -614,7 +616,7 @@ static void test_migrate_from_v1(void **state)
 						    1),
 			 0);
 	cpm_store_close(s);
-	assert_int_equal(db_int("PRAGMA user_version"), 3); /* 1 -> 2 -> 3 */
+	assert_int_equal(db_int("PRAGMA user_version"), 4); /* 1 -> 2 -> 3 -> 4 */
 	assert_int_equal(db_int("SELECT count(*) FROM messages"), 1);
 	/* reopening a current database does not migrate again */
 	s = open_store();

@@ -163,17 +163,18 @@ static void test_user_del_deletes_profile(void **state)
 	assert_int_equal(sql_int("SELECT count(*) FROM profiles"), 1);
 }
 
-/* A version 2 database: today's schema minus what migration 2 -> 3 adds,
+/* A version 2 database: today's schema minus what migrations 2 -> 3 -> 4 add,
  * with a user written in version 2. */
 static void test_migration_v2_to_v3(void **state)
 {
 	cpm_store_close(open_store());
-	assert_int_equal(sql_int("PRAGMA user_version"), 3);
+	assert_int_equal(sql_int("PRAGMA user_version"), 4);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
 	assert_int_equal(
 		sqlite3_exec(db,
 			     "DROP TRIGGER users_del; DROP TABLE profiles;"
+			     "ALTER TABLE messages DROP COLUMN token;"
 			     "INSERT INTO users VALUES ('carol@example.test', "
 			     "'example.test', '', '', 1600000000);"
 			     "PRAGMA user_version = 2;",
@@ -185,7 +186,7 @@ static void test_migration_v2_to_v3(void **state)
 			 0);
 
 	struct cpm_store *s = open_store();
-	assert_int_equal(sql_int("PRAGMA user_version"), 3);
+	assert_int_equal(sql_int("PRAGMA user_version"), 4);
 	char t[CPM_STORE_PROFILE_MAX];
 	struct cpm_store_user u;
 	assert_int_equal(cpm_store_user_get(s, "carol@example.test", &u), 0);
