@@ -58,6 +58,7 @@ static struct {
 	char local_ip[64];
 	int uac_port, uas_port;
 	unsigned users, width;
+	uint32_t first; /* number of the first message (bodies, users) */
 	char prefix[32];
 	double rate, duration;
 	uint32_t count;
@@ -151,7 +152,7 @@ static double hist_pct(double p)
 
 static int build_request(char *p, size_t n, uint32_t seq)
 {
-	unsigned u = seq % opt.users + 1;
+	unsigned u = (seq + opt.first) % opt.users + 1;
 	char user[64];
 	snprintf(user, sizeof user, "%s%0*u", opt.prefix, (int)opt.width, u);
 	if (opt.reg)
@@ -172,7 +173,7 @@ static int build_request(char *p, size_t n, uint32_t seq)
 	char body[160];
 	int bl = snprintf(body, sizeof body,
 			  "Hi %s! Benchmark message number %u; 0123456789 abcdefghij.\n",
-			  user, seq + 1);
+			  user, opt.first + seq + 1);
 	return snprintf(p, n,
 		"MESSAGE sip:%s@%s SIP/2.0\r\n"
 		"Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK-lg%x-%u;rport\r\n"
@@ -431,6 +432,8 @@ static void usage(void)
 		"  --count N          exact number to send (0: UAS only for --duration s)\n"
 		"  --users N          users <prefix>00001..N, cycled (1000)\n"
 		"  --prefix P         user name prefix (user); --width W digits (5)\n"
+		"  --first N          number the messages from N + 1 (0): their\n"
+		"                     bodies differ from an earlier run's\n"
 		"  --domain D         R-URI/To host[:port] (default: the target IP:PORT)\n"
 		"  --local-ip IP      local address (127.0.0.1)\n"
 		"  --uac-port P       UAC socket port (5185)\n"
@@ -451,6 +454,7 @@ int main(int argc, char **argv)
 		{ "target", 1, 0, 'T' }, { "rate", 1, 0, 'r' }, { "duration", 1, 0, 'd' },
 		{ "count", 1, 0, 'n' }, { "users", 1, 0, 'u' }, { "prefix", 1, 0, 'P' },
 		{ "width", 1, 0, 'w' }, { "domain", 1, 0, 'D' }, { "local-ip", 1, 0, 'i' },
+		{ "first", 1, 0, 'F' },
 		{ "uac-port", 1, 0, 'c' }, { "uas-port", 1, 0, 's' }, { "timeout", 1, 0, 't' },
 		{ "batch", 1, 0, 'b' }, { "expect", 1, 0, 'e' }, { "register", 0, 0, 'R' },
 		{ "tick-us", 1, 0, 'k' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
@@ -465,6 +469,7 @@ int main(int argc, char **argv)
 		case 'u': opt.users = (unsigned)atoi(optarg); break;
 		case 'P': snprintf(opt.prefix, sizeof opt.prefix, "%s", optarg); break;
 		case 'w': opt.width = (unsigned)atoi(optarg); break;
+		case 'F': opt.first = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'D': snprintf(opt.domain, sizeof opt.domain, "%s", optarg); break;
 		case 'i': snprintf(opt.local_ip, sizeof opt.local_ip, "%s", optarg); break;
 		case 'c': opt.uac_port = atoi(optarg); break;
