@@ -4,15 +4,17 @@
  * -> its own socket), then answers every request it receives with 200 OK
  * and counts the stored messages pushed to it:
  *   distinct   bodies seen (every stored message of the fill has its own
- *              body), the drain ends when --expect of them arrived;
+ *              body);
  *   retrans    the same body in the same transaction again (same Call-ID
  *              and top Via branch): a SIP retransmission, not a duplicate;
  *   dup        the same body in a new transaction: a second delivery;
  *   dup_diff_callid  such duplicates whose Call-ID differs from the first
  *              delivery's (a device cannot recognise them as duplicates).
+ * The drain ends when distinct + dup reaches --expect (the rows the store
+ * holds: a message stored twice is delivered twice).
  * Times are in ms after the REGISTER was sent (CLOCK_MONOTONIC):
  *   reg_ms     200 OK to the REGISTER, first_ms the first message,
- *   last_ms    the --expect'th distinct message;
+ *   last_ms    the --expect'th delivered message;
  *   store_ms   the first time --done-cmd printed 0 (polled every
  *              --poll-ms after last_ms; it should print how many of the
  *              messages the store still holds as undelivered).
@@ -255,15 +257,20 @@ static void on_request(const char *m, size_t len, const struct sockaddr_in *from
 		*s = (struct seen){ h, ri.callid, ri.branch };
 		if (!t_first)
 			t_first = now;
-		if (++n_distinct == opt.expect)
-			t_last = now;
+		n_distinct++;
 	} else if (s->callid == ri.callid && s->branch == ri.branch) {
 		n_retrans++; /* the same transaction again */
+		return;
 	} else {
 		n_dup++;
 		if (s->callid != ri.callid)
 			n_dup_diff++;
 	}
+	/* a stored message delivered (a new transaction): the drain ends with
+	 * the --expect'th, duplicates included (a store that holds a message
+	 * twice delivers it twice) */
+	if (n_distinct + n_dup == opt.expect)
+		t_last = now;
 }
 
 static struct mmsghdr in_mh[MAXB];
@@ -328,7 +335,7 @@ static void usage(void)
 		"usage: drainrx --server IP:PORT --user NAME [options]\n"
 		"  --domain D        R-URI/AoR host[:port] (default: the server IP:PORT)\n"
 		"  --port P          local UDP port, the registered Contact (5186)\n"
-		"  --expect N        distinct messages that end the drain (10000)\n"
+		"  --expect N        delivered messages that end the drain (10000)\n"
 		"  --timeout S       give up S seconds after the REGISTER (300)\n"
 		"  --done-cmd CMD    shell command printing the undelivered count\n"
 		"  --poll-ms MS      its polling interval once all arrived (50)\n"

@@ -585,13 +585,15 @@ test_callgrind() {
 	for s in $CG_SERVERS; do cg_top "$s" 1; done
 }
 
-# cg_top server rep: top functions by instructions per relayed MESSAGE
+# cg_top server rep [tsv dir busy prefix]: top functions by instructions
+# per MESSAGE of the busy run (default: the relay test's)
 cg_top() {
-	local s=$1 rep=$2 d=$OUT/callgrind/$1/r$2 run f incl n
-	n=$(awk -F'\t' -v s="$s" -v r="$rep" '$1==s && $2==r && $3=="relay"{print $4}' "$OUT/callgrind.tsv")
+	local s=$1 rep=$2 tsv=${3:-$OUT/callgrind.tsv} busy=${5:-relay} prefix=${6:-callgrind_top}
+	local d=${4:-$OUT/callgrind}/$1/r$2 run f incl n
+	n=$(awk -F'\t' -v s="$s" -v r="$rep" -v b="$busy" '$1==s && $2==r && $3==b {print $4}' "$tsv")
 	[ -n "$n" ] && [ "$n" -gt 0 ] || return 0
 	for incl in no yes; do
-		for run in idle relay; do
+		for run in idle "$busy"; do
 			: > "$d/$run.functions.$incl"
 			for f in "$d/$run"/callgrind.out.*; do
 				[ -f "$f" ] || continue
@@ -608,14 +610,14 @@ cg_top() {
 						print ir "\t" fn }' >> "$d/$run.functions.$incl"
 			done
 		done
-		local name=callgrind_top_$s.tsv; [ $incl = yes ] && name=callgrind_top_inclusive_$s.tsv
-		# per relayed MESSAGE: (relay - idle) / n; shares of the per-MESSAGE total
-		awk -F'\t' -v n="$n" -v tot="$(awk -F'\t' -v s="$s" -v r="$rep" '$1==s && $2==r {ir[$3]=$6} END{print ir["relay"]-ir["idle"]}' "$OUT/callgrind.tsv")" \
+		local name=${prefix}_$s.tsv; [ $incl = yes ] && name=${prefix}_inclusive_$s.tsv
+		# per MESSAGE: (busy - idle) / n; shares of the per-MESSAGE total
+		awk -F'\t' -v n="$n" -v tot="$(awk -F'\t' -v s="$s" -v r="$rep" -v b="$busy" '$1==s && $2==r {ir[$3]=$6} END{print ir[b]-ir["idle"]}' "$tsv")" \
 			'FNR==NR{idle[$2]+=$1; next} {relay[$2]+=$1} END{
 			for (k in relay) { d=(relay[k]-idle[k])/n; if (d >= 50) printf "%.0f\t%.1f%%\t%s\n", d, 100*d*n/tot, k } }' \
-			"$d/idle.functions.$incl" "$d/relay.functions.$incl" | sort -t$'\t' -k1,1nr > "$OUT/$name"
+			"$d/idle.functions.$incl" "$d/$busy.functions.$incl" | sort -t$'\t' -k1,1nr > "$OUT/$name"
 	done
-	{ echo "top functions of $s by self cost per relayed MESSAGE (rep $rep, relay run - idle run):"; head -25 "$OUT/callgrind_top_$s.tsv"; } >> "$OUT/summary.txt"
+	{ echo "top functions of $s by self cost per MESSAGE (rep $rep, $busy run - idle run):"; head -25 "$OUT/${prefix}_$s.tsv"; } >> "$OUT/summary.txt"
 }
 
 test_profile() {

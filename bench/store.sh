@@ -5,9 +5,12 @@
 #   store-rate   per rep, per server (alternating), a fresh server and an
 #                empty store, then a ladder of MESSAGEs to N_USERS offline
 #                users (never registered; cpmd: existing users without a
-#                binding).  Pass = every MESSAGE answered 202 (no failure,
-#                no timeout, no 5xx: STORE_FAIL_MAX_PCT=0) and achieved
-#                >= MIN_ACHIEVED of the target.  After each step the rows
+#                binding).  A step passes with achieved >= MIN_ACHIEVED of
+#                the target and failures (timeouts, 5xx, any non-202) <=
+#                STORE_FAIL_MAX_PCT; two figures per ladder: the best step
+#                with no failure at all (issue 3's "202/s with zero
+#                errors") and the best passing step (<= 0.1 % failed, the
+#                Kamailio baseline's criterion).  After each step the rows
 #                added to the store are compared with the 202s (lost = 202s
 #                without a row).
 #   drain        per rep, per server: fresh server, DRAIN_M messages stored
@@ -31,7 +34,10 @@
 : "${STORE_STEP:=2000}"
 : "${STORE_FINE:=500}"
 : "${STORE_MAX:=60000}"
-: "${STORE_FAIL_MAX_PCT:=0}"        # no failure of any kind
+: "${STORE_FAIL_MAX_PCT:=0.1}"      # the ladder goes on while <= 0.1 % fail (the
+                                    # Kamailio baseline's criterion); the
+                                    # zero-failure figure is the best step of
+                                    # the ladder with no failure at all
 # cpmd: no per-user count quota (msilo has none; the default 1000 would
 # answer 486 once a user holds 1000 messages)
 : "${CPMD_STORE_OPTS:=-o im.max_messages=0}"
@@ -44,7 +50,8 @@
 : "${DRAIN_LINGER_MS:=2000}"        # keep answering (late duplicates)
 : "${PROBE_ORDER_N:=100}"           # durability: messages at PROBE_ORDER_RATE
 : "${PROBE_ORDER_RATE:=20}"
-: "${PROBE_RATE:=2000}"             # durability: fsyncs per message at this rate
+: "${PROBE_RATE:=1000}"             # durability: fsyncs per message at this rate
+                                    # (Kamailio under strace collapses at 2000)
 : "${PROBE_S:=10}"
 : "${CG_STORE_MSGS:=500}"             # callgrind: stored MESSAGEs measured ...
 : "${CG_STORE_RATE:=50}"             # ... at this rate (Kamailio under valgrind
@@ -129,6 +136,18 @@ test_store_rate() {
 	for gen in $STORE_GENS; do
 		echo -e "$STEP_HDR" > "$OUT/store_$gen.tsv"
 		ladder_reps "$gen" 1 "$STORE_START" "$STORE_STEP" "$STORE_FINE" "$STORE_MAX"
+		# the zero-failure figure of each ladder: its best passing step
+		# without a single failure
+		local srv rep best vals
+		for srv in $SERVERS; do
+			vals=
+			for rep in $(seq 1 "$REPEATS"); do
+				best=$(awk -F'\t' -v s="$srv" -v r="$rep" 'NR>1 && $2==s && $3==r && $22=="PASS" && $8==0 && $4>b {b=$4} END{print b+0}' "$OUT/store_$gen.tsv")
+				echo -e "$gen\t$srv\t$rep\t$best" >> "$OUT/store_best_strict.tsv"
+				vals="$vals $best"
+			done
+			echo "store-zero-failure[$gen] $srv: max rate with no failure per rep:$vals -> median $(echo "$vals" | median) msg/s" | tee -a "$OUT/summary.txt"
+		done
 		awk -F'\t' 'NR>1 && $25 ~ /^-?[0-9]+$/ { ok[$2]+=$7; rows[$2]+=$25; if ($7 > $25) lost[$2]+=$7-$25 }
 			END { for (s in ok) printf "store[%s] %s: 202s %d, rows added %d, 202s without a row %d\n", g, s, ok[s], rows[s], lost[s] }' \
 			g="$gen" "$OUT/store_$gen.tsv" | tee -a "$OUT/summary.txt"
@@ -188,18 +207,18 @@ test_drain() {
 				-v rx="${cpu_s:-0}" -v left="$left" 'BEGIN{
 				printf "%s\t%d\t%d\t%d\t%d\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t%.1f\t%.2f\t%s",
 					s, rep, m, fok, ff, rows, reg, first, last, st, d, dup, dd, re, oth,
-					(last > 0 ? d / (last / 1000) : 0), ds / hz, (d > 0 ? 1e6 * ds / hz / d : 0), rx, left }')
+					(last > 0 ? (d + dup) / (last / 1000) : 0), ds / hz, (d + dup > 0 ? 1e6 * ds / hz / (d + dup) : 0), rx, left }')
 			echo -e "$line" >> "$OUT/drain.tsv"
-			log "drain $s rep $rep: $(echo -e "$line" | awk -F'\t' '{printf "%s/%s distinct in %.3f s (%s msg/s), store agrees at %.3f s, dup=%s (other Call-ID %s) retrans=%s, server CPU %s s (%s us/msg), left=%s", $11, $6, $9/1000, $16, $10/1000, $12, $13, $14, $17, $18, $20}')"
+			log "drain $s rep $rep: $(echo -e "$line" | awk -F'\t' '{printf "%d of %s rows delivered (%s distinct) in %.3f s (%s msg/s), store agrees at %.3f s, duplicates %s (other Call-ID %s), retransmissions %s, server CPU %s s (%s us/msg), left %s", $11 + $12, $6, $11, $9/1000, $16, $10/1000, $12, $13, $14, $17, $18, $20}')"
 			stop_server "$s"
 		done
 	done
 	local s
 	for s in $SERVERS; do
-		# complete drains: every stored message arrived
-		awk -F'\t' -v s="$s" 'NR>1 && $1==s && $11==$6 {printf "%s ", $9/1000}' "$OUT/drain.tsv" > "$OUT/.d"
-		awk -F'\t' -v s="$s" 'NR>1 && $1==s && $11==$6 && $10>0 {printf "%s ", $10/1000}' "$OUT/drain.tsv" > "$OUT/.ds"
-		echo "drain $s: M=$DRAIN_M, REGISTER -> last distinct message (s) per complete rep: $(cat "$OUT/.d")-> median $(median < "$OUT/.d"); store agrees (s): $(cat "$OUT/.ds")-> median $(median < "$OUT/.ds"); duplicates $(awk -F'\t' -v s="$s" 'NR>1 && $1==s {d+=$12; x+=$13} END{printf "%d (with another Call-ID: %d)", d, x}' "$OUT/drain.tsv")" | tee -a "$OUT/summary.txt"
+		# complete drains: every stored row was delivered
+		awk -F'\t' -v s="$s" 'NR>1 && $1==s && $11+$12==$6 {printf "%s ", $9/1000}' "$OUT/drain.tsv" > "$OUT/.d"
+		awk -F'\t' -v s="$s" 'NR>1 && $1==s && $11+$12==$6 && $10>0 {printf "%s ", $10/1000}' "$OUT/drain.tsv" > "$OUT/.ds"
+		echo "drain $s: M=$DRAIN_M, REGISTER -> last delivered message (s) per complete rep: $(cat "$OUT/.d")-> median $(median < "$OUT/.d"); store agrees (s): $(cat "$OUT/.ds")-> median $(median < "$OUT/.ds"); duplicates $(awk -F'\t' -v s="$s" 'NR>1 && $1==s {d+=$12; x+=$13} END{printf "%d (with another Call-ID: %d)", d, x}' "$OUT/drain.tsv")" | tee -a "$OUT/summary.txt"
 		rm -f "$OUT/.d" "$OUT/.ds"
 	done
 }
@@ -313,6 +332,9 @@ test_store_callgrind() {
 		local vals; vals=$(cg_per_msg "$tsv" "$s" store)
 		echo "callgrind-store $s: instructions per stored MESSAGE (store run - idle run, all processes/threads) per rep: $vals-> median $(echo "$vals" | median)" | tee -a "$OUT/summary.txt"
 	done
+	for s in $CG_SERVERS; do
+		cg_top "$s" 1 "$tsv" "$OUT/callgrind-store" store callgrind_store_top
+	done
 }
 
 # ------------------------------------------------------------ smoke test
@@ -331,25 +353,32 @@ store_summary_md() {
 	local gen s
 	for gen in $STORE_GENS; do
 		[ -s "$OUT/store_$gen.tsv" ] || continue
-		echo "## store rate, $gen: max sustained rate of MESSAGEs to offline users (${DURATION} s steps; pass = no failure, timeout or 5xx, achieved >= ${MIN_ACHIEVED} of the target)"; echo
-		echo "| server | rep 1 | rep 2 | rep 3 | median | achieved 202/s | srv CPU % | srv µs/msg | gen µs/msg | other procs CPU % | p99 ms |"
-		echo "|---|---|---|---|---|---|---|---|---|---|---|"
+		echo "## store rate, $gen: max sustained rate of MESSAGEs to offline users (${DURATION} s steps, achieved >= ${MIN_ACHIEVED} of the target; zero-failure: no timeout, no 5xx, no other answer than 202; lenient: <= ${STORE_FAIL_MAX_PCT} % failed)"; echo
+		echo "| server | zero-failure rep 1 | rep 2 | rep 3 | **median** | lenient rep 1 | rep 2 | rep 3 | **median** | achieved 202/s | srv CPU % | srv µs/msg | gen µs/msg | other procs CPU % | p99 ms |"
+		echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 		for s in $SERVERS; do
 			awk -F'\t' -v g="$gen" -v s="$s" '
-			FILENAME ~ /store_best/ { if ($1==g && $2==s) b[$3]=$4; next }
-			FNR>1 && $1==g && $2==s && $22=="PASS" && $4==b[$3] { ach[$3]=$5; sc[$3]=$16; su[$3]=$17; gu[$3]=$20; oc[$3]=$21; p99[$3]=$15 }
-			END {
-				n=0; for (r=1; r<=3; r++) if (r in b) v[++n]=b[r]
+			function med(x, n,   i, j, t, v) { n=0; for (i=1; i<=3; i++) if (i in x) v[++n]=x[i]
 				for (i=2; i<=n; i++) for (j=i; j>1 && v[j-1]+0>v[j]+0; j--) { t=v[j]; v[j]=v[j-1]; v[j-1]=t }
-				med = n ? (n%2 ? v[(n+1)/2] : (v[n/2]+v[n/2+1])/2) : "NA"
-				mr=""; for (r=1; r<=3; r++) if ((r in b) && b[r]==med && (r in su)) { mr=r; break }
-				printf "| %s | %s | %s | %s | **%s** | %s | %s | %s | %s | %s | %s |\n", s, b[1], b[2], b[3], med,
-					mr ? ach[mr] : "-", mr ? sc[mr] : "-", mr ? su[mr] : "-", mr ? gu[mr] : "-", mr ? oc[mr] : "-", mr ? p99[mr] : "-" }' \
-				"$OUT/store_best.tsv" "$OUT/store_$gen.tsv"
+				return n ? (n%2 ? v[(n+1)/2] : (v[n/2]+v[n/2+1])/2) : "NA" }
+			FILENAME ~ /store_best_strict/ { if ($1==g && $2==s) z[$3]=$4; next }
+			FILENAME ~ /store_best/ { if ($1==g && $2==s) b[$3]=$4; next }
+			FNR>1 && $1==g && $2==s && $22=="PASS" && $4==z[$3] { ach[$3]=$5; sc[$3]=$16; su[$3]=$17; gu[$3]=$20; oc[$3]=$21; p99[$3]=$15 }
+			END {
+				mz = med(z); mb = med(b)
+				# CPU figures: the zero-failure step of the first rep at the median
+				mr=""; for (r=1; r<=3; r++) if ((r in z) && z[r]==mz && (r in su)) { mr=r; break }
+				printf "| %s | %s | %s | %s | **%s** | %s | %s | %s | **%s** | %s | %s | %s | %s | %s | %s |\n", s, z[1], z[2], z[3], mz,
+					b[1], b[2], b[3], mb, mr ? ach[mr] : "-", mr ? sc[mr] : "-", mr ? su[mr] : "-",
+					mr ? gu[mr] : "-", mr ? oc[mr] : "-", mr ? p99[mr] : "-" }' \
+				"$OUT/store_best_strict.tsv" "$OUT/store_best.tsv" "$OUT/store_$gen.tsv"
 		done
 		echo
-		local meds; meds=$(for s in $SERVERS; do awk -F'\t' -v g="$gen" -v s="$s" '$1==g && $2==s {print $4}' "$OUT/store_best.tsv" | tr '\n' ' ' | median; done | tr '\n' ' ')
-		echo "ratio of the medians ($(echo $SERVERS | awk '{print $2 " / " $1}')): $(echo "$meds" | awk '{ if ($1 > 0) printf "%.2f", $2 / $1; else print "NA" }')"; echo
+		local f meds
+		for f in store_best_strict store_best; do
+			meds=$(for s in $SERVERS; do awk -F'\t' -v g="$gen" -v s="$s" '$1==g && $2==s {print $4}' "$OUT/$f.tsv" | tr '\n' ' ' | median; done | tr '\n' ' ')
+			echo "ratio of the medians, $([ $f = store_best ] && echo lenient || echo zero-failure) ($(echo $SERVERS | awk '{print $2 " / " $1}')): $(echo "$meds" | awk '{ if ($1 > 0) printf "%.2f", $2 / $1; else print "NA (" $2 " / " $1 ")" }')"; echo
+		done
 		echo "CPU per stored MESSAGE by target rate (passing steps, mean over reps):"; echo
 		echo "| target msg/s | server | steps | server µs/msg | server CPU % | generator µs/msg | other procs CPU % |"
 		echo "|---|---|---|---|---|---|---|"
@@ -362,7 +391,7 @@ store_summary_md() {
 	done
 	if [ -s "$OUT/drain.tsv" ]; then
 		echo "## drain: $(awk -F'\t' 'NR==2{print $3}' "$OUT/drain.tsv") stored messages, one returning user (fill at $DRAIN_FILL_RATE msg/s; msilo check_time $MSILO_CHECK_TIME s)"; echo
-		echo "| server | rep | REGISTER → last distinct (s) | msg/s | store agrees (s) | distinct | duplicates | dup. with another Call-ID | retransmissions | server CPU s | µs/msg |"
+		echo "| server | rep | REGISTER → last delivered (s) | msg/s | store agrees (s) | distinct | duplicates | dup. with another Call-ID | retransmissions | server CPU s | µs/msg |"
 		echo "|---|---|---|---|---|---|---|---|---|---|---|"
 		awk -F'\t' 'NR>1 { printf "| %s | %s | %.3f | %s | %.3f | %s | %s | %s | %s | %s | %s |\n", $1, $2, $9/1000, $16, $10/1000, $11, $12, $13, $14, $17, $18 }' "$OUT/drain.tsv"
 		echo; echo '```'; grep '^drain' "$OUT/summary.txt"; echo '```'; echo
