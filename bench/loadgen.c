@@ -24,7 +24,7 @@
  *
  * Prints one line of key=value pairs (for eval in a shell), e.g.
  *   target_rate=20000 sent=200000 success=200000 failed=0 timeouts=0
- *   unexpected=0 retrans=0 elapsed=10.012 achieved=19976.0 rtt_ms=0.412
+ *   unexpected=0 unexp_5xx=0 retrans=0 elapsed=10.012 achieved=19976.0 rtt_ms=0.412
  *   rtt_p50_ms=0.3 rtt_p99_ms=2.1 uas_answered=200000 cpu_s=1.23 ...
  *
  * Self-contained (libc only): cc -O2 -o loadgen loadgen.c
@@ -46,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sipwire.h"
+
 #define MAXB 256      /* datagrams per sendmmsg/recvmmsg call */
 #define DGRAM 2048    /* largest datagram we build or accept */
 #define NQ 5          /* 4 retransmission queues + the timeout queue */
@@ -56,6 +58,7 @@ static struct {
 	char local_ip[64];
 	int uac_port, uas_port;
 	unsigned users, width;
+	uint32_t first; /* number of the first message (bodies, users) */
 	char prefix[32];
 	double rate, duration;
 	uint32_t count;
@@ -114,7 +117,8 @@ static uint32_t *q[NQ];       /* FIFO of seqs per timer queue */
 static uint32_t qh[NQ], qt[NQ];
 static const uint32_t q_at_ms[NQ] = { 500, 1500, 3500, 7500, 0 /* = timeout */ };
 static uint64_t t0;
-static uint64_t n_sent, n_ok, n_fail, n_timeout, n_unexp, n_retrans, n_stale;
+static uint64_t n_sent, n_ok, n_fail, n_timeout, n_unexp, n_unexp_5xx, n_retrans, n_stale;
+static int first_unexp; /* status of the first unexpected final answer */
 static uint64_t n_uas, n_uas_bad, n_send_again, n_recv_uac;
 static uint64_t t_last_final, t_last_send;
 /* RTT histogram: 10 µs buckets up to 10 ms, then 1 ms buckets to 10 s */
@@ -148,7 +152,7 @@ static double hist_pct(double p)
 
 static int build_request(char *p, size_t n, uint32_t seq)
 {
-	unsigned u = seq % opt.users + 1;
+	unsigned u = (seq + opt.first) % opt.users + 1;
 	char user[64];
 	snprintf(user, sizeof user, "%s%0*u", opt.prefix, (int)opt.width, u);
 	if (opt.reg)
@@ -169,7 +173,7 @@ static int build_request(char *p, size_t n, uint32_t seq)
 	char body[160];
 	int bl = snprintf(body, sizeof body,
 			  "Hi %s! Benchmark message number %u; 0123456789 abcdefghij.\n",
-			  user, seq + 1);
+			  user, opt.first + seq + 1);
 	return snprintf(p, n,
 		"MESSAGE sip:%s@%s SIP/2.0\r\n"
 		"Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK-lg%x-%u;rport\r\n"
@@ -259,44 +263,6 @@ static void uac_send(uint32_t seq)
 
 /* ------------------------------------------------------------ parsing */
 
-/* Next header line in [*p, end): sets name/value, returns 0 at the end of
- * the header section. */
-static int next_hdr(const char **p, const char *end, const char **name, size_t *nlen,
-		    const char **val, size_t *vlen)
-{
-	const char *s = *p;
-	const char *eol = memchr(s, '\n', (size_t)(end - s));
-	if (!eol)
-		return 0;
-	const char *le = eol;
-	if (le > s && le[-1] == '\r')
-		le--;
-	*p = eol + 1;
-	if (le == s)
-		return 0; /* empty line */
-	const char *colon = memchr(s, ':', (size_t)(le - s));
-	if (!colon)
-		return -1;
-	const char *ne = colon;
-	while (ne > s && (ne[-1] == ' ' || ne[-1] == '\t'))
-		ne--;
-	const char *v = colon + 1;
-	while (v < le && (*v == ' ' || *v == '\t'))
-		v++;
-	*name = s;
-	*nlen = (size_t)(ne - s);
-	*val = v;
-	*vlen = (size_t)(le - v);
-	return 1;
-}
-
-static int hname(const char *n, size_t nl, const char *full, char compact)
-{
-	if (nl == 1)
-		return (n[0] | 0x20) == compact;
-	return nl == strlen(full) && strncasecmp(n, full, nl) == 0;
-}
-
 static void uac_response(const char *m, size_t len, uint64_t now)
 {
 	n_recv_uac++;
@@ -311,8 +277,8 @@ static void uac_response(const char *m, size_t len, uint64_t now)
 	const char *n, *v;
 	size_t nl, vl;
 	int r;
-	while ((r = next_hdr(&p, end, &n, &nl, &v, &vl)) != 0) {
-		if (r < 0 || !hname(n, nl, "call-id", 'i'))
+	while ((r = sw_next_hdr(&p, end, &n, &nl, &v, &vl)) != 0) {
+		if (r < 0 || !sw_hname(n, nl, "call-id", 'i'))
 			continue;
 		/* <seq>-<run>@host */
 		char tmp[64];
@@ -341,6 +307,10 @@ static void uac_response(const char *m, size_t len, uint64_t now)
 			state[seq] = 2;
 			n_fail++;
 			n_unexp++;
+			if (status >= 500)
+				n_unexp_5xx++;
+			if (!first_unexp)
+				first_unexp = status;
 			if (opt.verbose)
 				fprintf(stderr, "unexpected %d for seq %lu\n", status, seq);
 		}
@@ -352,44 +322,18 @@ static void uac_response(const char *m, size_t len, uint64_t now)
 /* Answer a request on the UAS socket with 200 OK. */
 static void uas_request(const char *m, size_t len, const struct sockaddr_in *from)
 {
-	const char *end = m + len;
 	if (len < 16 || memcmp(m, "SIP/2.0", 7) == 0)
 		return; /* a response: ignore */
 	if (memcmp(m, "ACK ", 4) == 0)
 		return;
-	const char *p = memchr(m, '\n', len);
-	if (!p)
-		return;
-	p++;
 	char *o = batch_slot(&uas_out, from);
-	size_t ol = 0;
-#define PUT(s, l) do { if (ol + (l) + 64 > DGRAM) goto bad; memcpy(o + ol, (s), (l)); ol += (l); } while (0)
-	PUT("SIP/2.0 200 OK\r\n", 16);
-	const char *n, *v;
-	size_t nl, vl;
-	int r, have = 0;
-	while ((r = next_hdr(&p, end, &n, &nl, &v, &vl)) != 0) {
-		if (r < 0)
-			continue;
-		int to = hname(n, nl, "to", 't');
-		if (hname(n, nl, "via", 'v') || hname(n, nl, "from", 'f') || to ||
-		    hname(n, nl, "call-id", 'i') || hname(n, nl, "cseq", '\0')) {
-			PUT(n, (size_t)(v + vl - n));
-			if (to && !memmem(v, vl, ";tag=", 5))
-				PUT(";tag=lgu1", 9);
-			PUT("\r\n", 2);
-			have++;
-		}
+	size_t ol = sw_answer_200(m, len, o, DGRAM, "lgu1", NULL, NULL, NULL);
+	if (!ol) {
+		n_uas_bad++;
+		return;
 	}
-	if (have < 5)
-		goto bad;
-	PUT("Content-Length: 0\r\n\r\n", 21);
 	batch_commit(&uas_out, (int)ol);
 	n_uas++;
-	return;
-bad:
-	n_uas_bad++;
-#undef PUT
 }
 
 /* ------------------------------------------------------------- receive */
@@ -488,6 +432,8 @@ static void usage(void)
 		"  --count N          exact number to send (0: UAS only for --duration s)\n"
 		"  --users N          users <prefix>00001..N, cycled (1000)\n"
 		"  --prefix P         user name prefix (user); --width W digits (5)\n"
+		"  --first N          number the messages from N + 1 (0): their\n"
+		"                     bodies differ from an earlier run's\n"
 		"  --domain D         R-URI/To host[:port] (default: the target IP:PORT)\n"
 		"  --local-ip IP      local address (127.0.0.1)\n"
 		"  --uac-port P       UAC socket port (5185)\n"
@@ -508,6 +454,7 @@ int main(int argc, char **argv)
 		{ "target", 1, 0, 'T' }, { "rate", 1, 0, 'r' }, { "duration", 1, 0, 'd' },
 		{ "count", 1, 0, 'n' }, { "users", 1, 0, 'u' }, { "prefix", 1, 0, 'P' },
 		{ "width", 1, 0, 'w' }, { "domain", 1, 0, 'D' }, { "local-ip", 1, 0, 'i' },
+		{ "first", 1, 0, 'F' },
 		{ "uac-port", 1, 0, 'c' }, { "uas-port", 1, 0, 's' }, { "timeout", 1, 0, 't' },
 		{ "batch", 1, 0, 'b' }, { "expect", 1, 0, 'e' }, { "register", 0, 0, 'R' },
 		{ "tick-us", 1, 0, 'k' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
@@ -522,6 +469,7 @@ int main(int argc, char **argv)
 		case 'u': opt.users = (unsigned)atoi(optarg); break;
 		case 'P': snprintf(opt.prefix, sizeof opt.prefix, "%s", optarg); break;
 		case 'w': opt.width = (unsigned)atoi(optarg); break;
+		case 'F': opt.first = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'D': snprintf(opt.domain, sizeof opt.domain, "%s", optarg); break;
 		case 'i': snprintf(opt.local_ip, sizeof opt.local_ip, "%s", optarg); break;
 		case 'c': opt.uac_port = atoi(optarg); break;
@@ -641,13 +589,15 @@ int main(int argc, char **argv)
 	double wall = (double)(t_end - t0) / 1e9;
 	uint64_t pending = n_sent - n_ok - n_fail;
 	printf("target_rate=%.0f sent=%llu success=%llu failed=%llu timeouts=%llu "
-	       "unexpected=%llu pending=%llu retrans=%llu elapsed=%.3f achieved=%.1f "
+	       "unexpected=%llu unexp_5xx=%llu first_unexp=%d pending=%llu retrans=%llu "
+	       "elapsed=%.3f achieved=%.1f "
 	       "rtt_ms=%.3f rtt_p50_ms=%.2f rtt_p99_ms=%.2f uas_answered=%llu uas_bad=%llu "
 	       "stale=%llu send_eagain=%llu wall=%.3f cpu_user_s=%.3f cpu_sys_s=%.3f "
 	       "cpu_pct=%.1f cpu_us_per_msg=%.2f\n",
 	       opt.rate, (unsigned long long)n_sent, (unsigned long long)n_ok,
 	       (unsigned long long)(n_fail + pending), (unsigned long long)(n_timeout + pending),
-	       (unsigned long long)n_unexp, (unsigned long long)pending,
+	       (unsigned long long)n_unexp, (unsigned long long)n_unexp_5xx, first_unexp,
+	       (unsigned long long)pending,
 	       (unsigned long long)n_retrans, el, el > 0 ? (double)n_ok / el : 0.0,
 	       n_ok ? rtt_sum_ms / (double)n_ok : 0.0, hist_pct(0.5), hist_pct(0.99),
 	       (unsigned long long)n_uas, (unsigned long long)n_uas_bad,

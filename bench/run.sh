@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cpmd vs Kamailio: SIP MESSAGE relay benchmark on 127.0.0.1.
 #
-# usage: bench/run.sh [relay|callgrind|all|check] ...     (default: all)
+# usage: bench/run.sh [relay|callgrind|all|check|profile|store|...] ... (default: all)
 #   relay      both servers up at once, 1000 users registered on each (SIPp,
 #              Contact -> a UAS), then rate ladders, alternating the servers:
 #              GENS=sipp    SIPp UAC + SIPp UAS (the Kamailio baseline's method)
@@ -17,6 +17,9 @@
 #              relays PROFILE_RATE msg/s for PROFILE_S s; top symbols to
 #              perf_<server>.txt (user + kernel).  Needs perf (linux-perf).
 #   all        relay callgrind
+#   store      the store-and-forward benchmark (issue 3): store-rate drain
+#              durability store-callgrind, each also a command of its own;
+#              store-check is its smoke test.  See bench/store.sh.
 #
 # Prerequisites (Debian 12): kamailio kamailio-sqlite-modules sip-tester
 # valgrind sqlite3 sipsak (plus the cpmd build deps; run.sh builds loadgen
@@ -51,6 +54,10 @@ SCEN=$HERE/scenarios
 # would answer 503 above ~5,400 msg/s.  Kamailio's tm has no such cap (its
 # wait timer is 5 s; the baseline gives it 2 GB of shm), so raise it.
 : "${CPMD_OPTS:=-o sip.max_transactions=2000000}"
+: "${CPMD_EXTRA_OPTS:=}"         # more -o options (the store test adds its own)
+: "${CPMD_DB_TEMPLATE:=}"        # copied to the data dir at each start (store test: users)
+: "${MSILO_CHECK_TIME:=5}"       # msilo: seconds between deletions of delivered rows
+: "${SRV_WRAP:=}"                # command prefix for the server (store durability probe)
 : "${KAM_UAS_PORT:=5181}"        # callee UAS of Kamailio's users (SIPp or loadgen)
 : "${CPMD_UAS_PORT:=5182}"       # callee UAS of cpmd's users
 : "${REG_PORT:=5183}"            # SIPp REGISTER UAC
@@ -145,6 +152,8 @@ srv_pids() { # the server's process and its children (Kamailio forks workers)
 	[ -n "$p" ] || return 0
 	echo "$p" $(ps -o pid= --ppid "$p")
 }
+# the servers in the order of repetition $1: alternate who goes first
+rep_order() { if [ $(($1 % 2)) -eq 0 ]; then echo "$SERVERS" | tr ' ' '\n' | tac | tr '\n' ' '; else echo "$SERVERS"; fi; }
 udp_bound() { ss -Hlun "sport = :$1" 2>/dev/null | grep -q .; }
 wait_sip() { # port seconds: wait until an OPTIONS ping gets an answer
 	local port=$1 n=$(( $2 * 5 )) i
@@ -195,6 +204,8 @@ start_server() {
 	local s=$1 cg=${2:-} vg=()
 	if [ -n "$cg" ]; then
 		vg=(valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$cg/callgrind.out.%p")
+	elif [ -n "$SRV_WRAP" ]; then
+		vg=($SRV_WRAP)    # e.g. strace (bench/store.sh durability probe)
 	fi
 	case $s in
 	kamailio)
@@ -203,17 +214,19 @@ start_server() {
 		rm -f "$KAM_RUN/kamailio.pid" "$KAM_RUN/kamailio_ctl"
 		local args=(-f "$KAM_CFG" -DD -E -M "$KAM_PKG_MB" -x "$KAM_MEM" -P "$KAM_RUN/kamailio.pid"
 			-A "DBURL=\"sqlite://$KAM_RUN/msilo.sqlite\"" -A "RUNDIR=\"$KAM_RUN\""
-			-A "CTLSOCK=\"unix:$KAM_RUN/kamailio_ctl\"" -A MSILO_CHECK_TIME=5)
+			-A "CTLSOCK=\"unix:$KAM_RUN/kamailio_ctl\"" -A "MSILO_CHECK_TIME=$MSILO_CHECK_TIME")
 		if [ -n "$cg" ]; then args+=(-m 128 -A CALLGRIND); else args+=(-m "$KAM_SHM_MB" -n "$KAM_CHILDREN"); fi
 		"${vg[@]}" kamailio "${args[@]}" >> "${cg:-$KAM_RUN}/kamailio.log" 2>&1 &
 		SRV_PID[$s]=$!
 		;;
 	cpmd)
-		rm -rf "$CPMD_RUN"; mkdir -p "$CPMD_RUN"
+		rm -rf "$CPMD_RUN"; mkdir -p "$CPMD_RUN/var"
+		# the store test starts from a database that holds its users
+		[ -n "$CPMD_DB_TEMPLATE" ] && { cp "$CPMD_DB_TEMPLATE" "$CPMD_RUN/var/cpmd.db" || die "db template"; }
 		"${vg[@]}" "$CPMD" -o auth.trusted=127.0.0.0/8 -o server.log_level=warn \
 			-o server.data_dir="$CPMD_RUN/var" -o store.url="sqlite:$CPMD_RUN/var/cpmd.db" \
 			-o sip.listen="udp:127.0.0.1:$CPMD_PORT,tcp:127.0.0.1:$CPMD_PORT" \
-			-o http.listen= $CPMD_OPTS >> "${cg:-$CPMD_RUN}/cpmd.log" 2>&1 &
+			-o http.listen= $CPMD_OPTS $CPMD_EXTRA_OPTS >> "${cg:-$CPMD_RUN}/cpmd.log" 2>&1 &
 		SRV_PID[$s]=$!
 		;;
 	esac
@@ -296,7 +309,18 @@ register() { # server rate tag -> sets REG_OK REG_RETRANS
 }
 
 # ------------------------------------------------------------ one step
-STEP_HDR="gen\tserver\trep\ttarget\tachieved\tsent\tsuccess\tfailed\tfail_pct\ttimeouts\tunexpected\tretrans\trtt_ms\tp50_ms\tp99_ms\tsrv_cpu_pct\tsrv_us_per_msg\tuac_cpu_pct\tuas_cpu_pct\tgen_us_per_msg\tother_cpu_pct\tpass\tsrv_log_lines"
+STEP_HDR="gen\tserver\trep\ttarget\tachieved\tsent\tsuccess\tfailed\tfail_pct\ttimeouts\tunexpected\tretrans\trtt_ms\tp50_ms\tp99_ms\tsrv_cpu_pct\tsrv_us_per_msg\tuac_cpu_pct\tuas_cpu_pct\tgen_us_per_msg\tother_cpu_pct\tpass\tsrv_log_lines\tunexp_5xx\trows_added"
+# What a step sends (the store test overrides these, see bench/store.sh):
+# the TSV name prefix, the SIPp scenario and injection file, the loadgen
+# user prefix / expected status / UAS port ("" = the server's callee UAS),
+# and a function printing the server's stored-row count ("" = none).
+STEP_KIND=relay
+STEP_SCEN=
+STEP_CSV=
+STEP_LG_PREFIX=user
+STEP_LG_EXPECT=200
+STEP_LG_UAS=
+STEP_ROWS_FN=
 
 # step gen server rep rate -> appends to relay_<gen>.tsv; returns 0 on pass
 step() {
@@ -309,11 +333,13 @@ step() {
 	local uac_cpu=0 uas_cpu=0 gen_us=0
 	local lf=$KAM_RUN/kamailio.log l0 l1; [ "$s" = cpmd ] && lf=$CPMD_RUN/cpmd.log
 	l0=$(wc -l < "$lf" 2>/dev/null || echo 0)
+	local r0=NA r1=NA unexp_5xx=NA first_unexp=
+	[ -n "$STEP_ROWS_FN" ] && r0=$("$STEP_ROWS_FN" "$s")
 	s0=$(ticks $spids); [ -n "$upid" ] && u0=$(ticks "$upid"); a0=$(all_ticks); t0=$(date +%s.%N)
 	if [ "$gen" = sipp ]; then
 		local TIMEFORMAT='%R %U %S'
-		{ time timeout $(( DURATION * 3 + 40 )) sipp "127.0.0.1:$(port_of "$s")" -sf "$SCEN/uac_msg.xml" \
-			-inf "$OUT/users.csv" -t u1 -i 127.0.0.1 -p "$UAC_PORT" -r "$rate" -rp 1000 \
+		{ time timeout $(( DURATION * 3 + 40 )) sipp "127.0.0.1:$(port_of "$s")" -sf "${STEP_SCEN:-$SCEN/uac_msg.xml}" \
+			-inf "${STEP_CSV:-$OUT/users.csv}" -t u1 -i 127.0.0.1 -p "$UAC_PORT" -r "$rate" -rp 1000 \
 			-m "$count" -l "$SIPP_LIMIT" -buff_size "$SIPP_BUF" -nostdin \
 			-default_behaviors all,-bye -trace_stat -stf "$OUT/$tag.stat.csv" -fd 1 \
 			> "$OUT/$tag.out" 2>&1 ; } 2> "$OUT/$tag.time"
@@ -328,7 +354,8 @@ step() {
 		local line
 		line=$(timeout $(( DURATION * 3 + 40 )) "$LOADGEN" --target "127.0.0.1:$(port_of "$s")" \
 			--rate "$rate" --duration "$DURATION" --users "$N_USERS" --uac-port "$LG_PORT" \
-			--uas-port "$(uas_port_of "$s")" --batch "$LG_BATCH" 2> "$OUT/$tag.err")
+			--prefix "$STEP_LG_PREFIX" --expect "$STEP_LG_EXPECT" \
+			--uas-port "${STEP_LG_UAS:-$(uas_port_of "$s")}" --batch "$LG_BATCH" 2> "$OUT/$tag.err")
 		echo "$line" > "$OUT/$tag.out"
 		local target_rate pending achieved uas_answered uas_bad stale send_eagain wall cpu_user_s cpu_sys_s cpu_pct cpu_us_per_msg
 		eval "$line"
@@ -336,23 +363,26 @@ step() {
 		uac_cpu=${cpu_pct:-0}; uas_cpu=0; gen_us=${cpu_us_per_msg:-0}
 	fi
 	l1=$(wc -l < "$lf" 2>/dev/null || echo 0)
+	[ -n "$STEP_ROWS_FN" ] && r1=$("$STEP_ROWS_FN" "$s")
 	local line
 	line=$(awk -v gen="$gen" -v srv="$s" -v rep="$rep" -v rate="$rate" -v el="${elapsed:-0}" \
 		-v sent="${sent:-0}" -v su="${success:-0}" -v fa="${failed:-0}" -v to="${timeouts:-0}" \
 		-v un="${unexpected:-0}" -v re="${retrans:-0}" -v rtt="${rtt_ms:-0}" -v p50="${rtt_p50_ms:-NA}" \
 		-v p99="${rtt_p99_ms:-NA}" -v ds=$((s1 - s0)) -v hz="$HZ" -v w0="$t0" -v w1="$t1" \
 		-v uac="$uac_cpu" -v uas="$uas_cpu" -v gus="$gen_us" \
-		-v oth=$(( (a1 - a0) - (s1 - s0) )) -v ll=$(( l1 - l0 )) -v fmax="$FAIL_MAX_PCT" -v amin="$MIN_ACHIEVED" 'BEGIN{
+		-v oth=$(( (a1 - a0) - (s1 - s0) )) -v ll=$(( l1 - l0 )) -v fmax="$FAIL_MAX_PCT" -v amin="$MIN_ACHIEVED" \
+		-v u5="$unexp_5xx" -v r0="$r0" -v r1="$r1" 'BEGIN{
 		wall = w1 - w0; ach = el > 0 ? su / el : 0; fp = sent > 0 ? 100 * fa / sent : 100;
 		srvp = wall > 0 ? 100 * ds / hz / wall : 0; sus = su > 0 ? 1e6 * ds / hz / su : 0;
 		# other = every process alive at both ends of the step except the
 		# server and the SIPp UAS (the UAC process is born and gone within)
 		othp = wall > 0 ? 100 * oth / hz / wall - uas : 0;
 		pass = (fp <= fmax && ach >= amin * rate && sent > 0) ? "PASS" : "FAIL";
-		printf "%s\t%s\t%d\t%d\t%.1f\t%d\t%d\t%d\t%.3f\t%d\t%d\t%d\t%.3f\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%d",
-			gen, srv, rep, rate, ach, sent, su, fa, fp, to, un, re, rtt, p50, p99, srvp, sus, uac, uas, gus, othp, pass, ll }')
-	echo -e "$line" >> "$OUT/relay_$gen.tsv"
-	log "$(echo -e "$line" | awk -F'\t' '{printf "%s %-8s rep%s rate=%-6s achieved=%-8s fail=%s (%.3f%%) retrans=%s rtt=%sms p99<=%sms srv=%s%% (%sus/msg) uac=%s%% uas=%s%% gen=%sus/msg other=%s%% %s log+%s",$1,$2,$3,$4,$5,$8,$9,$12,$13,$15,$16,$17,$18,$19,$20,$21,$22,$23}')"
+		rows = (r0 ~ /^[0-9]+$/ && r1 ~ /^[0-9]+$/) ? r1 - r0 : "NA";
+		printf "%s\t%s\t%d\t%d\t%.1f\t%d\t%d\t%d\t%.3f\t%d\t%d\t%d\t%.3f\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%d\t%s\t%s",
+			gen, srv, rep, rate, ach, sent, su, fa, fp, to, un, re, rtt, p50, p99, srvp, sus, uac, uas, gus, othp, pass, ll, u5, rows }')
+	echo -e "$line" >> "$OUT/${STEP_KIND}_$gen.tsv"
+	log "$(echo -e "$line" | awk -F'\t' '{printf "%s %-8s rep%s rate=%-6s achieved=%-8s fail=%s (%.3f%%) retrans=%s rtt=%sms p99<=%sms srv=%s%% (%sus/msg) uac=%s%% uas=%s%% gen=%sus/msg other=%s%% %s log+%s%s",$1,$2,$3,$4,$5,$8,$9,$12,$13,$15,$16,$17,$18,$19,$20,$21,$22,$23,($25!="NA"?" 5xx="$24" rows+"$25:"")}')"
 	if [[ $line == *PASS* ]]; then sleep "$SETTLE"; return 0; fi
 	# after an overload: rest FAIL_SETTLE s, then until the server is quiet
 	# (< 10 % of a core over 1 s; retransmission and store backlogs) or
@@ -398,6 +428,28 @@ ladder() {
 }
 
 # ------------------------------------------------------------ tests
+# ladder_reps gen fresh start step fine max: REPEATS ladders per server,
+# alternating which server goes first; fresh=1 starts each server (with an
+# empty store) for each ladder and stops it after.  Best rate per ladder to
+# <STEP_KIND>_best.tsv, medians to summary.txt.
+ladder_reps() {
+	local gen=$1 fresh=$2 rep s best
+	declare -A bests=()
+	for rep in $(seq 1 "$REPEATS"); do
+		for s in $(rep_order "$rep"); do
+			[ -n "$fresh" ] && start_server "$s"
+			best=$(ladder "$gen" "$s" "$rep" "$3" "$4" "$5" "$6")
+			log "$STEP_KIND[$gen] $s rep $rep: max sustained rate $best msg/s${STEP_ROWS_FN:+; rows now $("$STEP_ROWS_FN" "$s")}"
+			[ -n "$fresh" ] && stop_server "$s"
+			bests[$s]="${bests[$s]:-} $best"
+			echo -e "$gen\t$s\t$rep\t$best" >> "$OUT/${STEP_KIND}_best.tsv"
+		done
+	done
+	for s in $SERVERS; do
+		echo "$STEP_KIND[$gen] $s: max sustained rate per rep:${bests[$s]} -> median $(echo "${bests[$s]}" | median) msg/s" | tee -a "$OUT/summary.txt"
+	done
+}
+
 setup_relay() {
 	ports_free "$KAM_PORT" "$CPMD_PORT" "$KAM_UAS_PORT" "$CPMD_UAS_PORT" "$REG_PORT" "$UAC_PORT" "$LG_PORT"
 	local s
@@ -410,7 +462,7 @@ setup_relay() {
 
 test_relay() {
 	setup_relay
-	local s gen rep order best
+	local s gen
 	echo -e "$STEP_HDR" > "$OUT/relay_sipp.tsv"; echo -e "$STEP_HDR" > "$OUT/relay_loadgen.tsv"
 	# warm-up (rep 0, not counted): loadgen at WARMUP_RATE for WARMUP_S s
 	# per server, so that both have touched their memory (Kamailio's 2 GB shm,
@@ -422,30 +474,15 @@ test_relay() {
 	sleep 5
 	for s in $SERVERS; do uas_start "$s"; done
 	for gen in $GENS; do
-		declare -A bests=()
 		if [ "$gen" = loadgen ]; then
 			# the loadgen process binds the UAS ports itself
 			for s in $SERVERS; do uas_stop "$s"; done
 		fi
-		for rep in $(seq 1 "$REPEATS"); do
-			# alternate which server goes first
-			order=$SERVERS
-			[ $((rep % 2)) -eq 0 ] && order=$(echo "$SERVERS" | tr ' ' '\n' | tac | tr '\n' ' ')
-			for s in $order; do
-				if [ "$gen" = sipp ]; then
-					best=$(ladder sipp "$s" "$rep" "$SIPP_START" "$SIPP_STEP" "$SIPP_FINE" "$SIPP_MAX")
-				else
-					best=$(ladder loadgen "$s" "$rep" "$LG_START" "$LG_STEP" "$LG_FINE" "$LG_MAX")
-				fi
-				log "$gen $s rep $rep: max sustained rate $best msg/s"
-				bests[$s]="${bests[$s]:-} $best"
-				echo -e "$gen\t$s\t$rep\t$best" >> "$OUT/relay_best.tsv"
-			done
-		done
-		for s in $SERVERS; do
-			echo "relay[$gen] $s: max sustained rate per rep:${bests[$s]} -> median $(echo "${bests[$s]}" | median) msg/s" | tee -a "$OUT/summary.txt"
-		done
-		unset bests
+		if [ "$gen" = sipp ]; then
+			ladder_reps "$gen" "" "$SIPP_START" "$SIPP_STEP" "$SIPP_FINE" "$SIPP_MAX"
+		else
+			ladder_reps "$gen" "" "$LG_START" "$LG_STEP" "$LG_FINE" "$LG_MAX"
+		fi
 	done
 	for s in $SERVERS; do uas_stop "$s"; stop_server "$s"; done
 }
@@ -470,66 +507,93 @@ cg_ir() { # dir -> total Ir over every callgrind.out file (all processes)
 	echo "$tot"
 }
 
-test_callgrind() {
-	ports_free "$KAM_PORT" "$CPMD_PORT" "$KAM_UAS_PORT" "$CPMD_UAS_PORT" "$REG_PORT" "$UAC_PORT"
-	local tsv=$OUT/callgrind.tsv rep s run rd n msgre sendtime=$(( (CG_MSGS + CG_RATE - 1) / CG_RATE ))
-	echo -e "server\trep\trun\tmsgs\tprocs\tIr_total\treg_retrans\tmsg_retrans\tmsg_failed" > "$tsv"
-	for rep in $(seq 1 "$REPEATS"); do
+# cg_campaign TSV DIR BUSY REPS FN: callgrind runs of each of CG_SERVERS,
+# REPS times: an idle run and a BUSY run, each a fresh server under
+# callgrind in DIR/<server>/r<rep>/<run>.  "FN server run rundir rep" makes
+# the run's traffic (and waits for the server to settle) and sets CG_N
+# (messages handled), CG_NOISE (its noise columns, tab-separated) and
+# CG_CLEAN (1: no retransmission, no failure).  A run that is not clean is
+# redone, CG_TRIES times at most.  One line per run in TSV:
+# server rep run msgs procs Ir noise...
+CG_N=0 CG_NOISE= CG_CLEAN=1
+cg_campaign() {
+	local tsv=$1 dir=$2 busy=$3 reps=$4 fn=$5 rep s run rd try ir procs
+	for rep in $(seq 1 "$reps"); do
 		for s in $CG_SERVERS; do
-			for run in idle relay; do
-			local try
-			for try in $(seq 1 "$CG_TRIES"); do
-				rd=$OUT/callgrind/$s/r$rep/$run
-				rm -rf "$rd"; mkdir -p "$rd"
-				start_server "$s" "$rd"
-				uas_start "$s"
-				register "$s" "$CG_REG_RATE" "cg.$s.r$rep.$run" || log "callgrind: registration incomplete"
-				local regre=$REG_RETRANS msgfail=0
-				msgre=0; n=0
-				sleep 2
-				if [ $run = idle ]; then
-					sleep "$sendtime"
-				else
-					timeout $(( sendtime * 3 + 60 )) sipp "127.0.0.1:$(port_of "$s")" -sf "$SCEN/uac_msg.xml" \
-						-inf "$OUT/users.csv" -t u1 -i 127.0.0.1 -p "$UAC_PORT" -r "$CG_RATE" \
-						-m "$CG_MSGS" -l "$SIPP_LIMIT" -nostdin -default_behaviors all,-bye \
-						-trace_stat -stf "$rd/uac_stat.csv" > "$rd/uac.out" 2>&1
-					local elapsed sent success failed timeouts unexpected retrans rtt_ms rtt_p50_ms rtt_p99_ms
-					eval "$(sipp_stat "$rd/uac_stat.csv")"
-					n=$success; msgre=$retrans; msgfail=$failed
-				fi
-				sleep "$CG_SETTLE"
-				uas_stop "$s"
-				stop_server "$s"
-				sleep 1
-				local ir procs
-				ir=$(cg_ir "$rd"); procs=$(ls "$rd"/callgrind.out.* 2>/dev/null | wc -l)
-				echo -e "$s\t$rep\t$run\t$n\t$procs\t$ir\t$regre\t$msgre\t$msgfail" >> "$tsv"
-				log "callgrind $s rep $rep $run: msgs=$n procs=$procs Ir=$ir (retransmissions: REGISTER $regre, MESSAGE $msgre; failed $msgfail)"
-				if [ "$regre" -eq 0 ] && [ "$msgre" -eq 0 ] && [ "$msgfail" -eq 0 ]; then break; fi
-				log "callgrind $s rep $rep $run: WARNING: retransmissions or failures add noise (try $try of $CG_TRIES)"
-				[ "$try" -lt "$CG_TRIES" ] && sed -i '$d' "$tsv"   # redo: drop the noisy line
-			done
+			for run in idle "$busy"; do
+				for try in $(seq 1 "$CG_TRIES"); do
+					rd=$dir/$s/r$rep/$run
+					rm -rf "$rd"; mkdir -p "$rd"
+					start_server "$s" "$rd"
+					CG_N=0 CG_NOISE= CG_CLEAN=1
+					"$fn" "$s" "$run" "$rd" "$rep"
+					stop_server "$s"
+					sleep 1
+					ir=$(cg_ir "$rd"); procs=$(ls "$rd"/callgrind.out.* 2>/dev/null | wc -l)
+					echo -e "$s\t$rep\t$run\t$CG_N\t$procs\t$ir\t$CG_NOISE" >> "$tsv"
+					log "callgrind $s rep $rep $run: msgs=$CG_N procs=$procs Ir=$ir (noise: $(echo -e "$CG_NOISE" | tr '\t' ' '))"
+					[ "$CG_CLEAN" = 1 ] && break
+					log "callgrind $s rep $rep $run: WARNING: retransmissions or failures add noise (try $try of $CG_TRIES)"
+					[ "$try" -lt "$CG_TRIES" ] && sed -i '$d' "$tsv"   # redo: drop the noisy line
+				done
 			done
 		done
 	done
+}
+
+# cg_per_msg TSV server BUSY -> per rep: (Ir of the BUSY run - Ir of the
+# idle run) / messages of the BUSY run
+cg_per_msg() {
+	awk -F'\t' -v s="$2" -v b="$3" 'NR>1 && $1==s {ir[$2" "$3]=$6; n[$2" "$3]=$4; if($2>m)m=$2} END{
+		for(k=1;k<=m;k++) if(n[k" "b]>0 && (k" idle") in ir) printf "%.0f ", (ir[k" "b]-ir[k" idle"])/n[k" "b]}' "$1"
+}
+
+# the traffic of one relay callgrind run (see cg_campaign)
+cg_relay_run() {
+	local s=$1 run=$2 rd=$3 rep=$4 sendtime=$(( (CG_MSGS + CG_RATE - 1) / CG_RATE ))
+	uas_start "$s"
+	register "$s" "$CG_REG_RATE" "cg.$s.r$rep.$run" || log "callgrind: registration incomplete"
+	local regre=$REG_RETRANS msgre=0 msgfail=0
+	sleep 2
+	if [ "$run" = idle ]; then
+		sleep "$sendtime"
+	else
+		timeout $(( sendtime * 3 + 60 )) sipp "127.0.0.1:$(port_of "$s")" -sf "$SCEN/uac_msg.xml" \
+			-inf "$OUT/users.csv" -t u1 -i 127.0.0.1 -p "$UAC_PORT" -r "$CG_RATE" \
+			-m "$CG_MSGS" -l "$SIPP_LIMIT" -nostdin -default_behaviors all,-bye \
+			-trace_stat -stf "$rd/uac_stat.csv" > "$rd/uac.out" 2>&1
+		local elapsed sent success failed timeouts unexpected retrans rtt_ms rtt_p50_ms rtt_p99_ms
+		eval "$(sipp_stat "$rd/uac_stat.csv")"
+		CG_N=$success; msgre=$retrans; msgfail=$failed
+	fi
+	sleep "$CG_SETTLE"
+	uas_stop "$s"
+	CG_NOISE="$regre\t$msgre\t$msgfail"
+	[ "$regre" -eq 0 ] && [ "$msgre" -eq 0 ] && [ "$msgfail" -eq 0 ] || CG_CLEAN=0
+}
+
+test_callgrind() {
+	ports_free "$KAM_PORT" "$CPMD_PORT" "$KAM_UAS_PORT" "$CPMD_UAS_PORT" "$REG_PORT" "$UAC_PORT"
+	local tsv=$OUT/callgrind.tsv s
+	echo -e "server\trep\trun\tmsgs\tprocs\tIr_total\treg_retrans\tmsg_retrans\tmsg_failed" > "$tsv"
+	cg_campaign "$tsv" "$OUT/callgrind" relay "$REPEATS" cg_relay_run
 	for s in $CG_SERVERS; do
-		local vals
-		vals=$(awk -F'\t' -v s="$s" 'NR>1 && $1==s {ir[$2" "$3]=$6; n[$2" "$3]=$4; if($2>m)m=$2} END{
-			for(k=1;k<=m;k++) if(n[k" relay"]>0 && (k" idle") in ir) printf "%.0f ", (ir[k" relay"]-ir[k" idle"])/n[k" relay"]}' "$tsv")
+		local vals; vals=$(cg_per_msg "$tsv" "$s" relay)
 		echo "callgrind $s: instructions per relayed MESSAGE (relay run - idle run, all processes) per rep: $vals-> median $(echo "$vals" | median)" | tee -a "$OUT/summary.txt"
 	done
 	# where the instructions go: per-function (relay - idle) / MESSAGEs, rep 1
 	for s in $CG_SERVERS; do cg_top "$s" 1; done
 }
 
-# cg_top server rep: top functions by instructions per relayed MESSAGE
+# cg_top server rep [tsv dir busy prefix]: top functions by instructions
+# per MESSAGE of the busy run (default: the relay test's)
 cg_top() {
-	local s=$1 rep=$2 d=$OUT/callgrind/$1/r$2 run f incl n
-	n=$(awk -F'\t' -v s="$s" -v r="$rep" '$1==s && $2==r && $3=="relay"{print $4}' "$OUT/callgrind.tsv")
+	local s=$1 rep=$2 tsv=${3:-$OUT/callgrind.tsv} busy=${5:-relay} prefix=${6:-callgrind_top}
+	local d=${4:-$OUT/callgrind}/$1/r$2 run f incl n
+	n=$(awk -F'\t' -v s="$s" -v r="$rep" -v b="$busy" '$1==s && $2==r && $3==b {print $4}' "$tsv")
 	[ -n "$n" ] && [ "$n" -gt 0 ] || return 0
 	for incl in no yes; do
-		for run in idle relay; do
+		for run in idle "$busy"; do
 			: > "$d/$run.functions.$incl"
 			for f in "$d/$run"/callgrind.out.*; do
 				[ -f "$f" ] || continue
@@ -546,14 +610,14 @@ cg_top() {
 						print ir "\t" fn }' >> "$d/$run.functions.$incl"
 			done
 		done
-		local name=callgrind_top_$s.tsv; [ $incl = yes ] && name=callgrind_top_inclusive_$s.tsv
-		# per relayed MESSAGE: (relay - idle) / n; shares of the per-MESSAGE total
-		awk -F'\t' -v n="$n" -v tot="$(awk -F'\t' -v s="$s" -v r="$rep" '$1==s && $2==r {ir[$3]=$6} END{print ir["relay"]-ir["idle"]}' "$OUT/callgrind.tsv")" \
+		local name=${prefix}_$s.tsv; [ $incl = yes ] && name=${prefix}_inclusive_$s.tsv
+		# per MESSAGE: (busy - idle) / n; shares of the per-MESSAGE total
+		awk -F'\t' -v n="$n" -v tot="$(awk -F'\t' -v s="$s" -v r="$rep" -v b="$busy" '$1==s && $2==r {ir[$3]=$6} END{print ir[b]-ir["idle"]}' "$tsv")" \
 			'FNR==NR{idle[$2]+=$1; next} {relay[$2]+=$1} END{
 			for (k in relay) { d=(relay[k]-idle[k])/n; if (d >= 50) printf "%.0f\t%.1f%%\t%s\n", d, 100*d*n/tot, k } }' \
-			"$d/idle.functions.$incl" "$d/relay.functions.$incl" | sort -t$'\t' -k1,1nr > "$OUT/$name"
+			"$d/idle.functions.$incl" "$d/$busy.functions.$incl" | sort -t$'\t' -k1,1nr > "$OUT/$name"
 	done
-	{ echo "top functions of $s by self cost per relayed MESSAGE (rep $rep, relay run - idle run):"; head -25 "$OUT/callgrind_top_$s.tsv"; } >> "$OUT/summary.txt"
+	{ echo "top functions of $s by self cost per MESSAGE (rep $rep, $busy run - idle run):"; head -25 "$OUT/${prefix}_$s.tsv"; } >> "$OUT/summary.txt"
 }
 
 test_profile() {
@@ -625,14 +689,19 @@ summary_md() {
 			echo '```'; grep '^callgrind' "$OUT/summary.txt"; echo '```'; echo
 			echo '```'; cat "$OUT/callgrind.tsv"; echo '```'
 		fi
+		store_summary_md
 		echo; echo '```'; cat "$OUT/summary.txt"; echo '```'
 	} > "$f"
 }
+
+# the store-and-forward tests (issue 3)
+. "$HERE/store.sh"
 
 # ------------------------------------------------------------ main
 [ $# -gt 0 ] || set -- all
 build
 make_users
+case " $* " in *" store"*|*" drain "*|*" durability "*) store_build ;; esac
 {
 	echo "date: $(date -u +%FT%TZ)"
 	echo "host: $(uname -sr), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
@@ -642,6 +711,7 @@ make_users
 	echo "valgrind: $(valgrind --version 2>/dev/null)"
 	echo "cpmd: $("$CPMD" --version 2>&1 | head -1), binary $CPMD_SRC built $(date -u -r "$CPMD_SRC" +%FT%TZ), ${CPMD_REV:-repo HEAD $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null), uncommitted files under src/: $(git -C "$REPO" status --short -- src 2>/dev/null | wc -l)}"
 	echo "cpmd options: -o auth.trusted=127.0.0.0/8 -o server.log_level=warn $CPMD_OPTS (+ data dir, listen, http.listen=)"
+	echo "store params: STORE_GENS='$STORE_GENS' STORE=$STORE_START/+$STORE_STEP/+$STORE_FINE fail<=$STORE_FAIL_MAX_PCT% CPMD_STORE_OPTS='$CPMD_STORE_OPTS' DRAIN_M=$DRAIN_M DRAIN_FILL_RATE=$DRAIN_FILL_RATE MSILO_CHECK_TIME=$MSILO_CHECK_TIME PROBE=$PROBE_ORDER_N@$PROBE_ORDER_RATE,$PROBE_RATE*${PROBE_S}s CG_STORE=$CG_STORE_MSGS@$CG_STORE_RATE+warm$CG_STORE_WARM CG_STORE_REPEATS=$CG_STORE_REPEATS"
 	echo "params: REPEATS=$REPEATS DURATION=$DURATION N_USERS=$N_USERS GENS='$GENS' SIPP=$SIPP_START/+$SIPP_STEP/+$SIPP_FINE LG=$LG_START/+$LG_STEP/+$LG_FINE LG_BATCH=$LG_BATCH KAM_CHILDREN=$KAM_CHILDREN KAM_MEM=$KAM_MEM CG_MSGS=$CG_MSGS CG_RATE=$CG_RATE CG_REG_RATE=$CG_REG_RATE"
 } > "$OUT/env.txt"
 touch "$OUT/summary.txt" "$OUT/relay_best.tsv"
@@ -653,7 +723,13 @@ for cmd in "$@"; do
 	check) test_check ;;
 	profile) test_profile ;;
 	all) test_relay; test_callgrind ;;
-	*) die "unknown command: $cmd (relay|callgrind|all|check|profile)" ;;
+	store) test_store_rate; test_drain; test_durability; test_store_callgrind ;;
+	store-rate) test_store_rate ;;
+	drain) test_drain ;;
+	durability) test_durability ;;
+	store-callgrind) test_store_callgrind ;;
+	store-check) test_store_check ;;
+	*) die "unknown command: $cmd (relay|callgrind|all|check|profile|store|store-rate|drain|durability|store-callgrind|store-check)" ;;
 	esac
 done
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg) ($(date -u +%FT%TZ))" >> "$OUT/env.txt"

@@ -378,6 +378,16 @@ int cpm_store_worker_submit(struct cpm_store_worker *w,
 int cpm_store_worker_submit_batchable(struct cpm_store_worker *w,
 				      int (*work)(struct cpm_store *s, void *arg),
 				      void (*done)(void *arg, int rc), void *arg);
+/* A plain job whose work only reads (no write, no BEGIN/COMMIT): unlike
+ * cpm_store_worker_submit's jobs it is no barrier between batches.  Read
+ * jobs queued between batchable ones run inside the batch's transaction
+ * (seeing the writes of the jobs submitted before them, as outside), so
+ * interleaved "check, then store" flows still commit in groups; their
+ * done runs after the COMMIT, in submit order.  A run of read jobs alone
+ * runs without a transaction. */
+int cpm_store_worker_submit_read(struct cpm_store_worker *w,
+				 void (*work)(struct cpm_store *s, void *arg),
+				 void (*done)(void *arg), void *arg);
 /* Batches run (committed or not) and the batchable jobs they held, since
  * creation. */
 void cpm_store_worker_batch_stats(struct cpm_store_worker *w, uint64_t *batches,

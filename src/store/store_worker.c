@@ -7,6 +7,7 @@
 struct job {
 	void (*work)(struct cpm_store *s, void *arg);
 	void (*done)(void *arg);
+	bool read; /* work only reads: it may run inside a batch */
 	/* batchable jobs (group commit) */
 	int (*bwork)(struct cpm_store *s, void *arg);
 	void (*bdone)(void *arg, int rc);
@@ -32,25 +33,44 @@ struct cpm_store_worker {
 	struct cpm_store *store; /* the worker thread's once started */
 };
 
-/* Run the n batchable jobs from first on in one transaction, each in its
- * own savepoint (worker thread). */
+/* Run the n batchable and read jobs from first on in one transaction,
+ * each batchable one in its own savepoint (worker thread).  The read jobs
+ * see the writes of the jobs before them, as they would outside. */
 static void run_batch(struct cpm_store *s, struct job *first, size_t n)
 {
 	if (n == 0)
 		return;
-	int rc = cpm_store_txn(s, CPM_STORE_TXN_BEGIN);
 	struct job *j = first;
+	bool writes = false;
+	for (size_t i = 0; i < n && !writes; i++, j = j->next)
+		writes = j->bwork != NULL;
+	if (!writes) { /* reads only: nothing to commit */
+		for (j = first; n--; j = j->next)
+			j->work(s, j->arg);
+		return;
+	}
+	int rc = cpm_store_txn(s, CPM_STORE_TXN_BEGIN);
+	j = first;
 	for (size_t i = 0; i < n; i++, j = j->next) {
 		if (rc) {
 			j->rc = rc;
+			if (!j->bwork) /* a read job still runs: outside */
+				j->work(s, j->arg);
 			continue;
 		}
-		int r = cpm_store_txn(s, CPM_STORE_TXN_SAVEPOINT);
-		if (!r) {
-			r = j->bwork(s, j->arg);
-			if (r < 0)
-				cpm_store_txn(s, CPM_STORE_TXN_ROLLBACK_TO);
-			cpm_store_txn(s, CPM_STORE_TXN_RELEASE);
+		int r;
+		if (!j->bwork) {
+			j->work(s, j->arg);
+			/* I/O errors end the transaction even on a read */
+			r = cpm_store_txn(s, CPM_STORE_TXN_ACTIVE) == 1 ? 0 : CPM_EIO;
+		} else {
+			r = cpm_store_txn(s, CPM_STORE_TXN_SAVEPOINT);
+			if (!r) {
+				r = j->bwork(s, j->arg);
+				if (r < 0)
+					cpm_store_txn(s, CPM_STORE_TXN_ROLLBACK_TO);
+				cpm_store_txn(s, CPM_STORE_TXN_RELEASE);
+			}
 		}
 		j->rc = r;
 		if (r < 0 && cpm_store_txn(s, CPM_STORE_TXN_ACTIVE) != 1) {
@@ -88,9 +108,11 @@ static void worker_thread(void *arg)
 		struct job *j = w->todo, *last = j;
 		if (!j)
 			break; /* stop, and nothing left */
-		/* a batch: the batchable jobs queued back to back from here */
+		/* a batch: the batchable and read jobs queued back to back
+		 * from here */
 		size_t n = 1;
-		while (j->bwork && last->next && last->next->bwork &&
+		bool batch = j->bwork || j->read;
+		while (batch && last->next && (last->next->bwork || last->next->read) &&
 		       n < CPM_STORE_WORKER_BATCH_MAX) {
 			last = last->next;
 			n++;
@@ -101,15 +123,18 @@ static void worker_thread(void *arg)
 		last->next = NULL;
 		uv_mutex_unlock(&w->mu);
 
-		if (j->bwork)
+		if (batch)
 			run_batch(w->store, j, n);
 		else if (j->work)
 			j->work(w->store, j->arg);
 
+		size_t nb = 0;
+		for (struct job *k = j; batch && k; k = k->next)
+			nb += k->bwork != NULL;
 		uv_mutex_lock(&w->mu);
-		if (j->bwork) {
+		if (nb) {
 			w->batches++;
-			w->batched_jobs += n;
+			w->batched_jobs += nb;
 		}
 		*w->finished_tail = j;
 		w->finished_tail = &last->next;
@@ -235,6 +260,15 @@ int cpm_store_worker_submit(struct cpm_store_worker *w,
 			    void (*done)(void *arg), void *arg)
 {
 	return submit(w, &(struct job){ .work = work, .done = done, .arg = arg });
+}
+
+int cpm_store_worker_submit_read(struct cpm_store_worker *w,
+				 void (*work)(struct cpm_store *s, void *arg),
+				 void (*done)(void *arg), void *arg)
+{
+	if (!work)
+		return CPM_EINVAL;
+	return submit(w, &(struct job){ .work = work, .done = done, .read = true, .arg = arg });
 }
 
 int cpm_store_worker_submit_batchable(struct cpm_store_worker *w,

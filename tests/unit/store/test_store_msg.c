@@ -784,17 +784,36 @@ static void barrier_done(void *arg)
 	(*(int *)arg)++;
 }
 
+/* The worker tests' frame: a worker on its own loop, a second connection
+ * that sees only what is committed, a gate that holds the worker while a
+ * test queues its jobs; at the end, the usage counters must match. */
+static void frame_begin(uv_loop_t *loop, struct cpm_store_worker **w,
+			struct cpm_store **check, uv_sem_t *gate)
+{
+	assert_int_equal(uv_loop_init(loop), 0);
+	assert_int_equal(cpm_store_worker_new(loop, url, w), 0);
+	*check = open_store();
+	uv_sem_init(gate, 0);
+}
+
+static void frame_end(uv_loop_t *loop, uv_sem_t *gate, struct cpm_store *check)
+{
+	uv_run(loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(loop), 0);
+	uv_sem_destroy(gate);
+	assert_usage_consistent(check);
+	cpm_store_close(check);
+}
+
 #define NB 40
 
 static void test_worker_batching(void **state)
 {
 	uv_loop_t loop;
-	assert_int_equal(uv_loop_init(&loop), 0);
 	struct cpm_store_worker *w;
-	assert_int_equal(cpm_store_worker_new(&loop, url, &w), 0);
-	struct cpm_store *check = open_store();
+	struct cpm_store *check;
 	uv_sem_t gate;
-	uv_sem_init(&gate, 0);
+	frame_begin(&loop, &w, &check, &gate);
 
 	static struct bjob jobs[NB];
 	int order[NB], ndone = 0, barriers = 0;
@@ -941,11 +960,160 @@ static void test_worker_batching(void **state)
 		assert_int_equal(jobs[i].rc, 0);
 		assert_true(jobs[i].visible_in_done);
 	}
+	frame_end(&loop, &gate, check);
+}
+
+/* Read jobs (cpm_store_worker_submit_read) are no barrier: between
+ * batchable jobs they run inside the batch's transaction, see the writes
+ * queued before them, and their done runs after the COMMIT, in order. */
+struct readjob {
+	const char *aor;
+	int idx;
+	int64_t count; /* what the read saw */
+	int *order, *ndone;
+	struct cpm_store *check;
+	int64_t committed; /* what another connection sees in done */
+	bool lose_txn;	   /* the read fails like an I/O error */
+};
+
+static void readjob_work(struct cpm_store *s, void *arg)
+{
+	struct readjob *r = arg;
+	int64_t bytes;
+	if (cpm_store_msg_usage(s, r->aor, &r->count, &bytes))
+		r->count = -1;
+	if (r->lose_txn)
+		cpm_store_txn(s, CPM_STORE_TXN_ROLLBACK);
+}
+
+static void readjob_done(void *arg)
+{
+	struct readjob *r = arg;
+	int64_t bytes;
+	r->order[(*r->ndone)++] = r->idx;
+	if (r->check && cpm_store_msg_usage(r->check, r->aor, &r->committed, &bytes))
+		r->committed = -1;
+}
+
+static void test_worker_read_jobs(void **state)
+{
+	uv_loop_t loop;
+	struct cpm_store_worker *w;
+	struct cpm_store *check;
+	uv_sem_t gate;
+	frame_begin(&loop, &w, &check, &gate);
+	static struct bjob jobs[8];
+	static struct readjob reads[8];
+	int order[16], border[8], ndone = 0, bdone = 0, barriers = 0;
+
+	/* put, read, put, read, barrier, put, read */
+	assert_int_equal(cpm_store_worker_submit(w, gate_work, NULL, &gate), 0);
+	int k = 0, b = 0;
+	for (int i = 0; i < 7; i++) {
+		if (i == 4) {
+			assert_int_equal(cpm_store_worker_submit(w, NULL, barrier_done,
+								 &barriers),
+					 0);
+			continue;
+		}
+		if (i == 0 || i == 2 || i == 5) {
+			char cid[32];
+			snprintf(cid, sizeof cid, "rd%d", i);
+			jobs[b] = (struct bjob){ mkmsg("carol@example.test", cid, 0), b, -99,
+						 border, &bdone, NULL, false, false, false };
+			assert_int_equal(cpm_store_worker_submit_batchable(w, bjob_work,
+									   bjob_done,
+									   &jobs[b]),
+					 0);
+			b++;
+		} else {
+			reads[k] = (struct readjob){ "carol@example.test", i, -99, order,
+						     &ndone, check, -99, false };
+			assert_int_equal(cpm_store_worker_submit_read(w, readjob_work,
+								      readjob_done,
+								      &reads[k]),
+					 0);
+			k++;
+		}
+	}
+	assert_int_equal(cpm_store_worker_submit_read(w, NULL, readjob_done, NULL),
+			 CPM_EINVAL);
+	uv_sem_post(&gate);
 	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&loop), 0);
-	uv_sem_destroy(&gate);
-	assert_usage_consistent(check);
-	cpm_store_close(check);
+	assert_int_equal(bdone, 3);
+	assert_int_equal(ndone, 3);
+	assert_int_equal(barriers, 1);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(jobs[i].rc, 0);
+	/* each read saw the puts before it, and ran before the puts after */
+	assert_int_equal(reads[0].count, 1);
+	assert_int_equal(reads[1].count, 2);
+	assert_int_equal(reads[2].count, 3);
+	/* done after the COMMIT of its batch (the worker may have committed
+	 * the next one too by then), in submit order */
+	assert_true(reads[0].committed >= 2);
+	assert_true(reads[1].committed >= 2);
+	assert_int_equal(reads[2].committed, 3);
+	assert_int_equal(order[0], 1);
+	assert_int_equal(order[1], 3);
+	assert_int_equal(order[2], 6);
+	uint64_t batches, bjobs;
+	cpm_store_worker_batch_stats(w, &batches, &bjobs);
+	assert_int_equal(batches, 2); /* put read put read | put read */
+	assert_int_equal(bjobs, 3);
+
+	/* reads alone: no transaction, no batch */
+	ndone = 0;
+	assert_int_equal(cpm_store_worker_submit(w, gate_work, NULL, &gate), 0);
+	for (int i = 0; i < 3; i++) {
+		reads[i] = (struct readjob){ "carol@example.test", i, -99, order, &ndone,
+					     NULL, -99, false };
+		assert_int_equal(cpm_store_worker_submit_read(w, readjob_work, readjob_done,
+							      &reads[i]),
+				 0);
+	}
+	uv_sem_post(&gate);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(ndone, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(order[i], i);
+		assert_int_equal(reads[i].count, 3);
+	}
+	cpm_store_worker_batch_stats(w, &batches, &bjobs);
+	assert_int_equal(batches, 2);
+
+	/* a read that ends the transaction (as an I/O error would): the
+	 * puts before it report the error, the rest run in a new one */
+	ndone = 0;
+	bdone = 0;
+	assert_int_equal(cpm_store_worker_submit(w, gate_work, NULL, &gate), 0);
+	for (int i = 0; i < 2; i++) {
+		char cid[32];
+		snprintf(cid, sizeof cid, "rdlost%d", i);
+		jobs[i] = (struct bjob){ mkmsg("carol@example.test", cid, 0), i, -99,
+					 border, &bdone, NULL, false, false, false };
+		assert_int_equal(cpm_store_worker_submit_batchable(w, bjob_work, bjob_done,
+								   &jobs[i]),
+				 0);
+		reads[i] = (struct readjob){ "carol@example.test", i, -99, order, &ndone,
+					     check, -99, i == 0 };
+		assert_int_equal(cpm_store_worker_submit_read(w, readjob_work, readjob_done,
+							      &reads[i]),
+				 0);
+	}
+	uv_sem_post(&gate);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(bdone, 2);
+	assert_int_equal(ndone, 2);
+	assert_int_equal(jobs[0].rc, CPM_EIO);
+	assert_int_equal(jobs[1].rc, 0);
+	assert_int_equal(reads[0].count, 4); /* its own view, before the loss */
+	assert_int_equal(reads[1].count, 4); /* rdlost0 is gone, rdlost1 in */
+	assert_int_equal(reads[1].committed, 4);
+
+	cpm_store_worker_flush_and_free(w);
+	frame_end(&loop, &gate, check);
+	(void)state;
 }
 
 /* ------------------------------------------------------ rate (printed) */
@@ -1095,6 +1263,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batch_atomic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_persists, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_worker_read_jobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_batching, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_put_rate, setup, teardown),
