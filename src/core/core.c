@@ -253,6 +253,13 @@ int cpm_core__store_submit(struct cpm_core *c,
 	return cpm_store_worker_submit(c->store, work, done, arg);
 }
 
+int cpm_core__store_read(struct cpm_core *c, void (*work)(struct cpm_store *s, void *arg),
+			 void (*done)(void *arg), void *arg)
+{
+	/* no barrier between group commits (cpm_store_worker_submit_read) */
+	return cpm_store_worker_submit_read(c->store, work, done, arg);
+}
+
 /* --------------------------------------------------------------- dispatch */
 
 static void answer_self(struct cpm_core *c, struct cpm_txn *st,

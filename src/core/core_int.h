@@ -146,6 +146,9 @@ struct cpm_core {
 int cpm_core__store_submit(struct cpm_core *c,
 			   void (*work)(struct cpm_store *s, void *arg),
 			   void (*done)(void *arg), void *arg);
+/* The same for a job that only reads. */
+int cpm_core__store_read(struct cpm_core *c, void (*work)(struct cpm_store *s, void *arg),
+			 void (*done)(void *arg), void *arg);
 
 /* A request waiting for an asynchronous step (store lookup).  The server
  * transaction may vanish meanwhile (layer shutdown): st becomes NULL. */

@@ -787,7 +787,7 @@ local_user:;
 		}
 		if (nt == 0) {
 			j->stage = 1;
-			if (cpm_core__store_submit(c, user_work, user_done, j) == 0)
+			if (cpm_core__store_read(c, user_work, user_done, j) == 0)
 				return;
 			cpm_core__reply(c, st, 480, NULL, NULL);
 			job_free(j);
@@ -879,7 +879,7 @@ void cpm_core__proxy_request(struct cpm_core *c, struct cpm_txn *st,
 			return;
 		}
 		j->stage = 0;
-		if (cpm_core__store_submit(c, user_work, user_done, j) == 0)
+		if (cpm_core__store_read(c, user_work, user_done, j) == 0)
 			return;
 		cpm_core__reply(c, st, 500, "Storage Unavailable", NULL);
 		job_free(j);

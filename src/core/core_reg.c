@@ -660,7 +660,7 @@ void cpm_core__reg_request(struct cpm_core *c, struct cpm_txn *st,
 		reg_process(c, j);
 		return;
 	}
-	if (cpm_core__store_submit(c, user_work, user_done, j) == 0)
+	if (cpm_core__store_read(c, user_work, user_done, j) == 0)
 		return;
 	cpm_core__reply(c, st, 500, "Storage Unavailable", NULL);
 fail:

@@ -598,7 +598,7 @@ struct cpm_im__job *cpm_im__job_new(struct cpm_im_ctl *ctl, const struct cpm_sip
 
 int cpm_im__job_decide(struct cpm_im__job *j)
 {
-	int rc = cpm_store_worker_submit(j->ctl->store, usage_work, usage_done, j);
+	int rc = cpm_store_worker_submit_read(j->ctl->store, usage_work, usage_done, j);
 	if (rc) {
 		cpm_im__reply(j, 500, "Storage Unavailable", NULL);
 		cpm_im__job_free(j);
@@ -677,7 +677,7 @@ static bool on_undelivered(void *arg, struct cpm_txn *st, const struct cpm_sip_m
 	}
 	j->st = st;
 	cpm_txn_set_owner(st, j, job_gone);
-	if (cpm_store_worker_submit(ctl->store, usage_work, usage_done, j)) {
+	if (cpm_store_worker_submit_read(ctl->store, usage_work, usage_done, j)) {
 		j->st = NULL;
 		cpm_txn_set_owner(st, NULL, NULL);
 		cpm_im__job_free(j);
@@ -848,7 +848,7 @@ static void run_fetch(struct run *r)
 {
 	items_clear(r);
 	r->fetching = true;
-	if (cpm_store_worker_submit(r->ctl->store, fetch_work, fetch_done, r)) {
+	if (cpm_store_worker_submit_read(r->ctl->store, fetch_work, fetch_done, r)) {
 		r->fetching = false;
 		r->gone = true;
 		run_pump(r);
