@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <uv.h>
 
 #define CPMD_VERSION "0.1.0"
@@ -218,6 +219,19 @@ static void binding_changed(void *arg, const char *aor, const char *contact, con
 		cpm_pres_changed(arg, "presence", aor);
 }
 
+/* presence refused an INVITE for a busy user: a notice for later */
+static void missed_session(void *arg, const char *aor, const char *caller, const char *display)
+{
+	char text[900], when[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%SZ", &tm);
+	snprintf(text, sizeof text, "missed session from %s%s%s%s at %s (you were busy)", display,
+		 display[0] ? " <" : "", caller, display[0] ? ">" : "", when);
+	cpm_im_ctl_notice(arg, aor, caller, display, text);
+}
+
 static int run_server(const struct cpm_conf *conf)
 {
 	if (mkdir_p(conf->server.data_dir)) {
@@ -251,6 +265,7 @@ static int run_server(const struct cpm_conf *conf)
 	cpm_im_ctl_on_change(a.im, mwi_changed, a.pres);
 	cpm_pres_on_open(a.pres, presence_open, a.im);
 	cpm_core_on_binding(a.core, binding_changed, a.pres);
+	cpm_pres_on_missed(a.pres, missed_session, a.im);
 	if (conf->http.listen.port != 0 && http_start(&a, err, sizeof err)) {
 		fprintf(stderr, "cpmd: %s\n", err);
 		cpm_http_free(a.http);

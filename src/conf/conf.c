@@ -212,6 +212,10 @@ const struct cpm_conf_directive cpm_conf_directives[] = {
 	  "least time between two NOTIFYs of one presence or watcher-info subscription; "
 	  "changes meanwhile are merged into one later NOTIFY",
 	  FIELD(presence.min_notify_interval), 0, 3600000 },
+	{ "presence", "busy_status", CPM_CONF_T_INT, "486", "",
+	  "answer to an INVITE for a user whose presence says busy or do-not-disturb "
+	  "(486 or 480; 0 = fork it as usual)",
+	  FIELD(presence.busy_status), 0, 699 },
 	{ "presence", "default_policy", CPM_CONF_T_STR, "confirm", "",
 	  "a watcher in neither the allow nor the block list of a user: allow, confirm "
 	  "(pending until the user decides) or block",

@@ -174,6 +174,7 @@ struct cpm_conf {
 		int max_watchers;              /* of one presentity; beyond: 503 */
 		int min_notify_interval;       /* ms between two NOTIFYs of one
 						* presence subscription */
+		int busy_status;               /* INVITE to a busy user: 486/480, 0 = off */
 		char default_policy[16];       /* "allow", "confirm", "block" */
 		int max_rules;                 /* allow+block+pending per user */
 		bool from_registration;        /* no publication: a binding = open */

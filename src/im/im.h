@@ -321,6 +321,12 @@ typedef void cpm_im_mail_done(void *cbarg, int rc, const char *reply);
 typedef int cpm_im_mail_fn(void *arg, const struct cpm_store_msg *m, const char *rcpt,
 			   cpm_im_mail_done *done, void *cbarg);
 void cpm_im_ctl_set_mailer(struct cpm_im_ctl *ctl, cpm_im_mail_fn *fn, void *arg);
+/* A notice for aor from the server on behalf of sender (seed 000 Example 1:
+ * "missed session from X" when presence refused an INVITE): a text/plain
+ * message through the usual rules (stored when aor's profile lets the
+ * server keep messages, pushed when a device comes). */
+int cpm_im_ctl_notice(struct cpm_im_ctl *ctl, const char *aor, const char *sender,
+		      const char *display, const char *text);
 /* At shutdown start: no new deliveries, timers stopped. */
 void cpm_im_ctl_stop(struct cpm_im_ctl *ctl);
 /* Once core has stopped (its transactions and store jobs are done). */

@@ -447,8 +447,8 @@ static void usage_done(void *arg)
 {
 	struct cpm_im__job *j = arg;
 	struct cpm_im_ctl *ctl = j->ctl;
-	if (!j->st && !j->fin) {
-		cpm_im__job_free(j);
+	if (!j->st && !j->fin && !j->own) {
+		cpm_im__job_free(j); /* whoever sent it is gone */
 		return;
 	}
 	if (j->no_user) {
@@ -1147,6 +1147,50 @@ static void on_registered(void *arg, const char *aor, const char *contact, const
 		r->next->prev = r;
 	ctl->runs = r;
 	run_fetch(r);
+}
+
+int cpm_im_ctl_notice(struct cpm_im_ctl *ctl, const char *aor, const char *sender,
+		      const char *display, const char *text)
+{
+	if (ctl->stopping || !ctl->conf->im.store_and_forward)
+		return CPM_ESTATE;
+	struct cpm_im__job *j = calloc(1, sizeof *j);
+	if (!j)
+		return CPM_ENOMEM;
+	j->ctl = ctl;
+	j->own = true;
+	struct cpm_store_msg *m = &j->m;
+	snprintf(m->recipient, sizeof m->recipient, "%s", aor);
+	snprintf(m->sender, sizeof m->sender, "%s", sender);
+	snprintf(m->sender_display, sizeof m->sender_display, "%s", display ? display : "");
+	snprintf(m->content_type, sizeof m->content_type, "text/plain;charset=UTF-8");
+	snprintf(j->payload_type, sizeof j->payload_type, "text/plain");
+	m->date = cpm_wall_s();
+	char rnd[33];
+	cpm_rand_hex(rnd, 16);
+	snprintf(m->call_id, sizeof m->call_id, "%s@sf.cpmd", rnd);
+	snprintf(m->message_id, sizeof m->message_id, "%.24s", rnd);
+	m->kind = CPM_STORE_MSG_MESSAGE;
+	size_t n = strlen(text);
+	j->body = malloc(n ? n : 1);
+	if (!j->body) {
+		free(j);
+		return CPM_ENOMEM;
+	}
+	memcpy(j->body, text, n);
+	m->body = j->body;
+	m->body_len = n;
+	/* a plain message with no indicator: the recipient's profile decides */
+	j->ind.method = CPM_SIP_MESSAGE;
+	j->ind.kind = CPM_IM_KIND_MESSAGE;
+	j->ind.req = CPM_IM_REQ_NONE;
+	j->ind.expires = -1;
+	j->ind.content_type = CPM_STR("text/plain");
+	j->ind.payload_type = cpm_str_from_cstr(j->payload_type);
+	j->ind.message_id = cpm_str_from_cstr(m->message_id);
+	cpm_logi(m->call_id, "notice for %s: %s", aor, text);
+	cpm_im__submit(j); /* live if a device is there, else the rules */
+	return 0;
 }
 
 void cpm_im_ctl_user_back(struct cpm_im_ctl *ctl, const char *aor)

@@ -66,6 +66,7 @@ struct cpm_im__job {
 	unsigned hops;      /* profile forwards already followed */
 	bool invite;        /* an INVITE carried it: stored = answered 200 */
 	bool check_user;    /* a copy for a local address: 404 if no such user */
+	bool own;           /* the server's own message: nobody waits for it */
 	bool no_user;       /* (worker) the recipient is not a user */
 	char *sdp;          /* the INVITE's offer (to reject its streams), or NULL */
 	size_t sdp_len;

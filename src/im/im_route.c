@@ -35,8 +35,9 @@ static void live_sent(void *arg, int status, const struct cpm_sip_msg *resp)
 	}
 	if (l->pending)
 		return;
+	bool won = l->won;
 	free(l);
-	if (j->fin || j->st)
+	if (!won)
 		cpm_im__job_decide(j); /* nobody took it: the rules decide */
 	else
 		cpm_im__job_free(j);

@@ -62,6 +62,12 @@ bool cpm_pres_is_open(struct cpm_pres *p, const char *aor);
  * At most 4 callbacks; CPM_ELIMIT beyond. */
 typedef void cpm_pres_open_cb(void *arg, const char *aor);
 int cpm_pres_on_open(struct cpm_pres *p, cpm_pres_open_cb *cb, void *arg);
+/* cb(arg, aor, caller_uri, caller_display) when an INVITE for a busy aor
+ * was refused (presence.busy_status): the message controller keeps a
+ * "missed session" notice for aor.  One callback. */
+typedef void cpm_pres_missed_cb(void *arg, const char *aor, const char *caller,
+				const char *display);
+void cpm_pres_on_missed(struct cpm_pres *p, cpm_pres_missed_cb *cb, void *arg);
 /* The composed PIDF document of aor, as a watcher gets it, into out. */
 int cpm_pres_document(struct cpm_pres *p, const char *aor, struct cpm_buf *out);
 

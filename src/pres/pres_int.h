@@ -124,6 +124,8 @@ struct cpm_pres {
 	uv_fs_poll_t *rules_poll;    /* reloads the rules file when it changes */
 	struct cpm_pres__open_cb open_cbs[4];
 	int nopen;
+	cpm_pres_missed_cb *missed_cb;
+	void *missed_arg;
 	bool stopping;
 };
 

@@ -662,6 +662,12 @@ bool cpm_pres_is_open(struct cpm_pres *p, const char *aor)
 	return p && current(p, aor, NULL, &st) == 0 && st.open;
 }
 
+void cpm_pres_on_missed(struct cpm_pres *p, cpm_pres_missed_cb *cb, void *arg)
+{
+	p->missed_cb = cb;
+	p->missed_arg = arg;
+}
+
 int cpm_pres_on_open(struct cpm_pres *p, cpm_pres_open_cb *cb, void *arg)
 {
 	if (p->nopen == (int)(sizeof p->open_cbs / sizeof *p->open_cbs))

@@ -685,6 +685,26 @@ static bool on_request(void *arg, struct cpm_txn *st, const struct cpm_sip_msg *
 		cpm_pres__publish(p, st, req, src, aor, from_aor);
 		return true;
 	}
+	/* seed 000 Example 1: the INVITE reaches a busy user; it is not
+	 * forked, the caller hears "busy", the user finds a notice later */
+	if (req->method == CPM_SIP_INVITE && aor && !req->to.tag.len &&
+	    p->conf->presence.busy_status && cpm_pres_is_busy(p, aor)) {
+		char hdrs[256], caller[512] = "", display[128] = "";
+		snprintf(hdrs, sizeof hdrs, "Server: %s\r\nWarning: 399 cpmd \"busy (presence)\"\r\n",
+			 p->conf->server.name);
+		cpm_logi(aor, "INVITE not forked: presence says busy (%d)",
+			 p->conf->presence.busy_status);
+		char tag[17];
+		cpm_rand_hex(tag, 8);
+		cpm_txn_reply(st, p->conf->presence.busy_status, NULL, tag, hdrs, CPM_STR_NULL,
+			      CPM_STR_NULL);
+		if (p->missed_cb && cpm_str_copy(req->from.uri, caller, sizeof caller) == 0) {
+			if (req->from.display.len < sizeof display)
+				cpm_str_copy(req->from.display, display, sizeof display);
+			p->missed_cb(p->missed_arg, aor, caller, display);
+		}
+		return true;
+	}
 	if (req->method != CPM_SIP_SUBSCRIBE)
 		return false;
 	if (!aor) { /* to the server itself: a refresh in one of our dialogs */
