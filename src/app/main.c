@@ -1,6 +1,7 @@
 /* cpmd — the server program: option parsing, configuration, the libuv loop,
  * signals, and the "user" administration subcommands. */
 #include "app/app.h"
+#include "chat/chat.h"
 #include "conf/conf.h"
 #include "core/core.h"
 #include "im/im.h"
@@ -62,6 +63,7 @@ struct app {
 	struct cpm_core *core;
 	struct cpm_im_ctl *im;
 	struct cpm_pres *pres;
+	struct cpm_chat_relay *msrp;
 	struct cpm_http *http;
 	struct cpm_app_api *api;
 	const struct cpm_conf *conf;
@@ -103,6 +105,21 @@ static void http_status(void *arg, const struct cpm_http_request *rq,
 		"transactions", (json_int_t)s.transactions,
 		"tcp_connections", (json_int_t)s.tcp_connections,
 		"http_connections", (json_int_t)cpm_http_conn_count(a->http));
+	struct cpm_chat_relay_stats ms;
+	cpm_chat_relay_stats(a->msrp, &ms);
+	json_t *msrp = json_pack(
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"connections", (json_int_t)ms.connections,
+		"sessions", (json_int_t)ms.sessions,
+		"transactions", (json_int_t)ms.transactions,
+		"auth_ok", (json_int_t)ms.auth_ok,
+		"auth_failed", (json_int_t)ms.auth_failed,
+		"requests", (json_int_t)ms.requests,
+		"bytes", (json_int_t)ms.bytes,
+		"reports", (json_int_t)ms.reports,
+		"stalls", (json_int_t)ms.stalls,
+		"buffered", (json_int_t)ms.buffered,
+		"buffered_max", (json_int_t)ms.buffered_max);
 	json_t *doms = json_array(), *lsns = json_array();
 	for (int i = 0; i < a->conf->server.ndomains; i++)
 		json_array_append_new(doms, json_string(a->conf->server.domains[i]));
@@ -115,9 +132,11 @@ static void http_status(void *arg, const struct cpm_http_request *rq,
 	if (j) {
 		json_object_set_new(j, "domains", doms);
 		json_object_set_new(j, "sip_listen", lsns);
+		json_object_set_new(j, "msrp", msrp);
 	} else {
 		json_decref(doms);
 		json_decref(lsns);
+		json_decref(msrp);
 	}
 	cpm_http_reply_json(resp, 200, j);
 }
@@ -159,6 +178,8 @@ static void on_stopped(void *arg)
 	a->im = NULL;
 	cpm_pres_free(a->pres);
 	a->pres = NULL;
+	cpm_chat_relay_free(a->msrp);
+	a->msrp = NULL;
 	cpm_http_free(a->http);
 	a->http = NULL;
 	uv_close((uv_handle_t *)&a->sigterm, NULL);
@@ -173,6 +194,7 @@ static void on_signal(uv_signal_t *h, int signum)
 		cpm_http_stop_accepting(a->http);
 	cpm_im_ctl_stop(a->im);
 	cpm_pres_stop(a->pres);
+	cpm_chat_relay_stop(a->msrp);
 	cpm_core_shutdown(a->core, on_stopped, a);
 }
 
@@ -206,12 +228,23 @@ static int run_server(const struct cpm_conf *conf)
 		cpm_core_free(a.core);
 		return 1;
 	}
+	if (cpm_chat_relay_new(a.core, &a.msrp, err, sizeof err)) {
+		fprintf(stderr, "cpmd: %s\n", err);
+		cpm_chat_relay_free(a.msrp);
+		cpm_im_ctl_free(a.im);
+		cpm_pres_free(a.pres);
+		cpm_core_free(a.core);
+		uv_run(a.loop, UV_RUN_NOWAIT);
+		uv_loop_close(a.loop);
+		return 1;
+	}
 	/* message waiting follows the store-and-forward queue */
 	cpm_im_ctl_on_change(a.im, mwi_changed, a.pres);
 	if (conf->http.listen.port != 0 && http_start(&a, err, sizeof err)) {
 		fprintf(stderr, "cpmd: %s\n", err);
 		cpm_http_free(a.http);
 		cpm_app_api_free(a.api);
+		cpm_chat_relay_free(a.msrp);
 		cpm_im_ctl_free(a.im);
 		cpm_pres_free(a.pres);
 		cpm_core_free(a.core);
@@ -240,6 +273,7 @@ static int run_server(const struct cpm_conf *conf)
 	uv_run(a.loop, UV_RUN_DEFAULT);
 	cpm_http_free(a.http);
 	cpm_app_api_free(a.api);
+	cpm_chat_relay_free(a.msrp);
 	cpm_im_ctl_free(a.im);
 	cpm_pres_free(a.pres);
 	cpm_core_free(a.core);
