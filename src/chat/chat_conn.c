@@ -80,30 +80,27 @@ static void flush(struct cpm_chat__conn *c);
 static void on_idle(uv_idle_t *h)
 {
 	struct cpm_chat_relay *r = h->data;
-	/* connections woken since: process their input (which may wake or
-	 * dirty others: loop until both lists are empty) */
-	for (int round = 0; round < 64 && (r->ready || r->dirty); round++) {
-		struct cpm_chat__conn *list = r->ready;
-		r->ready = r->ready_tail = NULL;
-		while (list) {
-			struct cpm_chat__conn *c = list;
-			list = c->ready_next;
-			c->ready = false;
-			c->ready_next = NULL;
-			if (c->st == CPM_CHAT__UP && !r->freeing)
-				cpm_chat__process(c);
-		}
-		struct cpm_chat__conn *d = r->dirty;
-		r->dirty = NULL;
-		while (d) {
-			struct cpm_chat__conn *c = d;
-			d = c->dirty_next;
-			c->dirty = false;
-			c->dirty_next = NULL;
-			flush(c);
-		}
+	/* connections woken since: process their input (which may wake
+	 * others; what is left after a bounded number waits for the next
+	 * iteration), then write what was staged */
+	for (int n = 0; r->ready && n < 4096; n++) {
+		struct cpm_chat__conn *c = r->ready;
+		r->ready = c->ready_next;
+		if (!r->ready)
+			r->ready_tail = NULL;
+		c->ready = false;
+		c->ready_next = NULL;
+		if (c->st == CPM_CHAT__UP && !r->freeing)
+			cpm_chat__process(c);
 	}
-	if (!r->ready && !r->dirty) {
+	while (r->dirty) {
+		struct cpm_chat__conn *c = r->dirty;
+		r->dirty = c->dirty_next;
+		c->dirty = false;
+		c->dirty_next = NULL;
+		flush(c);
+	}
+	if (!r->ready) {
 		uv_idle_stop(&r->idle);
 		r->idle_on = false;
 	}
@@ -134,7 +131,7 @@ void cpm_chat__schedule(struct cpm_chat__conn *c)
 
 static void mark_dirty(struct cpm_chat__conn *c)
 {
-	if (c->dirty)
+	if (c->dirty || c->st == CPM_CHAT__CLOSING)
 		return;
 	c->dirty = true;
 	c->dirty_next = c->r->dirty;
@@ -296,6 +293,31 @@ static void conn_handle_closed(uv_handle_t *h)
 		cpm_chat_relay_free(r);
 }
 
+/* Out of the ready and dirty lists: its memory goes before the next idle
+ * callback (close callbacks run at the end of this loop iteration). */
+static void unlist(struct cpm_chat__conn *c)
+{
+	struct cpm_chat_relay *r = c->r;
+	if (c->ready) {
+		struct cpm_chat__conn **pp = &r->ready, *prev = NULL;
+		while (*pp != c) {
+			prev = *pp;
+			pp = &(*pp)->ready_next;
+		}
+		*pp = c->ready_next;
+		if (r->ready_tail == c)
+			r->ready_tail = prev;
+		c->ready = false;
+	}
+	if (c->dirty) {
+		struct cpm_chat__conn **pp = &r->dirty;
+		while (*pp != c)
+			pp = &(*pp)->dirty_next;
+		*pp = c->dirty_next;
+		c->dirty = false;
+	}
+}
+
 void cpm_chat__conn_close(struct cpm_chat__conn *c, const char *why)
 {
 	if (c->st == CPM_CHAT__CLOSING)
@@ -308,6 +330,7 @@ void cpm_chat__conn_close(struct cpm_chat__conn *c, const char *why)
 	cpm_chat__conn_gone(c);
 	unwait(c);
 	cpm_chat__wake(c);
+	unlist(c);
 	if (c->key[0])
 		cpm_chat_peer_del(r->table, c->key, c->id);
 	cpm_chat_sess_drop_conn(r->table, c->id);
