@@ -30,6 +30,30 @@ void cpm_chat__acct(struct cpm_chat_relay *r, ssize_t delta)
 		r->st.buffered_max = r->buffered;
 }
 
+int cpm_chat__tid_new(struct cpm_chat_relay *r, char out[CPM_MSRP_TID_LEN + 1])
+{
+	/* a tid must not be guessable: a body holding "-------<tid>$" would
+	 * end our chunk early (RFC 4975 §7.1); one syscall per message is
+	 * what a pool saves */
+	const size_t n = CPM_MSRP_TID_LEN / 2;
+	if (r->rnd_used + n > sizeof r->rnd || !r->rnd_used) {
+		int rc = cpm_rand_bytes(r->rnd, sizeof r->rnd);
+		if (rc)
+			return rc;
+		r->rnd_used = 0;
+	}
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		unsigned char b = r->rnd[r->rnd_used + i];
+		out[2 * i] = hex[b >> 4];
+		out[2 * i + 1] = hex[b & 15];
+	}
+	memset(r->rnd + r->rnd_used, 0, n);
+	r->rnd_used += n;
+	out[CPM_MSRP_TID_LEN] = '\0';
+	return 0;
+}
+
 /* -------------------------------------------------------------- by id */
 
 struct cpm_chat__conn *cpm_chat__conn_find(struct cpm_chat_relay *r, uint64_t id)
@@ -190,6 +214,11 @@ size_t cpm_chat__pending(const struct cpm_chat__conn *c)
 	return c->out.len + c->deferred.len + c->inflight;
 }
 
+size_t cpm_chat__ahead(const struct cpm_chat__conn *c)
+{
+	return c->out.len + c->inflight;
+}
+
 static void conn_touch(struct cpm_chat__conn *c);
 
 static void write_done(uv_write_t *req, int status)
@@ -207,8 +236,10 @@ static void write_done(uv_write_t *req, int status)
 		cpm_chat__conn_close(c, uv_strerror(status));
 		return;
 	}
-	/* drained to half the bound: the senders waiting go on */
-	if (c->waiters && cpm_chat__pending(c) <= r->max_out / 2)
+	/* drained to half the bound: the senders waiting go on (the deferred
+	 * bytes wait for the stream in progress: not counted, or that stream
+	 * would wait for itself) */
+	if (c->waiters && cpm_chat__ahead(c) <= r->max_out / 2)
 		cpm_chat__wake(c);
 }
 
@@ -507,7 +538,7 @@ static void on_connect(uv_connect_t *req, int status)
 	conn_touch(c);
 	read_update(c);
 	flush(c);
-	if (c->waiters && cpm_chat__pending(c) <= c->r->max_out / 2)
+	if (c->waiters && cpm_chat__ahead(c) <= c->r->max_out / 2)
 		cpm_chat__wake(c);
 }
 

@@ -135,6 +135,8 @@ struct cpm_chat_relay {
 	size_t ntb, ntxns;
 	struct cpm_chat__txn *fifo, *fifo_tail;
 	size_t max_out;        /* msrp.max_out_buffer */
+	unsigned char rnd[4096]; /* getrandom bytes for our tids, used in order */
+	size_t rnd_used;
 	size_t buffered;
 	struct cpm_chat_relay_stats st;
 };
@@ -149,7 +151,11 @@ void cpm_chat__conn_close(struct cpm_chat__conn *c, const char *why);
 /* Queue bytes on c; writer is the connection whose message streams there
  * (0: a whole message of ours, deferred while another one streams). */
 int cpm_chat__put(struct cpm_chat__conn *c, uint64_t writer, const void *p, size_t n);
+/* Bytes queued on c: all of them (its answers waiting behind another
+ * stream included), and those ahead of a stream starting now (out and in
+ * flight: what a sender to c waits on; the deferred ones go after it). */
 size_t cpm_chat__pending(const struct cpm_chat__conn *c);
+size_t cpm_chat__ahead(const struct cpm_chat__conn *c);
 /* c's stream ends: the deferred messages follow, its waiters are woken. */
 void cpm_chat__release(struct cpm_chat__conn *c);
 /* Process c's input again soon (from the idle callback). */
@@ -160,6 +166,10 @@ void cpm_chat__wait(struct cpm_chat__conn *c, struct cpm_chat__conn *on);
 void cpm_chat__input_done(struct cpm_chat__conn *c, size_t used);
 void cpm_chat__wake(struct cpm_chat__conn *c);
 void cpm_chat__acct(struct cpm_chat_relay *r, ssize_t delta);
+
+/* A fresh transaction id (CPM_MSRP_TID_LEN hex digits): 64 bits from a
+ * pool of getrandom bytes, refilled once per 512 ids. */
+int cpm_chat__tid_new(struct cpm_chat_relay *r, char out[CPM_MSRP_TID_LEN + 1]);
 
 /* chat_relay.c */
 /* Handle buffered input until it runs out or c must wait. */

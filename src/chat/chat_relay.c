@@ -221,7 +221,7 @@ static void report(struct cpm_chat_relay *r, struct cpm_chat__txn *t, int code)
 		.status = { .ns = 0, .code = code,
 			    .reason = cpm_str_from_cstr(cpm_msrp_comment(code)) },
 	};
-	if (d && !cpm_msrp_tid_new(tid) && !cpm_msrp_print_report(&b, &rep) &&
+	if (d && !cpm_chat__tid_new(r, tid) && !cpm_msrp_print_report(&b, &rep) &&
 	    !cpm_chat__put(d, 0, b.p, b.len)) {
 		r->st.reports++;
 		cpm_logi(d->name, "msrp REPORT %d for message %s", code, t->msgid);
@@ -327,7 +327,7 @@ static struct cpm_chat__conn *blocker(struct cpm_chat__conn *c)
 	if (!x->started && ((d->owner && d->owner != c->id) ||
 			    (x->txn && d->ntxn >= CPM_CHAT__TXN_MAX)))
 		return d;
-	return cpm_chat__pending(d) > r->max_out ? d : NULL;
+	return cpm_chat__ahead(d) > r->max_out ? d : NULL;
 }
 
 /* The next hop is free: the header section goes, the stream is ours. */
@@ -350,7 +350,12 @@ static void xfer_start(struct cpm_chat__conn *c)
 static int build_head(struct cpm_buf *b, const struct cpm_msrp_msg *m, const char *tid,
 		      const struct cpm_chat_route *rt)
 {
-	int rc;
+	size_t need = 64 + rt->to.len + rt->from.len + m->method_s.len;
+	for (unsigned i = 0; i < m->nhdrs; i++)
+		need += m->hdrs[i].name.len + m->hdrs[i].value.len + 4;
+	int rc = cpm_buf_reserve(b, need); /* one allocation */
+	if (rc)
+		return rc;
 	if ((rc = cpm_buf_append(b, "MSRP ", 5)) || (rc = cpm_buf_puts(b, tid)) ||
 	    (rc = cpm_buf_append(b, " ", 1)) || (rc = cpm_buf_append_str(b, m->method_s)) ||
 	    (rc = cpm_buf_append(b, "\r\n", 2)) ||
@@ -555,7 +560,7 @@ static void on_headers(struct cpm_chat__conn *c)
 		x->dst = d->id;
 		x->answer_ok = m->method == CPM_MSRP_SEND && may_answer(x, 200);
 		cpm_buf_init(&x->head, SIZE_MAX / 4);
-		if (cpm_msrp_tid_new(x->out_tid) || build_head(&x->head, m, x->out_tid, &rt) ||
+		if (cpm_chat__tid_new(r, x->out_tid) || build_head(&x->head, m, x->out_tid, &rt) ||
 		    ((x->txn = txn_new(c, m, x, &rt, &err)) == NULL && err)) {
 			cpm_buf_free(&x->head);
 			cpm_chat_route_free(&rt);

@@ -15,7 +15,11 @@ Each subcommand is one scenario against the relay; it prints what it checks and 
   report    a next hop that does not answer (408 REPORT), answers 481 (REPORT 481),
             cannot be reached (408 response)
   limits    the connection limit and the idle timeout
-  bench     relay throughput (MB/s) and 1 KB messages per second over one session
+  bench     relay throughput (MB/s) and 1 KB messages per second over one session,
+            with full endpoints (every chunk parsed and checked)
+  blast     the same with a light client (threads, blocking sockets, prebuilt chunks,
+            the receiver counts end-lines and answers by regex), so that the relay
+            rather than Python is measured
 
 Common options: --relay HOST:PORT (the relay), --status URL (the server's
 /api/v1/status, read for the relay's counters).
@@ -783,6 +787,178 @@ async def sc_bench(a):
     bob.conn.close()
 
 
+# ------------------------------------------------------------------ blast (benchmark)
+
+def sync_auth(relay, user, password, uri):
+    """AUTH on a blocking socket; returns (socket, Use-Path)."""
+    sk = socket.create_connection(relay)
+    sk.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    buf = b""
+
+    def read_one():
+        nonlocal buf
+        while True:
+            m = re.search(rb"-------([0-9A-Za-z.+%=-]+)[$+#]\r\n", buf)
+            if m:
+                msg, buf = buf[: m.end()], buf[m.end():]
+                return msg.decode()
+            data = sk.recv(65536)
+            if not data:
+                raise EOFError("relay closed the connection")
+            buf += data
+
+    to = relay_uri(relay)
+    hdrs = [("To-Path", to), ("From-Path", uri)]
+    sk.sendall(build(new_tid(), "AUTH", hdrs))
+    r = read_one()
+    if " 401 " in r.split("\r\n")[0]:
+        ch = parse_challenge(re.search(r"WWW-Authenticate: (.*)\r\n", r).group(1))[1]
+        sk.sendall(build(new_tid(), "AUTH", hdrs + [("Authorization",
+                                                     authorization(ch, user, password, to))]))
+        r = read_one()
+    m = re.search(r"Use-Path: (\S+)", r)
+    if " 200 " not in r.split("\r\n")[0] or not m:
+        fail(f"AUTH {user}: {r.splitlines()[0]}")
+    return sk, m.group(1)
+
+
+def send_all(sa, n, to, ua, mid, size, body, fr):
+    batch = []
+    for i in range(n):
+        tid = secrets.token_hex(8)
+        hdrs = (f"MSRP {tid} SEND\r\nTo-Path: {to}\r\nFrom-Path: {ua}\r\nMessage-ID: {mid}{i}\r\n"
+                f"Byte-Range: 1-{size}/{size}\r\nFailure-Report: {fr}\r\n"
+                f"Content-Type: text/plain\r\n\r\n").encode()
+        batch.append(hdrs + body + f"\r\n-------{tid}$\r\n".encode())
+        if len(batch) >= 64:
+            sa.sendall(b"".join(batch))
+            batch = []
+    if batch:
+        sa.sendall(b"".join(batch))
+
+
+def blast_run(relay, alice, bob, n, size, fr, topology):
+    """n chunks of size bytes from alice to bob; returns (seconds, counts).  bob is on
+    the relay and alice too ("same": her To-Path starts with her relay URI), or alice
+    sends straight to bob's path ("inbound", one relay hop), or bob listens and the
+    relay connects to him ("direct")."""
+    import threading
+    direct = topology == "direct"
+    ua = fake_uri("alice")
+    sa, pa = sync_auth(relay, alice[0], alice[1], ua)
+    if direct:
+        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        ub = f"msrp://127.0.0.1:{ls.getsockname()[1]}/{secrets.token_hex(6)};tcp"
+        to, resp_to = f"{pa} {ub}", pa
+        sb = None
+    else:
+        ub = fake_uri("bob")
+        sb, pb = sync_auth(relay, bob[0], bob[1], ub)
+        to, resp_to = f"{pa} {pb} {ub}" if topology == "same" else f"{pb} {ub}", pb
+    body = b"x" * size
+    done = threading.Event()
+    got = [0, 0]  # chunks at bob, 200s at alice
+
+    def bob_reader():
+        nonlocal sb
+        signal_alarm = getattr(__import__("signal"), "alarm")
+        signal_alarm(300)  # never outlive a stuck run
+        if sb is None:
+            sb, _ = ls.accept()
+            sb.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        tail = b""
+        pat = re.compile(rb"MSRP ([0-9a-f]+) SEND\r\n")
+        while got[0] < n:
+            data = sb.recv(1 << 18)
+            if not data:
+                break
+            data = tail + data
+            got[0] += data.count(b"\r\n-------")
+            if fr == "yes":
+                out = [f"MSRP {t.decode()} 200 OK\r\nTo-Path: {resp_to}\r\nFrom-Path: "
+                       f"{ub}\r\n-------{t.decode()}$\r\n" for t in pat.findall(data)]
+                if out:
+                    sb.sendall("".join(out).encode())
+            # keep what may be a split start line or end-line marker
+            cut = max(data.rfind(b"\r\n"), len(data) - 64, 0)
+            tail = data[cut:]
+            got[0] -= tail.count(b"\r\n-------")
+            if fr == "yes":  # those start lines are answered again with the tail
+                tail = tail if not pat.search(tail) else tail[pat.search(tail).end():]
+        done.set()
+
+    def alice_reader():
+        while not done.is_set():
+            try:
+                data = sa.recv(1 << 18)
+            except OSError:
+                return
+            if not data:
+                return
+            got[1] += data.count(b" 200 OK\r\n")
+
+    # bob reads in a process of his own (no GIL shared with the sender)
+    rfd, wfd = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(rfd)
+        code = 0
+        try:
+            bob_reader()
+            os.write(wfd, f"{got[0]}\n".encode())
+        except BaseException:
+            code = 1
+        os._exit(code)
+    os.close(wfd)
+    if sb:
+        sb.close()
+        sb = None
+    ta = threading.Thread(target=alice_reader, daemon=True)
+    ta.start()
+    t0 = time.monotonic()
+    mid = secrets.token_hex(8)
+    try:
+        send_all(sa, n, to, ua, mid, size, body, fr)
+    except OSError as e:
+        os.kill(child, 9)
+        os.waitpid(child, 0)
+        fail(f"blast: sending: {e}")
+    r = b""
+    while not r.endswith(b"\n"):
+        part = os.read(rfd, 64)
+        if not part:
+            break
+        r += part
+    os.waitpid(child, 0)
+    os.close(rfd)
+    done.set()
+    if not r or int(r) < n:
+        fail(f"blast: bob got {r.decode().strip() or 'nothing'} of {n} chunks")
+    got[0] = int(r)
+    dt = time.monotonic() - t0
+    sa.close()
+    if sb:
+        sb.close()
+    if direct:
+        ls.close()
+    return dt, got
+
+
+def sc_blast(a):
+    direct = a.topology
+    n = int(a.mb * 1024 / a.chunk_kb)
+    if n > 0:
+        dt, got = blast_run(a.relay, a.alice, a.bob, n, a.chunk_kb * 1024, a.failure_report, direct)
+        print(f"THROUGHPUT_MBPS={n * a.chunk_kb * 1024 / dt / 1e6:.1f} ({n} x {a.chunk_kb} KB, Failure-Report "
+              f"{a.failure_report}, {dt:.2f} s)", flush=True)
+    if a.messages > 0:
+        dt, got = blast_run(a.relay, a.alice, a.bob, a.messages, 1024, a.failure_report, direct)
+        print(f"MSGS_PER_S={a.messages / dt:.0f} ({a.messages} x 1 KB, Failure-Report "
+              f"{a.failure_report}, {dt:.2f} s)", flush=True)
+
+
 def hostport(s):
     h, _, p = s.rpartition(":")
     return (h.strip("[]"), int(p))
@@ -805,7 +981,7 @@ def main():
     p.add_argument("--expires", type=int)
     p.add_argument("--algorithm")
     p.add_argument("--expect", type=int, default=200)
-    for name in ("chat", "errors", "report", "bench"):
+    for name in ("chat", "errors", "report", "bench", "blast"):
         p = sub.add_parser(name)
         p.add_argument("--alice", type=userpass, required=True)
         p.add_argument("--bob", type=userpass, default=("bob", ""))
@@ -822,17 +998,26 @@ def main():
             p.add_argument("--max-buffered", type=int, default=0)
             p.add_argument("--expect-stalls", action="store_true")
             p.add_argument("--reply", action="store_true")
-        if name == "bench":
+        if name in ("bench", "blast"):
             p.add_argument("--mb", type=float, default=64)
             p.add_argument("--messages", type=int, default=20000)
-            p.add_argument("--failure-report", default=None)
+            p.add_argument("--failure-report", default="no" if name == "blast" else None)
+            if name == "blast":
+                p.add_argument("--chunk-kb", type=int, default=32)
+                p.add_argument("--topology", choices=("same", "inbound", "direct"), default="same",
+                               help="both AUTHed and alice's To-Path through her relay URI too; "
+                               "alice sending to bob's relay path; bob listening")
     p = sub.add_parser("limits")
     p.add_argument("--max-connections", type=int, required=True)
     p.add_argument("--idle-timeout", type=float, required=True)
     p.add_argument("--max-header", type=int, default=16384)
     a = ap.parse_args()
     fn = {"auth": sc_auth, "chat": sc_chat, "errors": sc_errors, "report": sc_report,
-          "limits": sc_limits, "bench": sc_bench}[a.cmd]
+          "limits": sc_limits, "bench": sc_bench, "blast": sc_blast}[a.cmd]
+    if a.cmd == "blast":
+        fn(a)
+        print("DONE", flush=True)
+        return
     try:
         asyncio.run(asyncio.wait_for(fn(a), a.timeout * 3))
     except (asyncio.TimeoutError, TimeoutError):
