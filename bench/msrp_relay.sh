@@ -109,34 +109,8 @@ start_kamailio() {
 	mkdir -p "$d"
 	PORT[kamailio]=$(free_port)
 	local p=${PORT[kamailio]}
-	# the verified config of ../shared/guide/ecosystem.md, with cmap_size (needed)
-	cat >"$d/msrp.cfg" <<CFG
-#!KAMAILIO
-debug=1
-log_stderror=yes
-children=1
-tcp_children=$KAM_TCP_CHILDREN
-listen=tcp:127.0.0.1:$p
-tcp_accept_no_cl=yes
-loadmodule "sl.so"
-loadmodule "kex.so"
-loadmodule "pv.so"
-loadmodule "xlog.so"
-loadmodule "msrp.so"
-modparam("msrp", "cmap_size", 8)
-modparam("msrp", "use_path_addr", "127.0.0.1:$p")
-request_route { sl_send_reply("403", "No SIP Here"); exit; }
-event_route[msrp:frame-in] {
-  msrp_reply_flags("1");
-  if (msrp_is_reply()) { msrp_relay(); exit; }
-  if (\$msrp(method)=="AUTH") { if (\$msrp(nexthops)>0) { msrp_relay(); exit; } msrp_cmap_save(); exit; }
-  if (\$msrp(method)=="SEND" || \$msrp(method)=="REPORT") {
-    if (\$msrp(nexthops)>1) { if (\$msrp(method)!="REPORT") msrp_reply("200","OK"); msrp_relay(); exit; }
-    if (msrp_cmap_lookup()) { if (\$msrp(method)!="REPORT") msrp_reply("200","OK"); msrp_relay_flags("1"); msrp_relay(); }
-    else msrp_reply("481", "Session-does-not-exist");
-    exit; }
-  msrp_reply("501", "Request-method-not-understood"); }
-CFG
+	. "$REPO/tests/integration/kamailio_msrp.sh"
+	kamailio_msrp_cfg "$p" "$KAM_TCP_CHILDREN" >"$d/msrp.cfg"
 	kamailio -f "$d/msrp.cfg" -P "$d/kamailio.pid" -Y "$d" -m 256 -M 16 -E -DD >"$d/kamailio.log" 2>&1 &
 	PID[kamailio]=$!
 	wait_port "$p" || { log "kamailio did not start"; return 1; }

@@ -11,33 +11,8 @@ KMOD=/usr/lib/x86_64-linux-gnu/kamailio/modules
 PEER=$LIB_DIR/msrp_peer.py
 KAM_PORT=$(free_port)
 mkdir -p "$T/kam"
-# cmap_size must be set: without it msrp_cmap_save() fails and AUTH is never answered
-cat >"$T/kam/msrp.cfg" <<CFG
-#!KAMAILIO
-debug=2
-log_stderror=yes
-children=2
-listen=tcp:127.0.0.1:$KAM_PORT
-tcp_accept_no_cl=yes
-loadmodule "sl.so"
-loadmodule "kex.so"
-loadmodule "pv.so"
-loadmodule "xlog.so"
-loadmodule "msrp.so"
-modparam("msrp", "cmap_size", 8)
-modparam("msrp", "use_path_addr", "127.0.0.1:$KAM_PORT")
-request_route { sl_send_reply("403", "No SIP Here"); exit; }
-event_route[msrp:frame-in] {
-  msrp_reply_flags("1");
-  if (msrp_is_reply()) { msrp_relay(); exit; }
-  if (\$msrp(method)=="AUTH") { if (\$msrp(nexthops)>0) { msrp_relay(); exit; } msrp_cmap_save(); exit; }
-  if (\$msrp(method)=="SEND" || \$msrp(method)=="REPORT") {
-    if (\$msrp(nexthops)>1) { if (\$msrp(method)!="REPORT") msrp_reply("200","OK"); msrp_relay(); exit; }
-    if (msrp_cmap_lookup()) { if (\$msrp(method)!="REPORT") msrp_reply("200","OK"); msrp_relay_flags("1"); msrp_relay(); }
-    else msrp_reply("481", "Session-does-not-exist");
-    exit; }
-  msrp_reply("501", "Request-method-not-understood"); }
-CFG
+. "$LIB_DIR/kamailio_msrp.sh"
+kamailio_msrp_cfg "$KAM_PORT" >"$T/kam/msrp.cfg"
 bg_start kamailio kamailio -f "$T/kam/msrp.cfg" -P "$T/kam/kamailio.pid" -Y "$T/kam" -m 32 -M 8 -E -DD
 KAM_PID=$BG_PID
 wait_for 10 _port_bound "$KAM_PORT" || fail "kamailio did not listen on $KAM_PORT"
