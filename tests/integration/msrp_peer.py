@@ -10,6 +10,7 @@ Each subcommand is one scenario against the relay; it prints what it checks and 
   chat      alice and bob exchange messages through the relay (both AUTHed, or bob
             direct: listening, or connecting first with an empty SEND); chunked bodies
             checked byte for byte; optional slow reader for backpressure
+  cut       alice goes away mid-chunk: bob's copy ends with '#', nothing stays behind
   errors    481 for unknown sessions and foreign URIs, 403 for another client's
             session, 400 for a request without From-Path, no answer to REPORT
   report    a next hop that does not answer (408 REPORT), answers 481 (REPORT 481),
@@ -578,6 +579,43 @@ async def sc_chat(a):
         server.close()
 
 
+async def sc_cut(a):
+    """alice goes away in the middle of a big chunk: bob's copy ends with '#'
+    (interrupted, RFC 4975 §7.1.1), the relay holds nothing afterwards."""
+    relay = a.relay
+    alice = await relay_endpoint("alice", relay, a.alice[0], a.alice[1])
+    bob = await relay_endpoint("bob", relay, a.bob[0], a.bob[1], 16384)
+    bob.read_delay, bob.read_chunk = 0.005, 16384
+    body = os.urandom(8 * 1024 * 1024)
+    mid = secrets.token_hex(8)
+    msg = build(new_tid(), "SEND", [("To-Path", alice.to_path(bob.path)), ("From-Path", alice.uri),
+                                    ("Message-ID", mid), ("Byte-Range", f"1-{len(body)}/{len(body)}")],
+                body, "application/octet-stream")
+    alice.conn.send(msg[: len(msg) // 3])
+    await alice.conn.drain()
+    await bob.wait_for(lambda: bob.conn.buf, 10, "the first bytes")
+    alice.conn.close()
+    await bob.wait_for(lambda: mid in bob.cut, 30, "the interrupted chunk")
+    got = bob.received[mid]["bytes"]
+    expect(0 < got < len(body) // 3, f"bob's copy of alice's chunk ends with '#' after {got} bytes")
+    # bob's session still works: a message to him through his own session
+    conn = await Conn.open(relay[0], relay[1], "carol")
+    carol = Endpoint("carol", conn, fake_uri("carol"))
+    carol.start()
+    m2, tids = await carol.send_message(bob.path, b"after the cut")
+    await bob.wait_for(lambda: bob.message(m2) is not None, 10, "the next message")
+    expect(bob.message(m2) == b"after the cut", "bob's connection carries the next message")
+    st = status(a.status)
+    if st:
+        for _ in range(50):
+            if st["buffered"] == 0 and st["transactions"] == 0:
+                break
+            await asyncio.sleep(0.1)
+            st = status(a.status)
+        expect(st["buffered"] == 0 and st["transactions"] == 0,
+               f"the relay holds no bytes and no transaction afterwards ({st})")
+
+
 async def sc_errors(a):
     relay = a.relay
     alice = await relay_endpoint("alice", relay, a.alice[0], a.alice[1])
@@ -981,7 +1019,7 @@ def main():
     p.add_argument("--expires", type=int)
     p.add_argument("--algorithm")
     p.add_argument("--expect", type=int, default=200)
-    for name in ("chat", "errors", "report", "bench", "blast"):
+    for name in ("chat", "cut", "errors", "report", "bench", "blast"):
         p = sub.add_parser(name)
         p.add_argument("--alice", type=userpass, required=True)
         p.add_argument("--bob", type=userpass, default=("bob", ""))
@@ -1012,7 +1050,7 @@ def main():
     p.add_argument("--idle-timeout", type=float, required=True)
     p.add_argument("--max-header", type=int, default=16384)
     a = ap.parse_args()
-    fn = {"auth": sc_auth, "chat": sc_chat, "errors": sc_errors, "report": sc_report,
+    fn = {"auth": sc_auth, "chat": sc_chat, "cut": sc_cut, "errors": sc_errors, "report": sc_report,
           "limits": sc_limits, "bench": sc_bench, "blast": sc_blast}[a.cmd]
     if a.cmd == "blast":
         fn(a)

@@ -4,7 +4,8 @@
 # a 5 MB message in 64 KB chunks and a 5 MB single chunk with a slow reader: streamed
 # hop by hop, the relay's buffered bytes stay bounded (status counter buffered_max) and
 # backpressure engages; a peer without a relay that listens (the relay connects) and
-# one that connects first and binds its connection with an empty SEND (R66).
+# one that connects first and binds its connection with an empty SEND (R66); a sender
+# that goes away mid-chunk (the next hop's copy ends with '#', nothing stays behind).
 . "$(dirname "$0")/lib.sh"
 need python3
 
@@ -41,6 +42,12 @@ peer chat --alice alice:alice-secret --bob-mode listen --count 3 --size 3000 --r
 check "bob without a relay, connecting first with an empty SEND: his connection is used"
 peer chat --alice alice:alice-secret --bob-mode connect --count 3 --size 3000 --reply >"$T/c6.out" ||
 	fail "$(cat "$T/c6.out")"
+
+check "alice goes away in the middle of a chunk: bob's copy is interrupted ('#')"
+peer cut "${AB[@]}" >"$T/c7.out" || fail "$(cat "$T/c7.out")"
+
+check "figures"
+grep -h -E '^(RATE|STATUS)=' "$T"/c3.out "$T"/c4.out
 
 cpmd_stop
 assert_no_sanitizer_errors "$CPMD_LOG"
