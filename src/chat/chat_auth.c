@@ -23,7 +23,8 @@ struct auth_job {
 	uint64_t conn_id;
 	char tid[CPM_MSRP_IDENT_MAX + 1];
 	char *us;     /* the relay URI as the AUTH named it (To-Path) */
-	char *client; /* From-Path */
+	char *client; /* From-Path: the answer's To-Path; its first URI is the
+		       * session's client (the previous hop) */
 	char *authz;
 	int64_t expires;
 	char username[256], realm[CPM_CONF_NAME_LEN];
@@ -97,7 +98,8 @@ static void grant(struct cpm_chat__conn *c, struct auth_job *j)
 	if (s) {
 		s->expires_ms = exp;
 	} else {
-		int rc = cpm_chat_sess_add(r->table, c->id, cpm_str_from_cstr(j->client),
+		int rc = cpm_chat_sess_add(r->table, c->id,
+					   cpm_msrp_path_first(cpm_str_from_cstr(j->client)),
 					   j->user.aor, exp, &s);
 		if (rc) {
 			cpm_logw(c->name, "msrp AUTH %s: %s", j->user.aor,

@@ -31,8 +31,9 @@ struct cpm_chat__xfer {
 	bool has_body;
 	enum cpm_msrp_rep fr;     /* Failure-Report */
 	char tid[CPM_MSRP_IDENT_MAX + 1];
-	/* our answer: To-Path = resp_to (the previous hop), From-Path =
-	 * resp_from (us, as the request named us) */
+	/* our answer: To-Path = resp_to (the previous hop; for methods other
+	 * than SEND the whole From-Path), From-Path = resp_from (us, as the
+	 * request named us) */
 	char *resp_to, *resp_from;
 	int status; /* DISCARD */
 	/* FORWARD */
@@ -178,8 +179,9 @@ void cpm_chat__process(struct cpm_chat__conn *c);
 void cpm_chat__conn_gone(struct cpm_chat__conn *c);
 void cpm_chat__xfer_reset(struct cpm_chat__xfer *x);
 void cpm_chat__txn_sweep(struct cpm_chat_relay *r, uint64_t now_ms);
-/* A whole response of ours on c: "MSRP tid code comment", the paths,
- * extra header lines (CRLF-terminated, may be NULL), the end-line. */
+/* A whole response of ours on c: "MSRP tid code comment", To-Path to,
+ * From-Path from, extra header lines (CRLF-terminated, may be NULL), the
+ * end-line. */
 int cpm_chat__respond(struct cpm_chat__conn *c, const char *tid, int code, const char *to,
 		      const char *from, const char *extra);
 

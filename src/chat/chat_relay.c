@@ -150,8 +150,13 @@ int cpm_chat__respond(struct cpm_chat__conn *c, const char *tid, int code, const
 	struct cpm_buf b;
 	cpm_buf_init(&b, 64 * 1024);
 	struct cpm_str t = cpm_str_from_cstr(tid);
-	int rc = cpm_msrp_print_resp_start(&b, t, code, NULL, cpm_str_from_cstr(from),
-					   cpm_str_from_cstr(to));
+	const char *comment = cpm_msrp_comment(code);
+	int rc = cpm_buf_printf(&b, "MSRP %s %03d%s%s\r\n", tid, code % 1000, *comment ? " " : "",
+				comment);
+	if (!rc)
+		rc = cpm_msrp_print_hdr(&b, "To-Path", cpm_str_from_cstr(to));
+	if (!rc)
+		rc = cpm_msrp_print_hdr(&b, "From-Path", cpm_str_from_cstr(from));
 	if (!rc && extra)
 		rc = cpm_buf_puts(&b, extra);
 	if (!rc)
@@ -502,8 +507,14 @@ static void on_headers(struct cpm_chat__conn *c)
 		discard(c, 0, "");
 		return;
 	}
-	/* our answer goes to the previous hop, from us as it named us */
-	struct cpm_str pt = cpm_msrp_path_first(m->from_path), us = cpm_msrp_path_first(m->to_path);
+	/* our answer goes to the previous hop, from us as it named us.  A
+	 * response to a SEND names only that hop (RFC 4975 §7.2); one to AUTH
+	 * (or another method) carries the whole From-Path, so that relays on
+	 * the way back can route it without state (RFC 4976 §7.3; Kamailio
+	 * relies on it) */
+	struct cpm_str pt = m->method == CPM_MSRP_SEND ? cpm_msrp_path_first(m->from_path)
+						       : cpm_str_trim(m->from_path),
+		       us = cpm_msrp_path_first(m->to_path);
 	x->resp_to = malloc(pt.len + us.len + 2);
 	if (!x->resp_to) {
 		cpm_chat__conn_close(c, "out of memory");

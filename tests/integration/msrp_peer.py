@@ -10,6 +10,7 @@ Each subcommand is one scenario against the relay; it prints what it checks and 
   chat      alice and bob exchange messages through the relay (both AUTHed, or bob
             direct: listening, or connecting first with an empty SEND); chunked bodies
             checked byte for byte; optional slow reader for backpressure
+  chain     AUTH to a second relay (--outer) through the first: forwarded, answered back
   cut       alice goes away mid-chunk: bob's copy ends with '#', nothing stays behind
   errors    481 for unknown sessions and foreign URIs, 403 for another client's
             session, 400 for a request without From-Path, no answer to REPORT
@@ -579,6 +580,40 @@ async def sc_chat(a):
         server.close()
 
 
+async def sc_chain(a):
+    """AUTH to a second relay through the first one (RFC 4976 §5: a client with two
+    relays AUTHs with each, the outer one through the inner one): the AUTH is
+    forwarded, its response comes back under the client's transaction id."""
+    relay, outer = a.relay, a.outer
+    conn = await Conn.open(relay[0], relay[1], "alice")
+    # her real address: a relay that routes responses by URI (Kamailio) finds her
+    # connection by it
+    host, port = conn.w.get_extra_info("sockname")[:2]
+    conn.uri = f"msrp://{host}:{port}/{secrets.token_hex(6)};tcp"
+    r, _ = await auth(conn, relay, a.alice[0], a.alice[1])
+    expect(r.code == 200, f"AUTH with the first relay -> 200 ({r.code})")
+    use1 = r.hdr("Use-Path")
+    to = f"{use1} {relay_uri(outer)}"
+    tid = new_tid()
+    conn.send(build(tid, "AUTH", [("To-Path", to), ("From-Path", conn.uri)]))
+    r2 = await asyncio.wait_for(conn.read_msg(), 10)
+    while r2.code == 401 and a.bob[1]:  # the outer relay wants credentials too
+        ch = parse_challenge(r2.hdrs("WWW-Authenticate")[0])[1]
+        tid = new_tid()
+        conn.send(build(tid, "AUTH", [("To-Path", to), ("From-Path", conn.uri),
+                                      ("Authorization", authorization(ch, a.bob[0], a.bob[1],
+                                                                      relay_uri(outer)))]))
+        r2 = await asyncio.wait_for(conn.read_msg(), 10)
+    expect(r2.tid == tid and r2.code == 200, f"AUTH through the first relay to the second -> 200 ({r2.code})")
+    expect(r2.hdr("To-Path") == conn.uri, f"its To-Path is the client ({r2.hdr('To-Path')})")
+    fp = r2.hdr("From-Path").split()
+    expect(fp[0] == use1 and fp[-1] == relay_uri(outer),
+           f"its From-Path: the first relay's URI, then the second relay ({r2.hdr('From-Path')})")
+    use2 = r2.hdr("Use-Path") or ""
+    expect(f"{outer[0]}:{outer[1]}" in use2, f"the Use-Path is the second relay's ({use2})")
+    print(f"USE_PATH={use1} {use2}")
+
+
 async def sc_cut(a):
     """alice goes away in the middle of a big chunk: bob's copy ends with '#'
     (interrupted, RFC 4975 §7.1.1), the relay holds nothing afterwards."""
@@ -1019,10 +1054,13 @@ def main():
     p.add_argument("--expires", type=int)
     p.add_argument("--algorithm")
     p.add_argument("--expect", type=int, default=200)
-    for name in ("chat", "cut", "errors", "report", "bench", "blast"):
+    for name in ("chat", "chain", "cut", "errors", "report", "bench", "blast"):
         p = sub.add_parser(name)
         p.add_argument("--alice", type=userpass, required=True)
         p.add_argument("--bob", type=userpass, default=("bob", ""))
+        if name == "chain":
+            p.add_argument("--outer", type=hostport, required=True,
+                           help="the second relay (--bob: its credentials, if any)")
         if name == "chat":
             p.add_argument("--bob-mode", choices=("relay", "listen", "connect"), default="relay")
             p.add_argument("--bob-relay", type=hostport, default=None,
@@ -1050,7 +1088,7 @@ def main():
     p.add_argument("--idle-timeout", type=float, required=True)
     p.add_argument("--max-header", type=int, default=16384)
     a = ap.parse_args()
-    fn = {"auth": sc_auth, "chat": sc_chat, "cut": sc_cut, "errors": sc_errors, "report": sc_report,
+    fn = {"auth": sc_auth, "chat": sc_chat, "chain": sc_chain, "cut": sc_cut, "errors": sc_errors, "report": sc_report,
           "limits": sc_limits, "bench": sc_bench, "blast": sc_blast}[a.cmd]
     if a.cmd == "blast":
         fn(a)

@@ -2,7 +2,8 @@
 # MSRP interop with another relay: alice AUTHs on cpmd's relay (Digest), bob on
 # Kamailio's msrp module (RFC 4976 relay, no authentication here).  alice's chunked
 # messages cross both relays (cpmd connects to Kamailio), bob's reply comes back through
-# them (Kamailio connects to cpmd); every chunk gets its hop-by-hop 200.
+# them (Kamailio connects to cpmd); every chunk gets its hop-by-hop 200.  An AUTH to
+# Kamailio sent through cpmd's relay is forwarded and its 200 comes back.
 . "$(dirname "$0")/lib.sh"
 need python3 kamailio
 KMOD=/usr/lib/x86_64-linux-gnu/kamailio/modules
@@ -27,6 +28,15 @@ check "alice (cpmd relay) <-> bob (Kamailio relay): 3 messages in 2 KB chunks, a
 # Kamailio answered every chunk cpmd forwarded to it
 assert_match "$T/k.out" '^STATUS=.*"transactions": 0'
 assert_match "$CPMD_LOG" "msrp conn [0-9]+ connected"
+
+check "AUTH with Kamailio through cpmd's relay (two relays, RFC 4976 §5): forwarded and answered back"
+"$PYTHON" "$PEER" --relay "127.0.0.1:$MSRP_PORT" --timeout 30 chain --alice alice:alice-secret \
+	--outer "127.0.0.1:$KAM_PORT" >"$T/k2.out" || fail "chained AUTH: $(cat "$T/k2.out")"
+
+check "AUTH with cpmd through Kamailio's relay: cpmd's 401 and 200 go back through Kamailio"
+"$PYTHON" "$PEER" --relay "127.0.0.1:$KAM_PORT" --timeout 30 chain --alice x:x \
+	--bob alice:alice-secret --outer "127.0.0.1:$MSRP_PORT" >"$T/k3.out" ||
+	fail "chained AUTH (cpmd outer): $(cat "$T/k3.out")"
 
 cpmd_stop
 kill -TERM "$KAM_PID" 2>/dev/null || true
