@@ -143,6 +143,7 @@ struct cpm_chat_relay_stats {
 	size_t buffered_max; /* the most ever held at once */
 };
 
+/* r NULL (no relay): zeros. */
 void cpm_chat_relay_stats(const struct cpm_chat_relay *r, struct cpm_chat_relay_stats *out);
 
 #endif

@@ -720,6 +720,10 @@ void cpm_chat_relay_free(struct cpm_chat_relay *r)
 
 void cpm_chat_relay_stats(const struct cpm_chat_relay *r, struct cpm_chat_relay_stats *out)
 {
+	if (!r) {
+		memset(out, 0, sizeof *out);
+		return;
+	}
 	*out = r->st;
 	out->connections = r->nconns;
 	out->sessions = cpm_chat_sess_count(r->table);
