@@ -1,6 +1,7 @@
 /* cpmd — the server program: option parsing, configuration, the libuv loop,
  * signals, and the "user" administration subcommands. */
 #include "app/app.h"
+#include "chat/chat.h"
 #include "conf/conf.h"
 #include "core/core.h"
 #include "im/im.h"
@@ -67,6 +68,7 @@ struct app {
 	struct cpm_core *core;
 	struct cpm_im_ctl *im;
 	struct cpm_pres *pres;
+	struct cpm_chat_relay *msrp;
 	struct cpm_http *http;
 	struct cpm_app_api *api;
 	struct cpm_iwf *iwf;
@@ -109,6 +111,21 @@ static void http_status(void *arg, const struct cpm_http_request *rq,
 		"transactions", (json_int_t)s.transactions,
 		"tcp_connections", (json_int_t)s.tcp_connections,
 		"http_connections", (json_int_t)cpm_http_conn_count(a->http));
+	struct cpm_chat_relay_stats ms;
+	cpm_chat_relay_stats(a->msrp, &ms);
+	json_t *msrp = json_pack(
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"connections", (json_int_t)ms.connections,
+		"sessions", (json_int_t)ms.sessions,
+		"transactions", (json_int_t)ms.transactions,
+		"auth_ok", (json_int_t)ms.auth_ok,
+		"auth_failed", (json_int_t)ms.auth_failed,
+		"requests", (json_int_t)ms.requests,
+		"bytes", (json_int_t)ms.bytes,
+		"reports", (json_int_t)ms.reports,
+		"stalls", (json_int_t)ms.stalls,
+		"buffered", (json_int_t)ms.buffered,
+		"buffered_max", (json_int_t)ms.buffered_max);
 	json_t *doms = json_array(), *lsns = json_array();
 	for (int i = 0; i < a->conf->server.ndomains; i++)
 		json_array_append_new(doms, json_string(a->conf->server.domains[i]));
@@ -121,9 +138,11 @@ static void http_status(void *arg, const struct cpm_http_request *rq,
 	if (j) {
 		json_object_set_new(j, "domains", doms);
 		json_object_set_new(j, "sip_listen", lsns);
+		json_object_set_new(j, "msrp", msrp);
 	} else {
 		json_decref(doms);
 		json_decref(lsns);
+		json_decref(msrp);
 	}
 	cpm_http_reply_json(resp, 200, j);
 }
@@ -168,6 +187,8 @@ static void on_stopped(void *arg)
 	a->im = NULL;
 	cpm_pres_free(a->pres);
 	a->pres = NULL;
+	cpm_chat_relay_free(a->msrp);
+	a->msrp = NULL;
 	cpm_http_free(a->http);
 	a->http = NULL;
 	uv_close((uv_handle_t *)&a->sigterm, NULL);
@@ -183,6 +204,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	cpm_im_ctl_stop(a->im);
 	cpm_pres_stop(a->pres);
 	cpm_iwf_stop(a->iwf);
+	cpm_chat_relay_stop(a->msrp);
 	cpm_core_shutdown(a->core, on_stopped, a);
 }
 
@@ -261,6 +283,17 @@ static int run_server(const struct cpm_conf *conf)
 		cpm_im_ctl_set_mailer(a.im, mail_forward, a.iwf);
 	else if (!rc)
 		cpm_logw(NULL, "e-mail gateway unavailable: forward:mailto: answers 480");
+	if (cpm_chat_relay_new(a.core, &a.msrp, err, sizeof err)) {
+		fprintf(stderr, "cpmd: %s\n", err);
+		cpm_chat_relay_free(a.msrp);
+		cpm_iwf_free(a.iwf);
+		cpm_im_ctl_free(a.im);
+		cpm_pres_free(a.pres);
+		cpm_core_free(a.core);
+		uv_run(a.loop, UV_RUN_NOWAIT);
+		uv_loop_close(a.loop);
+		return 1;
+	}
 	/* message waiting follows the store-and-forward queue */
 	cpm_im_ctl_on_change(a.im, mwi_changed, a.pres);
 	cpm_pres_on_open(a.pres, presence_open, a.im);
@@ -271,6 +304,7 @@ static int run_server(const struct cpm_conf *conf)
 		cpm_http_free(a.http);
 		cpm_app_api_free(a.api);
 		cpm_iwf_free(a.iwf);
+		cpm_chat_relay_free(a.msrp);
 		cpm_im_ctl_free(a.im);
 		cpm_pres_free(a.pres);
 		cpm_core_free(a.core);
@@ -300,6 +334,7 @@ static int run_server(const struct cpm_conf *conf)
 	cpm_http_free(a.http);
 	cpm_app_api_free(a.api);
 	cpm_iwf_free(a.iwf);
+	cpm_chat_relay_free(a.msrp);
 	cpm_im_ctl_free(a.im);
 	cpm_pres_free(a.pres);
 	cpm_core_free(a.core);

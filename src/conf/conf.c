@@ -120,6 +120,43 @@ const struct cpm_conf_directive cpm_conf_directives[] = {
 	{ "http", "public_url", CPM_CONF_T_STR, "", "",
 	  "base of the URLs given to users (message pick-up); empty = http://LISTEN",
 	  FIELD(http.public_url), 0, 0 },
+	/* [msrp] */
+	{ "msrp", "listen", CPM_CONF_T_LISTEN_ONE, "127.0.0.1:2855", "",
+	  "MSRP relay socket IP:PORT (RFC 4976, TCP); empty = no MSRP relay",
+	  FIELD(msrp.listen), 0, 0 },
+	{ "msrp", "host", CPM_CONF_T_STR, "", "",
+	  "host in the relay's msrp: URIs (Use-Path); empty = the msrp.listen address",
+	  FIELD(msrp.host), 0, 0 },
+	{ "msrp", "max_connections", CPM_CONF_T_INT, "1024", "",
+	  "open MSRP connections at most, accepted and opened; beyond, closed at once",
+	  FIELD(msrp.max_connections), 1, 1000000 },
+	{ "msrp", "idle_timeout", CPM_CONF_T_INT, "300", "s",
+	  "a connection without traffic either way is closed after this",
+	  FIELD(msrp.idle_timeout), 1, 86400 },
+	{ "msrp", "max_out_buffer", CPM_CONF_T_SIZE, "262144", "bytes",
+	  "unsent bytes queued per connection; above it, whoever sends to it is not read",
+	  FIELD(msrp.max_out_buffer), 4 * KB, 1024 * MB },
+	{ "msrp", "max_header_size", CPM_CONF_T_SIZE, "16384", "bytes",
+	  "start line and header fields of one MSRP request or response",
+	  FIELD(msrp.max_header_size), 512, 1 * MB },
+	{ "msrp", "max_sessions", CPM_CONF_T_INT, "100000", "",
+	  "relay sessions handed out by AUTH (Use-Path URIs) at most; beyond, 403",
+	  FIELD(msrp.max_sessions), 1, 100000000 },
+	{ "msrp", "min_expires", CPM_CONF_T_INT, "60", "s",
+	  "shortest AUTH lifetime granted (423 with Min-Expires below)",
+	  FIELD(msrp.min_expires), 1, 86400 },
+	{ "msrp", "max_expires", CPM_CONF_T_INT, "3600", "s",
+	  "longest AUTH lifetime granted (423 with Max-Expires above)",
+	  FIELD(msrp.max_expires), 1, 31536000 },
+	{ "msrp", "default_expires", CPM_CONF_T_INT, "1800", "s",
+	  "AUTH lifetime when the AUTH asks for none",
+	  FIELD(msrp.default_expires), 1, 31536000 },
+	{ "msrp", "transaction_timeout", CPM_CONF_T_INT, "30", "s",
+	  "wait for the next hop's response to a relayed SEND; then a 408 REPORT",
+	  FIELD(msrp.transaction_timeout), 1, 600 },
+	{ "msrp", "connect_timeout", CPM_CONF_T_INT, "10", "s",
+	  "wait for a TCP connection to a next hop",
+	  FIELD(msrp.connect_timeout), 1, 600 },
 	/* [im] */
 	{ "im", "store_and_forward", CPM_CONF_T_BOOL, "yes", "",
 	  "keep MESSAGEs that cannot be delivered now (202) and deliver them later",
@@ -241,7 +278,7 @@ const size_t cpm_conf_ndirectives =
 	sizeof cpm_conf_directives / sizeof cpm_conf_directives[0];
 
 static const char *const sections[] = { "server", "sip", "registrar", "auth",
-					"http", "im", "smtp", "presence", "store" };
+					"http", "msrp", "im", "smtp", "presence", "store" };
 
 static const char *const level_names[] = { "error", "warn", "notice", "info",
 					    "debug" };
@@ -1352,14 +1389,27 @@ int cpm_conf_validate(const struct cpm_conf *c, char *err, size_t errsz)
 		errf(err, errsz, "smtp.password is set without smtp.username");
 		return CPM_EINVAL;
 	}
-	if (c->http.listen.port) {
-		for (int i = 0; i < c->sip.nlisten; i++)
-			if (listen_same(&c->sip.listen[i], &c->http.listen)) {
-				errf(err, errsz,
-				     "http.listen (%s:%u) is also in sip.listen",
-				     c->http.listen.host, c->http.listen.port);
+	/* http.listen and msrp.listen: TCP sockets of their own */
+	const struct cpm_conf_listen *own[2] = { &c->http.listen, &c->msrp.listen };
+	const char *names[2] = { "http.listen", "msrp.listen" };
+	for (int k = 0; k < 2; k++) {
+		const struct cpm_conf_listen *l = own[k];
+		for (int i = 0; l->port && i < c->sip.nlisten + k; i++) {
+			const struct cpm_conf_listen *o = i < c->sip.nlisten ? &c->sip.listen[i] : own[0];
+			if (o->port && listen_same(o, l)) {
+				errf(err, errsz, "%s (%s:%u) is also in %s", names[k], l->host, l->port,
+				     i < c->sip.nlisten ? "sip.listen" : names[0]);
 				return CPM_EINVAL;
 			}
+		}
+	}
+	if (c->msrp.min_expires > c->msrp.default_expires ||
+	    c->msrp.default_expires > c->msrp.max_expires) {
+		errf(err, errsz,
+		     "msrp: expected min_expires (%d) <= default_expires (%d) <= "
+		     "max_expires (%d)",
+		     c->msrp.min_expires, c->msrp.default_expires, c->msrp.max_expires);
+		return CPM_EINVAL;
 	}
 	return 0;
 }

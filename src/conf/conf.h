@@ -136,6 +136,20 @@ struct cpm_conf {
 		char public_url[CPM_CONF_PATH_LEN]; /* "" = http://listen */
 	} http;
 	struct {
+		struct cpm_conf_listen listen; /* port 0: no MSRP relay ("") */
+		char host[CPM_CONF_DOMAIN_LEN]; /* in the relay's URIs; "" = listen */
+		int max_connections;
+		int idle_timeout;         /* s */
+		size_t max_out_buffer;    /* bytes queued per connection */
+		size_t max_header_size;   /* bytes of one header section */
+		int max_sessions;         /* AUTH bindings (RFC 4976) */
+		int min_expires;          /* s */
+		int max_expires;          /* s */
+		int default_expires;      /* s */
+		int transaction_timeout;  /* s (RFC 4975 §7.3: 30) */
+		int connect_timeout;      /* s */
+	} msrp;
+	struct {
 		bool store_and_forward; /* keep undeliverable MESSAGEs (202) */
 		int max_messages;       /* stored per user, 0 = no limit */
 		size_t max_bytes;       /* stored body bytes per user, 0 = none */

@@ -44,6 +44,7 @@ CPMD_EXTRA=()
 SIPP_LOG='' UAS_LOG='' UAS_PORT='' UAS_PID='' BG_RC='' BG_PID=''
 SIP_PORT=
 HTTP_PORT=
+MSRP_PORT=
 if [ "${CPM_TEST_VERBOSE:-0}" = 1 ]; then set -x; fi
 
 # ---- messages and assertions ---------------------------------------------------------
@@ -189,11 +190,12 @@ PY
 
 # ---- cpmd ----------------------------------------------------------------------------------
 
-cpmd_config() { # write $CPMD_CONF (once); allocates SIP_PORT and HTTP_PORT
+cpmd_config() { # write $CPMD_CONF (once); allocates SIP_PORT, HTTP_PORT and MSRP_PORT
 	[ -f "$CPMD_CONF" ] && return 0
 	# a 4-digit SIP port: sipsak 0.9.8.1 cuts a 5-digit port of its Request-URI to 4 digits
 	[ -n "$SIP_PORT" ] || SIP_PORT=$(free_port 2000 9999)
 	[ -n "$HTTP_PORT" ] || HTTP_PORT=$(free_port)
+	[ -n "$MSRP_PORT" ] || MSRP_PORT=$(free_port)
 	mkdir -p "$T/var"
 	cat >"$CPMD_CONF" <<EOF
 # written by tests/integration/lib.sh for $TEST_NAME
@@ -207,6 +209,9 @@ listen = udp:127.0.0.1:$SIP_PORT,tcp:127.0.0.1:$SIP_PORT
 
 [http]
 listen = 127.0.0.1:$HTTP_PORT
+
+[msrp]
+listen = 127.0.0.1:$MSRP_PORT
 
 [store]
 url = sqlite:$T/var/cpmd.db

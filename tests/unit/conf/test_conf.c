@@ -364,6 +364,21 @@ static void test_validate(void **state)
 				      sizeof err),
 			 0);
 	assert_int_equal(cpm_conf_validate(&c, err, sizeof err), 0);
+	/* msrp.listen: a TCP socket of its own; its expires in order */
+	const char *clash[] = { "127.0.0.1:5060", "[::1]:5060" };
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(cpm_conf_set(&c, "msrp.listen", clash[i], err, sizeof err), 0);
+		assert_int_equal(cpm_conf_validate(&c, err, sizeof err), CPM_EINVAL);
+		assert_non_null(strstr(err, "msrp.listen"));
+	}
+	assert_int_equal(cpm_conf_set(&c, "msrp.listen", "", err, sizeof err), 0);
+	assert_int_equal(c.msrp.listen.port, 0);
+	assert_int_equal(cpm_conf_validate(&c, err, sizeof err), 0);
+	cpm_conf_defaults(&c);
+	assert_int_equal(c.msrp.listen.port, 2855);
+	assert_int_equal(cpm_conf_set(&c, "msrp.default_expires", "30", err, sizeof err), 0);
+	assert_int_equal(cpm_conf_validate(&c, err, sizeof err), CPM_EINVAL);
+	assert_non_null(strstr(err, "msrp: expected min_expires"));
 }
 
 static void test_dump_roundtrip(void **state)

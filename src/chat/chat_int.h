@@ -1,0 +1,193 @@
+/* chat — what the files of the relay share (chat_conn.c: TCP, buffers and
+ * backpressure; chat_relay.c: forwarding, transactions, REPORTs;
+ * chat_auth.c: AUTH). */
+#ifndef CPM_CHAT_INT_H
+#define CPM_CHAT_INT_H
+
+#include "chat/chat.h"
+#include "conf/conf.h"
+#include "net/net.h"
+
+#include <uv.h>
+
+#define CPM_CHAT__RDSZ (64 * 1024)      /* one read */
+#define CPM_CHAT__TXN_MAX 4096          /* awaited responses per connection */
+#define CPM_CHAT__BUF_MAX ((size_t)1 << 30) /* sanity bound of output buffers */
+
+struct cpm_chat__txn;
+
+/* What the connection is receiving now: the message whose headers were
+ * parsed and whose END has not come yet. */
+enum cpm_chat__xfer_kind {
+	CPM_CHAT__X_NONE = 0,
+	CPM_CHAT__X_FORWARD, /* streamed to dst, as it arrives */
+	CPM_CHAT__X_DISCARD, /* dropped; status answered at END (0: none) */
+};
+
+struct cpm_chat__xfer {
+	enum cpm_chat__xfer_kind kind;
+	enum cpm_msrp_method method;
+	bool is_request;
+	bool has_body;
+	enum cpm_msrp_rep fr;     /* Failure-Report */
+	char tid[CPM_MSRP_IDENT_MAX + 1];
+	/* our answer: To-Path = resp_to (the previous hop; for methods other
+	 * than SEND the whole From-Path), From-Path = resp_from (us, as the
+	 * request named us) */
+	char *resp_to, *resp_from;
+	int status; /* DISCARD */
+	/* FORWARD */
+	uint64_t dst;
+	struct cpm_buf head;      /* the rewritten header section, until sent */
+	bool started;             /* head sent: dst's stream is ours until END */
+	bool answer_ok;           /* END: answer 200 (a SEND with Failure-Report yes) */
+	char out_tid[CPM_MSRP_TID_LEN + 1];
+	struct cpm_chat__txn *txn;
+	uint64_t body;            /* body bytes forwarded */
+};
+
+enum cpm_chat__conn_st { CPM_CHAT__CONNECTING, CPM_CHAT__UP, CPM_CHAT__CLOSING };
+
+struct cpm_chat__conn {
+	uv_tcp_t tcp;
+	uv_timer_t timer; /* connect, then idle timeout */
+	struct cpm_chat_relay *r;
+	uint64_t id;
+	enum cpm_chat__conn_st st;
+	bool outgoing;
+	bool reading;
+	int handles;
+	char name[CPM_NET_ADDR_STRLEN];
+	char key[CPM_CHAT_KEY_MAX]; /* authority it is known by, "" none */
+	struct cpm_chat__conn *hnext; /* by id */
+	struct cpm_chat__conn *prev, *next; /* every connection */
+
+	/* input */
+	struct cpm_buf in;
+	size_t acct_in;                 /* in.len as counted in buffered */
+	struct cpm_msrp_parser ps;
+	struct cpm_chat__xfer cur;
+
+	/* output: out is written at the next flush; deferred holds whole
+	 * messages queued while another connection's message streams here
+	 * (owner), appended to out when it ends */
+	struct cpm_buf out, deferred;
+	size_t inflight;   /* bytes in uv_write requests */
+	uint64_t owner;    /* conn id streaming a message here, 0: none */
+	unsigned ntxn;     /* transactions awaiting a response from here */
+	struct cpm_chat__txn *txns; /* those transactions */
+
+	/* waiting: this connection is not read until `waits` drains or
+	 * frees its stream; waiters of this connection in the list */
+	struct cpm_chat__conn *waits;
+	struct cpm_chat__conn *w_prev, *w_next, *waiters;
+	bool ready;                       /* in r->ready */
+	struct cpm_chat__conn *ready_next;
+	bool dirty;                       /* in r->dirty */
+	struct cpm_chat__conn *dirty_next;
+};
+
+/* A request we forwarded and whose response we wait for. */
+enum cpm_chat__txn_kind {
+	CPM_CHAT__T_SEND, /* a SEND: errors become REPORTs (RFC 4975 §7.1.2) */
+	CPM_CHAT__T_BACK, /* AUTH and other methods: the response goes back */
+};
+
+struct cpm_chat__txn {
+	enum cpm_chat__txn_kind kind;
+	char tid[CPM_MSRP_TID_LEN + 1];  /* ours, on dst */
+	uint64_t dst, src;
+	bool streaming;       /* src is still receiving the chunk */
+	bool armed;           /* in the timeout FIFO */
+	uint64_t deadline_ms;
+	char up_tid[CPM_MSRP_IDENT_MAX + 1]; /* T_BACK: the request's own */
+	enum cpm_msrp_rep fr;
+	/* REPORT: To-Path = rep_to (the From-Path the request had at our
+	 * last hop), From-Path = self (our URI there) */
+	char *rep_to, *self, *msgid;
+	uint64_t start, len, total;
+	bool total_star;
+	struct cpm_chat__txn *hnext;         /* by tid */
+	struct cpm_chat__txn *d_prev, *d_next; /* of dst */
+	struct cpm_chat__txn *f_prev, *f_next; /* timeout FIFO */
+};
+
+struct cpm_chat_relay {
+	uv_loop_t *loop;
+	struct cpm_core *core;
+	const struct cpm_conf *conf;
+	struct cpm_chat_table *table;
+	uv_tcp_t lsn;
+	bool lsn_open;
+	uint16_t port;
+	uv_timer_t sweep;      /* transaction timeouts, session expiry */
+	uv_idle_t idle;        /* ready connections, then flushes */
+	bool idle_on;
+	bool freeing;
+	unsigned handles;      /* open uv handles */
+	unsigned jobs;         /* store jobs in flight */
+	uint64_t next_id;
+	struct cpm_chat__conn *conns;
+	unsigned nconns;
+	struct cpm_chat__conn **cb; /* by id */
+	size_t ncb;
+	struct cpm_chat__conn *ready, *ready_tail, *dirty;
+	struct cpm_chat__txn **tb;  /* by tid */
+	size_t ntb, ntxns;
+	struct cpm_chat__txn *fifo, *fifo_tail;
+	size_t max_out;        /* msrp.max_out_buffer */
+	unsigned char rnd[4096]; /* getrandom bytes for our tids, used in order */
+	size_t rnd_used;
+	size_t buffered;
+	struct cpm_chat_relay_stats st;
+};
+
+/* chat_conn.c */
+struct cpm_chat__conn *cpm_chat__conn_find(struct cpm_chat_relay *r, uint64_t id);
+/* The connection to an authority: a known one, or a new outgoing one
+ * (connecting: what is queued goes once it is up).  NULL with *err. */
+struct cpm_chat__conn *cpm_chat__conn_to(struct cpm_chat_relay *r, const char *key,
+					 const struct cpm_msrp_uri *u, int *err);
+void cpm_chat__conn_close(struct cpm_chat__conn *c, const char *why);
+/* Queue bytes on c; writer is the connection whose message streams there
+ * (0: a whole message of ours, deferred while another one streams). */
+int cpm_chat__put(struct cpm_chat__conn *c, uint64_t writer, const void *p, size_t n);
+/* Bytes queued on c: all of them (its answers waiting behind another
+ * stream included), and those ahead of a stream starting now (out and in
+ * flight: what a sender to c waits on; the deferred ones go after it). */
+size_t cpm_chat__pending(const struct cpm_chat__conn *c);
+size_t cpm_chat__ahead(const struct cpm_chat__conn *c);
+/* c's stream ends: the deferred messages follow, its waiters are woken. */
+void cpm_chat__release(struct cpm_chat__conn *c);
+/* Process c's input again soon (from the idle callback). */
+void cpm_chat__schedule(struct cpm_chat__conn *c);
+/* c is not read until on drains or ends its stream (on NULL: read again). */
+void cpm_chat__wait(struct cpm_chat__conn *c, struct cpm_chat__conn *on);
+/* After processing: drop the used input, read or not. */
+void cpm_chat__input_done(struct cpm_chat__conn *c, size_t used);
+void cpm_chat__wake(struct cpm_chat__conn *c);
+void cpm_chat__acct(struct cpm_chat_relay *r, ssize_t delta);
+
+/* A fresh transaction id (CPM_MSRP_TID_LEN hex digits): 64 bits from a
+ * pool of getrandom bytes, refilled once per 512 ids. */
+int cpm_chat__tid_new(struct cpm_chat_relay *r, char out[CPM_MSRP_TID_LEN + 1]);
+
+/* chat_relay.c */
+/* Handle buffered input until it runs out or c must wait. */
+void cpm_chat__process(struct cpm_chat__conn *c);
+/* c is closing: its stream, its transactions, its waiters. */
+void cpm_chat__conn_gone(struct cpm_chat__conn *c);
+void cpm_chat__xfer_reset(struct cpm_chat__xfer *x);
+void cpm_chat__txn_sweep(struct cpm_chat_relay *r, uint64_t now_ms);
+/* A whole response of ours on c: "MSRP tid code comment", To-Path to,
+ * From-Path from, extra header lines (CRLF-terminated, may be NULL), the
+ * end-line. */
+int cpm_chat__respond(struct cpm_chat__conn *c, const char *tid, int code, const char *to,
+		      const char *from, const char *extra);
+
+/* chat_auth.c */
+/* An AUTH for us (RFC 4976 §5.1, §6.2): answers it now or after a store
+ * lookup.  The message's slices are valid during the call only. */
+void cpm_chat__auth(struct cpm_chat__conn *c, const struct cpm_msrp_msg *m);
+
+#endif
