@@ -25,8 +25,9 @@ struct cpm_http;
 struct cpm_core;
 struct cpm_im_ctl;
 struct cpm_app_api;
+struct cpm_pres;
 int cpm_app_api_new(struct cpm_http *h, struct cpm_core *core, struct cpm_im_ctl *im,
-		    struct cpm_app_api **out);
+		    struct cpm_pres *pres, struct cpm_app_api **out);
 void cpm_app_api_free(struct cpm_app_api *api);
 
 #endif

@@ -6,6 +6,10 @@
  *   GET /m/ID                          the same, as the recipient (Digest)
  *   GET /api/v1/users/AOR/messages     the waiting messages, JSON (Digest)
  *   GET /api/v1/users/AOR/profile      the store-and-forward profile (Digest)
+ *   GET /api/v1/users/AOR/presence     the user's composed presence (PIDF)
+ *   GET /api/v1/users/AOR/watchers     the allow/block/pending lists, JSON
+ *   PUT /api/v1/users/AOR/watchers     {"watcher": "x@dom" or "*@dom",
+ *                                       "rule": "allow|block|pending|none"}
  *   PUT /api/v1/users/AOR/profile      change it: a JSON object with
  *                                      "store-and-forward" and/or "accepts"
  *                                      (the class is the operator's: cpmd
@@ -20,6 +24,7 @@
 #include "core/core.h"
 #include "http/http.h"
 #include "im/im.h"
+#include "pres/pres.h"
 #include "store/store.h"
 
 #include <inttypes.h>
@@ -32,6 +37,7 @@
 struct cpm_app_api {
 	struct cpm_core *core;
 	struct cpm_im_ctl *im;
+	struct cpm_pres *pres;
 	const struct cpm_conf *conf;
 	struct cpm_store_worker *store;
 };
@@ -43,7 +49,15 @@ struct inbox_item {
 	int flags;
 };
 
-enum areq_kind { AREQ_FETCH, AREQ_INBOX, AREQ_PROFILE_GET, AREQ_PROFILE_PUT };
+enum areq_kind {
+	AREQ_FETCH,
+	AREQ_INBOX,
+	AREQ_PROFILE_GET,
+	AREQ_PROFILE_PUT,
+	AREQ_PRESENCE,
+	AREQ_WATCHERS_GET,
+	AREQ_WATCHERS_PUT,
+};
 
 /* One request, from the handler to the reply.  resp is NULL once the
  * connection went away; the pending store or im job still owns the
@@ -475,10 +489,67 @@ static int profile_apply(struct areq *q, char *err, size_t errsz)
 	return status;
 }
 
+static void watcher_one(void *arg, const char *watcher, enum cpm_pres_rule r)
+{
+	json_array_append_new(arg, json_pack("{s:s,s:s}", "watcher", watcher, "rule",
+					     cpm_pres_rule_name(r)));
+}
+
+/* Presence over HTTP (issue 5): the composed document, and the lists. */
+static void presence_answer(struct areq *q)
+{
+	struct cpm_pres *p = q->api->pres;
+	if (q->kind == AREQ_PRESENCE) {
+		struct cpm_buf b;
+		cpm_buf_init(&b, 1 << 20);
+		if (cpm_pres_document(p, q->user.aor, &b))
+			cpm_http_reply_error(q->resp, 500);
+		else
+			cpm_http_reply(q->resp, 200, "application/pidf+xml",
+				       (struct cpm_str){ b.p, b.len });
+		cpm_buf_free(&b);
+		return;
+	}
+	if (q->kind == AREQ_WATCHERS_PUT) {
+		json_error_t je;
+		json_t *j = q->body ? json_loads(q->body, 0, &je) : NULL;
+		const char *w = NULL, *rule = NULL;
+		int status = 0;
+		if (json_unpack(j, "{s:s,s:s}", "watcher", &w, "rule", &rule)) {
+			status = 400;
+		} else {
+			enum cpm_pres_rule r = strcmp(rule, "allow") == 0     ? CPM_PRES_RULE_ALLOW
+					       : strcmp(rule, "block") == 0   ? CPM_PRES_RULE_BLOCK
+					       : strcmp(rule, "pending") == 0 ? CPM_PRES_RULE_PENDING
+					       : strcmp(rule, "none") == 0    ? CPM_PRES_RULE_NONE
+									      : (enum cpm_pres_rule)-1;
+			int rc = (int)r < 0 ? CPM_EINVAL : cpm_pres_rule_set(p, q->user.aor, w, r);
+			status = rc == 0 ? 0 : rc == CPM_EINVAL ? 400 : rc == CPM_ELIMIT ? 403 : 500;
+			if (!rc)
+				cpm_logi(q->user.aor, "watcher %s: %s (HTTP)", w, rule);
+		}
+		json_decref(j);
+		if (status) {
+			cpm_http_reply_error(q->resp, status);
+			return;
+		}
+	}
+	json_t *list = json_array();
+	cpm_pres_rule_each(p, q->user.aor, watcher_one, list);
+	cpm_http_reply_json(q->resp, 200,
+			    json_pack("{s:s,s:o}", "aor", q->user.aor, "watchers", list));
+}
+
 static void profile_read_done(void *arg)
 {
 	struct areq *q = arg;
 	if (!q->resp || check_auth(q)) {
+		areq_free(q);
+		return;
+	}
+	if (q->kind == AREQ_PRESENCE || q->kind == AREQ_WATCHERS_GET ||
+	    q->kind == AREQ_WATCHERS_PUT) {
+		presence_answer(q);
 		areq_free(q);
 		return;
 	}
@@ -526,23 +597,34 @@ static void api_user(void *arg, const struct cpm_http_request *rq, struct cpm_ht
 	size_t pl = sizeof prefix - 1, sl = sizeof suffix - 1, ppl = sizeof psuffix - 1;
 	bool inbox = path.len > pl + sl && memcmp(path.s + path.len - sl, suffix, sl) == 0;
 	bool profile = path.len > pl + ppl && memcmp(path.s + path.len - ppl, psuffix, ppl) == 0;
+	bool presence = path.len > pl + 9 && memcmp(path.s + path.len - 9, "/presence", 9) == 0;
+	bool watchers = path.len > pl + 9 && memcmp(path.s + path.len - 9, "/watchers", 9) == 0;
 	bool put = cpm_str_eq_cstr(rq->req->method, "PUT");
-	if (!inbox && !profile) {
+	if (!inbox && !profile && !presence && !watchers) {
 		cpm_http_reply_error(resp, 404);
 		return;
 	}
-	if (put && !profile) {
+	if (put && !profile && !watchers) {
 		cpm_http_resp_header(resp, "Allow", "GET, HEAD");
 		cpm_http_reply_error(resp, 405);
 		return;
 	}
-	struct cpm_str aor = { path.s + pl, path.len - pl - (inbox ? sl : ppl) };
+	size_t cut = inbox ? sl : profile ? ppl : 9;
+	struct cpm_str aor = { path.s + pl, path.len - pl - cut };
 	if (!memchr(aor.s, '@', aor.len) || memchr(aor.s, '/', aor.len) || aor.len >= 256) {
 		cpm_http_reply_error(resp, 404);
 		return;
 	}
-	if (profile) {
-		struct areq *q = areq_new(api, rq, resp, put ? AREQ_PROFILE_PUT : AREQ_PROFILE_GET);
+	if ((presence || watchers) && !api->pres) {
+		cpm_http_reply_error(resp, 404);
+		return;
+	}
+	if (profile || presence || watchers) {
+		enum areq_kind kind = profile ? (put ? AREQ_PROFILE_PUT : AREQ_PROFILE_GET)
+				      : presence ? AREQ_PRESENCE
+				      : put	 ? AREQ_WATCHERS_PUT
+						 : AREQ_WATCHERS_GET;
+		struct areq *q = areq_new(api, rq, resp, kind);
 		if (!q || (put && !(q->body = cpm_str_dup(rq->req->body)))) {
 			if (q)
 				areq_free(q);
@@ -577,13 +659,14 @@ static void api_user(void *arg, const struct cpm_http_request *rq, struct cpm_ht
 /* ---------------------------------------------------------------- setup */
 
 int cpm_app_api_new(struct cpm_http *h, struct cpm_core *core, struct cpm_im_ctl *im,
-		    struct cpm_app_api **out)
+		    struct cpm_pres *pres, struct cpm_app_api **out)
 {
 	struct cpm_app_api *api = calloc(1, sizeof *api);
 	if (!api)
 		return CPM_ENOMEM;
 	api->core = core;
 	api->im = im;
+	api->pres = pres;
 	api->conf = cpm_core_conf(core);
 	api->store = cpm_core_store(core);
 	int rc = cpm_http_route(h, "GET", "/m/*", api_fetch, api);

@@ -165,7 +165,7 @@ static int http_start(struct app *a, char *err, size_t errsz)
 	if (!rc)
 		rc = cpm_http_route(a->http, "GET", "/api/v1/status", http_status, a);
 	if (!rc)
-		rc = cpm_app_api_new(a->http, a->core, a->im, &a->api);
+		rc = cpm_app_api_new(a->http, a->core, a->im, a->pres, &a->api);
 	if (!rc)
 		rc = cpm_http_listen(a->http, (const struct sockaddr *)&l->addr);
 	if (rc)

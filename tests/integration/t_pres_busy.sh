@@ -4,7 +4,7 @@
 # messages, finds a "missed session from alice" notice when his device registers.  When
 # bob's presence says nothing busy, the INVITE is treated as usual (480: no device).
 . "$(dirname "$0")/lib.sh"
-need python3
+need python3 curl
 [ -x "$CPM" ] || fail "no cpm binary at $CPM (run make)"
 
 cpmd_user_add alice@example.test alice-secret
@@ -25,6 +25,22 @@ sipmsg --method INVITE --uri sip:bob@example.test --from alice@example.test --to
 	>"$T/inv.out" 2>&1 || true
 assert_contains "$T/inv.out" "STATUS 486"
 assert_match "$CPMD_LOG" 'INVITE not forked: presence says busy'
+
+check "HTTP: bob's composed presence (PIDF, busy) and his watcher lists, with his Digest"
+U="http://127.0.0.1:$HTTP_PORT/api/v1/users/bob@example.test"
+code=$(curl -s --digest -u bob:bob-secret -o "$T/pidf.xml" -D "$T/pidf.h" -w '%{http_code}' "$U/presence")
+assert_eq "$code" 200 "GET presence"
+grep -qi '^Content-Type: application/pidf+xml' "$T/pidf.h" || fail "type: $(cat "$T/pidf.h")"
+grep -q 'busy' "$T/pidf.xml" || fail "no busy activity: $(cat "$T/pidf.xml")"
+assert_eq "$(curl -s --digest -u alice:alice-secret -o /dev/null -w '%{http_code}' "$U/presence")" 401 "alice reads bob's document"
+code=$(curl -s --digest -u bob:bob-secret -X PUT --data '{"watcher":"alice@example.test","rule":"allow"}' \
+	-o "$T/w.json" -w '%{http_code}' "$U/watchers")
+assert_eq "$code" 200 "PUT watchers"
+grep -q '"watcher": *"alice@example.test", *"rule": *"allow"' "$T/w.json" || fail "lists: $(cat "$T/w.json")"
+cpmd presence list bob@example.test >"$T/plist.out" 2>&1 || true
+grep -q 'alice@example.test' "$T/plist.out" || fail "cpmd presence list: $(cat "$T/plist.out")"
+assert_eq "$(curl -s --digest -u bob:bob-secret -X PUT --data '{"watcher":"alice@example.test","rule":"maybe"}' \
+	-o /dev/null -w '%{http_code}' "$U/watchers")" 400 "bad rule"
 
 check "bob registers: the missed-session notice from alice arrives"
 bg_start bob "$CPM" --server "127.0.0.1:$SIP_PORT" --user bob@example.test --password bob-secret \
