@@ -41,6 +41,7 @@ enum cpm_cli_cmd {
 	CPM_CLI_CMD_OPTIONS,
 	CPM_CLI_CMD_INBOX,
 	CPM_CLI_CMD_FETCH,
+	CPM_CLI_CMD_PRESENCE,
 };
 
 /* Everything the command line and the config file can say.  The *_set
@@ -89,7 +90,7 @@ struct cpm_cli_args {
 	/* fetch */
 	const char *output; /* -o FILE */
 	/* positional: send TO TEXT, options [URI], fetch ID|URL */
-	const char *pos[2];
+	const char *pos[3];
 	unsigned npos;
 };
 
@@ -505,6 +506,12 @@ void cpm_cli_inbox_print(FILE *f, const struct cpm_cli_inbox *in);
 int cpm_cli_cmd_register(const struct cpm_cli_args *a);
 int cpm_cli_cmd_send(const struct cpm_cli_args *a);
 int cpm_cli_cmd_listen(const struct cpm_cli_args *a);
+/* cpm presence [set] STATUS [NOTE]: PUBLISH (RFC 3903) a PIDF document
+ * (RFC 3863) with the RPID activity (RFC 4480) STATUS stands for. */
+int cpm_cli_cmd_presence(const struct cpm_cli_args *a);
+/* The PIDF body for entity, status (open, closed, away, busy, on-the-phone,
+ * meeting, dnd) and note (may be NULL); CPM_EINVAL for an unknown status. */
+int cpm_cli_pidf(struct cpm_buf *b, const char *entity, const char *status, const char *note);
 int cpm_cli_cmd_options(const struct cpm_cli_args *a);
 int cpm_cli_cmd_inbox(const struct cpm_cli_args *a);
 int cpm_cli_cmd_fetch(const struct cpm_cli_args *a);

@@ -961,6 +961,119 @@ out_nosock:
 
 /* ------------------------------------------------------------ options */
 
+/* ------------------------------------------------------------- presence */
+
+static int pidf_escaped(struct cpm_buf *b, const char *s)
+{
+	int rc = 0;
+	for (; *s && !rc; s++)
+		rc = *s == '<'	 ? cpm_buf_puts(b, "&lt;")
+		     : *s == '>' ? cpm_buf_puts(b, "&gt;")
+		     : *s == '&' ? cpm_buf_puts(b, "&amp;")
+				 : cpm_buf_append(b, s, 1);
+	return rc;
+}
+
+int cpm_cli_pidf(struct cpm_buf *b, const char *entity, const char *status, const char *note)
+{
+	/* STATUS -> basic status and the RPID activity (RFC 4480 §3.2) */
+	static const struct {
+		const char *word, *basic, *activity;
+	} map[] = {
+		{ "open", "open", NULL },	  { "closed", "closed", NULL },
+		{ "away", "open", "away" },	  { "busy", "open", "busy" },
+		{ "on-the-phone", "open", "on-the-phone" },
+		{ "meeting", "open", "meeting" }, { "dnd", "open", "dnd" },
+	};
+	size_t k = 0;
+	while (k < sizeof map / sizeof *map && strcmp(map[k].word, status) != 0)
+		k++;
+	if (k == sizeof map / sizeof *map)
+		return CPM_EINVAL;
+	int rc = cpm_buf_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+				   "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" "
+				   "xmlns:dm=\"urn:ietf:params:xml:ns:pidf:data-model\" "
+				   "xmlns:rpid=\"urn:ietf:params:xml:ns:pidf:rpid\" entity=\"sip:");
+	rc = rc ? rc : pidf_escaped(b, entity);
+	rc = rc ? rc : cpm_buf_printf(b, "\">\n<tuple id=\"cpm\"><status><basic>%s</basic></status>",
+				      map[k].basic);
+	if (!rc && note && note[0]) {
+		rc = cpm_buf_puts(b, "<note>");
+		rc = rc ? rc : pidf_escaped(b, note);
+		rc = rc ? rc : cpm_buf_puts(b, "</note>");
+	}
+	rc = rc ? rc : cpm_buf_puts(b, "</tuple>\n");
+	if (!rc && map[k].activity) {
+		/* do-not-disturb has no RPID element of its own: <other> */
+		if (strcmp(map[k].activity, "dnd") == 0)
+			rc = cpm_buf_puts(b, "<dm:person id=\"p\"><rpid:activities><rpid:other>"
+					     "do-not-disturb</rpid:other></rpid:activities>");
+		else
+			rc = cpm_buf_printf(b, "<dm:person id=\"p\"><rpid:activities><rpid:%s/>"
+					       "</rpid:activities>",
+					    map[k].activity);
+		if (!rc && note && note[0]) {
+			rc = cpm_buf_puts(b, "<dm:note>");
+			rc = rc ? rc : pidf_escaped(b, note);
+			rc = rc ? rc : cpm_buf_puts(b, "</dm:note>");
+		}
+		rc = rc ? rc : cpm_buf_puts(b, "</dm:person>\n");
+	}
+	return rc ? rc : cpm_buf_puts(b, "</presence>\n");
+}
+
+int cpm_cli_cmd_presence(const struct cpm_cli_args *a)
+{
+	size_t k = a->npos && strcmp(a->pos[0], "set") == 0 ? 1 : 0;
+	if (a->npos <= k || !a->user[0]) {
+		cpm_cli_usage(stderr, CPM_CLI_CMD_PRESENCE);
+		return CPM_CLI_EXIT_USAGE;
+	}
+	const char *status = a->pos[k], *note = a->npos > k + 1 ? a->pos[k + 1] : NULL;
+	struct cpm_buf body;
+	cpm_buf_init(&body, 8192);
+	if (cpm_cli_pidf(&body, a->user, status, note)) {
+		fprintf(stderr, "cpm: unknown status '%s' (open, closed, away, busy, on-the-phone, "
+				"meeting, dnd)\n", status);
+		cpm_buf_free(&body);
+		return CPM_CLI_EXIT_USAGE;
+	}
+	struct cpm_cli_ua ua;
+	if (cpm_cli_ua_open(&ua, a) != 0) {
+		cpm_cli_ua_close(&ua);
+		cpm_buf_free(&body);
+		return CPM_CLI_EXIT_FAIL;
+	}
+	char uri[300], extra[128];
+	snprintf(uri, sizeof uri, "sip:%s", a->user);
+	snprintf(extra, sizeof extra, "Event: presence\r\nExpires: %u\r\n", a->expires);
+	struct cpm_cli_req req = {
+		.method = CPM_SIP_PUBLISH,
+		.ruri = uri,
+		.to_uri = uri,
+		.extra = extra,
+		.ctype = "application/pidf+xml",
+		.body = { body.p, body.len },
+	};
+	const struct cpm_sip_msg *m;
+	int ex = CPM_CLI_EXIT_FAIL;
+	int rc = cpm_cli_ua_request(&ua, &req, &m);
+	if (rc) {
+		cpm_cli_ua_report(&ua, rc);
+	} else if (m->status >= 200 && m->status < 300) {
+		printf("presence %s%s%s published for %u s (%d %.*s)\n", status, note ? ": " : "",
+		       note ? note : "", a->expires, m->status, CPM_STR_FMT(m->reason));
+		ex = CPM_CLI_EXIT_OK;
+	} else {
+		printf("presence not published: %d %.*s\n", m->status, CPM_STR_FMT(m->reason));
+		if (m->status == 401 || m->status == 407 || m->status == 403)
+			report_failure(&ua, m, "presence");
+	}
+	cpm_cli_ua_close(&ua);
+	cpm_buf_free(&body);
+	return ex;
+}
+
 int cpm_cli_cmd_options(const struct cpm_cli_args *a)
 {
 	struct cpm_cli_ua ua;

@@ -24,6 +24,7 @@ static const char usage_general[] =
 	"  inbox [--json]                          list your waiting messages (HTTP)\n"
 	"  fetch ID|URL [-o FILE]                  fetch one waiting message (HTTP)\n"
 	"  options [URI]                           send an OPTIONS ping\n"
+	"  presence [set] STATUS [NOTE]            publish your presence (busy, away...)\n"
 	"  bench --target IP:PORT [...]            MESSAGE load generator (UAC+UAS,\n"
 	"                                          batched); cpm bench --help\n"
 	"  help [COMMAND]                          show help\n"
@@ -164,6 +165,15 @@ static const char usage_fetch[] =
 	"\n"
 	"  -o, --output FILE   write the body to FILE ('-': standard output)\n";
 
+static const char usage_presence[] =
+	"usage: cpm [GLOBAL OPTIONS] presence [set] STATUS [NOTE] [--expires N]\n"
+	"\n"
+	"Publish your presence (PUBLISH, RFC 3903, with a PIDF document): STATUS is\n"
+	"open, closed, away, busy, on-the-phone, meeting or dnd (do not disturb),\n"
+	"NOTE a free text.  busy, on-the-phone, meeting and dnd make the server\n"
+	"refuse calls to you (486) and keep a \"missed session\" notice.  The\n"
+	"publication lasts --expires seconds (default 3600).  Exit 0 on 2xx.\n";
+
 static const char usage_options[] =
 	"usage: cpm [GLOBAL OPTIONS] options [URI]\n"
 	"\n"
@@ -191,6 +201,9 @@ void cpm_cli_usage(FILE *f, enum cpm_cli_cmd cmd)
 		break;
 	case CPM_CLI_CMD_FETCH:
 		fputs(usage_fetch, f);
+		break;
+	case CPM_CLI_CMD_PRESENCE:
+		fputs(usage_presence, f);
 		break;
 	default:
 		fputs(usage_general, f);
@@ -224,6 +237,8 @@ static enum cpm_cli_cmd cmd_parse(const char *s)
 		return CPM_CLI_CMD_INBOX;
 	if (strcmp(s, "fetch") == 0)
 		return CPM_CLI_CMD_FETCH;
+	if (strcmp(s, "presence") == 0)
+		return CPM_CLI_CMD_PRESENCE;
 	if (strcmp(s, "help") == 0)
 		return CPM_CLI_CMD_HELP;
 	if (strcmp(s, "version") == 0)
@@ -246,6 +261,8 @@ static const char *cmd_name(enum cpm_cli_cmd c)
 		return "inbox";
 	case CPM_CLI_CMD_FETCH:
 		return "fetch";
+	case CPM_CLI_CMD_PRESENCE:
+		return "presence";
 	case CPM_CLI_CMD_VERSION:
 		return "version";
 	default:
@@ -452,7 +469,7 @@ int cpm_cli_args_parse(struct cpm_cli_args *a, int argc, char **argv,
 					ERR("unknown command '%s' (try 'cpm help')", arg);
 				continue;
 			}
-			if (a->npos >= 2 ||
+			if (a->npos >= (a->cmd == CPM_CLI_CMD_PRESENCE ? 3 : 2) ||
 			    (a->cmd == CPM_CLI_CMD_HELP && a->npos >= 1) ||
 			    (a->cmd == CPM_CLI_CMD_OPTIONS && a->npos >= 1) ||
 			    (a->cmd == CPM_CLI_CMD_FETCH && a->npos >= 1) ||
@@ -847,6 +864,8 @@ int main(int argc, char **argv)
 		return cpm_cli_cmd_inbox(&a);
 	case CPM_CLI_CMD_FETCH:
 		return cpm_cli_cmd_fetch(&a);
+	case CPM_CLI_CMD_PRESENCE:
+		return cpm_cli_cmd_presence(&a);
 	default:
 		cpm_cli_usage(stderr, CPM_CLI_CMD_NONE);
 		return CPM_CLI_EXIT_USAGE;

@@ -59,5 +59,16 @@ sipmsg --method INVITE --uri sip:bob@example.test --from alice@example.test --to
 	>"$T/inv2.out" 2>&1 || true
 assert_contains "$T/inv2.out" "STATUS 480"
 
+check "cpm presence set away \"at lunch\" publishes; the document says so; a bad status is refused"
+cpm --user bob@example.test --password bob-secret presence set away "at lunch" >"$T/cp.out" 2>&1 ||
+	fail "cpm presence: $(cat "$T/cp.out")"
+assert_contains "$T/cp.out" "presence away: at lunch published"
+curl -s --digest -u bob:bob-secret -o "$T/pidf2.xml" "$U/presence"
+grep -q 'away' "$T/pidf2.xml" || fail "no away: $(cat "$T/pidf2.xml")"
+grep -q 'at lunch' "$T/pidf2.xml" || fail "no note: $(cat "$T/pidf2.xml")"
+rc=0
+cpm --user bob@example.test --password bob-secret presence set sleepy >"$T/cp2.out" 2>&1 || rc=$?
+assert_eq "$rc" 2 "exit status for an unknown status"
+
 cpmd_stop
 assert_no_sanitizer_errors

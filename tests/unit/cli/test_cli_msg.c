@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "im/im.h"
+#include "pres/pres.h"
 
 #define CPM_CLI_TEST 1
 #include "../../../src/cli/cli_auth.c"
@@ -334,6 +335,37 @@ static void test_notice_parse(void **state)
 					  CPM_STR(""), &n));
 }
 
+/* cpm presence: the PIDF it publishes, read back by the server's parser:
+ * the basic status, the busy activities, the escaped note. */
+static void test_presence_pidf_read_by_server(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *status;
+		bool busy;
+	} cases[] = { { "open", false },  { "away", false },	{ "busy", true },
+		      { "meeting", true }, { "on-the-phone", true }, { "dnd", true } };
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct cpm_buf b;
+		cpm_buf_init(&b, 8192);
+		assert_int_equal(cpm_cli_pidf(&b, "bob@example.test", cases[i].status, "a <b> & c"), 0);
+		struct cpm_pres_pidf *d = NULL;
+		char err[200];
+		assert_int_equal(cpm_pres_pidf_parse((struct cpm_str){ b.p, b.len }, &d, err,
+						     sizeof err), 0);
+		const struct cpm_pres_state *st = cpm_pres_pidf_state(d);
+		if (cpm_pres_state_busy(st) != cases[i].busy)
+			fail_msg("%s: busy %d", cases[i].status, cases[i].busy);
+		assert_non_null(strstr(b.p, "a &lt;b&gt; &amp; c"));
+		cpm_pres_pidf_free(d);
+		cpm_buf_free(&b);
+	}
+	struct cpm_buf b;
+	cpm_buf_init(&b, 8192);
+	assert_int_equal(cpm_cli_pidf(&b, "bob@example.test", "sleepy", NULL), CPM_EINVAL);
+	cpm_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +374,7 @@ int main(void)
 		cmocka_unit_test(test_cpim_read_by_server),
 		cmocka_unit_test(test_listen_stored_and_reports),
 		cmocka_unit_test(test_notice_parse),
+		cmocka_unit_test(test_presence_pidf_read_by_server),
 	};
 	return cmocka_run_group_tests_name("cli_msg", tests, NULL, NULL);
 }
