@@ -42,6 +42,7 @@ enum cpm_cli_cmd {
 	CPM_CLI_CMD_INBOX,
 	CPM_CLI_CMD_FETCH,
 	CPM_CLI_CMD_PRESENCE,
+	CPM_CLI_CMD_WATCH,
 };
 
 /* Everything the command line and the config file can say.  The *_set
@@ -512,6 +513,11 @@ int cpm_cli_cmd_presence(const struct cpm_cli_args *a);
 /* The PIDF body for entity, status (open, closed, away, busy, on-the-phone,
  * meeting, dnd) and note (may be NULL); CPM_EINVAL for an unknown status. */
 int cpm_cli_pidf(struct cpm_buf *b, const char *entity, const char *status, const char *note);
+/* cpm watch AOR: SUBSCRIBE to AOR's presence (RFC 3856) and print each
+ * NOTIFY's state until --count, --duration or ^C. */
+int cpm_cli_cmd_watch(const struct cpm_cli_args *a);
+/* One line for a PIDF body: "open", "closed", activities, note. */
+void cpm_cli_pidf_summary(struct cpm_str body, char *out, size_t sz);
 int cpm_cli_cmd_options(const struct cpm_cli_args *a);
 int cpm_cli_cmd_inbox(const struct cpm_cli_args *a);
 int cpm_cli_cmd_fetch(const struct cpm_cli_args *a);

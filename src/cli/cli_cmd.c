@@ -1074,6 +1074,127 @@ int cpm_cli_cmd_presence(const struct cpm_cli_args *a)
 	return ex;
 }
 
+/* ---------------------------------------------------------------- watch */
+
+/* The text of the first element named local (any prefix) in body. */
+static bool pidf_text(struct cpm_str body, const char *local, char *out, size_t sz)
+{
+	char open[48];
+	snprintf(open, sizeof open, "%s>", local);
+	const char *p = body.s, *end = body.s + body.len;
+	while (p < end) {
+		const char *lt = memchr(p, '<', (size_t)(end - p));
+		if (!lt)
+			return false;
+		const char *name = lt + 1, *colon = name;
+		while (colon < end && *colon != '>' && *colon != ':' && *colon != ' ')
+			colon++;
+		const char *n = colon < end && *colon == ':' ? colon + 1 : name;
+		size_t ol = strlen(open);
+		if ((size_t)(end - n) > ol && memcmp(n, open, ol) == 0) {
+			const char *t = n + ol, *e = memchr(t, '<', (size_t)(end - t));
+			if (!e)
+				return false;
+			snprintf(out, sz, "%.*s", (int)(e - t), t);
+			return true;
+		}
+		p = lt + 1;
+	}
+	return false;
+}
+
+void cpm_cli_pidf_summary(struct cpm_str body, char *out, size_t sz)
+{
+	static const char *const acts[] = { "busy", "on-the-phone", "meeting", "away",
+					    "vacation", "do-not-disturb" };
+	char basic[32] = "", note[256] = "";
+	if (!pidf_text(body, "basic", basic, sizeof basic))
+		snprintf(basic, sizeof basic, "%s", body.len ? "unknown" : "pending");
+	int n = snprintf(out, sz, "%s", basic);
+	for (size_t i = 0; i < sizeof acts / sizeof *acts && n > 0 && (size_t)n < sz; i++) {
+		char tag[40];
+		snprintf(tag, sizeof tag, ":%s", acts[i]);
+		if (memmem(body.s, body.len, tag, strlen(tag)))
+			n += snprintf(out + n, sz - (size_t)n, ", %s", acts[i]);
+	}
+	if (pidf_text(body, "note", note, sizeof note) && n > 0 && (size_t)n < sz)
+		snprintf(out + n, sz - (size_t)n, " \"%s\"", note);
+}
+
+struct watch_state {
+	unsigned got;
+	const char *aor;
+};
+
+static void watch_on_request(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx, void *arg)
+{
+	struct watch_state *w = arg;
+	const struct cpm_sip_msg *m = &rx->msg;
+	if (m->method != CPM_SIP_NOTIFY) {
+		if (!answer_other(ua, rx))
+			cpm_cli_ua_respond(ua, rx, 481, NULL);
+		return;
+	}
+	cpm_cli_ua_respond(ua, rx, 200, NULL);
+	const struct cpm_sip_hdr *ss = cpm_sip_msg_hdr(m, CPM_SIP_H_SUBSCRIPTION_STATE);
+	char line[512];
+	cpm_cli_pidf_summary(m->body, line, sizeof line);
+	printf("%s: %s [%.*s]\n", w->aor, line, ss ? (int)ss->value.len : 0, ss ? ss->value.s : "");
+	fflush(stdout);
+	w->got++;
+}
+
+int cpm_cli_cmd_watch(const struct cpm_cli_args *a)
+{
+	if (a->npos != 1 || !a->user[0]) {
+		cpm_cli_usage(stderr, CPM_CLI_CMD_WATCH);
+		return CPM_CLI_EXIT_USAGE;
+	}
+	char uri[600];
+	if (cpm_cli_target_uri(a->pos[0], NULL, uri, sizeof uri) != 0) {
+		fprintf(stderr, "cpm: bad address '%s'\n", a->pos[0]);
+		return CPM_CLI_EXIT_USAGE;
+	}
+	install_signals();
+	struct cpm_cli_ua ua;
+	if (cpm_cli_ua_open(&ua, a) != 0) {
+		cpm_cli_ua_close(&ua);
+		return CPM_CLI_EXIT_FAIL;
+	}
+	struct watch_state w = { .aor = a->pos[0] };
+	ua.on_request = watch_on_request;
+	ua.on_request_arg = &w;
+	unsigned expires = a->expires ? a->expires : 3600;
+	char extra[800];
+	snprintf(extra, sizeof extra,
+		 "Event: presence\r\nAccept: application/pidf+xml\r\nExpires: %u\r\n"
+		 "Contact: <sip:%s@%s%s>\r\n",
+		 expires, ua.user, ua.local_hostport,
+		 ua.transport == CPM_CLI_TCP ? ";transport=tcp" : "");
+	struct cpm_cli_req req = { .method = CPM_SIP_SUBSCRIBE, .ruri = uri, .to_uri = uri,
+				   .extra = extra };
+	const struct cpm_sip_msg *m;
+	int ex = CPM_CLI_EXIT_FAIL;
+	int rc = cpm_cli_ua_request(&ua, &req, &m);
+	if (rc) {
+		cpm_cli_ua_report(&ua, rc);
+	} else if (m->status < 200 || m->status >= 300) {
+		printf("watch refused: %d %.*s\n", m->status, CPM_STR_FMT(m->reason));
+		if (m->status == 401 || m->status == 407 || m->status == 403)
+			report_failure(&ua, m, "watch");
+	} else {
+		fprintf(stderr, "cpm: watching %s (%d %.*s)\n", a->pos[0], m->status,
+			CPM_STR_FMT(m->reason));
+		uint64_t end = a->duration ? cpm_now_ms() + (uint64_t)a->duration * 1000 : 0;
+		while (!cpm_cli_stop && (!a->count || w.got < a->count) &&
+		       (!end || cpm_now_ms() < end))
+			cpm_cli_ua_poll(&ua, 200);
+		ex = w.got ? CPM_CLI_EXIT_OK : CPM_CLI_EXIT_FAIL;
+	}
+	cpm_cli_ua_close(&ua);
+	return ex;
+}
+
 int cpm_cli_cmd_options(const struct cpm_cli_args *a)
 {
 	struct cpm_cli_ua ua;

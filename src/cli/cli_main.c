@@ -25,6 +25,7 @@ static const char usage_general[] =
 	"  fetch ID|URL [-o FILE]                  fetch one waiting message (HTTP)\n"
 	"  options [URI]                           send an OPTIONS ping\n"
 	"  presence [set] STATUS [NOTE]            publish your presence (busy, away...)\n"
+	"  watch AOR [--count N] [--duration S]    print AOR's presence as it changes\n"
 	"  bench --target IP:PORT [...]            MESSAGE load generator (UAC+UAS,\n"
 	"                                          batched); cpm bench --help\n"
 	"  help [COMMAND]                          show help\n"
@@ -174,6 +175,14 @@ static const char usage_presence[] =
 	"refuse calls to you (486) and keep a \"missed session\" notice.  The\n"
 	"publication lasts --expires seconds (default 3600).  Exit 0 on 2xx.\n";
 
+static const char usage_watch[] =
+	"usage: cpm [GLOBAL OPTIONS] watch AOR [--count N] [--duration S] [--expires N]\n"
+	"\n"
+	"Watch AOR's presence (SUBSCRIBE Event: presence, RFC 3856) and print a line per\n"
+	"NOTIFY: the basic status, the activities and the note.  A user who has not\n"
+	"allowed you yet keeps the subscription pending.  Ends after N NOTIFYs, S\n"
+	"seconds or ^C.  Exit 0 once a NOTIFY came.\n";
+
 static const char usage_options[] =
 	"usage: cpm [GLOBAL OPTIONS] options [URI]\n"
 	"\n"
@@ -204,6 +213,9 @@ void cpm_cli_usage(FILE *f, enum cpm_cli_cmd cmd)
 		break;
 	case CPM_CLI_CMD_PRESENCE:
 		fputs(usage_presence, f);
+		break;
+	case CPM_CLI_CMD_WATCH:
+		fputs(usage_watch, f);
 		break;
 	default:
 		fputs(usage_general, f);
@@ -239,6 +251,8 @@ static enum cpm_cli_cmd cmd_parse(const char *s)
 		return CPM_CLI_CMD_FETCH;
 	if (strcmp(s, "presence") == 0)
 		return CPM_CLI_CMD_PRESENCE;
+	if (strcmp(s, "watch") == 0)
+		return CPM_CLI_CMD_WATCH;
 	if (strcmp(s, "help") == 0)
 		return CPM_CLI_CMD_HELP;
 	if (strcmp(s, "version") == 0)
@@ -263,6 +277,8 @@ static const char *cmd_name(enum cpm_cli_cmd c)
 		return "fetch";
 	case CPM_CLI_CMD_PRESENCE:
 		return "presence";
+	case CPM_CLI_CMD_WATCH:
+		return "watch";
 	case CPM_CLI_CMD_VERSION:
 		return "version";
 	default:
@@ -473,6 +489,7 @@ int cpm_cli_args_parse(struct cpm_cli_args *a, int argc, char **argv,
 			    (a->cmd == CPM_CLI_CMD_HELP && a->npos >= 1) ||
 			    (a->cmd == CPM_CLI_CMD_OPTIONS && a->npos >= 1) ||
 			    (a->cmd == CPM_CLI_CMD_FETCH && a->npos >= 1) ||
+			    (a->cmd == CPM_CLI_CMD_WATCH && a->npos >= 1) ||
 			    a->cmd == CPM_CLI_CMD_INBOX ||
 			    a->cmd == CPM_CLI_CMD_REGISTER ||
 			    a->cmd == CPM_CLI_CMD_LISTEN ||
@@ -541,8 +558,8 @@ int cpm_cli_args_parse(struct cpm_cli_args *a, int argc, char **argv,
 			if (parse_uint(val, 1, 3600, &a->timeout_s) != 0)
 				ERR("bad timeout '%s' (expected 1-3600 seconds)", val);
 			a->timeout_set = true;
-		} else if ((a->cmd == CPM_CLI_CMD_REGISTER ||
-			    a->cmd == CPM_CLI_CMD_LISTEN) &&
+		} else if ((a->cmd == CPM_CLI_CMD_REGISTER || a->cmd == CPM_CLI_CMD_LISTEN ||
+			    a->cmd == CPM_CLI_CMD_PRESENCE || a->cmd == CPM_CLI_CMD_WATCH) &&
 			   VALUE_OPT("--expires")) {
 			if (parse_uint(val, 0, 0x7fffffff, &a->expires) != 0)
 				ERR("bad expires '%s' (expected seconds)", val);
@@ -550,10 +567,12 @@ int cpm_cli_args_parse(struct cpm_cli_args *a, int argc, char **argv,
 		} else if (a->cmd == CPM_CLI_CMD_REGISTER &&
 			   strcmp(arg, "--unregister") == 0) {
 			a->unregister = true;
-		} else if (a->cmd == CPM_CLI_CMD_LISTEN && VALUE_OPT("--count")) {
+		} else if ((a->cmd == CPM_CLI_CMD_LISTEN || a->cmd == CPM_CLI_CMD_WATCH) &&
+			   VALUE_OPT("--count")) {
 			if (parse_uint(val, 1, UINT_MAX, &a->count) != 0)
 				ERR("bad count '%s' (expected a positive number)", val);
-		} else if (a->cmd == CPM_CLI_CMD_LISTEN && VALUE_OPT("--duration")) {
+		} else if ((a->cmd == CPM_CLI_CMD_LISTEN || a->cmd == CPM_CLI_CMD_WATCH) &&
+			   VALUE_OPT("--duration")) {
 			if (parse_uint(val, 1, 100000000, &a->duration) != 0)
 				ERR("bad duration '%s' (expected seconds)", val);
 		} else if (a->cmd == CPM_CLI_CMD_LISTEN && VALUE_OPT("--keepalive")) {
@@ -866,6 +885,8 @@ int main(int argc, char **argv)
 		return cpm_cli_cmd_fetch(&a);
 	case CPM_CLI_CMD_PRESENCE:
 		return cpm_cli_cmd_presence(&a);
+	case CPM_CLI_CMD_WATCH:
+		return cpm_cli_cmd_watch(&a);
 	default:
 		cpm_cli_usage(stderr, CPM_CLI_CMD_NONE);
 		return CPM_CLI_EXIT_USAGE;

@@ -59,6 +59,12 @@ sipmsg --method INVITE --uri sip:bob@example.test --from alice@example.test --to
 	>"$T/inv2.out" 2>&1 || true
 assert_contains "$T/inv2.out" "STATUS 480"
 
+check "cpm watch: alice (allowed above) watches bob; bob's cpm presence set away shows up"
+bg_start watch "$CPM" --server "127.0.0.1:$SIP_PORT" --user alice@example.test --password alice-secret \
+	watch bob@example.test --count 2 --duration 15
+watch_pid=$BG_PID
+wait_for 5 grep -q '^bob@example.test: open' "$T/watch.out" || fail "no first NOTIFY: $(cat "$T/watch.out")"
+
 check "cpm presence set away \"at lunch\" publishes; the document says so; a bad status is refused"
 cpm --user bob@example.test --password bob-secret presence set away "at lunch" >"$T/cp.out" 2>&1 ||
 	fail "cpm presence: $(cat "$T/cp.out")"
@@ -66,6 +72,9 @@ assert_contains "$T/cp.out" "presence away: at lunch published"
 curl -s --digest -u bob:bob-secret -o "$T/pidf2.xml" "$U/presence"
 grep -q 'away' "$T/pidf2.xml" || fail "no away: $(cat "$T/pidf2.xml")"
 grep -q 'at lunch' "$T/pidf2.xml" || fail "no note: $(cat "$T/pidf2.xml")"
+bg_wait "$watch_pid" 20
+cat "$T/watch.out"
+grep -q '^bob@example.test: open, away "at lunch" \[active' "$T/watch.out" || fail "watch did not show away: $(cat "$T/watch.out")"
 rc=0
 cpm --user bob@example.test --password bob-secret presence set sleepy >"$T/cp2.out" 2>&1 || rc=$?
 assert_eq "$rc" 2 "exit status for an unknown status"

@@ -363,6 +363,13 @@ static void test_presence_pidf_read_by_server(void **state)
 	struct cpm_buf b;
 	cpm_buf_init(&b, 8192);
 	assert_int_equal(cpm_cli_pidf(&b, "bob@example.test", "sleepy", NULL), CPM_EINVAL);
+	/* cpm watch's line for what cpm presence publishes */
+	char line[256];
+	assert_int_equal(cpm_cli_pidf(&b, "bob@example.test", "meeting", "room 4"), 0);
+	cpm_cli_pidf_summary((struct cpm_str){ b.p, b.len }, line, sizeof line);
+	assert_string_equal(line, "open, meeting \"room 4\"");
+	cpm_cli_pidf_summary(CPM_STR(""), line, sizeof line);
+	assert_string_equal(line, "pending");
 	cpm_buf_free(&b);
 }
 
