@@ -145,14 +145,6 @@ static int check_auth(struct areq *q)
 	return 401;
 }
 
-static void http_date(int64_t t, char *out, size_t sz)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(out, sz, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-}
-
 static void iso_date(int64_t t, char *out, size_t sz)
 {
 	time_t tt = (time_t)t;
@@ -184,7 +176,7 @@ static void fetched(void *arg, int rc, const struct cpm_store_msg *m)
 		snprintf(v, sizeof v, "<%s>", m->sender);
 	/* values come from SIP headers, which hold no CR/LF */
 	cpm_http_resp_header(q->resp, "X-CPM-From", v);
-	http_date(m->date, v, sizeof v);
+	cpm_fmt_date(m->date, v);
 	cpm_http_resp_header(q->resp, "X-CPM-Date", v);
 	cpm_http_resp_header(q->resp, "Last-Modified", v);
 	if (m->subject[0])

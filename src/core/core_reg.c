@@ -216,11 +216,8 @@ static void reply_ok(struct cpm_core *c, struct reg_job *j)
 	if (!rc && j->outbound)
 		rc = cpm_buf_puts(&b, "Require: outbound\r\n");
 	if (!rc) {
-		char date[64];
-		time_t t = (time_t)now;
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		char date[CPM_DATE_LEN];
+		cpm_fmt_date(now, date);
 		rc = cpm_buf_printf(&b, "Date: %s\r\n", date);
 	}
 	if (rc)

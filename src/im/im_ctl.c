@@ -974,11 +974,8 @@ int cpm_im__headers(struct cpm_buf *h, const char *display, const char *sender,
 		    const char *to_uri, const char *call_id, int64_t date, const char *subject,
 		    bool report)
 {
-	char when[64];
-	time_t t = (time_t)date;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof when, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	char when[CPM_DATE_LEN];
+	cpm_fmt_date(date, when);
 	char tag[17];
 	cpm_rand_hex(tag, 8);
 	/* the display name was a quoted-string or tokens: quote it again */
@@ -1010,11 +1007,8 @@ static int notice_build(struct run *r, const struct item *it, struct cpm_buf *ct
 				   "size=%zu",
 			    url, it->body_len);
 	if (!rc && it->expires > 0) {
-		char when[64];
-		time_t t = (time_t)it->expires;
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(when, sizeof when, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		char when[CPM_DATE_LEN];
+		cpm_fmt_date(it->expires, when);
 		rc = cpm_buf_printf(ctype, "; expiration=\"%s\"", when);
 	}
 	if (!rc)

@@ -154,6 +154,10 @@ int cpm_rand_hex(char *out, size_t nbytes);
 uint64_t cpm_now_ms(void);
 /* Wall clock, seconds since the epoch. */
 int64_t cpm_wall_s(void);
+/* t (wall seconds) as an RFC 1123 date, the form of SIP's Date (RFC 3261
+ * §20.17) and HTTP's: "Mon, 30 Nov 2026 05:00:00 GMT" (NUL included). */
+#define CPM_DATE_LEN 32
+void cpm_fmt_date(int64_t t, char out[CPM_DATE_LEN]);
 
 /* ----------------------------------------------------------- digest hashes */
 

@@ -105,3 +105,12 @@ int cpm_hash_ha1(enum cpm_hash_alg alg, const char *user, const char *realm,
 				    cpm_str_from_cstr(password) };
 	return cpm_hash_hex(alg, parts, 5, out);
 }
+
+void cpm_fmt_date(int64_t t, char out[CPM_DATE_LEN])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (!gmtime_r(&tt, &tm) ||
+	    strftime(out, CPM_DATE_LEN, "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
+		out[0] = '\0';
+}

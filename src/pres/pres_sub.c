@@ -269,11 +269,8 @@ static int mwi_one(void *arg, const struct cpm_store_msg *m)
 		j->new_mm++;
 	if (j->listed < MWI_LIST_MAX) {
 		/* RFC 3842 §5.2 message headers, one block per message */
-		char date[64];
-		time_t t = (time_t)m->date;
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		char date[CPM_DATE_LEN];
+		cpm_fmt_date(m->date, date);
 		cpm_buf_printf(&j->list, "\r\nFrom: %s%s<%s>\r\nDate: %s\r\nContent-Type: %s\r\n",
 			       m->sender_display, m->sender_display[0] ? " " : "", m->sender,
 			       date, m->content_type);

@@ -50,6 +50,15 @@ static void test_buf(void **state)
 	cpm_buf_free(&b);
 }
 
+static void test_date(void **state)
+{
+	char d[CPM_DATE_LEN];
+	cpm_fmt_date(0, d);
+	assert_string_equal(d, "Thu, 01 Jan 1970 00:00:00 GMT");
+	cpm_fmt_date(1796015000, d);
+	assert_string_equal(d, "Mon, 30 Nov 2026 05:03:20 GMT");
+}
+
 static void test_errors(void **state)
 {
 	assert_string_equal(cpm_strerror(CPM_ENOTFOUND), "not found");
@@ -63,6 +72,7 @@ int main(void)
 		cmocka_unit_test(test_to_u64),
 		cmocka_unit_test(test_buf),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_date),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
