@@ -139,7 +139,8 @@ static void on_resp(void *arg, struct cpm_txn *ct, const struct cpm_sip_msg *res
 	if (status < 200)
 		return;
 	unlink_ctx(x);
-	x->cb(x->arg, status, resp);
+	if (x->cb)
+		x->cb(x->arg, status, resp);
 	free(x);
 }
 
@@ -153,6 +154,27 @@ void cpm_core__send_free_all(struct cpm_core *c)
 	}
 }
 
+int cpm_core__request_start(struct cpm_core *c, const struct cpm_net_dest *d, const char *ruri,
+			    const char *route, const char *method, const char *branch,
+			    struct cpm_buf *b)
+{
+	const struct cpm_net_listener *l = cpm_core__listener_for(c, d);
+	if (!l)
+		return CPM_EADDR;
+	char fresh[CPM_TXN_BRANCH_MAX];
+	if (!branch) {
+		cpm_txn_branch_new(fresh);
+		branch = fresh;
+	}
+	int rc = cpm_buf_printf(b, "%s %s SIP/2.0\r\nVia: SIP/2.0/%s %s:%u;branch=%s;rport\r\n"
+				   "Max-Forwards: 70\r\n",
+				method, ruri, cpm_net_proto_name(l->proto), l->host, l->port,
+				branch);
+	if (!rc && route && route[0]) /* RFC 3327 §5.4, RFC 3261 §12.2.1.1 */
+		rc = cpm_buf_printf(b, "Route: %s\r\n", route);
+	return rc;
+}
+
 /* Build and send one request of the server's own to d. */
 static int send_request(struct cpm_core *c, const struct cpm_net_dest *dest, const char *ruri,
 			const char *route, const char *method, const char *hdrs,
@@ -160,33 +182,31 @@ static int send_request(struct cpm_core *c, const struct cpm_net_dest *dest, con
 			void *arg)
 {
 	struct cpm_net_dest d = *dest;
-	const struct cpm_net_listener *l = cpm_core__listener_for(c, &d);
-	if (!l)
-		return CPM_EADDR;
-	char branch[CPM_TXN_BRANCH_MAX];
-	cpm_txn_branch_new(branch);
 	struct cpm_buf buf;
 	cpm_buf_init(&buf, c->lim.max_msg);
-	int rc = cpm_buf_printf(&buf, "%s %s SIP/2.0\r\nVia: SIP/2.0/%s %s:%u;branch=%s;rport\r\n"
-				      "Max-Forwards: 70\r\n",
-				method, ruri, cpm_net_proto_name(l->proto), l->host, l->port,
-				branch);
-	if (!rc && route && route[0]) /* RFC 3327 §5.4 */
-		rc = cpm_buf_printf(&buf, "Route: %s\r\n", route);
+	int rc = cpm_core__request_start(c, &d, ruri, route, method, NULL, &buf);
 	if (!rc)
 		rc = cpm_buf_puts(&buf, hdrs);
 	if (!rc)
 		rc = cpm_sip_print_body(&buf, ctype, body);
-	struct send_ctx *x = rc ? NULL : calloc(1, sizeof *x);
-	if (!x) {
-		cpm_buf_free(&buf);
-		return rc ? rc : CPM_ENOMEM;
-	}
+	if (!rc)
+		rc = cpm_core__send_buf(c, &d, buf.p, buf.len, cb, arg);
+	cpm_buf_free(&buf);
+	return rc;
+}
+
+int cpm_core__send_buf(struct cpm_core *c, const struct cpm_net_dest *d, const char *buf,
+		       size_t len, cpm_core_sent_cb *cb, void *arg)
+{
+	if (!c->txn)
+		return CPM_ESTATE;
+	struct send_ctx *x = calloc(1, sizeof *x);
+	if (!x)
+		return CPM_ENOMEM;
 	x->c = c;
 	x->cb = cb;
 	x->arg = arg;
-	rc = cpm_txn_request(c->txn, &d, buf.p, buf.len, on_resp, x, &x->ct);
-	cpm_buf_free(&buf);
+	int rc = cpm_txn_request(c->txn, d, buf, len, on_resp, x, &x->ct);
 	if (rc) {
 		free(x);
 		return rc;
