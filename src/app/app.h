@@ -43,8 +43,9 @@ int cpm_app_store_err(const char *group, const char *cmd, struct cpm_store *s, i
 void cpm_app_iso_time(int64_t t, char out[32]);
 
 /* The users' HTTP API (app_api.c): GET /m/ID (message pick-up, with the
- * URL's token or Digest) and GET /api/v1/users/AOR/messages (the inbox),
- * routed on h.  Free it after h. */
+ * URL's token or Digest), /api/v1/users/AOR/... (the inbox, the profile,
+ * presence) and /api/v1/rooms/... (chat rooms), routed on h.  Free it
+ * after h. */
 struct cpm_http;
 struct cpm_core;
 struct cpm_im_ctl;

@@ -692,7 +692,6 @@ static void api_user(void *arg, const struct cpm_http_request *rq, struct cpm_ht
 #define ROOM_API_MEMBERS_MAX 256
 #define ROOM_API_PAGE_MAX 1000	   /* history messages per page */
 #define ROOM_API_PAGE_DEFAULT 100
-#define ROOM_API_HISTORY_MAX 10000 /* the "history" setting */
 
 enum room_op {
 	RO_LIST,
@@ -900,11 +899,11 @@ static int room_settings(struct cpm_store *s, struct areq *q, json_t *body, bool
 						 sizeof room->subject - 1);
 		} else if (strcmp(key, "history") == 0) {
 			json_int_t n = json_is_integer(v) ? json_integer_value(v) : -2;
-			if (!json_is_null(v) && (n < 0 || n > ROOM_API_HISTORY_MAX))
+			if (!json_is_null(v) && (n < 0 || n > CPM_STORE_ROOM_HISTORY_MAX))
 				return room_fail(r, 400,
 						 "'history' is a number from 0 to %d, or null "
 						 "(the server default)",
-						 ROOM_API_HISTORY_MAX);
+						 CPM_STORE_ROOM_HISTORY_MAX);
 			room->history = json_is_null(v) ? -1 : (int)n;
 		} else if (strcmp(key, "owner") == 0 && !create) {
 			if (!json_is_string(v))

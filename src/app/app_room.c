@@ -10,7 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define ROOM_HISTORY_MAX 10000 /* --history N: messages a joiner gets */
 #define ROOM_MEMBERS_MAX 256   /* --members a,b,...: AoRs in one add */
 
 static const char room_usage[] =
@@ -188,10 +187,10 @@ static int history_arg(const char *v, int *out)
 		*out = -1;
 		return 0;
 	}
-	if (cpm_str_to_u64(cpm_str_from_cstr(v), ROOM_HISTORY_MAX, &n)) {
+	if (cpm_str_to_u64(cpm_str_from_cstr(v), CPM_STORE_ROOM_HISTORY_MAX, &n)) {
 		room_err("--history: '%s' is not a number of messages from 0 to %d "
 			 "or 'default'",
-			 v, ROOM_HISTORY_MAX);
+			 v, CPM_STORE_ROOM_HISTORY_MAX);
 		return CPM_APP_EXIT_ERROR;
 	}
 	*out = (int)n;
@@ -587,9 +586,9 @@ static int cmd_history(const struct cpm_conf *conf, struct cpm_store *s,
 	const char *v = opt_val(a, O_LIMIT);
 	uint64_t n;
 	if (v) {
-		if (cpm_str_to_u64(cpm_str_from_cstr(v), ROOM_HISTORY_MAX, &n) || n == 0)
+		if (cpm_str_to_u64(cpm_str_from_cstr(v), CPM_STORE_ROOM_HISTORY_MAX, &n) || n == 0)
 			return usage_error("--limit: '%s' is not a number from 1 to %d", v,
-					   ROOM_HISTORY_MAX);
+					   CPM_STORE_ROOM_HISTORY_MAX);
 		limit = (int)n;
 	}
 	if (room_uri(conf, a->pos[0], false, uri) || load_room(s, uri, &r))
