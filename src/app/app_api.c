@@ -805,13 +805,14 @@ static json_t *room_full_json(struct cpm_store *s, const struct cpm_store_room *
 	return j;
 }
 
-/* An AoR for a member or owner: of a served domain, an existing user.
- * 0 or the status set in r. */
-static int room_person(struct cpm_store *s, struct areq *q, const char *in, char aor[256])
+/* An AoR for a member: of a served domain, an existing user; or the
+ * owner: one of our users.  0 or the status set in r. */
+static int room_person(struct cpm_store *s, struct areq *q, const char *in, bool owner,
+		       char aor[256])
 {
 	char err[600];
 	int rc = cpm_app_aor_check(q->api->conf, in, true, aor, err, sizeof err);
-	if (rc == CPM_EPERM)
+	if (rc == CPM_EPERM && !owner)
 		return 0; /* a remote participant */
 	if (rc)
 		return room_fail(q->room, 400, "%s", err);
@@ -843,7 +844,7 @@ static int room_member_parse(struct cpm_store *s, struct areq *q, json_t *v,
 	memcpy(m->room, r->room, sizeof m->room);
 	if (aor_given)
 		memcpy(m->aor, r->member, sizeof m->aor);
-	else if (room_person(s, q, aor, m->aor))
+	else if (room_person(s, q, aor, false, m->aor))
 		return r->status;
 	if (nick && snprintf(m->nick, sizeof m->nick, "%s", nick) >= (int)sizeof m->nick)
 		return room_fail(r, 400, "nick longer than %zu bytes", sizeof m->nick - 1);
@@ -908,7 +909,7 @@ static int room_settings(struct cpm_store *s, struct areq *q, json_t *body, bool
 		} else if (strcmp(key, "owner") == 0 && !create) {
 			if (!json_is_string(v))
 				return room_fail(r, 400, "'owner' is not a string");
-			if (room_person(s, q, json_string_value(v), room->owner))
+			if (room_person(s, q, json_string_value(v), true, room->owner))
 				return r->status;
 		} else if (!(create && (strcmp(key, "room") == 0 || strcmp(key, "members") == 0))) {
 			return room_fail(r, 400, "unknown key '%s'", key);
@@ -1200,7 +1201,7 @@ static void room_work(struct cpm_store *s, void *arg)
 		struct cpm_store_room_member old;
 		int had = cpm_store_room_member_get(s, room.uri, r->member, &old);
 		char aor[256];
-		if (room_person(s, q, r->member, aor))
+		if (room_person(s, q, r->member, false, aor))
 			break;
 		memcpy(r->member, aor, sizeof aor);
 		if (body && room_member_parse(s, q, body, &m, true))

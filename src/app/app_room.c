@@ -18,9 +18,9 @@ static const char room_usage[] =
 	"Commands:\n"
 	"  room add ROOM --owner AOR [--members AOR,AOR...] [--subject TEXT]\n"
 	"           [--members-only] [--offline-sf] [--history N]\n"
-	"                      create a predefined chat room; the owner and the\n"
-	"                      members must be users here (or of a domain not\n"
-	"                      served here)\n"
+	"                      create a predefined chat room; the owner is a\n"
+	"                      user here, members are users here or of domains\n"
+	"                      not served here (remote participants)\n"
 	"  room del ROOM       delete a room, its members and its history\n"
 	"  room list           list the rooms: URI, owner, members, messages, flags\n"
 	"  room show ROOM      settings, members (nicknames, roles), message count\n"
@@ -136,13 +136,15 @@ static int room_uri(const struct cpm_conf *conf, const char *in, bool served,
 	return 0;
 }
 
-/* A member or owner: an AoR; of a served domain, a user that exists. */
+/* A member: an AoR; of a served domain, a user that exists.  The owner
+ * (--owner) must be one of ours (it manages the room over HTTP). */
 static int person(const struct cpm_conf *conf, struct cpm_store *s,
 		  const char *in, const char *what, char aor[256])
 {
 	char err[1024];
+	bool owner = strcmp(what, "--owner") == 0;
 	int rc = cpm_app_aor_check(conf, in, true, aor, err, sizeof err);
-	if (rc == CPM_EPERM)
+	if (rc == CPM_EPERM && !owner)
 		return 0; /* a remote participant */
 	if (rc) {
 		room_err("%s: %s", what, err);

@@ -90,6 +90,8 @@ assert_contains "$T/c3.out" "already exists"
 check "errors: domain not served, unknown owner or member, no such room, the owner's row -> exit 1"
 room_rc 1 e1.out add x@elsewhere.test --owner alice@example.test
 assert_contains "$T/e1.out" "domain 'elsewhere.test' of x@elsewhere.test is not served here"
+room_rc 1 e9.out add r2@example.test --owner dave@remote.test
+assert_contains "$T/e9.out" "--owner: domain 'remote.test'"
 room_rc 1 e2.out add r2@example.test --owner zed@example.test
 assert_contains "$T/e2.out" "no such user: zed@example.test"
 room_rc 1 e3.out add r2@example.test --owner alice@example.test --members bob@example.test,zed@example.test

@@ -75,6 +75,7 @@ assert_eq "$(req $A PUT /lobby@example.test '{"history":-3}')" 400 "bad history"
 assert_eq "$(req $A PUT /lobby@example.test '{"subject":"a\nb"}')" 400 "control character"
 assert_eq "$(req $A PUT /lobby@example.test 'not json')" 400 "not JSON"
 assert_eq "$(req $A PUT /lobby@example.test '{"owner":"zed@example.test"}')" 400 "unknown new owner"
+assert_eq "$(req $A PUT /lobby@example.test '{"owner":"dave@remote.test"}')" 400 "a remote owner"
 
 check "members: PUT one (201, then 200), GET one, the owner's row 409, DELETE 204 / 404"
 assert_eq "$(req $A PUT /lobby@example.test/members/carol@example.test '{"nick":"cc"}')" 201 "add carol"
