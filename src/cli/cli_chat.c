@@ -60,6 +60,7 @@ struct chat {
 	struct cpm_buf inbuf;
 	char prompt[160];
 	char last_line[4096]; /* the edit line at the last keystroke */
+	bool line_done;    /* a line was just handed over */
 	bool composing;    /* we said "active" */
 	uint64_t last_key_ms, composing_sent_ms;
 	bool peer_typing;
@@ -401,7 +402,7 @@ static void on_readline(char *line)
 	}
 	if (*line)
 		add_history(line);
-	c->last_line[0] = '\0';
+	c->line_done = true;
 	handle_line(c, line);
 	free(line);
 }
@@ -414,6 +415,11 @@ static void typing_check(struct chat *c)
 	if (strcmp(cur, c->last_line) == 0)
 		return;
 	snprintf(c->last_line, sizeof c->last_line, "%s", cur);
+	if (c->line_done) {
+		/* the buffer may still hold the line just sent */
+		c->line_done = false;
+		return;
+	}
 	if (!cur[0] || cur[0] == '/')
 		return;
 	c->last_key_ms = cpm_now_ms();
@@ -813,6 +819,16 @@ static void session_loop(struct chat *c, uint64_t end_ms)
 		if (rc > 0 && si >= 0 && p[si].revents) {
 			if (c->interactive) {
 				rl_callback_read_char();
+				if (c->line_done && !c->ended) {
+					/* libedit leaves character mode after a line
+					 * and keeps the line in its buffer: install
+					 * the handler again for a fresh line read a
+					 * character at a time */
+					rl_callback_handler_remove();
+					rl_callback_handler_install(c->prompt, on_readline);
+					fputs("\r\033[K", stdout);
+					rl_forced_update_display();
+				}
 				if (!c->ended)
 					typing_check(c);
 			} else {
@@ -853,13 +869,14 @@ static void session_loop(struct chat *c, uint64_t end_ms)
 }
 
 /* Let what is queued (the last message, our answers) go out before the
- * BYE, and the answers to --send's message come in (the BYE may overtake
- * them: it goes through the proxy), for up to 2 s. */
+ * BYE, and the answers to our SENDs come in (the peer's BYE may overtake
+ * them: it goes through the proxy), for up to 5 s. */
 static void drain(struct chat *c)
 {
-	uint64_t end = cpm_now_ms() + 2000;
+	uint64_t end = cpm_now_ms() + 5000;
 	while (!c->m.dead && c->m.fd >= 0 && cpm_now_ms() < end &&
-	       (cpm_cli_msrp_queued(&c->m) || (c->a->chat_send && !c->send_done))) {
+	       (cpm_cli_msrp_queued(&c->m) || cpm_cli_msrp_pending_count(&c->m) ||
+		(c->a->chat_send && !c->send_done))) {
 		struct pollfd p[2];
 		int n = cpm_cli_msrp_pollfds(&c->m, p);
 		if (poll(p, (nfds_t)n, 100) > 0)
@@ -983,7 +1000,27 @@ int cpm_cli_cmd_chat(const struct cpm_cli_args *a)
 		snprintf(c.ua.from_tag, sizeof c.ua.from_tag, "%s", c.local_tag);
 	}
 	if (a->chat_send) {
-		if (send_text(&c, a->chat_send, NULL, c.send_id) != 0) {
+		/* --send -: the message is standard input (one final line
+		 * break dropped), as in cpm send */
+		struct cpm_buf body;
+		cpm_buf_init(&body, CPM_CLI_MSRP_MAX_MSG);
+		int rc = 0;
+		if (strcmp(a->chat_send, "-") == 0) {
+			char tmp[65536];
+			ssize_t n;
+			while (!rc && (n = read(0, tmp, sizeof tmp)) > 0)
+				rc = cpm_buf_append(&body, tmp, (size_t)n);
+			if (body.len && body.p[body.len - 1] == '\n')
+				body.p[--body.len] = '\0';
+			if (body.len && body.p[body.len - 1] == '\r')
+				body.p[--body.len] = '\0';
+		} else {
+			rc = cpm_buf_puts(&body, a->chat_send);
+		}
+		if (!rc)
+			rc = send_text(&c, body.p ? body.p : "", NULL, c.send_id);
+		cpm_buf_free(&body);
+		if (rc) {
 			fprintf(stderr, "cpm: message too long\n");
 			hang_up(&c, "message too long");
 		}

@@ -510,6 +510,9 @@ int cpm_cli_msrp_send(struct cpm_cli_msrp *m, const char *ctype, struct cpm_str 
 				failure_report != CPM_MSRP_REP_PARTIAL;
 		for (int i = 0; answered && i < rc; i++)
 			pending_add(m, CPM_CLI_MSRP_K_SEND, tids[i], message_id, i + 1 == rc);
+		if (m->verbose && body.len)
+			fprintf(stderr, "cpm: msrp: message %s: %zu bytes in %d chunk%s\n",
+				message_id, body.len, rc, rc == 1 ? "" : "s");
 		rc = queue(m, &b);
 		m->bound = m->bound || m->fd >= 0;
 	}
