@@ -589,6 +589,26 @@ bool cpm_cli_cpim_sender(struct cpm_str body, char *out, size_t outsz);
  * body (a simple scan, no entities).  false if none. */
 bool cpm_cli_xml_text(struct cpm_str body, const char *local, char *out, size_t sz);
 
+/* Who is in a chat room, from conference event notifications (RFC 4575
+ * application/conference-info+xml). */
+#define CPM_CLI_CONF_MAX 128
+struct cpm_cli_conf_user {
+	char entity[300];  /* the user's URI */
+	char display[128]; /* display-text, may be empty */
+	bool present;
+};
+struct cpm_cli_conf {
+	struct cpm_cli_conf_user u[CPM_CLI_CONF_MAX];
+	unsigned n;
+	bool have_full; /* a full state came */
+};
+/* Apply one conference-info document (state full: who is not listed has
+ * left; partial: the users listed changed).  cb(arg, user, joined) for
+ * each change: joined, or left.  0 or CPM_EPARSE. */
+int cpm_cli_conf_apply(struct cpm_cli_conf *c, struct cpm_str xml,
+		       void (*cb)(void *arg, const struct cpm_cli_conf_user *u, bool joined),
+		       void *arg);
+
 /* A message being put together from its chunks (RFC 4975 §7.1.1). */
 struct cpm_cli_msrp_slot {
 	bool used;
@@ -599,6 +619,7 @@ struct cpm_cli_msrp_slot {
 	struct cpm_buf data;
 	uint64_t total;         /* 0: not known yet */
 	uint64_t received;      /* bytes stored */
+	bool last_seen;         /* the chunk with '$' came */
 	uint64_t last_ms;
 };
 

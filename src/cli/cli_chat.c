@@ -76,6 +76,15 @@ struct chat {
 	unsigned sends_failed;
 	char nicks[16][2][340]; /* room: nickname -> URI, learnt from CPIM */
 	unsigned nnicks;
+
+	/* room: the conference event subscription (RFC 4575) */
+	bool sub_active;
+	char sub_call_id[256];
+	char sub_tag[64];
+	char sub_remote_tag[128];
+	char sub_target[600];
+	char sub_route[2400];
+	struct cpm_cli_conf conf;
 };
 
 static struct chat *g_chat; /* the libedit line handler has no argument */
@@ -473,7 +482,7 @@ static void read_lines(struct chat *c)
 
 /* The route set (§12.1.1, §12.1.2): the Record-Route entries in order
  * (callee) or reversed (caller), as one Route header line. */
-static void route_set(struct chat *c, const struct cpm_sip_msg *msg, bool reverse)
+static void route_set(char *route, size_t routesz, const struct cpm_sip_msg *msg, bool reverse)
 {
 	struct cpm_str ent[32];
 	unsigned n = 0;
@@ -484,17 +493,17 @@ static void route_set(struct chat *c, const struct cpm_sip_msg *msg, bool revers
 		while (n < 32 && cpm_sip_addr_next(&cur, &a) == 1)
 			ent[n++] = a.whole;
 	}
-	c->route[0] = '\0';
+	route[0] = '\0';
 	if (!n)
 		return;
-	size_t k = (size_t)snprintf(c->route, sizeof c->route, "Route: ");
-	for (unsigned i = 0; i < n && k < sizeof c->route; i++) {
+	size_t k = (size_t)snprintf(route, routesz, "Route: ");
+	for (unsigned i = 0; i < n && k < routesz; i++) {
 		struct cpm_str e = ent[reverse ? n - 1 - i : i];
-		k += (size_t)snprintf(c->route + k, sizeof c->route - k, "%s%.*s", i ? ", " : "",
+		k += (size_t)snprintf(route + k, routesz - k, "%s%.*s", i ? ", " : "",
 				      CPM_STR_FMT(e));
 	}
-	if (k < sizeof c->route)
-		snprintf(c->route + k, sizeof c->route - k, "\r\n");
+	if (k < routesz)
+		snprintf(route + k, routesz - k, "\r\n");
 }
 
 static bool contact_of(const struct cpm_sip_msg *msg, char *uri, size_t sz, bool *isfocus)
@@ -544,6 +553,8 @@ static void send_bye(struct chat *c)
 			CPM_STR_FMT(resp->reason));
 }
 
+static void on_conference_notify(struct chat *c, const struct cpm_cli_rx *rx);
+
 /* Requests while the session runs (and, for --accept, before). */
 static void on_request(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx, void *arg)
 {
@@ -591,7 +602,7 @@ static void on_request(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx, void 
 		cpm_str_copy(msg->from.tag, c->remote_tag, sizeof c->remote_tag);
 		cpm_str_copy(msg->to.uri, c->local_uri, sizeof c->local_uri);
 		addr_aor_of(msg->from.uri, c->peer, sizeof c->peer);
-		route_set(c, msg, false);
+		route_set(c->route, sizeof c->route, msg, false);
 		cpm_rand_hex(c->local_tag, 8);
 		memcpy(&c->inv_from, &rx->from, rx->fromlen);
 		c->inv_fromlen = rx->fromlen;
@@ -633,6 +644,11 @@ static void on_request(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx, void 
 		cpm_cli_ua_respond(ua, rx, 486, NULL); /* one chat at a time */
 		return;
 	}
+	if (msg->method == CPM_SIP_NOTIFY && c->sub_call_id[0] &&
+	    cpm_str_eq_cstr(msg->call_id, c->sub_call_id)) {
+		on_conference_notify(c, rx);
+		return;
+	}
 	switch (msg->method) {
 	case CPM_SIP_OPTIONS:
 		cpm_cli_ua_respond(ua, rx, 200, "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE\r\n"
@@ -660,6 +676,112 @@ static void on_request(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx, void 
 		cpm_cli_ua_respond(ua, rx, 405, "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE\r\n");
 		break;
 	}
+}
+
+/* ----------------------------------------------------- room events */
+
+static void on_conf_change(void *arg, const struct cpm_cli_conf_user *u, bool joined)
+{
+	struct chat *c = arg;
+	char aor[340];
+	addr_aor_of(cpm_str_from_cstr(u->entity), aor, sizeof aor);
+	if (u->display[0])
+		nick_learn(c, u->display, cpm_str_from_cstr(u->entity));
+	/* the first full state lists who is there: one line */
+	if (!c->conf.have_full)
+		return;
+	if (u->display[0])
+		say(c, "* %s (%s) %s", u->display, aor, joined ? "joined" : "left");
+	else
+		say(c, "* %s %s", aor, joined ? "joined" : "left");
+}
+
+/* RFC 4575: a NOTIFY of the room's conference state. */
+static void on_conference_notify(struct chat *c, const struct cpm_cli_rx *rx)
+{
+	const struct cpm_sip_msg *msg = &rx->msg;
+	const struct cpm_sip_hdr *ss = cpm_sip_msg_hdr(msg, CPM_SIP_H_SUBSCRIPTION_STATE);
+	cpm_cli_ua_respond(&c->ua, rx, 200, NULL);
+	if (!c->sub_remote_tag[0])
+		cpm_str_copy(msg->from.tag, c->sub_remote_tag, sizeof c->sub_remote_tag);
+	if (!c->sub_target[0]) {
+		contact_of(msg, c->sub_target, sizeof c->sub_target, NULL);
+		route_set(c->sub_route, sizeof c->sub_route, msg, false);
+	}
+	if (ss && cpm_str_istarts(ss->value, "terminated"))
+		c->sub_active = false;
+	if (!msg->body.len)
+		return;
+	bool first = !c->conf.have_full;
+	if (cpm_cli_conf_apply(&c->conf, msg->body, on_conf_change, c) != 0) {
+		if (c->a->verbose)
+			fprintf(stderr, "cpm: unreadable conference-info\n");
+		return;
+	}
+	if (first && c->conf.have_full) {
+		struct cpm_buf b;
+		cpm_buf_init(&b, 1 << 16);
+		unsigned n = 0;
+		for (unsigned i = 0; i < c->conf.n; i++) {
+			const struct cpm_cli_conf_user *u = &c->conf.u[i];
+			char aor[340];
+			if (!u->present)
+				continue;
+			addr_aor_of(cpm_str_from_cstr(u->entity), aor, sizeof aor);
+			cpm_buf_printf(&b, "%s%s", n++ ? ", " : "", u->display[0] ? u->display : aor);
+		}
+		say(c, "* in the room (%u): %s", n, n ? b.p : "nobody");
+		cpm_buf_free(&b);
+	}
+}
+
+/* Subscribe to the room's conference events (RFC 4575 §3, to the
+ * conference URI) in a dialog of its own.  A room without the package
+ * (489, 405...) simply shows no joins and leaves. */
+static void conference_subscribe(struct chat *c, unsigned expires)
+{
+	char extra[3200];
+	const struct cpm_sip_msg *resp;
+	bool first = !c->sub_call_id[0];
+	char save_id[sizeof c->ua.call_id], save_tag[sizeof c->ua.from_tag];
+	uint32_t save_cseq = c->ua.cseq;
+	memcpy(save_id, c->ua.call_id, sizeof save_id);
+	memcpy(save_tag, c->ua.from_tag, sizeof save_tag);
+	if (first) {
+		cpm_cli_ua_new_call(&c->ua);
+		snprintf(c->sub_call_id, sizeof c->sub_call_id, "%s", c->ua.call_id);
+		snprintf(c->sub_tag, sizeof c->sub_tag, "%s", c->ua.from_tag);
+	} else {
+		snprintf(c->ua.call_id, sizeof c->ua.call_id, "%s", c->sub_call_id);
+		snprintf(c->ua.from_tag, sizeof c->ua.from_tag, "%s", c->sub_tag);
+	}
+	snprintf(extra, sizeof extra,
+		 "%sEvent: conference\r\nAccept: application/conference-info+xml\r\n"
+		 "Expires: %u\r\nContact: <%s>\r\n",
+		 first ? "" : c->sub_route, expires, c->reg.contact);
+	struct cpm_cli_req req = {
+		.method = CPM_SIP_SUBSCRIBE,
+		.ruri = first || !c->sub_target[0] ? c->target : c->sub_target,
+		.to_uri = c->target,
+		.to_tag = first || !c->sub_remote_tag[0] ? NULL : c->sub_remote_tag,
+		.extra = extra,
+		.timeout_ms = BYE_WAIT_MS,
+	};
+	int rc = cpm_cli_ua_request(&c->ua, &req, &resp);
+	if (!rc && resp->status < 300 && first) {
+		c->sub_active = true;
+		cpm_str_copy(resp->to.tag, c->sub_remote_tag, sizeof c->sub_remote_tag);
+		contact_of(resp, c->sub_target, sizeof c->sub_target, NULL);
+		route_set(c->sub_route, sizeof c->sub_route, resp, true);
+	} else if (c->a->verbose) {
+		fprintf(stderr, "cpm: conference events: %s\n",
+			rc ? cpm_strerror(rc) : resp->status < 300 ? "ok" : "not offered by the room");
+	}
+	if (expires == 0)
+		c->sub_active = false;
+	memcpy(c->ua.call_id, save_id, sizeof save_id);
+	memcpy(c->ua.from_tag, save_tag, sizeof save_tag);
+	c->ua.cseq = save_cseq;
 }
 
 static void on_provisional(struct cpm_cli_ua *ua, const struct cpm_sip_msg *msg, void *arg)
@@ -731,7 +853,7 @@ static int call(struct chat *c)
 	snprintf(c->remote_uri, sizeof c->remote_uri, "%s", c->target);
 	if (!contact_of(resp, c->remote_target, sizeof c->remote_target, &c->room))
 		snprintf(c->remote_target, sizeof c->remote_target, "%s", c->target);
-	route_set(c, resp, true);
+	route_set(c->route, sizeof c->route, resp, true);
 	c->have_dialog = true;
 	addr_aor_of(cpm_str_from_cstr(c->target), c->peer, sizeof c->peer);
 
@@ -1027,10 +1149,16 @@ int cpm_cli_cmd_chat(const struct cpm_cli_args *a)
 	}
 	if (a->nick && c.room)
 		cpm_cli_msrp_nickname(&c.m, a->nick);
+	if (c.room && !a->chat_send)
+		conference_subscribe(&c, 3600);
 	ui_start(&c);
 	session_loop(&c, end_ms);
 	ui_stop(&c);
 	drain(&c);
+	if (c.sub_active) {
+		cpm_cli_stop = 0;
+		conference_subscribe(&c, 0);
+	}
 	if (c.bye_received) {
 		if (a->print || a->verbose || !a->chat_send)
 			printf("* session ended by %s (BYE)\n", c.peer);

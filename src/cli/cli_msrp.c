@@ -190,6 +190,152 @@ bool cpm_cli_cpim_sender(struct cpm_str body, char *out, size_t outsz)
 	return false;
 }
 
+/* ---------------------------------------------------- conference events */
+
+/* The next element <[prefix:]name ...> at or after *pos in x: its
+ * attributes (between the name and '>') and its content (up to the
+ * matching </[prefix:]name>, or empty when self-closing); *pos moves past
+ * it.  Elements of the same name do not nest in conference-info. */
+static bool xml_elem_next(struct cpm_str x, size_t *pos, const char *name,
+			  struct cpm_str *attrs, struct cpm_str *inner)
+{
+	size_t nl = strlen(name);
+	for (size_t i = *pos; i < x.len; i++) {
+		if (x.s[i] != '<' || i + 1 >= x.len || x.s[i + 1] == '/')
+			continue;
+		size_t k = i + 1, e = k;
+		while (e < x.len && !strchr(" \t\r\n/>", x.s[e]))
+			e++;
+		const char *colon = memchr(x.s + k, ':', e - k);
+		size_t ls = colon ? (size_t)(colon - x.s) + 1 : k; /* local name start */
+		if (e - ls != nl || memcmp(x.s + ls, name, nl) != 0)
+			continue;
+		const char *gt = memchr(x.s + e, '>', x.len - e);
+		if (!gt)
+			return false;
+		size_t ge = (size_t)(gt - x.s);
+		bool empty = ge > e && x.s[ge - 1] == '/';
+		*attrs = (struct cpm_str){ x.s + e, ge - e - (empty ? 1 : 0) };
+		if (empty) {
+			*inner = (struct cpm_str){ x.s + ge + 1, 0 };
+			*pos = ge + 1;
+			return true;
+		}
+		/* the closing tag with the same prefix */
+		char close[80];
+		snprintf(close, sizeof close, "</%.*s", (int)(e - k), x.s + k);
+		const char *c = memmem(x.s + ge + 1, x.len - ge - 1, close, strlen(close));
+		size_t ce = c ? (size_t)(c - x.s) : x.len;
+		*inner = (struct cpm_str){ x.s + ge + 1, ce - ge - 1 };
+		*pos = c ? ce + strlen(close) : x.len;
+		return true;
+	}
+	return false;
+}
+
+/* The value of attribute name in attrs ("" when absent). */
+static struct cpm_str xml_attr(struct cpm_str attrs, const char *name)
+{
+	size_t nl = strlen(name);
+	for (size_t i = 0; i + nl + 2 <= attrs.len; i++) {
+		if ((i && !strchr(" \t\r\n", attrs.s[i - 1])) ||
+		    memcmp(attrs.s + i, name, nl) != 0)
+			continue;
+		size_t j = i + nl;
+		while (j < attrs.len && attrs.s[j] == ' ')
+			j++;
+		if (j >= attrs.len || attrs.s[j] != '=')
+			continue;
+		j++;
+		while (j < attrs.len && attrs.s[j] == ' ')
+			j++;
+		if (j >= attrs.len || (attrs.s[j] != '"' && attrs.s[j] != '\''))
+			continue;
+		const char *q = memchr(attrs.s + j + 1, attrs.s[j], attrs.len - j - 1);
+		if (!q)
+			return CPM_STR_NULL;
+		return (struct cpm_str){ attrs.s + j + 1, (size_t)(q - attrs.s) - j - 1 };
+	}
+	return CPM_STR_NULL;
+}
+
+static struct cpm_cli_conf_user *conf_find(struct cpm_cli_conf *c, struct cpm_str entity)
+{
+	for (unsigned i = 0; i < c->n; i++)
+		if (cpm_str_eq_cstr(entity, c->u[i].entity))
+			return &c->u[i];
+	return NULL;
+}
+
+int cpm_cli_conf_apply(struct cpm_cli_conf *c, struct cpm_str xml,
+		       void (*cb)(void *arg, const struct cpm_cli_conf_user *u, bool joined),
+		       void *arg)
+{
+	struct cpm_str attrs, doc, users, uattrs, uinner;
+	size_t pos = 0;
+	if (!xml_elem_next(xml, &pos, "conference-info", &attrs, &doc))
+		return CPM_EPARSE;
+	bool full = !cpm_str_eq_cstr(xml_attr(attrs, "state"), "partial");
+	bool listed[CPM_CLI_CONF_MAX] = { false };
+	pos = 0;
+	if (xml_elem_next(doc, &pos, "users", &attrs, &users)) {
+		size_t up = 0;
+		while (xml_elem_next(users, &up, "user", &uattrs, &uinner)) {
+			struct cpm_str entity = xml_attr(uattrs, "entity");
+			struct cpm_str state = xml_attr(uattrs, "state");
+			if (!entity.len)
+				continue;
+			/* RFC 4575 §5.6: present while an endpoint is connected
+			 * (or on hold, or muted by the focus); no endpoint
+			 * status at all counts as present */
+			bool present = !cpm_str_eq_cstr(state, "deleted");
+			size_t ep = 0;
+			struct cpm_str ea, ei;
+			bool any = false, up_ep = false;
+			while (present && xml_elem_next(uinner, &ep, "endpoint", &ea, &ei)) {
+				char st[32];
+				if (cpm_str_eq_cstr(xml_attr(ea, "state"), "deleted"))
+					continue;
+				if (!cpm_cli_xml_text(ei, "status", st, sizeof st))
+					continue;
+				any = true;
+				if (strcmp(st, "connected") == 0 || strcmp(st, "on-hold") == 0 ||
+				    strcmp(st, "muted-via-focus") == 0)
+					up_ep = true;
+			}
+			if (any && !up_ep)
+				present = false;
+			struct cpm_cli_conf_user *u = conf_find(c, entity);
+			if (!u && c->n < CPM_CLI_CONF_MAX) {
+				u = &c->u[c->n++];
+				memset(u, 0, sizeof *u);
+				cpm_cli_copy_cut(entity, u->entity, sizeof u->entity);
+			}
+			if (!u)
+				continue;
+			listed[u - c->u] = true;
+			char disp[128];
+			if (cpm_cli_xml_text(uinner, "display-text", disp, sizeof disp))
+				snprintf(u->display, sizeof u->display, "%s", disp);
+			if (present != u->present) {
+				u->present = present;
+				if (cb)
+					cb(arg, u, present);
+			}
+		}
+	}
+	if (full) {
+		for (unsigned i = 0; i < c->n; i++)
+			if (!listed[i] && c->u[i].present) {
+				c->u[i].present = false;
+				if (cb)
+					cb(arg, &c->u[i], false);
+			}
+		c->have_full = true;
+	}
+	return 0;
+}
+
 /* -------------------------------------------------------- reassembly */
 
 int cpm_cli_msrp_slot_put(struct cpm_cli_msrp_slot *s, uint64_t start,
@@ -573,6 +719,7 @@ static int slot_find(struct cpm_cli_msrp *m, const char *message_id, bool create
 	cpm_buf_reset(&s->data);
 	s->used = true;
 	s->total = s->received = 0;
+	s->last_seen = false;
 	s->ctype[0] = s->from_path[0] = '\0';
 	s->success_report = false;
 	snprintf(s->message_id, sizeof s->message_id, "%s", message_id);
@@ -759,11 +906,12 @@ static void on_end(struct cpm_cli_msrp *m, char flag)
 		slot_release(m, i);
 		return;
 	}
-	if (flag != '$')
-		return;
-	/* complete when every byte is there (chunks may come in any order) */
+	if (flag == '$')
+		s->last_seen = true;
+	/* complete when the last chunk came and every byte is there (chunks
+	 * may come in any order) */
 	uint64_t total = s->total ? s->total : s->data.len;
-	if (s->received < total)
+	if (!s->last_seen || s->received < total)
 		return;
 	if (s->success_report)
 		success_report(m, s);
