@@ -28,6 +28,7 @@
 #include "../../../src/cli/cli_cmd.c"
 #include "../../../src/cli/cli_inbox.c"
 #include "../../../src/cli/cli_msrp.c"
+#include "cli_argv.h"
 
 /* ------------------------------------------------------------------- SDP */
 
@@ -655,17 +656,11 @@ static void test_slot_put(void **state)
 
 static int parse(struct cpm_cli_args *a, char *err, size_t errsz, ...)
 {
-	char *argv[32];
-	int argc = 0;
 	va_list ap;
 	va_start(ap, errsz);
-	argv[argc++] = "cpm";
-	for (char *s; (s = va_arg(ap, char *)) != NULL && argc < 31;)
-		argv[argc++] = s;
+	int rc = cli_argv_parse(a, err, errsz, ap);
 	va_end(ap);
-	argv[argc] = NULL;
-	cpm_cli_args_init(a);
-	return cpm_cli_args_parse(a, argc, argv, err, errsz);
+	return rc;
 }
 
 static void test_chat_args(void **state)
