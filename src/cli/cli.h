@@ -577,6 +577,10 @@ int cpm_cli_sdp_write(struct cpm_buf *b, const char *ip, uint16_t port,
 bool cpm_cli_msrp_offerer_active(enum cpm_sdp_setup answer);
 bool cpm_cli_msrp_answerer_active(enum cpm_sdp_setup offer, enum cpm_sdp_setup *answer);
 
+/* Whether a peer's a=accept-types asks for message/cpim: it takes CPIM
+ * and no plain text (text/plain, text/ *, *). */
+bool cpm_cli_msrp_wants_cpim(const char *accept_types);
+
 /* RFC 3994 isComposing documents (application/im-iscomposing+xml). */
 int cpm_cli_iscomposing_build(struct cpm_buf *b, bool active, unsigned refresh);
 /* 0 with *active, or CPM_EPARSE. */

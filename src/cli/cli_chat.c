@@ -45,6 +45,8 @@ struct chat {
 	char target[600];  /* the caller's Request-URI */
 	char peer[340];    /* the peer's AoR, for display */
 	bool room;         /* the peer is a conference focus (isfocus) */
+	bool cpim;         /* wrap what we send in message/cpim (a room, or a
+			    * peer that accepts nothing else) */
 	struct sockaddr_storage inv_from; /* callee: the INVITE's source */
 	socklen_t inv_fromlen;
 	uint64_t ok_next_ms, ok_interval, ok_end_ms; /* 2xx retransmission */
@@ -64,6 +66,7 @@ struct chat {
 	bool composing;    /* we said "active" */
 	uint64_t last_key_ms, composing_sent_ms;
 	bool peer_typing;
+	uint64_t peer_typing_ms;
 
 	/* state */
 	bool ended;        /* hung up (either side) */
@@ -157,8 +160,8 @@ static void nick_learn(struct chat *c, const char *nick, struct cpm_str uri)
 	cpm_cli_copy_cut(uri, c->nicks[i][1], sizeof c->nicks[i][1]);
 }
 
-/* The CPIM From URI of a room message. */
-static struct cpm_str cpim_from_uri(struct cpm_str body)
+/* The URI of a CPIM message header ("from:", "to:"; RFC 3862 §3). */
+static struct cpm_str cpim_hdr_uri(struct cpm_str body, const char *name)
 {
 	const char *p = body.s, *end = body.s + body.len;
 	while (p < end) {
@@ -167,7 +170,7 @@ static struct cpm_str cpim_from_uri(struct cpm_str body)
 		p = nl ? nl + 1 : end;
 		if (line.len == 0)
 			break;
-		if (!cpm_str_istarts(line, "from:"))
+		if (!cpm_str_istarts(line, name))
 			continue;
 		long lt = cpm_str_chr(line, '<'), gt = cpm_str_chr(line, '>');
 		if (lt >= 0 && gt > lt)
@@ -189,9 +192,13 @@ static void show_message(struct chat *c, struct cpm_str ctype, struct cpm_str bo
 		/* RFC 7701 §7: the room says who sent it */
 		struct cpm_str ict, inner;
 		if (cpm_cli_cpim_sender(body, who, sizeof who))
-			nick_learn(c, who, cpim_from_uri(body));
+			nick_learn(c, who, cpim_hdr_uri(body, "from:"));
 		/* §7.4: a private message is addressed to us, not the room */
-		if (c->room && memmem(body.s, body.len, c->ua.aor_uri, strlen(c->ua.aor_uri)))
+		struct cpm_sip_uri tu, me;
+		struct cpm_str to = cpim_hdr_uri(body, "to:");
+		if (c->room && to.len && cpm_sip_uri_parse(to, &tu) == 0 &&
+		    cpm_sip_uri_parse(cpm_str_from_cstr(c->ua.aor_uri), &me) == 0 &&
+		    cpm_sip_uri_eq(&tu, &me))
 			priv = true;
 		if (cpm_cli_cpim_unwrap(body, &ict, &inner)) {
 			body = inner;
@@ -201,9 +208,13 @@ static void show_message(struct chat *c, struct cpm_str ctype, struct cpm_str bo
 	if (cpm_str_ieq_cstr(mime, "application/im-iscomposing+xml")) {
 		bool active;
 		if (cpm_cli_iscomposing_parse(body, &active) == 0) {
-			if (active && !c->peer_typing)
+			/* RFC 3994 §4: "active" lasts its refresh time
+			 * (default 120 s) unless refreshed */
+			if (active && (!c->peer_typing ||
+				       cpm_now_ms() - c->peer_typing_ms > 120000))
 				say(c, "* %s is typing", who);
 			c->peer_typing = active;
+			c->peer_typing_ms = cpm_now_ms();
 		}
 		return;
 	}
@@ -304,7 +315,7 @@ static void send_composing(struct chat *c, bool active)
 	cpm_buf_init(&b, 4096);
 	cpm_cli_iscomposing_build(&b, active, CPM_CLI_ISCOMPOSING_REFRESH);
 	/* no answer wanted: a lost indication is harmless (RFC 3994 §3) */
-	if (c->room) {
+	if (c->cpim) {
 		struct cpm_buf w;
 		cpm_buf_init(&w, 8192);
 		cpm_cli_cpim_build(&w, c->ua.aor_uri, c->target, NULL, NULL,
@@ -328,7 +339,7 @@ static int send_text(struct chat *c, const char *text, const char *to,
 	int rc;
 	struct cpm_str t = cpm_str_from_cstr(text);
 	c->composing = false; /* the message itself ends "active" (RFC 3994 §3.3) */
-	if (c->room) {
+	if (c->cpim) {
 		/* RFC 7701 §7: CPIM, To the room or (§7.4) one participant */
 		struct cpm_buf w;
 		cpm_buf_init(&w, CPM_CLI_MSRP_MAX_MSG);
@@ -599,6 +610,8 @@ static void on_request(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx, void 
 		c->offered = true;
 		cpm_str_copy(msg->call_id, c->call_id, sizeof c->call_id);
 		cpm_str_copy(msg->from.uri, c->remote_uri, sizeof c->remote_uri);
+		/* CPIM's To, should the caller take only CPIM */
+		snprintf(c->target, sizeof c->target, "%s", c->remote_uri);
 		cpm_str_copy(msg->from.tag, c->remote_tag, sizeof c->remote_tag);
 		cpm_str_copy(msg->to.uri, c->local_uri, sizeof c->local_uri);
 		addr_aor_of(msg->from.uri, c->peer, sizeof c->peer);
@@ -609,6 +622,7 @@ static void on_request(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx, void 
 
 		enum cpm_sdp_setup setup;
 		bool active = cpm_cli_msrp_answerer_active(c->peer_media.setup, &setup);
+		c->cpim = cpm_cli_msrp_wants_cpim(c->peer_media.accept_types);
 		struct cpm_buf sdp, extra;
 		cpm_buf_init(&sdp, 8192);
 		cpm_buf_init(&extra, 8192);
@@ -882,6 +896,7 @@ static int call(struct chat *c)
 		goto out;
 	}
 	bool active = cpm_cli_msrp_offerer_active(pm.setup);
+	c->cpim = c->room || cpm_cli_msrp_wants_cpim(pm.accept_types);
 	if (!c->a->print || c->a->verbose)
 		fprintf(stderr, "cpm: chat with %s%s (%d %.*s); /quit or ^D ends it\n", c->peer,
 			c->room ? " (a chat room)" : "", resp->status, CPM_STR_FMT(resp->reason));

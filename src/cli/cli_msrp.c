@@ -120,6 +120,20 @@ bool cpm_cli_msrp_answerer_active(enum cpm_sdp_setup offer, enum cpm_sdp_setup *
 	return active;
 }
 
+bool cpm_cli_msrp_wants_cpim(const char *accept_types)
+{
+	struct cpm_str cur = cpm_str_from_cstr(accept_types), t;
+	bool cpim = false;
+	while (cpm_sdp_list_next(&cur, &t) == 1) {
+		if (cpm_str_ieq_cstr(t, "text/plain") || cpm_str_ieq_cstr(t, "text/*") ||
+		    cpm_str_eq_cstr(t, "*"))
+			return false;
+		if (cpm_str_ieq_cstr(t, "message/cpim"))
+			cpim = true;
+	}
+	return cpim;
+}
+
 /* ----------------------------------------------------------- isComposing */
 
 int cpm_cli_iscomposing_build(struct cpm_buf *b, bool active, unsigned refresh)

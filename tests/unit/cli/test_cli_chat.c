@@ -111,6 +111,17 @@ static void test_setup_roles(void **state)
 	assert_int_equal(ans, CPM_SDP_SETUP_ACTIVE);
 }
 
+static void test_wants_cpim(void **state)
+{
+	assert_false(cpm_cli_msrp_wants_cpim("message/cpim text/plain application/im-iscomposing+xml"));
+	assert_true(cpm_cli_msrp_wants_cpim("message/cpim"));
+	assert_true(cpm_cli_msrp_wants_cpim("Message/CPIM application/im-iscomposing+xml"));
+	assert_false(cpm_cli_msrp_wants_cpim("message/cpim text/*"));
+	assert_false(cpm_cli_msrp_wants_cpim("*"));
+	assert_false(cpm_cli_msrp_wants_cpim("text/plain"));
+	assert_false(cpm_cli_msrp_wants_cpim(""));
+}
+
 /* ------------------------------------------------- isComposing, CPIM */
 
 static void test_iscomposing(void **state)
@@ -705,6 +716,7 @@ int main(void)
 		cmocka_unit_test(test_sdp_offer_read_by_server),
 		cmocka_unit_test(test_sdp_read_refusals),
 		cmocka_unit_test(test_setup_roles),
+		cmocka_unit_test(test_wants_cpim),
 		cmocka_unit_test(test_iscomposing),
 		cmocka_unit_test(test_cpim_sender),
 		cmocka_unit_test(test_conference_info),
