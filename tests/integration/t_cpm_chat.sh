@@ -5,6 +5,7 @@
 #    standard input): her typing reaches bob as isComposing (RFC 3994) "is typing", her line
 #    is a SEND, bob's line comes back; MSRP goes straight between the clients (the relay
 #    sees nothing); alice's /quit sends BYE, which ends bob's side (exit 0 both);
+#  - tcp: at a terminal ^D (and ^C) hangs up with BYE;
 #  - tcp: `--send TEXT` (exit 0 once the SEND got 200) and `--send TEXT --report` (waits
 #    for the Success-Report, §7.1.2); bob `--accept --print --count N`;
 #  - a 200 KB message (`--send -` from a file) goes in 16 KB chunks (Byte-Range, '+'/'$')
@@ -92,6 +93,24 @@ assert_match "$T/bob1.out" '^\* session ended by alice@example\.test \(BYE\)$'
 tr -d '\r' <"$T/alice1.pty" | grep -q -E "$TS bob@example\.test: hi alice" ||
 	fail "alice's terminal does not show bob's line: $(cat "$T/alice1.pty")"
 assert_eq "$(relay_stat requests)" 0 "requests the MSRP relay saw (the session is end to end)"
+
+check "tcp: at a terminal, ^D hangs up (BYE); ^C too"
+for key in ctrl-d ctrl-c; do
+	bob_accept tcp "bob-$key" --print --duration 30
+	mapfile -t A < <(base tcp alice)
+	"$PYTHON" "$LIB_DIR/pty_drive.py" --log "$T/alice-$key.pty" -- "${A[@]}" chat bob \
+		>"$T/alice-$key.drive" 2>&1 <<EOF || fail "alice with $key: $(cat "$T/alice-$key.drive")"
+expect alice> 10
+type before $key
+key enter
+wait-file $T/bob-$key.out alice@example\.test: before $key 10
+key $key
+eof 15
+EOF
+	bg_wait "$BOB_PID" 15
+	assert_eq "$BG_RC" 0 "bob's exit code after alice's $key"
+	assert_match "$T/bob-$key.out" '^\* session ended by alice@example\.test \(BYE\)$'
+done
 
 # ---------------------------------------------------------------- tcp, --send
 
