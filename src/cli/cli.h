@@ -645,7 +645,11 @@ struct cpm_cli_msrp_out {
 int cpm_cli_msrp_chunks(struct cpm_buf *b, const struct cpm_cli_msrp_out *o,
 			char (*tids)[CPM_MSRP_TID_LEN + 1], size_t ntids);
 
-enum cpm_cli_msrp_kind { CPM_CLI_MSRP_K_SEND = 1, CPM_CLI_MSRP_K_NICKNAME };
+enum cpm_cli_msrp_kind {
+	CPM_CLI_MSRP_K_SEND = 1,
+	CPM_CLI_MSRP_K_NICKNAME,
+	CPM_CLI_MSRP_K_AUTH, /* a refresh of the relay session */
+};
 
 struct cpm_cli_msrp_pending {
 	bool used;
@@ -722,12 +726,20 @@ struct cpm_cli_msrp {
 		int slot;           /* reassembly slot, -1 */
 		/* AUTH answers */
 		char use_path[1200];
+		int64_t expires;
 		struct cpm_cli_challenge ch;
 		bool have_ch;
 	} cur;
 	struct cpm_cli_msrp_slot slots[CPM_CLI_MSRP_SLOTS];
 	struct cpm_cli_msrp_pending pend[CPM_CLI_MSRP_PENDING];
 	struct cpm_cli_msrp_cb cb;
+	/* the relay session, refreshed at half its lifetime (RFC 4976 §5.1) */
+	char relay_user[128];
+	char relay_pass[256];
+	struct cpm_cli_challenge relay_ch;
+	int64_t relay_expires;   /* s granted */
+	uint64_t relay_refresh_ms;
+	bool relay_retried;      /* the refresh answered a 401 already */
 	/* counters */
 	uint64_t bytes_in, bytes_out;
 };

@@ -780,6 +780,7 @@ static void on_headers(struct cpm_cli_msrp *m, const struct cpm_msrp_msg *h)
 	m->cur.status = h->status;
 	m->cur.has_status = h->has_status;
 	cpm_cli_copy_cut(h->use_path, m->cur.use_path, sizeof m->cur.use_path);
+	m->cur.expires = h->expires;
 	if (!h->is_request) {
 		int best = -1;
 		for (unsigned i = 0; i < h->nhdrs; i++)
@@ -875,6 +876,8 @@ static void success_report(struct cpm_cli_msrp *m, const struct cpm_cli_msrp_slo
 	cpm_buf_free(&b);
 }
 
+static void relay_refreshed(struct cpm_cli_msrp *m, int code);
+
 static void on_response(struct cpm_cli_msrp *m)
 {
 	for (int i = 0; i < CPM_CLI_MSRP_PENDING; i++) {
@@ -888,6 +891,8 @@ static void on_response(struct cpm_cli_msrp *m)
 		else if (p->kind == CPM_CLI_MSRP_K_NICKNAME && m->cb.nickname)
 			m->cb.nickname(m, m->cur.code, cpm_str_from_cstr(m->cur.comment),
 				       m->cb.arg);
+		else if (p->kind == CPM_CLI_MSRP_K_AUTH)
+			relay_refreshed(m, m->cur.code);
 		return;
 	}
 	if (m->verbose)
@@ -1018,8 +1023,8 @@ static int auth_wait(struct cpm_cli_msrp *m, const char *tid, uint64_t deadline,
 	}
 }
 
-static int auth_send(struct cpm_cli_msrp *m, const char *relay_uri, const char *authz,
-		     char tid[CPM_MSRP_TID_LEN + 1])
+static int auth_queue(struct cpm_cli_msrp *m, const char *relay_uri, const char *authz,
+		      char tid[CPM_MSRP_TID_LEN + 1])
 {
 	struct cpm_buf b;
 	cpm_msrp_tid_new(tid);
@@ -1035,6 +1040,36 @@ static int auth_send(struct cpm_cli_msrp *m, const char *relay_uri, const char *
 	if (!rc)
 		rc = queue(m, &b);
 	cpm_buf_free(&b);
+	return rc;
+}
+
+/* The Authorization value for an AUTH to uri (RFC 4976 §5.1: HTTP Digest,
+ * method AUTH, the URI the AUTH is sent to); ch->nc moves on. */
+static int auth_value(struct cpm_cli_challenge *ch, const char *user, const char *password,
+		      const char *uri, struct cpm_buf *out)
+{
+	struct cpm_buf h;
+	cpm_buf_init(&h, 4096);
+	int rc = cpm_cli_auth_header(&h, ch, user, password, "AUTH", uri, CPM_STR_NULL, NULL);
+	/* the SIP header line "Authorization: Digest ...\r\n": its value */
+	const char *v = rc ? NULL : strchr(h.p, ':');
+	if (v) {
+		v++;
+		while (*v == ' ')
+			v++;
+		size_t l = strlen(v);
+		while (l && (v[l - 1] == '\r' || v[l - 1] == '\n'))
+			l--;
+		rc = cpm_buf_append(out, v, l);
+	}
+	cpm_buf_free(&h);
+	return rc ? rc : v ? 0 : CPM_EINVAL;
+}
+
+static int auth_send(struct cpm_cli_msrp *m, const char *relay_uri, const char *authz,
+		     char tid[CPM_MSRP_TID_LEN + 1])
+{
+	int rc = auth_queue(m, relay_uri, authz, tid);
 	/* blocking enough for two small requests: wait until written */
 	for (int i = 0; !rc && cpm_cli_msrp_queued(m) && i < 100 && !m->dead; i++) {
 		struct pollfd p = { .fd = m->fd, .events = POLLOUT };
@@ -1087,27 +1122,13 @@ int cpm_cli_msrp_relay_auth(struct cpm_cli_msrp *m, const char *relay_uri,
 			snprintf(err, errsz, "the relay needs a password (--password)");
 			return CPM_EPERM;
 		}
-		struct cpm_cli_challenge ch = m->cur.ch;
-		struct cpm_buf h;
-		cpm_buf_init(&h, 4096);
-		/* RFC 4976 §5.1: HTTP Digest with method AUTH and the relay
-		 * URI the AUTH was sent to */
-		rc = cpm_cli_auth_header(&h, &ch, user, password, "AUTH", relay_uri,
-					 CPM_STR_NULL, NULL);
-		/* the SIP header line "Authorization: Digest ...\r\n": the value */
-		char *v = rc ? NULL : strchr(h.p, ':');
-		if (v) {
-			v++;
-			while (*v == ' ')
-				v++;
-			size_t l = strlen(v);
-			while (l && (v[l - 1] == '\r' || v[l - 1] == '\n'))
-				v[--l] = '\0';
-			rc = auth_send(m, relay_uri, v, tid);
-		}
-		cpm_buf_free(&h);
-		if (!rc && !v)
-			rc = CPM_EINVAL;
+		m->relay_ch = m->cur.ch;
+		struct cpm_buf v;
+		cpm_buf_init(&v, 4096);
+		rc = auth_value(&m->relay_ch, user, password, relay_uri, &v);
+		if (!rc)
+			rc = auth_send(m, relay_uri, v.p, tid);
+		cpm_buf_free(&v);
 		if (!rc)
 			rc = auth_wait(m, tid, deadline, err, errsz);
 		if (rc)
@@ -1125,7 +1146,48 @@ int cpm_cli_msrp_relay_auth(struct cpm_cli_msrp *m, const char *relay_uri,
 	}
 	snprintf(m->use_path, sizeof m->use_path, "%s", m->cur.use_path);
 	cpm_cli_msrp_path_make(m);
+	snprintf(m->relay_user, sizeof m->relay_user, "%s", user);
+	snprintf(m->relay_pass, sizeof m->relay_pass, "%s", password ? password : "");
+	m->relay_expires = m->cur.expires > 0 ? m->cur.expires : 600;
+	m->relay_refresh_ms = cpm_now_ms() + (uint64_t)m->relay_expires * 500;
 	return 0;
+}
+
+/* RFC 4976 §5.1: an AUTH to the session URI before it expires keeps it;
+ * the nonce may have gone stale (401 again: answered once). */
+static void relay_refresh(struct cpm_cli_msrp *m, bool again)
+{
+	char tid[CPM_MSRP_TID_LEN + 1], uri[600];
+	struct cpm_buf v;
+	cpm_str_copy(cpm_msrp_path_first(cpm_str_from_cstr(m->use_path)), uri, sizeof uri);
+	cpm_buf_init(&v, 4096);
+	if (auth_value(&m->relay_ch, m->relay_user, m->relay_pass, uri, &v) == 0 &&
+	    auth_queue(m, uri, v.p, tid) == 0)
+		pending_add(m, CPM_CLI_MSRP_K_AUTH, tid, NULL, true);
+	cpm_buf_free(&v);
+	m->relay_retried = again;
+	/* no answer: try again later */
+	m->relay_refresh_ms = cpm_now_ms() + CPM_CLI_MSRP_TIMEOUT_MS + 1000;
+}
+
+static void relay_refreshed(struct cpm_cli_msrp *m, int code)
+{
+	if (code == 200) {
+		if (m->cur.expires > 0)
+			m->relay_expires = m->cur.expires;
+		m->relay_refresh_ms = cpm_now_ms() + (uint64_t)m->relay_expires * 500;
+		if (m->verbose)
+			fprintf(stderr, "cpm: msrp: relay session refreshed for %lld s\n",
+				(long long)m->relay_expires);
+		return;
+	}
+	if (code == 401 && m->cur.have_ch && !m->relay_retried) {
+		m->relay_ch = m->cur.ch;
+		relay_refresh(m, true);
+		return;
+	}
+	fprintf(stderr, "cpm: msrp: the relay did not refresh the session: %d %s\n", code,
+		m->cur.comment);
 }
 
 /* ---------------------------------------------------------- the session */
@@ -1181,7 +1243,7 @@ static void timeouts(struct cpm_cli_msrp *m)
 	uint64_t now = cpm_now_ms();
 	for (int i = 0; i < CPM_CLI_MSRP_PENDING; i++) {
 		struct cpm_cli_msrp_pending *p = &m->pend[i];
-		if (!p->used || now - p->sent_ms < CPM_CLI_MSRP_TIMEOUT_MS)
+		if (!p->used || now < p->sent_ms + CPM_CLI_MSRP_TIMEOUT_MS)
 			continue;
 		p->used = false;
 		if (p->kind == CPM_CLI_MSRP_K_SEND && m->cb.response)
@@ -1189,6 +1251,9 @@ static void timeouts(struct cpm_cli_msrp *m)
 		else if (p->kind == CPM_CLI_MSRP_K_NICKNAME && m->cb.nickname)
 			m->cb.nickname(m, 0, CPM_STR_NULL, m->cb.arg);
 	}
+	/* after the loop: what it adds is younger than now */
+	if (m->use_path[0] && !m->dead && m->fd >= 0 && now >= m->relay_refresh_ms)
+		relay_refresh(m, false);
 }
 
 void cpm_cli_msrp_service(struct cpm_cli_msrp *m, const struct pollfd *p, int n)

@@ -11,8 +11,9 @@
 #  - a 200 KB message (`--send -` from a file) goes in 16 KB chunks (Byte-Range, '+'/'$')
 #    and arrives whole, byte for byte;
 #  - through cpmd's MSRP relay (RFC 4976) with AUTH for both: a=path starts with the
-#    relay's Use-Path, messages both ways and the 200 KB message, the relay counts two
-#    AUTHs and the requests it relayed; only alice behind the relay; only bob;
+#    relay's Use-Path, messages both ways, also after the relay sessions' 3 s lifetime
+#    (the clients refresh them with AUTH, §5.1), the relay counts the AUTHs and the
+#    requests it relayed; only alice behind the relay; only bob (and a 200 KB message);
 #  - a wrong password on the relay: exit 1 with a clear message, no INVITE sent.
 . "$(dirname "$0")/lib.sh"
 need python3 jq curl
@@ -20,7 +21,8 @@ need python3 jq curl
 
 cpmd_user_add alice@example.test alice-secret
 cpmd_user_add bob@example.test bob-secret
-cpmd_start
+# relay sessions last 3 s unless refreshed (RFC 4976 §5.1): the clients must refresh them
+cpmd_start -o msrp.min_expires=1 -o msrp.default_expires=3
 export HOME=$T/home
 mkdir -p "$HOME"
 RELAY="msrp://127.0.0.1:$MSRP_PORT;tcp"
@@ -164,6 +166,7 @@ ALICE_PID=$BG_PID
 echo "through the relay" >&4
 wait_for 20 grep -q 'alice@example.test: through the relay' "$T/bob5.out" ||
 	fail "bob did not get alice's message: $(cat "$T/bob5.out")"
+sleep 5 # longer than the relay sessions' 3 s: they live on only if refreshed
 echo "back through the relay" >&3
 wait_for 20 grep -q -E "^$TS bob@example\.test: back through the relay" "$T/alice5.out" ||
 	fail "alice did not get bob's message: $(grep -v '^[<>]' "$T/alice5.out" | tail -n 30)"
@@ -178,7 +181,10 @@ grep -q -E "^a=path:msrp://127\.0\.0\.1:$MSRP_PORT/[^ ]+;tcp msrp://" "$T/alice5
 	fail "alice's offer has no relay URI first in a=path: $(grep 'a=path' "$T/alice5.out")"
 [ "$(grep -c -E "^a=path:msrp://127\.0\.0\.1:$MSRP_PORT/" "$T/alice5.out")" -ge 2 ] ||
 	fail "bob's answer has no relay URI in a=path: $(grep 'a=path' "$T/alice5.out")"
-assert_eq "$(($(relay_stat auth_ok) - auth0))" 2 "AUTHs the relay granted"
+grep -q -E '^cpm: msrp: relay session refreshed for 3 s$' "$T/alice5.out" ||
+	fail "alice did not refresh her relay session: $(grep 'cpm: msrp' "$T/alice5.out")"
+auth1=$(relay_stat auth_ok)
+[ "$((auth1 - auth0))" -ge 6 ] || fail "the relay granted $((auth1 - auth0)) AUTHs (expected 2 and the refreshes)"
 req1=$(relay_stat requests)
 [ "$((req1 - req0))" -ge 3 ] || fail "the relay relayed $((req1 - req0)) requests (expected the bind and two messages)"
 
