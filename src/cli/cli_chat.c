@@ -76,7 +76,15 @@ struct chat {
 	unsigned received;
 	char send_id[CPM_MSRP_MSGID_LEN + 1]; /* --send's message */
 	bool send_ok, send_done, report_ok;
+	uint64_t send_ok_ms;
+	/* Through a relay a 200 covers one hop only (RFC 4976 §7): messages
+	 * then ask for a Success-Report, and the hang-up waits (a little)
+	 * until they came, so that the BYE, which goes another way, does not
+	 * overtake the last message. */
+	bool via_relay;
+	unsigned reports_waiting;
 	unsigned sends_failed;
+	char failed_id[CPM_MSRP_IDENT_MAX + 1];
 	char nicks[16][2][340]; /* room: nickname -> URI, learnt from CPIM */
 	unsigned nnicks;
 
@@ -249,21 +257,24 @@ static void on_msrp_response(struct cpm_cli_msrp *m, const char *message_id, boo
 	struct chat *c = arg;
 	bool mine = c->send_id[0] && strcmp(message_id, c->send_id) == 0;
 	if (code != 200) {
-		c->sends_failed++;
-		if (code)
-			fprintf(stderr, "cpm: message %s not delivered: %d %.*s\n", message_id, code,
-				CPM_STR_FMT(comment));
-		else
-			fprintf(stderr, "cpm: message %s: no answer in %d s\n", message_id,
-				CPM_CLI_MSRP_TIMEOUT_MS / 1000);
-		if (c->interactive)
-			rl_forced_update_display();
+		/* said once per message, not per chunk */
+		if (strcmp(c->failed_id, message_id) != 0) {
+			snprintf(c->failed_id, sizeof c->failed_id, "%s", message_id);
+			c->sends_failed++;
+			if (code)
+				say(c, "* message %s not delivered: %d %.*s", message_id, code,
+				    CPM_STR_FMT(comment));
+			else
+				say(c, "* message %s: no answer in %d s", message_id,
+				    CPM_CLI_MSRP_TIMEOUT_MS / 1000);
+		}
 		if (mine)
 			c->send_done = true;
 		return;
 	}
 	if (mine && last) {
 		c->send_ok = true;
+		c->send_ok_ms = cpm_now_ms();
 		if (!c->a->report)
 			c->send_done = true;
 	}
@@ -274,6 +285,8 @@ static void on_msrp_report(struct cpm_cli_msrp *m, const char *message_id,
 			   void *arg)
 {
 	struct chat *c = arg;
+	if (c->reports_waiting && r->end >= r->total)
+		c->reports_waiting--;
 	if (c->a->report)
 		say(c, "* report: %s %d %.*s (bytes %llu-%llu/%llu)", message_id, st->code,
 		    CPM_STR_FMT(st->reason), (unsigned long long)r->start,
@@ -347,12 +360,14 @@ static int send_text(struct chat *c, const char *text, const char *to,
 					"text/plain;charset=UTF-8", t, cpm_wall_s());
 		if (!rc)
 			rc = cpm_cli_msrp_send(&c->m, "message/cpim", cpm_buf_str(&w),
-					       c->a->report, CPM_MSRP_REP_ABSENT, id);
+					       c->a->report || c->via_relay, CPM_MSRP_REP_ABSENT, id);
 		cpm_buf_free(&w);
 	} else {
-		rc = cpm_cli_msrp_send(&c->m, "text/plain;charset=UTF-8", t, c->a->report,
-				       CPM_MSRP_REP_ABSENT, id);
+		rc = cpm_cli_msrp_send(&c->m, "text/plain;charset=UTF-8", t,
+				       c->a->report || c->via_relay, CPM_MSRP_REP_ABSENT, id);
 	}
+	if (!rc && (c->a->report || c->via_relay))
+		c->reports_waiting++;
 	return rc;
 }
 
@@ -647,6 +662,7 @@ static void on_request(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx, void 
 			fprintf(stderr, "cpm: chat with %s (answered)\n", c->peer);
 
 		char err[300];
+		c->via_relay = c->m.use_path[0] || strchr(c->peer_media.path, ' ');
 		if (cpm_cli_msrp_start(&c->m, c->peer_media.path, active, err, sizeof err) != 0) {
 			fprintf(stderr, "cpm: MSRP: %s\n", err);
 			c->failed = true;
@@ -900,6 +916,7 @@ static int call(struct chat *c)
 	if (!c->a->print || c->a->verbose)
 		fprintf(stderr, "cpm: chat with %s%s (%d %.*s); /quit or ^D ends it\n", c->peer,
 			c->room ? " (a chat room)" : "", resp->status, CPM_STR_FMT(resp->reason));
+	c->via_relay = c->m.use_path[0] || strchr(pm.path, ' ');
 	if (cpm_cli_msrp_start(&c->m, pm.path, active, err, sizeof err) != 0) {
 		fprintf(stderr, "cpm: MSRP: %s\n", err);
 		send_bye(c);
@@ -996,6 +1013,10 @@ static void session_loop(struct chat *c, uint64_t end_ms)
 		}
 		if (c->a->count && c->received >= c->a->count)
 			hang_up(c, "message count reached");
+		/* --report: the Success-Report has the transaction time to come */
+		if (c->a->chat_send && c->send_ok && !c->send_done &&
+		    now - c->send_ok_ms > CPM_CLI_MSRP_TIMEOUT_MS)
+			c->send_done = true;
 		if (send_finished(c))
 			hang_up(c, "sent");
 		if (end_ms && now >= end_ms)
@@ -1007,13 +1028,14 @@ static void session_loop(struct chat *c, uint64_t end_ms)
 
 /* Let what is queued (the last message, our answers) go out before the
  * BYE, and the answers to our SENDs come in (the peer's BYE may overtake
- * them: it goes through the proxy), for up to 5 s. */
+ * them: it goes through the proxy), and through a relay the
+ * Success-Reports, for up to 5 s. */
 static void drain(struct chat *c)
 {
 	uint64_t end = cpm_now_ms() + 5000;
 	while (!c->m.dead && c->m.fd >= 0 && cpm_now_ms() < end &&
 	       (cpm_cli_msrp_queued(&c->m) || cpm_cli_msrp_pending_count(&c->m) ||
-		(c->a->chat_send && !c->send_done))) {
+		(c->a->chat_send && !c->send_done) || (c->via_relay && c->reports_waiting))) {
 		struct pollfd p[2];
 		int n = cpm_cli_msrp_pollfds(&c->m, p);
 		if (poll(p, (nfds_t)n, 100) > 0)
@@ -1120,16 +1142,23 @@ int cpm_cli_cmd_chat(const struct cpm_cli_args *a)
 		if (call(&c) != CPM_CLI_EXIT_OK)
 			goto out;
 	} else {
-		/* wait for the INVITE */
+		/* wait for the INVITE; a relay session is kept meanwhile */
 		while (!c.have_dialog && !c.ended && !cpm_cli_stop &&
 		       (!end_ms || cpm_now_ms() < end_ms)) {
 			if (cpm_cli_ua_poll(&c.ua, 200) == CPM_ECLOSED) {
 				fprintf(stderr, "cpm: connection to the SIP server lost\n");
 				goto out;
 			}
+			if (a->relay[0]) {
+				struct pollfd p[2];
+				int n = cpm_cli_msrp_pollfds(&c.m, p);
+				if (n && poll(p, (nfds_t)n, 0) >= 0)
+					cpm_cli_msrp_service(&c.m, p, n);
+			}
 		}
 		if (!c.have_dialog) {
-			fprintf(stderr, "cpm: no chat came%s\n", cpm_cli_stop ? "" : " in time");
+			fprintf(stderr, "cpm: no chat came%s\n",
+				cpm_cli_stop ? "" : c.ended ? " (the MSRP relay went away)" : " in time");
 			goto out;
 		}
 		/* in the dialog: our tag, our CSeq space */

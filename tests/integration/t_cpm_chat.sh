@@ -196,6 +196,7 @@ bg_wait "$BOB_PID" 15
 assert_eq "$BG_RC" 0 "bob exit code"
 assert_match "$T/bob6.out" "^$TS alice@example\.test: alice behind the relay$"
 bob_accept tcp bob7 --print --count 1 --duration 30 --relay "$RELAY"
+sleep 4 # bob keeps his 3 s relay session while he waits for the INVITE
 "${A[@]}" chat bob --send - <"$T/big.txt" >"$T/alice7.out" 2>&1 ||
 	fail "alice to bob behind the relay (200 KB): $(tail -n 5 "$T/alice7.out")"
 bg_wait "$BOB_PID" 15
