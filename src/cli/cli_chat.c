@@ -1131,10 +1131,15 @@ int cpm_cli_cmd_chat(const struct cpm_cli_args *a)
 	 * come over TCP (RFC 5923: the server reuses the registered flow) */
 	cpm_cli_contact_init(&c.ua, &c.reg);
 	unsigned expires = a->expires_set && a->expires ? a->expires : 3600;
-	if (cpm_cli_contact_register(&c.ua, &c.reg, expires, true,
-				     a->accept && !a->print ? "waiting for a chat" : NULL) != 0)
+	int rr = cpm_cli_contact_register(&c.ua, &c.reg, expires, true,
+					  a->accept && !a->print ? "waiting for a chat" : NULL);
+	/* the caller can do without (over UDP the BYE still finds its
+	 * Contact); the callee cannot */
+	if (rr < 0 || (rr && a->accept))
 		goto out;
-	c.registered = true;
+	if (rr)
+		fprintf(stderr, "cpm: calling unregistered\n");
+	c.registered = rr == 0;
 	cpm_cli_call_save(&c.ua, &c.reg_call);
 
 	uint64_t end_ms = a->duration ? cpm_now_ms() + (uint64_t)a->duration * 1000 : 0;
