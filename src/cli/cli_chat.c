@@ -765,8 +765,9 @@ static void on_conference_notify(struct chat *c, const struct cpm_cli_rx *rx)
 	}
 }
 
-/* Subscribe to the room's conference events (RFC 4575 §3, to the
- * conference URI) in a dialog of its own.  A room without the package
+/* Subscribe to the room's conference events (RFC 4575 §3) in a dialog of
+ * its own, at the conference URI: the room's address, which the proxy
+ * routes to the focus.  A room without the package
  * (489, 405...) simply shows no joins and leaves. */
 static void conference_subscribe(struct chat *c, unsigned expires)
 {
