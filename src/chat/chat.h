@@ -29,10 +29,19 @@
 
 struct cpm_chat_table;
 
-/* A relay session: the Use-Path URI msrp://HOST:PORT/<id>;tcp given to one
- * authenticated client (RFC 4976 §5). */
+enum cpm_chat_sess_kind {
+	CPM_CHAT_SESS_RELAY = 0, /* a Use-Path URI handed out by AUTH */
+	CPM_CHAT_SESS_LOCAL,     /* a session the server terminates (endpoint) */
+};
+
+/* A session URI msrp://HOST:PORT/<id>;tcp of ours: a relay session given
+ * to one authenticated client (RFC 4976 §5), or a local session (the
+ * server is the MSRP endpoint: rooms, anchored sessions).  Local sessions
+ * never expire and survive their connection; their owner removes them. */
 struct cpm_chat_sess {
 	char id[CPM_CHAT_SID_LEN + 1];
+	enum cpm_chat_sess_kind kind;
+	void *local;        /* LOCAL: the endpoint (struct cpm_chat_ep) */
 	uint64_t conn_id;   /* the connection the AUTH came on */
 	char *client_uri;   /* the AUTH's From-Path URI: the client */
 	char *aor;          /* who authenticated */
@@ -56,10 +65,12 @@ int cpm_chat_sess_add(struct cpm_chat_table *t, uint64_t conn_id, struct cpm_str
 /* The live session of that id, or NULL (an expired one is removed). */
 struct cpm_chat_sess *cpm_chat_sess_find(struct cpm_chat_table *t, struct cpm_str id,
 					 uint64_t now_ms);
+/* A local session with a fresh id (no connection yet, no expiry). */
+int cpm_chat_sess_add_local(struct cpm_chat_table *t, void *local, struct cpm_chat_sess **out);
 void cpm_chat_sess_del(struct cpm_chat_table *t, struct cpm_chat_sess *s);
-/* Remove the sessions of a connection (it closed); returns how many. */
+/* Remove the relay sessions of a connection (it closed); returns how many. */
 size_t cpm_chat_sess_drop_conn(struct cpm_chat_table *t, uint64_t conn_id);
-/* Remove the sessions expired at now_ms; returns how many. */
+/* Remove the relay sessions expired at now_ms; returns how many. */
 size_t cpm_chat_sess_expire(struct cpm_chat_table *t, uint64_t now_ms);
 size_t cpm_chat_sess_count(const struct cpm_chat_table *t);
 /* "msrp://HOST:PORT/ID;tcp" into out. */
@@ -84,6 +95,7 @@ enum cpm_chat_hop {
 	CPM_CHAT_HOP_AUTH,      /* an AUTH for us: authenticate, hand out a session */
 	CPM_CHAT_HOP_CLIENT,    /* to a session's client, on conn_id */
 	CPM_CHAT_HOP_URI,       /* to the URI next (key): a connection to it */
+	CPM_CHAT_HOP_LOCAL,     /* the To-Path ends at a local session (sess) */
 };
 
 struct cpm_chat_route {
@@ -94,7 +106,8 @@ struct cpm_chat_route {
 	char key[CPM_CHAT_KEY_MAX]; /* HOP_URI */
 	struct cpm_msrp_uri next;   /* HOP_CLIENT, HOP_URI: the next hop (slices of to) */
 	unsigned steps;          /* our URIs removed (0: a generated message sent as is) */
-	struct cpm_chat_sess *sess; /* the session of the last of them */
+	struct cpm_chat_sess *sess; /* the session of the last of them (HOP_LOCAL:
+				     * the local session) */
 	/* The paths to send: To-Path without our URIs, From-Path with them in
 	 * front (the last one first).  Owned: cpm_chat_route_free. */
 	struct cpm_buf to, from;
@@ -106,7 +119,10 @@ struct cpm_chat_route {
  * To-Path must name a live session, and the request must come from that
  * session's client (outbound) or go to it (inbound: the next URI is the
  * client's); else 481 (unknown session, or not for us) or 403.  Our URIs
- * in a row are crossed in place (both clients on this relay).  Returns 0
+ * in a row are crossed in place (both clients on this relay).  A To-Path
+ * whose last URI is a local session of ours ends there: HOP_LOCAL, with
+ * the paths as the endpoint sees them (to: that URI alone, from: the
+ * request's From-Path with the relay URIs crossed in front).  Returns 0
  * with r filled (HOP_ERROR included), or CPM_ENOMEM. */
 int cpm_chat_route(struct cpm_chat_table *t, uint64_t src_conn, enum cpm_msrp_method m,
 		   struct cpm_str to_path, struct cpm_str from_path, uint64_t now_ms,
@@ -145,5 +161,115 @@ struct cpm_chat_relay_stats {
 
 /* r NULL (no relay): zeros. */
 void cpm_chat_relay_stats(const struct cpm_chat_relay *r, struct cpm_chat_relay_stats *out);
+
+
+/* --------------------------------------------------------------- endpoints
+ *
+ * Sessions the server terminates (RFC 4975 as an endpoint), on the relay's
+ * listener and connections: a local session has our URI
+ * msrp://HOST:PORT/<id>;tcp (the route table's LOCAL kind) and an owner
+ * (a room leg, a B2BUA leg) that gets its messages through callbacks.
+ *
+ * Life of a session:
+ *  1. cpm_chat_ep_new: a URI to put in our SDP (a=path).
+ *  2. cpm_chat_ep_set_peer: the peer's a=path from its SDP (relays first,
+ *     the peer last: what our To-Path will be) and who connects (RFC 4975
+ *     §5.4, RFC 6135 a=setup; see cpm_chat_sdp_*).
+ *  3. Binding.  Passive: the peer connects to us and its first request
+ *     (usually an empty SEND) names our URI in its To-Path; its From-Path
+ *     must end with the last URI of the peer's path, else 481.  Active:
+ *     cpm_chat_ep_connect opens (or reuses) the connection to the first
+ *     URI of the peer's path and sends an empty SEND; the 200 binds.  Either
+ *     way ops->bound runs once the session can carry messages.
+ *  4. Messages both ways: chunks are reassembled (interleaving allowed, §7.3.1),
+ *     a whole message goes to ops->message, whose status answers the last
+ *     chunk; beyond chat.max_message_size the chunks get 413 and the message
+ *     is dropped; Success-Report: yes gets a REPORT after the owner said 200
+ *     (§7.1.2).  cpm_chat_ep_send writes SENDs (chunked, own transactions).
+ *  5. The end: the owner calls cpm_chat_ep_close (its dialog ended), or
+ *     the connection goes and ops->closed says so (the owner then closes).
+ * Single-threaded, on the loop. */
+
+struct cpm_chat_ep;
+
+/* A whole message received on a local session.  Slices valid during the
+ * callback. */
+struct cpm_chat_ep_msg {
+	struct cpm_str message_id;
+	struct cpm_str content_type; /* "text/plain", "message/cpim", ... */
+	struct cpm_str body;
+	struct cpm_str from_path;    /* as received (the peer last) */
+};
+
+struct cpm_chat_ep_ops {
+	/* The session is bound to a connection: cpm_chat_ep_send works. */
+	void (*bound)(void *arg, struct cpm_chat_ep *ep);
+	/* A whole message.  Returns the MSRP status that answers its last
+	 * chunk: 200, or 403/404/415/428... (RFC 4975 §7.3, RFC 7701). */
+	int (*message)(void *arg, struct cpm_chat_ep *ep, const struct cpm_chat_ep_msg *m);
+	/* A request of another method for this session (NICKNAME, RFC 7701
+	 * §7): m's header fields are valid during the call (its body is not
+	 * given).  Returns the status to answer (NULL callback: 501). */
+	int (*request)(void *arg, struct cpm_chat_ep *ep, const struct cpm_msrp_msg *m);
+	/* The connection carrying the session closed (why: text for the
+	 * log), or the active connect failed.  The owner should
+	 * cpm_chat_ep_close (from the callback too). */
+	void (*closed)(void *arg, struct cpm_chat_ep *ep, const char *why);
+};
+
+/* Defaults of the per-session limits: chat.max_message_size,
+ * chat.max_queue, chat.chunk_size. */
+struct cpm_chat_ep_limits {
+	size_t max_message; /* bytes of one received message (413 beyond) */
+	size_t max_queue;   /* bytes queued towards the peer (send: CPM_ELIMIT) */
+	size_t chunk;       /* larger bodies are sent in chunks of this size */
+};
+
+/* A local session of relay r (which must listen: CPM_EUNSUPP otherwise);
+ * lim NULL: the [chat] configuration. */
+int cpm_chat_ep_new(struct cpm_chat_relay *r, const struct cpm_chat_ep_ops *ops, void *arg,
+		    const struct cpm_chat_ep_limits *lim, struct cpm_chat_ep **out);
+/* Remove the session: no callback follows; the sends in flight end
+ * silently; the connection stays for its other sessions (or idles out). */
+void cpm_chat_ep_close(struct cpm_chat_ep *ep);
+/* Our URI "msrp://HOST:PORT/ID;tcp" (for a=path). */
+const char *cpm_chat_ep_uri(const struct cpm_chat_ep *ep);
+/* The peer's a=path (SP-separated URIs, the peer last): CPM_EPARSE if it
+ * holds no valid MSRP URI. */
+int cpm_chat_ep_set_peer(struct cpm_chat_ep *ep, struct cpm_str path);
+/* Active side: connect to the peer's first path URI (literal IP only)
+ * and bind with an empty SEND (RFC 4975 §5.4).  ops->bound or ops->closed
+ * follows. */
+int cpm_chat_ep_connect(struct cpm_chat_ep *ep);
+bool cpm_chat_ep_is_bound(const struct cpm_chat_ep *ep);
+/* Owner data, e.g. for cpm_chat_ep_ops callbacks shared by many legs. */
+void cpm_chat_ep_set_owner(struct cpm_chat_ep *ep, const struct cpm_chat_ep_ops *ops,
+			   void *arg);
+/* Bytes queued towards the peer (on its connection). */
+size_t cpm_chat_ep_queued(const struct cpm_chat_ep *ep);
+
+/* The final status of a message we sent: 200 when every chunk got a 2xx,
+ * else the first error (408: no answer within msrp.transaction_timeout,
+ * or the connection went). */
+typedef void cpm_chat_ep_sent_cb(void *arg, int status);
+
+/* Send a message: SEND chunks with To-Path = the peer's path, From-Path =
+ * our URI, Message-ID (message_id, or a fresh one when empty),
+ * Failure-Report yes, Success-Report no.  cb (may be NULL) runs once,
+ * never from inside this call and never after cpm_chat_ep_close.
+ * CPM_EAGAIN: not bound yet; CPM_ELIMIT: the queue towards the peer is
+ * over max_queue (a slow reader: the owner decides, a room drops it). */
+int cpm_chat_ep_send(struct cpm_chat_ep *ep, struct cpm_str content_type, struct cpm_str body,
+		     struct cpm_str message_id, cpm_chat_ep_sent_cb *cb, void *arg);
+
+struct cpm_chat_ep_stats {
+	size_t sessions;      /* live local sessions */
+	uint64_t received;    /* whole messages handed to owners */
+	uint64_t sent;        /* messages sent (each counts once) */
+	uint64_t rejected;    /* 413: too large */
+	uint64_t overflows;   /* sends refused with CPM_ELIMIT */
+};
+
+void cpm_chat_ep_stats(const struct cpm_chat_relay *r, struct cpm_chat_ep_stats *out);
 
 #endif
