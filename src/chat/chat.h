@@ -272,4 +272,54 @@ struct cpm_chat_ep_stats {
 
 void cpm_chat_ep_stats(const struct cpm_chat_relay *r, struct cpm_chat_ep_stats *out);
 
+
+/* ---------------------------------------------------- SDP offer/answer
+ *
+ * RFC 3264 with the MSRP media of RFC 4975 §8 and a=setup of RFC 6135. */
+
+#include "sdp/sdp.h"
+
+/* What we write in our m=message section. */
+struct cpm_chat_sdp_params {
+	const char *host;           /* c= and o= address (the MSRP listener's) */
+	uint16_t port;              /* m= port (the listener's; RFC 4975 §8.1:
+				     * informative, a=path rules) */
+	const char *path;           /* our a=path: the local session URI */
+	const char *accept_types;   /* e.g. "message/cpim text/plain" */
+	const char *accept_wrapped; /* a=accept-wrapped-types, NULL: none */
+	uint64_t max_size;          /* a=max-size, 0: none */
+	const char *const *extra;   /* more a= values ("chatroom:nickname ...") */
+	unsigned nextra;
+	uint64_t sess_id;           /* o= session id and version */
+};
+
+/* What the peer's MSRP section says. */
+struct cpm_chat_sdp_peer {
+	int media;                  /* its index, -1: none taken */
+	char path[2048];            /* its a=path (To-Path for us) */
+	char accept_types[512];
+	char accept_wrapped[512];
+	uint64_t max_size;          /* 0: not given */
+	enum cpm_sdp_setup setup;   /* its a=setup */
+	bool we_connect;            /* we are the active side (cpm_chat_ep_connect) */
+};
+
+/* Do two accept-types lists have a type in common ('*' and "type/ *"
+ * wildcards on either side)? */
+bool cpm_chat_sdp_types_meet(struct cpm_str theirs, struct cpm_str ours);
+/* Our answer to offer: every m= line answered in order; the first
+ * m=message TCP/MSRP with a usable a=path and a common accept-type is
+ * taken (our a=setup: passive unless the offer says passive, then
+ * active), the others are rejected with port 0.  Returns 0 with out and
+ * peer filled, CPM_EPARSE (bad SDP: 400), CPM_EUNSUPP (nothing to take:
+ * 488), with *why. */
+int cpm_chat_sdp_answer(struct cpm_str offer, const struct cpm_chat_sdp_params *p,
+			struct cpm_buf *out, struct cpm_chat_sdp_peer *peer, const char **why);
+/* Our offer: one m=message TCP/MSRP with a=setup:actpass. */
+int cpm_chat_sdp_offer(const struct cpm_chat_sdp_params *p, struct cpm_buf *out);
+/* The answer to our offer: its first m= line must be the MSRP stream,
+ * not refused.  peer->we_connect unless it said a=setup:active. */
+int cpm_chat_sdp_read_answer(struct cpm_str answer, struct cpm_chat_sdp_peer *peer,
+			     const char **why);
+
 #endif
