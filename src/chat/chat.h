@@ -322,4 +322,105 @@ int cpm_chat_sdp_offer(const struct cpm_chat_sdp_params *p, struct cpm_buf *out)
 int cpm_chat_sdp_read_answer(struct cpm_str answer, struct cpm_chat_sdp_peer *peer,
 			     const char **why);
 
+
+/* ------------------------------------------------------------------ rooms
+ *
+ * A room is an MSRP switch (RFC 7701) over legs: the room does not know how
+ * a participant is reached, its leg does (a local MSRP session for the
+ * focus of chat_focus.c; a SIP MESSAGE leg or a B2BUA leg later).  Pure
+ * logic: no I/O, no store (its owner keeps the history). */
+
+/* message/cpim (RFC 3862): the message headers this switch reads, the
+ * MIME part (its headers and content, what a relayed copy keeps) and the
+ * content.  Slices of the body. */
+struct cpm_chat_cpim {
+	struct cpm_str from, to, datetime; /* the first To only */
+	struct cpm_str mime;               /* "Content-Type: ...\r\n\r\ncontent" */
+	struct cpm_str content_type, content;
+};
+
+/* 0, or CPM_EPARSE (no header, no empty line, no Content-Type). */
+int cpm_chat_cpim_parse(struct cpm_str body, struct cpm_chat_cpim *out);
+
+struct cpm_chat_room;
+struct cpm_chat_member;
+
+/* How the room reaches one participant. */
+struct cpm_chat_leg_ops {
+	/* Queue a message (ctype is message/cpim).  0; CPM_ELIMIT: the
+	 * participant's queue is full (it is dropped); CPM_EAGAIN: not
+	 * reachable yet (skipped); another error: dropped. */
+	int (*send)(void *leg, struct cpm_str ctype, struct cpm_str body);
+};
+
+/* A public message the room distributed (for the history). */
+struct cpm_chat_room_msg {
+	const char *sender;      /* the sender's AoR */
+	const char *nick;        /* its nickname, "" if none */
+	struct cpm_str message_id;
+	struct cpm_str cpim;     /* the message/cpim body as distributed */
+};
+
+struct cpm_chat_room_ops {
+	/* A public message went out (not isComposing, not private). */
+	void (*message)(void *arg, struct cpm_chat_room *r, const struct cpm_chat_room_msg *m);
+	/* A participant was dropped (queue full, send error): the owner ends
+	 * its leg and calls cpm_chat_room_leave (from the callback too).
+	 * Called after the fan-out in progress, never in the middle. */
+	void (*dropped)(void *arg, struct cpm_chat_room *r, struct cpm_chat_member *m,
+			const char *why);
+};
+
+struct cpm_chat_room_stats {
+	uint64_t messages;     /* public messages distributed */
+	uint64_t private_msgs; /* private ones */
+	uint64_t delivered;    /* copies queued to legs */
+	uint64_t dropped;      /* participants dropped */
+};
+
+/* uri: the room's SIP URI ("sip:room@example.test"), its CPIM To. */
+int cpm_chat_room_new(const char *uri, const struct cpm_chat_room_ops *ops, void *arg,
+		      struct cpm_chat_room **out);
+/* Frees the members too (no callback). */
+void cpm_chat_room_free(struct cpm_chat_room *r);
+const char *cpm_chat_room_uri(const struct cpm_chat_room *r);
+unsigned cpm_chat_room_count(const struct cpm_chat_room *r);
+void cpm_chat_room_stats(const struct cpm_chat_room *r, struct cpm_chat_room_stats *out);
+/* Tests: the clock of DateTime (wall seconds); NULL: the real one. */
+void cpm_chat_room_set_clock(struct cpm_chat_room *r, int64_t (*clock)(void));
+/* nick is aor's (a stored member's): nobody else may take it; aor gets
+ * it when it joins.  CPM_EINVAL for a malformed nickname. */
+int cpm_chat_room_reserve(struct cpm_chat_room *r, const char *aor, const char *nick);
+
+/* A participant: aor "sip:alice@example.test", display "" or a name.  It
+ * gets nothing until cpm_chat_room_ready (its leg is bound). */
+int cpm_chat_room_join(struct cpm_chat_room *r, const char *aor, const char *display,
+		       const struct cpm_chat_leg_ops *ops, void *leg, struct cpm_chat_member **out);
+void cpm_chat_room_ready(struct cpm_chat_member *m);
+/* m is freed. */
+void cpm_chat_room_leave(struct cpm_chat_member *m);
+const char *cpm_chat_member_aor(const struct cpm_chat_member *m);
+const char *cpm_chat_member_nick(const struct cpm_chat_member *m);
+void *cpm_chat_member_leg(const struct cpm_chat_member *m);
+/* The participant a CPIM To / name-addr names: by URI (sip:, im:
+ * schemes alike), else by nickname (the display name, or the bare text). */
+struct cpm_chat_member *cpm_chat_room_find(struct cpm_chat_room *r, struct cpm_str who);
+
+/* A message from participant from (RFC 7701 §6): returns the MSRP status
+ * for its last chunk: 200 (distributed), 400 (bad CPIM), 403 (CPIM From
+ * is someone else), 404 (private to nobody here).  Participants dropped
+ * meanwhile are reported through ops->dropped before it returns. */
+int cpm_chat_room_receive(struct cpm_chat_member *from, struct cpm_str ctype, struct cpm_str body,
+			  struct cpm_str message_id);
+/* NICKNAME (RFC 7701 §7): 200, 424 (malformed), 425 (in use or reserved). */
+int cpm_chat_room_nickname(struct cpm_chat_member *m, struct cpm_str nick);
+/* The CPIM wrapping the room gives a message of from (to: private, NULL:
+ * the room): From, To, DateTime, an empty line, then mime (its MIME
+ * headers and content). */
+int cpm_chat_room_wrap(const struct cpm_chat_room *r, const struct cpm_chat_member *from,
+		       const struct cpm_chat_member *to, struct cpm_str mime, struct cpm_buf *out);
+/* One message to one participant (history on join): 0, or CPM_ELIMIT when
+ * it overflowed (then it was dropped through ops->dropped). */
+int cpm_chat_room_send_to(struct cpm_chat_room *r, struct cpm_chat_member *m, struct cpm_str cpim);
+
 #endif
