@@ -423,4 +423,37 @@ int cpm_chat_room_wrap(const struct cpm_chat_room *r, const struct cpm_chat_memb
  * it overflowed (then it was dropped through ops->dropped). */
 int cpm_chat_room_send_to(struct cpm_chat_room *r, struct cpm_chat_member *m, struct cpm_str cpim);
 
+
+/* ------------------------------------------------------------------ focus
+ *
+ * Predefined rooms (the store's rooms, `cpmd room`): a core service takes
+ * an INVITE whose Request-URI is a room (members-only rooms: 403 for
+ * others; full: 486), answers 200 with SDP and Contact ...;isfocus (RFC
+ * 4579) through core's dialogs, and joins the caller to the room over a
+ * local MSRP session; the last N messages come first (chat.history, or
+ * the room's own), every public message is stored in the room's history.
+ * A BYE, a lost MSRP connection or a full queue (with a BYE) ends the
+ * participation.  The room list is cached and refreshed within a second
+ * of a change in the store. */
+struct cpm_chat_focus;
+
+struct cpm_chat_focus_stats {
+	unsigned rooms;        /* live rooms (with participants) */
+	unsigned participants; /* in all rooms */
+	uint64_t joins;        /* INVITEs answered 200 */
+	uint64_t refused;      /* 403: members only */
+	uint64_t dropped;      /* slow participants dropped */
+	uint64_t stored;       /* messages written to the history */
+};
+
+int cpm_chat_focus_new(struct cpm_core *core, struct cpm_chat_relay *relay,
+		       struct cpm_chat_focus **out);
+/* SIGTERM: no new participant. */
+void cpm_chat_focus_stop(struct cpm_chat_focus *f);
+/* Ends every participation (BYE); the memory goes when the store jobs in
+ * flight have come back. */
+void cpm_chat_focus_free(struct cpm_chat_focus *f);
+/* f NULL: zeros. */
+void cpm_chat_focus_stats(const struct cpm_chat_focus *f, struct cpm_chat_focus_stats *out);
+
 #endif
