@@ -136,7 +136,12 @@ static void conn_unlink(struct cpm_chat_ep *ep)
 			c->eps = ep->c_next;
 		if (ep->c_next)
 			ep->c_next->c_prev = ep->c_prev;
-		if (!c->eps && c->st == CPM_CHAT__UP)
+		/* the last session on a connection of ours ends: so does the
+		 * connection (RFC 4975 §5.4 lets a session's end close it);
+		 * one that also relays idles out instead */
+		if (!c->eps && c->st != CPM_CHAT__CLOSING && !c->relayed)
+			cpm_chat__conn_close(c, "its last MSRP session ended");
+		else if (!c->eps && c->st == CPM_CHAT__UP)
 			cpm_chat__touch(c);
 	}
 	ep->conn_id = 0;
@@ -559,8 +564,13 @@ void cpm_chat__ep_headers(struct cpm_chat__conn *c, const struct cpm_msrp_msg *m
 	case CPM_MSRP_SEND:
 		break;
 	default:
-		e->status = ep->ops && ep->ops->request ? ep->ops->request(ep->arg, ep, m) : 501;
+	{
+		/* may close c (then x and e are gone) */
+		int st = ep->ops && ep->ops->request ? ep->ops->request(ep->arg, ep, m) : 501;
+		if (c->st != CPM_CHAT__CLOSING)
+			e->status = st ? st : 200;
 		return;
+	}
 	}
 	e->sr = m->success_report;
 	if (!m->has_body)
@@ -702,6 +712,8 @@ void cpm_chat__ep_end(struct cpm_chat__conn *c, char flag)
 						 : 200;
 				done = im->final;
 				inmsg_free(im);
+				if (c->st == CPM_CHAT__CLOSING)
+					return; /* x (and e) went with it */
 				ep = ep_find(r, e->sid);
 			}
 		}

@@ -92,6 +92,7 @@ struct cpm_chat__conn {
 	struct cpm_chat__conn *dirty_next;
 	/* local sessions bound to this connection (no idle timeout then) */
 	struct cpm_chat_ep *eps;
+	bool relayed; /* it carried relay traffic (AUTH, forwarding) */
 };
 
 /* A request we forwarded and whose response we wait for. */

@@ -558,6 +558,8 @@ static void on_headers(struct cpm_chat__conn *c)
 	}
 	struct cpm_chat__conn *d = NULL;
 	int err = 0;
+	if (rt.hop != CPM_CHAT_HOP_LOCAL && rt.hop != CPM_CHAT_HOP_ERROR)
+		c->relayed = true;
 	switch (rt.hop) {
 	case CPM_CHAT_HOP_ERROR:
 		discard(c, rt.status, rt.reason);
