@@ -272,6 +272,19 @@ static void flush(struct cpm_chat__conn *c)
 	cpm_chat__touch(c);
 }
 
+size_t cpm_chat__unsent(struct cpm_chat__conn *c)
+{
+	size_t q = c->out.len + c->deferred.len;
+	if (c->st == CPM_CHAT__UP)
+		q += uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+	return q;
+}
+
+void cpm_chat__flush_now(struct cpm_chat__conn *c)
+{
+	flush(c);
+}
+
 int cpm_chat__put(struct cpm_chat__conn *c, uint64_t writer, const void *p, size_t n)
 {
 	if (c->st == CPM_CHAT__CLOSING)

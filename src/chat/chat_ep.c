@@ -243,7 +243,7 @@ void cpm_chat_ep_set_owner(struct cpm_chat_ep *ep, const struct cpm_chat_ep_ops 
 size_t cpm_chat_ep_queued(const struct cpm_chat_ep *ep)
 {
 	struct cpm_chat__conn *c = cpm_chat__conn_find(ep->r, ep->conn_id);
-	return c ? cpm_chat__pending(c) : 0;
+	return c ? cpm_chat__unsent(c) : 0;
 }
 
 int cpm_chat_ep_set_peer(struct cpm_chat_ep *ep, struct cpm_str path)
@@ -434,8 +434,15 @@ int cpm_chat_ep_send(struct cpm_chat_ep *ep, struct cpm_str content_type, struct
 	if (!c || !ep->bound || !ep->peer_path)
 		return CPM_EAGAIN;
 	size_t nchunks = body.len ? (body.len + ep->lim.chunk - 1) / ep->lim.chunk : 1;
-	if (cpm_chat__pending(c) + body.len > ep->lim.max_queue ||
-	    c->ntxn + nchunks > CPM_CHAT__TXN_MAX) {
+	/* the queue is what the kernel refused: a burst staged in this loop
+	 * iteration is written first (so that one large read fanned out
+	 * does not count as a slow reader), then measured */
+	size_t q = cpm_chat__unsent(c);
+	if (q + body.len > ep->lim.max_queue / 2) {
+		cpm_chat__flush_now(c);
+		q = cpm_chat__unsent(c);
+	}
+	if (q + body.len > ep->lim.max_queue || c->ntxn + nchunks > CPM_CHAT__TXN_MAX) {
 		r->ep_st.overflows++;
 		return CPM_ELIMIT;
 	}

@@ -170,6 +170,11 @@ int cpm_chat__put(struct cpm_chat__conn *c, uint64_t writer, const void *p, size
  * flight: what a sender to c waits on; the deferred ones go after it). */
 size_t cpm_chat__pending(const struct cpm_chat__conn *c);
 size_t cpm_chat__ahead(const struct cpm_chat__conn *c);
+/* Bytes the kernel has not taken yet: staged, deferred, and what libuv
+ * still holds of the writes in flight (those it wrote count no more). */
+size_t cpm_chat__unsent(struct cpm_chat__conn *c);
+/* Write what is staged now instead of at the end of the iteration. */
+void cpm_chat__flush_now(struct cpm_chat__conn *c);
 /* c's stream ends: the deferred messages follow, its waiters are woken. */
 void cpm_chat__release(struct cpm_chat__conn *c);
 /* Process c's input again soon (from the idle callback). */

@@ -25,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from msrp_peer import Conn, build, new_tid, fail, ok, expect  # noqa: E402
+from sipmsg import auth_params, digest  # noqa: E402
 
 TIMEOUT = 20.0
 
@@ -126,7 +127,20 @@ class Part:
                 "a=path:%s\r\n%s") % (self.name, self.mport, self.my_path(), setup)
 
     async def request(self, method, ruri, to_hdr, body="", ctype=None, cseq=None):
+        """A request, with Digest credentials after a 401/407 (once)."""
         cseq = cseq or self.cseq
+        res = await self._request(method, ruri, to_hdr, body, ctype, cseq, None)
+        if res[0] in (401, 407):
+            ch = hget(res[1], "proxy-authenticate" if res[0] == 407 else "www-authenticate")
+            _, params = auth_params(ch)
+            cred = digest(params, method, ruri, self.name, f"{self.name}-secret")
+            hname = "Proxy-Authorization" if res[0] == 407 else "Authorization"
+            cseq += 1
+            self.cseq = cseq
+            res = await self._request(method, ruri, to_hdr, body, ctype, cseq, f"{hname}: {cred}")
+        return res
+
+    async def _request(self, method, ruri, to_hdr, body, ctype, cseq, auth):
         branch = "z9hG4bK" + secrets.token_hex(8)
         msg = (f"{method} {ruri} SIP/2.0\r\n"
                f"Via: SIP/2.0/UDP 127.0.0.1:{self.lport};branch={branch};rport\r\n"
@@ -138,15 +152,27 @@ class Part:
                f"Contact: <sip:{self.name}@127.0.0.1:{self.lport}>\r\n")
         if ctype:
             msg += f"Content-Type: {ctype}\r\n"
+        if auth:
+            msg += auth + "\r\n"
         msg += f"Content-Length: {len(body.encode())}\r\n\r\n{body}"
         fut = asyncio.get_running_loop().create_future()
         self.waiting[f"{cseq} {method}"] = fut
         for _ in range(6):  # UDP retransmissions, bounded
             self.udp.sendto(msg.encode(), self.server)
             try:
-                return await asyncio.wait_for(asyncio.shield(fut), 1.0)
+                res = await asyncio.wait_for(asyncio.shield(fut), 1.0)
             except asyncio.TimeoutError:
                 continue
+            if method == "INVITE" and res[0] >= 300:
+                # the ACK of a non-2xx final answer: same branch (RFC 3261 §17.1.1.3)
+                ack = (f"ACK {ruri} SIP/2.0\r\n"
+                       f"Via: SIP/2.0/UDP 127.0.0.1:{self.lport};branch={branch};rport\r\n"
+                       f"Max-Forwards: 70\r\n"
+                       f'From: "{self.name.title()}" <sip:{self.aor}>;tag={self.tag}\r\n'
+                       f"To: {hget(res[1], 'to')}\r\nCall-ID: {self.callid}\r\n"
+                       f"CSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n")
+                self.udp.sendto(ack.encode(), self.server)
+            return res
         fail(f"{self.name}: no final answer to {method}")
 
     def ack(self, hdrs):
@@ -156,7 +182,8 @@ class Part:
                f"Via: SIP/2.0/UDP 127.0.0.1:{self.lport};branch={branch};rport\r\n"
                f"Max-Forwards: 70\r\n"
                f'From: "{self.name.title()}" <sip:{self.aor}>;tag={self.tag}\r\n'
-               f"To: {to}\r\nCall-ID: {self.callid}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n")
+               f"To: {to}\r\nCall-ID: {self.callid}\r\nCSeq: {self.invite_cseq} ACK\r\n"
+               f"Content-Length: 0\r\n\r\n")
         self.udp.sendto(msg.encode(), self.server)
 
     async def invite(self):
@@ -172,12 +199,13 @@ class Part:
         if code != 200:
             return code
         self.to_hdr = hget(hdrs, "to")
+        self.invite_cseq = self.cseq
         contact = hget(hdrs, "contact") or hget(hdrs, "m") or ""
         self.contact = contact
         m = re.search(r"<([^>]+)>", contact)
         self.target = m.group(1) if m else f"sip:{self.room}"
         self.ack(hdrs)
-        self.cseq = 2
+        self.cseq += 1
         pm = re.search(r"a=path:(\S+)", body)
         if not pm:
             fail(f"{self.name}: no a=path in the answer")
@@ -279,8 +307,8 @@ class Part:
             frm = re.search(r"^From: (.*)$", head, re.M)
             to = re.search(r"^To: (.*)$", head, re.M)
             ict = re.search(r"^Content-Type: (.*)$", mh, re.M)
-            out.append((frm.group(1) if frm else "", to.group(1) if to else "",
-                        ict.group(1) if ict else "", content, ct))
+            out.append((frm.group(1).strip() if frm else "", to.group(1).strip() if to else "",
+                        ict.group(1).strip() if ict else "", content, ct))
         return out
 
     async def wait_inbox(self, n, timeout=TIMEOUT):
@@ -314,7 +342,7 @@ async def scenario_room(args):
     frm, to, ict, text, ct = b.texts()[0]
     expect(ct == "message/cpim" and "<sip:alice@" in frm and to == f"<{room_uri}>" and
            ict == "text/plain" and text == "history 0",
-           f"wrapped in CPIM with alice's identity and the room as To: {frm} / {to}")
+           f"wrapped in CPIM with alice's identity and the room as To: {b.texts()[0]}")
     await asyncio.sleep(0.5)  # the history is written by the store worker
 
     for p in (c, d, e):
@@ -358,7 +386,10 @@ async def scenario_room(args):
                f"{p.name}: isComposing inside CPIM")
 
     # Success-Report from the switch's own view (RFC 4975 §7.1.2)
+    n1 = {p.name: len(p.inbox) for p in (a, b, c)}
     expect(await d.send("report please", success=True) == 200, "dave asks for a success report")
+    for p in (a, b, c):
+        expect(await p.wait_inbox(n1[p.name] + 1), f"{p.name} got dave's message")
     end = time.monotonic() + TIMEOUT
     while not d.reports and time.monotonic() < end:
         await asyncio.sleep(0.05)
