@@ -97,6 +97,7 @@ class Part:
         self.waiting = {}
         self.got_bye = False
         self.inbox = []  # (content-type, body bytes) of SENDs received, in order
+        self.partial = {}  # Message-ID -> bytes of a chunked message so far
         self.reports = []
         self.resp = {}  # tid -> future
         self.conn = None
@@ -252,7 +253,16 @@ class Part:
                             ("To-Path", m.hdr("From-Path").split()[0]),
                             ("From-Path", self.my_path())]))
                     if m.has_body:
-                        self.inbox.append((m.hdr("Content-Type"), m.body))
+                        # chunks of one message (Byte-Range, RFC 4975 §7.1.1)
+                        mid = m.hdr("Message-ID")
+                        start = int((m.hdr("Byte-Range") or "1-").split("-")[0])
+                        part = self.partial.setdefault(mid, bytearray())
+                        part[start - 1:start - 1 + len(m.body)] = m.body
+                        if m.flag == "$":
+                            self.inbox.append((m.hdr("Content-Type"), bytes(part)))
+                            del self.partial[mid]
+                        elif m.flag == "#":
+                            del self.partial[mid]
                     elif self.mode == "passive":
                         self.bound.set()  # the focus connected and bound (RFC 4975 §5.4)
                 elif m.method == "REPORT":
@@ -282,6 +292,17 @@ class Part:
             self.conn.send(build(tid, method, hdrs))
         if not wait:
             return None
+        await self.conn.drain()
+        return (await asyncio.wait_for(fut, TIMEOUT)).code
+
+    async def chunk(self, msgid, data, start, total, flag):
+        """One chunk of a message (Byte-Range start-end/total); the answer's code."""
+        tid = new_tid()
+        end = start + len(data) - 1
+        hdrs = [("To-Path", self.their_path), ("From-Path", self.my_path()),
+                ("Message-ID", msgid), ("Byte-Range", f"{start}-{end}/{total}")]
+        fut = self._expect(tid)
+        self.conn.send(build(tid, "SEND", hdrs, data, "text/plain", flag))
         await self.conn.drain()
         return (await asyncio.wait_for(fut, TIMEOUT)).code
 
@@ -352,6 +373,32 @@ async def scenario_room(args):
         got = [t[3] for t in p.texts()[:3]]
         expect(got == ["history 0", "history 1", "history 2"], f"{p.name}'s history in order: {got}")
     e.stop_reading()  # eve never reads again
+
+    # two messages in chunks, interleaved (RFC 4975 §7.3.1): reassembled, whole
+    n0 = {p.name: len(p.inbox) for p in (b, c, d)}
+    m1, m2 = secrets.token_hex(8), secrets.token_hex(8)
+    x1 = bytes(f"one {'a' * 29996}", "ascii")
+    x2 = bytes(f"two {'b' * 19996}", "ascii")
+    codes = [await a.chunk(m1, x1[:10000], 1, 30000, "+"),
+             await a.chunk(m2, x2[:10000], 1, 20000, "+"),
+             await a.chunk(m1, x1[10000:20000], 10001, 30000, "+"),
+             await a.chunk(m2, x2[10000:], 10001, 20000, "$"),
+             await a.chunk(m1, x1[20000:], 20001, 30000, "$")]
+    expect(codes == [200] * 5, f"five interleaved chunks of two messages answered {codes}")
+    for p in (b, c, d):
+        expect(await p.wait_inbox(n0[p.name] + 2), f"{p.name} got both messages")
+        got = [t[3] for t in p.texts()[n0[p.name]:]]
+        expect(got == [x2.decode(), x1.decode()], f"{p.name}: both whole (the shorter ended first) {[(len(g), g[:8], g[-4:]) for g in got]}")
+    # too large (chat.max_message_size 65536), total unknown: 413 once past it
+    m3 = secrets.token_hex(8)
+    codes = [await a.chunk(m3, b"z" * 30000, 1, "*", "+"),
+             await a.chunk(m3, b"z" * 30000, 30001, "*", "+"),
+             await a.chunk(m3, b"z" * 30000, 60001, "*", "+"),
+             await a.chunk(m3, b"z" * 10, 90001, "*", "$")]
+    expect(codes == [200, 200, 413, 413], f"a message over the bound: {codes}")
+    m4 = secrets.token_hex(8)
+    expect(await a.chunk(m4, b"y" * 100, 1, 100000, "+") == 413,
+           "a message announced over the bound: 413 at once")
 
     # nicknames (RFC 7701 §7)
     expect(await a.nickname("Ally") == 200, "alice takes the nickname Ally")

@@ -28,7 +28,7 @@ INSERT INTO room_members (room, aor, nick, role, added) VALUES
   ('club@example.test', 'bob@example.test', 'bobby', 0, $now);
 EOF
 # a small queue per participant: the slow one overflows soon after the kernel's buffers
-cpmd_start -o chat.max_queue=65536
+cpmd_start -o chat.max_queue=65536 -o chat.max_message_size=65536
 peer() { "$PYTHON" "$PEER" --sip-port "$SIP_PORT" "$@"; }
 wait_for 5 grep -q "focus: 2 room(s) loaded" "$CPMD_LOG" || fail "the focus did not load the rooms"
 
