@@ -500,9 +500,22 @@ async def scenario_refused(args):
     return 0
 
 
+async def scenario_stay(args):
+    """Join, say so on stdout, and wait (bounded) for the focus's BYE or the end of MSRP."""
+    room = f"{args.room}@{args.domain}"
+    p = Part(args.user, args, room)
+    expect(await p.invite() == 200, f"{p.aor} joins {room}")
+    print("joined", flush=True)
+    end = time.monotonic() + 30
+    while not p.got_bye and not p.reader.done() and time.monotonic() < end:
+        await asyncio.sleep(0.05)
+    expect(p.got_bye or p.reader.done(), "the server ended the participation (BYE or MSRP closed)")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["room", "refused"])
+    ap.add_argument("scenario", choices=["room", "refused", "stay"])
     ap.add_argument("--sip-port", type=int, required=True)
     ap.add_argument("--domain", default="example.test")
     ap.add_argument("--room", default="lobby")
@@ -511,7 +524,7 @@ def main():
     ap.add_argument("--count", type=int, default=400)
     ap.add_argument("--size", type=int, default=4000)
     args = ap.parse_args()
-    fn = scenario_room if args.scenario == "room" else scenario_refused
+    fn = {"room": scenario_room, "refused": scenario_refused, "stay": scenario_stay}[args.scenario]
     try:
         sys.exit(asyncio.run(asyncio.wait_for(fn(args), 180)))
     except asyncio.TimeoutError:

@@ -50,5 +50,20 @@ peer refused --room club --user bob --expect 200 >"$T/r2.out" 2>&1 || fail "$(ca
 check "a URI that is neither a room nor a user: not the focus's business (404)"
 peer refused --room nobody --user bob --expect 404 >"$T/r3.out" 2>&1 || fail "$(cat "$T/r3.out")"
 
-assert_no_sanitizer_errors
+check "status counters: joins, one refused, one dropped, the history written"
+"$PYTHON" - "$HTTP_PORT" >"$T/status.out" 2>&1 <<'EOF' || fail "$(cat "$T/status.out")"
+import json, sys, urllib.request
+c = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/api/v1/status"))["chat"]
+print(c)
+assert c["joins"] == 6 and c["refused"] == 1 and c["dropped"] == 1, c
+assert c["stored"] >= 1606 and c["rejected"] == 2 and c["overflows"] >= 1, c
+assert c["participants"] == 0 and c["local_sessions"] == 0, c
+EOF
+check "the server stops with a participant in a room: it is told, cpmd exits cleanly"
+bg_start stay "$PYTHON" "$PEER" --sip-port "$SIP_PORT" stay --room lobby --user bob
+stay_pid=$BG_PID
+wait_for 10 grep -q joined "$T/stay.out" || fail "bob did not join: $(cat "$T/stay.out")"
 cpmd_stop
+bg_wait "$stay_pid" 40
+[ "$BG_RC" -eq 0 ] || fail "stay: $(cat "$T/stay.out")"
+assert_no_sanitizer_errors
