@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EP_INMSG_MAX 16 /* messages being reassembled at once per session */
+#define EP_INMSG_MAX 8 /* messages being reassembled at once per session */
 
 /* A message being reassembled. */
 struct inmsg {
@@ -69,6 +69,7 @@ struct cpm_chat_ep {
 	struct cpm_chat_ep_limits lim;
 	struct inmsg *in;
 	unsigned nin;
+	size_t in_bytes; /* held by the messages being reassembled */
 	struct cpm_chat__out *outs;
 	struct cpm_chat_ep *c_prev, *c_next; /* on the connection */
 	struct cpm_chat_ep *a_prev, *a_next; /* on the relay */
@@ -106,6 +107,7 @@ static void inmsg_drop(struct cpm_chat_ep *ep, const char *msgid)
 	struct inmsg *m = *pp;
 	*pp = m->next;
 	ep->nin--;
+	ep->in_bytes -= m->data.len;
 	inmsg_free(m);
 }
 
@@ -651,8 +653,15 @@ void cpm_chat__ep_body(struct cpm_chat__conn *c, struct cpm_str data)
 		e->status = 481;
 		return;
 	}
-	if (put_at(&im->data, e->start - 1 + e->got, data)) {
+	/* every message being reassembled together stays within the bound
+	 * (a sender that never finishes its messages holds no more) */
+	uint64_t end = e->start - 1 + e->got + data.len;
+	size_t before = im->data.len;
+	uint64_t growth = end > before ? end - before : 0;
+	if (ep->in_bytes + growth > ep->lim.max_message ||
+	    put_at(&im->data, e->start - 1 + e->got, data)) {
 		im->rejected = true;
+		ep->in_bytes -= im->data.len;
 		cpm_buf_free(&im->data);
 		e->status = 413;
 		c->r->ep_st.rejected++;
@@ -660,6 +669,7 @@ void cpm_chat__ep_body(struct cpm_chat__conn *c, struct cpm_str data)
 			 ep->uri, ep->lim.max_message);
 		return;
 	}
+	ep->in_bytes += im->data.len - before;
 	e->got += data.len;
 }
 
@@ -713,6 +723,7 @@ void cpm_chat__ep_end(struct cpm_chat__conn *c, char flag)
 				/* unlinked first: the owner may close ep */
 				*inmsg_slot(ep, e->msgid) = im->next;
 				ep->nin--;
+				ep->in_bytes -= im->data.len;
 				r->ep_st.received++;
 				status = ep->ops && ep->ops->message
 						 ? ep->ops->message(ep->arg, ep, &msg)
