@@ -319,11 +319,9 @@ static void bind_done(struct cpm_chat_ep *ep, int status)
 		ep->ops->closed(ep->arg, ep, why);
 }
 
-void cpm_chat__ep_settle(struct cpm_chat_relay *r, struct cpm_chat__txn *t, int code)
+void cpm_chat__ep_settle(struct cpm_chat_relay *r, struct cpm_chat__out *o, int code)
 {
 	(void)r;
-	struct cpm_chat__out *o = t->out;
-	t->out = NULL;
 	if (!o)
 		return;
 	if (code / 100 != 2 && !o->status)

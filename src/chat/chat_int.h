@@ -221,9 +221,9 @@ void cpm_chat__ep_headers(struct cpm_chat__conn *c, const struct cpm_msrp_msg *m
 void cpm_chat__ep_body(struct cpm_chat__conn *c, struct cpm_str data);
 void cpm_chat__ep_end(struct cpm_chat__conn *c, char flag);
 void cpm_chat__epx_free(struct cpm_chat__epx *e);
-/* The answer to a T_EP transaction (code 408: none came); t is freed by
- * the caller. */
-void cpm_chat__ep_settle(struct cpm_chat_relay *r, struct cpm_chat__txn *t, int code);
+/* The answer to a T_EP transaction of o (code 408: none came), after the
+ * transaction is gone; o may be NULL. */
+void cpm_chat__ep_settle(struct cpm_chat_relay *r, struct cpm_chat__out *o, int code);
 /* A REPORT for a local session... goes to ep_headers like the others.
  * c is closing: its bound sessions are told. */
 void cpm_chat__ep_conn_gone(struct cpm_chat__conn *c);

@@ -301,8 +301,12 @@ static void xfer_fail(struct cpm_chat__conn *c, int status, const char *why)
 static void txn_settle(struct cpm_chat_relay *r, struct cpm_chat__txn *t, int code)
 {
 	if (t->kind == CPM_CHAT__T_EP) {
-		cpm_chat__ep_settle(r, t, code);
+		/* t goes first: the owner told may close connections (this
+		 * one too, whose closing settles its transactions) */
+		struct cpm_chat__out *o = t->out;
+		t->out = NULL;
 		txn_del(r, t);
+		cpm_chat__ep_settle(r, o, code);
 		return;
 	}
 	if (code / 100 == 2) {
