@@ -332,9 +332,15 @@ static void on_request(void *arg, struct cpm_txn *st,
 	struct cpm_core *c = arg;
 	c->n_requests++;
 	if (!st) { /* ACK to a 2xx or unmatched: forwarded statelessly */
-		cpm_core__proxy_ack(c, req, src);
+		if (!cpm_core__dlg_request(c, NULL, req))
+			cpm_core__proxy_ack(c, req, src);
 		return;
 	}
+	/* in one of the server's own dialogs (focus, B2BUA): whatever the
+	 * Request-URI says, it is ours (§12.2.2) */
+	if (req->to.tag.len && req->method != CPM_SIP_CANCEL &&
+	    cpm_core__dlg_request(c, st, req))
+		return;
 	if (c->stopping) {
 		cpm_core__reply(c, st, 503, "Shutting Down", "Retry-After: 5\r\n");
 		return;
@@ -387,7 +393,8 @@ static void on_request(void *arg, struct cpm_txn *st,
 static void on_stray(void *arg, const struct cpm_sip_msg *resp,
 		     const struct cpm_net_dest *src)
 {
-	cpm_core__proxy_stray(arg, resp, src);
+	if (!cpm_core__dlg_stray(arg, resp))
+		cpm_core__proxy_stray(arg, resp, src);
 }
 
 /* A message that does not parse: answer what can be answered statelessly
@@ -530,6 +537,7 @@ static void finish_stop(struct cpm_core *c)
 {
 	uv_timer_stop(&c->stop_timer);
 	uv_timer_stop(&c->sweep);
+	cpm_core__dlg_free_all(c);
 	if (c->txn) {
 		cpm_txn_layer_free(c->txn);
 		c->txn = NULL;
@@ -579,6 +587,7 @@ void cpm_core_shutdown(struct cpm_core *c, void (*done)(void *arg), void *arg)
 		 c->txn ? cpm_txn_layer_count(c->txn) : 0);
 	if (c->net)
 		cpm_net_stop_accepting(c->net);
+	cpm_core__dlg_shutdown(c); /* the BYEs go out during the grace time */
 	uv_timer_start(&c->stop_timer, on_stop_tick, 0, 50);
 }
 
@@ -586,6 +595,7 @@ void cpm_core_free(struct cpm_core *c)
 {
 	if (!c)
 		return;
+	cpm_core__dlg_free_all(c);
 	if (c->txn)
 		cpm_txn_layer_free(c->txn);
 	cpm_core__proxy_free_all(c);

@@ -129,6 +129,14 @@ void cpm_core_foreach_binding_of(struct cpm_core *c, const char *aor,
 int cpm_core_send_to_uri(struct cpm_core *c, const char *ruri, const struct cpm_net_dest *flow,
 			 const char *method, const char *hdrs, struct cpm_str ctype,
 			 struct cpm_str body, cpm_core_sent_cb *cb, void *arg);
+/* The same inside a dialog whose route set is route (a Route header value,
+ * "" or NULL for none; RFC 3261 §12.2.1.1): the request goes to the first
+ * Route entry and carries the Route header; without a route set as
+ * cpm_core_send_to_uri. */
+int cpm_core_send_in_dialog(struct cpm_core *c, const char *ruri, const char *route,
+			    const struct cpm_net_dest *flow, const char *method, const char *hdrs,
+			    struct cpm_str ctype, struct cpm_str body, cpm_core_sent_cb *cb,
+			    void *arg);
 /* Is u a user of a served domain, reached through this server (no port,
  * or one of our ports)?  Else it is somewhere else. */
 struct cpm_sip_uri;
@@ -154,6 +162,96 @@ int cpm_core_http_challenge(struct cpm_core *c, const char *realm, bool stale,
 int cpm_core_http_verify(struct cpm_core *c, const char *method, const char *target,
 			 struct cpm_str authorization, const char *realm,
 			 const struct cpm_store_user *u);
+
+/* ----------------------------------------------------------------- dialogs
+ *
+ * INVITE dialogs the server itself takes part in as a user agent (RFC 3261
+ * §12-§14): the chat focus and the B2BUA.  Core keeps the dialog state
+ * (Call-ID, tags, CSeqs, route set, remote target, the flow it came on),
+ * retransmits our 2xx until the ACK (§13.3.1.4; none within 64*T1: BYE and
+ * ended NO_ACK), ACKs the 2xx of our INVITEs (§13.2.2.4) and their
+ * retransmissions, answers BYE 200 itself (then ended BYE) and hands every
+ * other request of the dialog (MESSAGE, INFO, REFER, re-INVITE, UPDATE,
+ * NOTIFY, SUBSCRIBE) to the owner.  In-dialog requests are matched by
+ * Call-ID and our tag before the proxy and the services see them, whatever
+ * their Request-URI. */
+struct cpm_core_dlg;
+
+enum cpm_core_dlg_end {
+	CPM_CORE_DLG_END_BYE = 1,  /* the peer sent BYE (core answered 200) */
+	CPM_CORE_DLG_END_NO_ACK,   /* our 2xx was never ACKed (core sent BYE) */
+	CPM_CORE_DLG_END_GONE,     /* a request of ours got 408 or 481 (§12.2.1.2) */
+	CPM_CORE_DLG_END_SHUTDOWN, /* the server stops (core sent BYE) */
+};
+
+struct cpm_core_dlg_ops {
+	/* An in-dialog request other than ACK, BYE and CANCEL: the owner
+	 * answers st (cpm_txn_reply).  NULL: 405. */
+	void (*request)(void *arg, struct cpm_core_dlg *d, struct cpm_txn *st,
+			const struct cpm_sip_msg *req);
+	/* UAC: the final answer to our INVITE.  2xx: the dialog is confirmed
+	 * and ACKed, resp holds the answer.  Otherwise (resp NULL when the
+	 * status was not received: 408 timeout, 503 transport) d is freed
+	 * once the call returns. */
+	void (*answered)(void *arg, struct cpm_core_dlg *d, int status,
+			 const struct cpm_sip_msg *resp);
+	/* The dialog ended without the owner asking; d is freed once the call
+	 * returns. */
+	void (*ended)(void *arg, struct cpm_core_dlg *d, enum cpm_core_dlg_end why);
+};
+
+struct cpm_core_dlg_params {
+	const char *contact_user;   /* user part of our Contact; NULL/"": none */
+	const char *contact_params; /* after the Contact's <...>, e.g. ";isfocus" */
+	const char *extra_hdrs;     /* CRLF-terminated lines, or NULL */
+	struct cpm_str ctype, body; /* the SDP, or nothing */
+};
+
+/* UAS: answer the INVITE st with 200 (To gets our tag, Record-Route is
+ * copied), our Contact, p->extra_hdrs and the body, and keep the dialog.
+ * CPM_EPARSE when the INVITE has no usable Contact (answer it 400), other
+ * errors leave st unanswered. */
+int cpm_core_dlg_accept(struct cpm_core *c, struct cpm_txn *st,
+			const struct cpm_core_dlg_params *p,
+			const struct cpm_core_dlg_ops *ops, void *arg,
+			struct cpm_core_dlg **out);
+
+/* UAC: an INVITE from from_uri (a name-addr or a URI; core adds the tag)
+ * to to_uri.  A local user with live bindings gets it on every binding
+ * (the first 2xx wins, the other branches are cancelled, a late 2xx gets
+ * ACK and BYE); any other URI gets it at its address.  No final answer
+ * within timeout_s (0: 60): CANCEL, answered 408.  ops->answered is never
+ * called from inside this call. */
+int cpm_core_dlg_invite(struct cpm_core *c, const char *from_uri, const char *to_uri,
+			const struct cpm_core_dlg_params *p, unsigned timeout_s,
+			const struct cpm_core_dlg_ops *ops, void *arg,
+			struct cpm_core_dlg **out);
+
+/* A request of ours in the dialog (MESSAGE, INFO, NOTIFY, REFER, re-INVITE
+ * without offer ...).  Core writes the request line (the remote target),
+ * Via, Max-Forwards, Route (the route set), From and To with their tags,
+ * Call-ID, CSeq, Contact (target-refresh methods), Content-Type and
+ * Content-Length; extra_hdrs the rest.  cb (may be NULL) gets the final
+ * status once, unless the dialog is gone by then. */
+int cpm_core_dlg_request(struct cpm_core_dlg *d, const char *method, const char *extra_hdrs,
+			 struct cpm_str ctype, struct cpm_str body, cpm_core_sent_cb *cb,
+			 void *arg);
+
+/* Hang up: BYE when the dialog is established, CANCEL while our INVITE is
+ * unanswered.  d is freed now; no callback of its follows. */
+void cpm_core_dlg_bye(struct cpm_core_dlg *d);
+/* Give the dialog another owner (B2BUA legs). */
+void cpm_core_dlg_set_owner(struct cpm_core_dlg *d, const struct cpm_core_dlg_ops *ops,
+			    void *arg);
+
+/* Valid while d lives. */
+const char *cpm_core_dlg_call_id(const struct cpm_core_dlg *d);
+const char *cpm_core_dlg_local_uri(const struct cpm_core_dlg *d);  /* ours, no tag */
+const char *cpm_core_dlg_remote_uri(const struct cpm_core_dlg *d); /* the peer's */
+const char *cpm_core_dlg_remote_display(const struct cpm_core_dlg *d); /* "" if none */
+const char *cpm_core_dlg_remote_target(const struct cpm_core_dlg *d); /* its Contact */
+/* Live dialogs, for the status API and the tests. */
+size_t cpm_core_dlg_count(const struct cpm_core *c);
 
 /* The SIP status code that answers an internal error. */
 int cpm_core_err_status(int err);

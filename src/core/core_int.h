@@ -47,6 +47,8 @@ struct cpm_core_loc {
 	size_t ncontact_buckets, nbindings;
 };
 
+/* FNV-1a of n bytes (the location tables, the dialog table). */
+uint64_t cpm_core__hash(const char *s, size_t n);
 int cpm_core__loc_init(struct cpm_core_loc *l);
 void cpm_core__loc_cleanup(struct cpm_core_loc *l);
 struct cpm_core_aor *cpm_core__loc_aor(struct cpm_core_loc *l, const char *aor,
@@ -134,6 +136,10 @@ struct cpm_core {
 		void *arg;
 	} observers[CPM_CORE_MAX_OBSERVERS];
 	int nobservers;
+	/* dialogs of the server's own (core_dlg.c) */
+	struct cpm_core_dlg **dlg_tab;
+	size_t dlg_nbuckets, ndlgs;
+	struct cpm_core_dlg *dlgs;
 	bool stopping;
 	uint64_t stop_deadline;
 	void (*stop_done)(void *arg);
@@ -220,10 +226,35 @@ void cpm_core__send_free_all(struct cpm_core *c);
 /* Resolve where a binding is reached (flow, Contact or Path). */
 int cpm_core__binding_dest(struct cpm_core *c, struct cpm_core_binding *b,
 			   struct cpm_net_dest *d);
+/* The start of a request of the server's own to d: request line, our Via
+ * (branch NULL: a fresh one), Max-Forwards, Route (route: a header value,
+ * may be NULL). */
+int cpm_core__request_start(struct cpm_core *c, const struct cpm_net_dest *d, const char *ruri,
+			    const char *route, const char *method, const char *branch,
+			    struct cpm_buf *b);
 /* Choose the listener to send to d from. */
 const struct cpm_net_listener *cpm_core__listener_for(struct cpm_core *c,
 						      const struct cpm_net_dest *d);
 void cpm_core__proxy_stray(struct cpm_core *c, const struct cpm_sip_msg *resp,
 			   const struct cpm_net_dest *src);
+/* Where a request in a dialog goes (RFC 3261 §12.2.1.1): the first entry
+ * of the route set when there is one, else the flow the peer used while it
+ * is usable, else the remote target's address. */
+int cpm_core__dialog_dest(struct cpm_core *c, const char *target, const char *route,
+			  const struct cpm_net_dest *flow, struct cpm_net_dest *out);
+/* Send a ready request (our Via on top) in a client transaction; cb (may be
+ * NULL) gets the final status once, as cpm_core_send_to_contact's. */
+int cpm_core__send_buf(struct cpm_core *c, const struct cpm_net_dest *d, const char *buf,
+		       size_t len, cpm_core_sent_cb *cb, void *arg);
+
+/* dialogs (core_dlg.c) */
+/* A request (st NULL: an ACK) in one of our dialogs: handled, true. */
+bool cpm_core__dlg_request(struct cpm_core *c, struct cpm_txn *st, const struct cpm_sip_msg *req);
+/* A 2xx retransmission for one of our INVITEs: ACKed again, true. */
+bool cpm_core__dlg_stray(struct cpm_core *c, const struct cpm_sip_msg *resp);
+/* Shutdown: BYE to every dialog, owners told (ended SHUTDOWN). */
+void cpm_core__dlg_shutdown(struct cpm_core *c);
+/* Drop what is left, without callbacks (before the transaction layer goes). */
+void cpm_core__dlg_free_all(struct cpm_core *c);
 
 #endif

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t hash_bytes(const char *s, size_t n)
+uint64_t cpm_core__hash(const char *s, size_t n)
 {
 	uint64_t h = 1469598103934665603ull; /* FNV-1a */
 	for (size_t i = 0; i < n; i++) {
@@ -62,7 +62,7 @@ static void grow_aors(struct cpm_core_loc *l)
 		struct cpm_core_aor *a = l->aors[i];
 		while (a) {
 			struct cpm_core_aor *an = a->hnext;
-			size_t k = hash_bytes(a->aor, strlen(a->aor)) & (n - 1);
+			size_t k = cpm_core__hash(a->aor, strlen(a->aor)) & (n - 1);
 			a->hnext = t[k];
 			t[k] = a;
 			a = an;
@@ -83,7 +83,7 @@ static void grow_contacts(struct cpm_core_loc *l)
 		struct cpm_core_binding *b = l->contacts[i];
 		while (b) {
 			struct cpm_core_binding *bn = b->cnext;
-			size_t k = hash_bytes(b->contact, strlen(b->contact)) & (n - 1);
+			size_t k = cpm_core__hash(b->contact, strlen(b->contact)) & (n - 1);
 			b->cnext = t[k];
 			t[k] = b;
 			b = bn;
@@ -98,7 +98,7 @@ struct cpm_core_aor *cpm_core__loc_aor(struct cpm_core_loc *l, const char *aor,
 				       bool create)
 {
 	size_t len = strlen(aor);
-	size_t k = hash_bytes(aor, len) & (l->naor_buckets - 1);
+	size_t k = cpm_core__hash(aor, len) & (l->naor_buckets - 1);
 	for (struct cpm_core_aor *a = l->aors[k]; a; a = a->hnext)
 		if (strcmp(a->aor, aor) == 0)
 			return a;
@@ -117,7 +117,7 @@ struct cpm_core_aor *cpm_core__loc_aor(struct cpm_core_loc *l, const char *aor,
 
 static void contact_link(struct cpm_core_loc *l, struct cpm_core_binding *b)
 {
-	size_t k = hash_bytes(b->contact, strlen(b->contact)) &
+	size_t k = cpm_core__hash(b->contact, strlen(b->contact)) &
 		   (l->ncontact_buckets - 1);
 	b->cnext = l->contacts[k];
 	l->contacts[k] = b;
@@ -126,7 +126,7 @@ static void contact_link(struct cpm_core_loc *l, struct cpm_core_binding *b)
 static void contact_unlink(struct cpm_core_loc *l, struct cpm_core_binding *b,
 			   const char *contact)
 {
-	size_t k = hash_bytes(contact, strlen(contact)) & (l->ncontact_buckets - 1);
+	size_t k = cpm_core__hash(contact, strlen(contact)) & (l->ncontact_buckets - 1);
 	for (struct cpm_core_binding **pp = &l->contacts[k]; *pp; pp = &(*pp)->cnext)
 		if (*pp == b) {
 			*pp = b->cnext;
@@ -160,7 +160,7 @@ static void aor_drop_if_empty(struct cpm_core_loc *l, struct cpm_core_aor *a)
 {
 	if (a->bindings)
 		return;
-	size_t k = hash_bytes(a->aor, strlen(a->aor)) & (l->naor_buckets - 1);
+	size_t k = cpm_core__hash(a->aor, strlen(a->aor)) & (l->naor_buckets - 1);
 	for (struct cpm_core_aor **pp = &l->aors[k]; *pp; pp = &(*pp)->hnext)
 		if (*pp == a) {
 			*pp = a->hnext;
@@ -195,7 +195,7 @@ void cpm_core__loc_reindex(struct cpm_core_loc *l, struct cpm_core_binding *b,
 struct cpm_core_binding *cpm_core__loc_by_contact(struct cpm_core_loc *l,
 						  struct cpm_str contact)
 {
-	size_t k = hash_bytes(contact.s, contact.len) & (l->ncontact_buckets - 1);
+	size_t k = cpm_core__hash(contact.s, contact.len) & (l->ncontact_buckets - 1);
 	for (struct cpm_core_binding *b = l->contacts[k]; b; b = b->cnext)
 		if (strlen(b->contact) == contact.len &&
 		    memcmp(b->contact, contact.s, contact.len) == 0)

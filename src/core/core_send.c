@@ -139,7 +139,8 @@ static void on_resp(void *arg, struct cpm_txn *ct, const struct cpm_sip_msg *res
 	if (status < 200)
 		return;
 	unlink_ctx(x);
-	x->cb(x->arg, status, resp);
+	if (x->cb)
+		x->cb(x->arg, status, resp);
 	free(x);
 }
 
@@ -153,6 +154,27 @@ void cpm_core__send_free_all(struct cpm_core *c)
 	}
 }
 
+int cpm_core__request_start(struct cpm_core *c, const struct cpm_net_dest *d, const char *ruri,
+			    const char *route, const char *method, const char *branch,
+			    struct cpm_buf *b)
+{
+	const struct cpm_net_listener *l = cpm_core__listener_for(c, d);
+	if (!l)
+		return CPM_EADDR;
+	char fresh[CPM_TXN_BRANCH_MAX];
+	if (!branch) {
+		cpm_txn_branch_new(fresh);
+		branch = fresh;
+	}
+	int rc = cpm_buf_printf(b, "%s %s SIP/2.0\r\nVia: SIP/2.0/%s %s:%u;branch=%s;rport\r\n"
+				   "Max-Forwards: 70\r\n",
+				method, ruri, cpm_net_proto_name(l->proto), l->host, l->port,
+				branch);
+	if (!rc && route && route[0]) /* RFC 3327 §5.4, RFC 3261 §12.2.1.1 */
+		rc = cpm_buf_printf(b, "Route: %s\r\n", route);
+	return rc;
+}
+
 /* Build and send one request of the server's own to d. */
 static int send_request(struct cpm_core *c, const struct cpm_net_dest *dest, const char *ruri,
 			const char *route, const char *method, const char *hdrs,
@@ -160,33 +182,31 @@ static int send_request(struct cpm_core *c, const struct cpm_net_dest *dest, con
 			void *arg)
 {
 	struct cpm_net_dest d = *dest;
-	const struct cpm_net_listener *l = cpm_core__listener_for(c, &d);
-	if (!l)
-		return CPM_EADDR;
-	char branch[CPM_TXN_BRANCH_MAX];
-	cpm_txn_branch_new(branch);
 	struct cpm_buf buf;
 	cpm_buf_init(&buf, c->lim.max_msg);
-	int rc = cpm_buf_printf(&buf, "%s %s SIP/2.0\r\nVia: SIP/2.0/%s %s:%u;branch=%s;rport\r\n"
-				      "Max-Forwards: 70\r\n",
-				method, ruri, cpm_net_proto_name(l->proto), l->host, l->port,
-				branch);
-	if (!rc && route && route[0]) /* RFC 3327 §5.4 */
-		rc = cpm_buf_printf(&buf, "Route: %s\r\n", route);
+	int rc = cpm_core__request_start(c, &d, ruri, route, method, NULL, &buf);
 	if (!rc)
 		rc = cpm_buf_puts(&buf, hdrs);
 	if (!rc)
 		rc = cpm_sip_print_body(&buf, ctype, body);
-	struct send_ctx *x = rc ? NULL : calloc(1, sizeof *x);
-	if (!x) {
-		cpm_buf_free(&buf);
-		return rc ? rc : CPM_ENOMEM;
-	}
+	if (!rc)
+		rc = cpm_core__send_buf(c, &d, buf.p, buf.len, cb, arg);
+	cpm_buf_free(&buf);
+	return rc;
+}
+
+int cpm_core__send_buf(struct cpm_core *c, const struct cpm_net_dest *d, const char *buf,
+		       size_t len, cpm_core_sent_cb *cb, void *arg)
+{
+	if (!c->txn)
+		return CPM_ESTATE;
+	struct send_ctx *x = calloc(1, sizeof *x);
+	if (!x)
+		return CPM_ENOMEM;
 	x->c = c;
 	x->cb = cb;
 	x->arg = arg;
-	rc = cpm_txn_request(c->txn, &d, buf.p, buf.len, on_resp, x, &x->ct);
-	cpm_buf_free(&buf);
+	int rc = cpm_txn_request(c->txn, d, buf, len, on_resp, x, &x->ct);
 	if (rc) {
 		free(x);
 		return rc;
@@ -214,23 +234,45 @@ int cpm_core_send_to_contact(struct cpm_core *c, const char *aor, const char *co
 	return send_request(c, &d, b->contact, b->path, method, hdrs, ctype, body, cb, arg);
 }
 
-int cpm_core_send_to_uri(struct cpm_core *c, const char *ruri, const struct cpm_net_dest *flow,
-			 const char *method, const char *hdrs, struct cpm_str ctype,
-			 struct cpm_str body, cpm_core_sent_cb *cb, void *arg)
+int cpm_core__dialog_dest(struct cpm_core *c, const char *target, const char *route,
+			  const struct cpm_net_dest *flow, struct cpm_net_dest *out)
+{
+	struct cpm_sip_uri u;
+	if (route && route[0]) {
+		struct cpm_str cur = cpm_str_from_cstr(route);
+		struct cpm_sip_addr a;
+		if (cpm_sip_addr_next(&cur, &a) != 1 || cpm_sip_uri_parse(a.uri, &u))
+			return CPM_EPARSE;
+		return cpm_core__uri_dest(c, &u, out);
+	}
+	if (flow && (flow->proto == CPM_NET_UDP || cpm_net_conn_alive(c->net, flow->conn_id))) {
+		*out = *flow;
+		out->lsn = NULL;
+		return 0;
+	}
+	int rc = cpm_sip_uri_parse(cpm_str_from_cstr(target), &u);
+	if (!rc)
+		rc = cpm_core__uri_dest(c, &u, out);
+	return rc;
+}
+
+int cpm_core_send_in_dialog(struct cpm_core *c, const char *ruri, const char *route,
+			    const struct cpm_net_dest *flow, const char *method, const char *hdrs,
+			    struct cpm_str ctype, struct cpm_str body, cpm_core_sent_cb *cb,
+			    void *arg)
 {
 	if (c->stopping || !c->txn)
 		return CPM_ESTATE;
 	struct cpm_net_dest d;
-	if (flow && (flow->proto == CPM_NET_UDP || cpm_net_conn_alive(c->net, flow->conn_id))) {
-		d = *flow;
-		d.lsn = NULL;
-	} else {
-		struct cpm_sip_uri u;
-		int rc = cpm_sip_uri_parse(cpm_str_from_cstr(ruri), &u);
-		if (!rc)
-			rc = cpm_core__uri_dest(c, &u, &d);
-		if (rc)
-			return rc;
-	}
-	return send_request(c, &d, ruri, NULL, method, hdrs, ctype, body, cb, arg);
+	int rc = cpm_core__dialog_dest(c, ruri, route, flow, &d);
+	if (rc)
+		return rc;
+	return send_request(c, &d, ruri, route, method, hdrs, ctype, body, cb, arg);
+}
+
+int cpm_core_send_to_uri(struct cpm_core *c, const char *ruri, const struct cpm_net_dest *flow,
+			 const char *method, const char *hdrs, struct cpm_str ctype,
+			 struct cpm_str body, cpm_core_sent_cb *cb, void *arg)
+{
+	return cpm_core_send_in_dialog(c, ruri, NULL, flow, method, hdrs, ctype, body, cb, arg);
 }
