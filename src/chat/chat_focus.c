@@ -204,8 +204,7 @@ static void load_done(void *arg)
 		memset(&j->c, 0, sizeof j->c);
 		f->stamp_updated = j->updated;
 		f->stamp_count = j->count;
-		if (!f->loaded)
-			cpm_logn("chat", "focus: %zu room(s) loaded", f->cache.n);
+		cpm_logn("chat", "focus: %zu room(s) loaded", f->cache.n);
 		f->loaded = true;
 	} else if (j->rc < 0) {
 		cpm_logw("chat", "focus: loading the rooms: %s", cpm_strerror(j->rc));
