@@ -17,7 +17,7 @@
  * end-line, MB/s (10^6 bytes of body), messages/s, the CPU of this process,
  * the CPU of the server processes given with --pids (utime+stime over the
  * send), and the counts.  Exit 1 when bob did not get every message within
- * --timeout seconds.
+ * --timeout seconds, or nothing arrived for 10 s.
  *
  * cc -O2 -Wall -pthread -o msrpload msrpload.c -lcrypto   (127.0.0.1 only) */
 #define _GNU_SOURCE
@@ -357,9 +357,18 @@ int main(int argc, char **argv)
 	}
 	if (bl)
 		write_all(fa, b, bl);
-	double deadline = t0 + opt.timeout_s;
-	while (atomic_load(&bob_got) < opt.count && bu_now() < deadline)
+	/* give up at the deadline, or after 10 s without progress (a relay
+	 * that lost a frame never delivers it) */
+	double deadline = t0 + opt.timeout_s, moved = bu_now();
+	long last = 0;
+	while (atomic_load(&bob_got) < opt.count && bu_now() < deadline && bu_now() - moved < 10) {
 		usleep(1000);
+		long g = atomic_load(&bob_got);
+		if (g != last) {
+			last = g;
+			moved = bu_now();
+		}
+	}
 	double t1 = atomic_load(&bob_got) >= opt.count ? rb.t_last : bu_now();
 	long tk1 = bu_ticks_of(opt.pids);
 	getrusage(RUSAGE_SELF, &ru1);

@@ -5,16 +5,18 @@
 #   publish-rate        max sustained PUBLISH rate: SIPp bench/scenarios/publish.xml,
 #                       one call = initial PUBLISH (PIDF) + modify (SIP-If-Match,
 #                       RPID busy + note) + removal (Expires: 0) for one of
-#                       N_PRES presentities; PRES_REPEATS ladders per server, each
-#                       on a freshly started server; pass = <= FAIL_MAX_PCT % of
-#                       the calls failed and >= MIN_ACHIEVED of the target rate
+#                       N_PRES presentities; both servers up for the whole test
+#                       and warmed up, then PRES_REPEATS ladders per server,
+#                       alternating; pass = <= FAIL_MAX_PCT % of the calls
+#                       failed and >= MIN_ACHIEVED of the target rate
 #   fanout              bench/presfan.c: one presentity, FAN_WATCHERS watchers
 #                       subscribed (one UDP socket), FAN_CHANGES modifying
 #                       PUBLISHes one after the other; time from the PUBLISH to
 #                       the last watcher's NOTIFY, NOTIFYs/s, server CPU per
 #                       NOTIFY; PRES_REPEATS runs per server, fresh servers
 #   presence-callgrind  instructions per PUBLISH and per NOTIFY: each server alone
-#                       under callgrind, idle run vs busy run (see below)
+#                       under callgrind, idle run vs busy run (see below); also
+#                       publish-callgrind and notify-callgrind alone
 #   presence-check      a 1-minute smoke test of both
 #
 # Both servers hold publications and subscriptions in memory, authorise every
@@ -33,6 +35,8 @@
 : "${PUB_STEP:=1000}"
 : "${PUB_FINE:=250}"
 : "${PUB_MAX:=20000}"
+: "${PUB_WARMUP_RATE:=500}"
+: "${PUB_WARMUP_S:=10}"
 : "${FAN_WATCHERS:=1000}"
 : "${FAN_CHANGES:=50}"
 : "${FAN_SUB_RATE:=500}"          # SUBSCRIBEs/s while the watchers subscribe
@@ -92,8 +96,17 @@ test_publish_rate() {
 	pres_env
 	echo -e "$STEP_HDR" > "$OUT/publish_sipp.tsv"
 	: > "$OUT/publish_best.tsv"
-	local REPEATS=$PRES_REPEATS
-	ladder_reps sipp 1 "$PUB_START" "$PUB_STEP" "$PUB_FINE" "$PUB_MAX"
+	local REPEATS=$PRES_REPEATS s
+	# both servers up for the whole test, as in the relay test (a call
+	# leaves no state behind), each warmed up first: PUB_WARMUP_S at
+	# PUB_WARMUP_RATE calls/s (rep 0, not counted), so that neither pays
+	# for touching its memory in the first measured step
+	for s in $SERVERS; do start_server "$s"; done
+	for s in $SERVERS; do
+		DURATION=$PUB_WARMUP_S step sipp "$s" 0 "$PUB_WARMUP_RATE" || log "warm-up on $s failed"
+	done
+	ladder_reps sipp "" "$PUB_START" "$PUB_STEP" "$PUB_FINE" "$PUB_MAX"
+	for s in $SERVERS; do stop_server "$s"; done
 	# the ladder counts calls: 3 PUBLISHes each
 	local s
 	for s in $SERVERS; do
@@ -172,7 +185,12 @@ cg_fan_run() {
 }
 
 test_presence_callgrind() {
-	ports_free "$KAM_PORT" "$CPMD_PORT" "$UAC_PORT" "$FAN_PORT"
+	test_publish_callgrind
+	test_notify_callgrind
+}
+
+test_publish_callgrind() {
+	ports_free "$KAM_PORT" "$CPMD_PORT" "$UAC_PORT"
 	pres_env
 	local s vals
 	local tsv=$OUT/callgrind_publish.tsv
@@ -183,7 +201,13 @@ test_presence_callgrind() {
 		echo "callgrind-publish $s: instructions per PUBLISH (publish run - idle run, all processes) per rep: $vals-> median $(echo "$vals" | median)" | tee -a "$OUT/summary.txt"
 	done
 	for s in $CG_SERVERS; do cg_top "$s" 1 "$tsv" "$OUT/callgrind-publish" publish callgrind_publish_top; done
-	tsv=$OUT/callgrind_notify.tsv
+}
+
+test_notify_callgrind() {
+	ports_free "$KAM_PORT" "$CPMD_PORT" "$FAN_PORT"
+	pres_env
+	local s vals
+	local tsv=$OUT/callgrind_notify.tsv
 	echo -e "server\trep\trun\tmsgs\tprocs\tIr_total\tnotify_retrans\tchanges_completed" > "$tsv"
 	cg_campaign "$tsv" "$OUT/callgrind-notify" notify "$CG_PRES_REPEATS" cg_fan_run
 	for s in $CG_SERVERS; do
@@ -194,7 +218,7 @@ test_presence_callgrind() {
 }
 
 test_presence_check() {
-	local PRES_REPEATS=1 PUB_START=500 PUB_STEP=1000 PUB_MAX=500 FAN_CHANGES=3 DURATION=5
+	local PRES_REPEATS=1 PUB_START=500 PUB_STEP=1000 PUB_MAX=500 FAN_CHANGES=3 DURATION=5 PUB_WARMUP_S=2
 	test_publish_rate
 	test_fanout
 }

@@ -106,6 +106,7 @@ SCEN=$HERE/scenarios
 
 HZ=$(getconf CLK_TCK)
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)   # absolute: Kamailio changes its directory
 LOG=$OUT/run.log
 KAM_RUN=$OUT/kamailio-run
 CPMD_RUN=$OUT/cpmd-run
@@ -711,7 +712,7 @@ summary_md() {
 build
 make_users
 case " $* " in *" store"*|*" drain "*|*" durability "*) store_build ;; esac
-case " $* " in *" presence"*|*" publish-rate "*|*" fanout "*) pres_build ;; esac
+case " $* " in *" presence"*|*" publish-rate "*|*" fanout "*|*"-callgrind "*) pres_build ;; esac
 {
 	echo "date: $(date -u +%FT%TZ)"
 	echo "host: $(uname -sr), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
@@ -743,10 +744,12 @@ for cmd in "$@"; do
 	publish-rate) test_publish_rate ;;
 	fanout) test_fanout ;;
 	presence-callgrind) test_presence_callgrind ;;
+	publish-callgrind) test_publish_callgrind ;;
+	notify-callgrind) test_notify_callgrind ;;
 	presence-check) test_presence_check ;;
 	msrp-relay) OUT=$OUT/msrp-relay CPMD=$CPMD "$HERE/msrp_relay.sh" || log "msrp_relay.sh failed" ;;
 	msrp-callgrind) OUT=$OUT/msrp-callgrind CPMD=$CPMD MSRP_CALLGRIND=1 "$HERE/msrp_relay.sh" || log "msrp_relay.sh (callgrind) failed" ;;
-	*) die "unknown command: $cmd (relay|callgrind|all|check|profile|store|store-rate|drain|durability|store-callgrind|store-check|presence|publish-rate|fanout|presence-callgrind|presence-check|msrp-relay|msrp-callgrind)" ;;
+	*) die "unknown command: $cmd (relay|callgrind|all|check|profile|store|store-rate|drain|durability|store-callgrind|store-check|presence|publish-rate|fanout|presence-callgrind|publish-callgrind|notify-callgrind|presence-check|msrp-relay|msrp-callgrind)" ;;
 	esac
 done
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg) ($(date -u +%FT%TZ))" >> "$OUT/env.txt"
