@@ -11,21 +11,25 @@
 #   TOPOLOGY=direct  alice AUTHed, bob listens and the relay connects to him (cpmd
 #                    only: that Kamailio config sends such a SEND back to alice)
 #
-# For each server in turn (REPEATS times, alternating), with the light client of
-# tests/integration/msrp_peer.py (blast: prebuilt chunks, a receiver process that
-# counts end-lines and answers 200 by regex):
+# For each server in turn (REPEATS times, alternating), with the C client
+# bench/msrpload.c (CLIENT=c, the default: a writer and two reader threads,
+# pipelined 256 KB writes, bob counts end-lines and answers 200 when asked) or
+# the light Python client of tests/integration/msrp_peer.py (CLIENT=py, blast;
+# its wall figures are bounded by Python; TOPOLOGY=direct needs it):
 #   - MSRP_MB megabytes in CHUNK_KB chunks: MB/s
 #   - MESSAGES messages of 1 KB, one chunk each, pipelined: messages/s
 # for each Failure-Report in FR ("no": no transaction responses; "yes": every chunk
 # answered hop by hop, the relay tracks it).  Also the server's CPU time for each
 # run (utime+stime of its processes, clock ticks): CPU ms per MB and per 1000
-# messages, which depends less on the client than the wall figures do.  On a small
-# shared machine the client (Python) is the bottleneck of the wall figures.
+# messages, which depends less on the client than the wall figures do.
+# MSRP_CALLGRIND=1 measures instructions per relayed 1 KB message instead (see
+# msrp_callgrind).
 #
-# Needs: python3, kamailio with its msrp module (else only cpmd runs), build/cpmd
-# (release; built if missing).  Output: bench/out/msrp-<time>/results.tsv and
-# summary.md; logs there too.  Everything listens on 127.0.0.1; every process
-# started here is killed on exit.
+# Needs: cc and libssl-dev (CLIENT=c) or python3, kamailio with its msrp module
+# (else only cpmd runs), build/cpmd (release; built if missing).  Output:
+# bench/out/msrp-<time>/results.tsv, client.tsv and summary.md; logs there too
+# (bench/run.sh msrp-relay: OUT/msrp-relay).  Everything listens on 127.0.0.1;
+# every process started here is killed on exit.
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -218,6 +222,10 @@ msrp_callgrind() {
 	done
 }
 
+if [ "$CLIENT" = c ] && [ "$TOPOLOGY" = direct ]; then
+	log "TOPOLOGY=direct: msrpload has no listening bob, using the Python client"
+	CLIENT=py
+fi
 if [ "$CLIENT" = c ]; then
 	cc -O2 -Wall -pthread -o "$MSRPLOAD" "$HERE/msrpload.c" -lcrypto || { log "cannot build msrpload"; exit 1; }
 fi
