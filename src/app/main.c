@@ -69,6 +69,7 @@ struct app {
 	struct cpm_im_ctl *im;
 	struct cpm_pres *pres;
 	struct cpm_chat_relay *msrp;
+	struct cpm_chat_b2b *b2b;
 	struct cpm_http *http;
 	struct cpm_app_api *api;
 	struct cpm_iwf *iwf;
@@ -126,6 +127,13 @@ static void http_status(void *arg, const struct cpm_http_request *rq,
 		"stalls", (json_int_t)ms.stalls,
 		"buffered", (json_int_t)ms.buffered,
 		"buffered_max", (json_int_t)ms.buffered_max);
+	struct cpm_chat_b2b_stats bs;
+	cpm_chat_b2b_stats(a->b2b, &bs);
+	json_t *b2b = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "sessions",
+				(json_int_t)bs.sessions, "anchored", (json_int_t)bs.anchored,
+				"deferred", (json_int_t)bs.deferred, "relayed",
+				(json_int_t)bs.relayed, "stored", (json_int_t)bs.stored, "failed",
+				(json_int_t)bs.failed);
 	json_t *doms = json_array(), *lsns = json_array();
 	for (int i = 0; i < a->conf->server.ndomains; i++)
 		json_array_append_new(doms, json_string(a->conf->server.domains[i]));
@@ -139,7 +147,9 @@ static void http_status(void *arg, const struct cpm_http_request *rq,
 		json_object_set_new(j, "domains", doms);
 		json_object_set_new(j, "sip_listen", lsns);
 		json_object_set_new(j, "msrp", msrp);
+		json_object_set_new(j, "b2bua", b2b);
 	} else {
+		json_decref(b2b);
 		json_decref(doms);
 		json_decref(lsns);
 		json_decref(msrp);
@@ -185,6 +195,8 @@ static void on_stopped(void *arg)
 	a->iwf = NULL;
 	cpm_im_ctl_free(a->im);
 	a->im = NULL;
+	cpm_chat_b2b_free(a->b2b); /* after im: its store callbacks are done */
+	a->b2b = NULL;
 	cpm_pres_free(a->pres);
 	a->pres = NULL;
 	cpm_chat_relay_free(a->msrp);
@@ -202,6 +214,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (a->http)
 		cpm_http_stop_accepting(a->http);
 	cpm_im_ctl_stop(a->im);
+	cpm_chat_b2b_stop(a->b2b);
 	cpm_pres_stop(a->pres);
 	cpm_iwf_stop(a->iwf);
 	cpm_chat_relay_stop(a->msrp);
@@ -271,10 +284,15 @@ static int run_server(const struct cpm_conf *conf)
 		return 1;
 	}
 	rc = cpm_im_ctl_new(a.core, &a.im);
+	/* the B2BUA sees INVITEs before presence answers busy users */
+	if (!rc)
+		rc = cpm_chat_b2b_new(a.core, a.im, NULL, &a.b2b);
 	if (!rc)
 		rc = cpm_pres_new(a.core, &a.pres);
+	cpm_chat_b2b_set_pres(a.b2b, a.pres);
 	if (rc) {
 		fprintf(stderr, "cpmd: services: %s\n", cpm_strerror(rc));
+		cpm_chat_b2b_free(a.b2b);
 		cpm_im_ctl_free(a.im);
 		cpm_core_free(a.core);
 		return 1;
@@ -288,6 +306,7 @@ static int run_server(const struct cpm_conf *conf)
 		cpm_chat_relay_free(a.msrp);
 		cpm_iwf_free(a.iwf);
 		cpm_im_ctl_free(a.im);
+		cpm_chat_b2b_free(a.b2b);
 		cpm_pres_free(a.pres);
 		cpm_core_free(a.core);
 		uv_run(a.loop, UV_RUN_NOWAIT);
@@ -306,6 +325,7 @@ static int run_server(const struct cpm_conf *conf)
 		cpm_iwf_free(a.iwf);
 		cpm_chat_relay_free(a.msrp);
 		cpm_im_ctl_free(a.im);
+		cpm_chat_b2b_free(a.b2b);
 		cpm_pres_free(a.pres);
 		cpm_core_free(a.core);
 		uv_run(a.loop, UV_RUN_NOWAIT);
@@ -336,6 +356,7 @@ static int run_server(const struct cpm_conf *conf)
 	cpm_iwf_free(a.iwf);
 	cpm_chat_relay_free(a.msrp);
 	cpm_im_ctl_free(a.im);
+	cpm_chat_b2b_free(a.b2b);
 	cpm_pres_free(a.pres);
 	cpm_core_free(a.core);
 	uv_run(a.loop, UV_RUN_NOWAIT);

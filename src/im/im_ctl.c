@@ -471,6 +471,11 @@ static void usage_done(void *arg)
 		cpm_im__job_free(j);
 		return;
 	}
+	if (j->dry && (j->d.fate == CPM_IM_STORE || j->d.fate == CPM_IM_STORE_DEFERRED)) {
+		cpm_im__reply(j, 202, NULL, NULL); /* would be stored */
+		cpm_im__job_free(j);
+		return;
+	}
 	switch (j->d.fate) {
 	case CPM_IM_STORE:
 	case CPM_IM_STORE_DEFERRED:
@@ -1185,6 +1190,63 @@ int cpm_im_ctl_notice(struct cpm_im_ctl *ctl, const char *aor, const char *sende
 	cpm_logi(m->call_id, "notice for %s: %s", aor, text);
 	cpm_im__submit(j); /* live if a device is there, else the rules */
 	return 0;
+}
+
+int cpm_im_ctl_store(struct cpm_im_ctl *ctl, const struct cpm_im_ctl_msg *msg, bool dry,
+		     cpm_im_ctl_done_cb *done, void *arg)
+{
+	if (ctl->stopping || !ctl->conf->im.store_and_forward)
+		return CPM_ESTATE;
+	if (msg->body.len > CPM_STORE_MSG_BODY_MAX)
+		return CPM_ETOOBIG;
+	struct cpm_im__job *j = calloc(1, sizeof *j);
+	if (!j)
+		return CPM_ENOMEM;
+	j->ctl = ctl;
+	j->fin = done;
+	j->fin_arg = arg;
+	j->dry = dry;
+	j->check_user = true; /* 404 for nobody's address */
+	struct cpm_store_msg *m = &j->m;
+	const char *ctype = msg->ctype && msg->ctype[0] ? msg->ctype : "text/plain";
+	snprintf(m->recipient, sizeof m->recipient, "%s", msg->aor);
+	snprintf(m->sender, sizeof m->sender, "%s", msg->sender);
+	snprintf(m->sender_display, sizeof m->sender_display, "%s",
+		 msg->display ? msg->display : "");
+	snprintf(m->content_type, sizeof m->content_type, "%s", ctype);
+	struct cpm_str mime, params;
+	if (cpm_sip_ctype_parse(cpm_str_from_cstr(m->content_type), &mime, &params) ||
+	    cpm_str_copy(mime, j->payload_type, sizeof j->payload_type))
+		snprintf(j->payload_type, sizeof j->payload_type, "text/plain");
+	m->date = msg->date ? msg->date : cpm_wall_s();
+	char rnd[33];
+	cpm_rand_hex(rnd, 16);
+	if (msg->call_id && msg->call_id[0])
+		snprintf(m->call_id, sizeof m->call_id, "%s", msg->call_id);
+	else
+		snprintf(m->call_id, sizeof m->call_id, "%s@sf.cpmd", rnd);
+	snprintf(m->message_id, sizeof m->message_id, "%s",
+		 msg->message_id && msg->message_id[0] ? msg->message_id : rnd);
+	m->kind = CPM_STORE_MSG_MESSAGE;
+	if (msg->body.len) {
+		j->body = malloc(msg->body.len);
+		if (!j->body) {
+			free(j);
+			return CPM_ENOMEM;
+		}
+		memcpy(j->body, msg->body.s, msg->body.len);
+	}
+	m->body = j->body;
+	m->body_len = msg->body.len;
+	/* no indicator: the recipient's profile and class decide */
+	j->ind.method = CPM_SIP_MESSAGE;
+	j->ind.kind = CPM_IM_KIND_MESSAGE;
+	j->ind.req = CPM_IM_REQ_NONE;
+	j->ind.expires = -1;
+	j->ind.content_type = cpm_str_from_cstr(j->payload_type);
+	j->ind.payload_type = cpm_str_from_cstr(j->payload_type);
+	j->ind.message_id = cpm_str_from_cstr(m->message_id);
+	return cpm_im__job_decide(j) ? CPM_EIO : 0;
 }
 
 void cpm_im_ctl_user_back(struct cpm_im_ctl *ctl, const char *aor)
