@@ -309,7 +309,8 @@ const size_t cpm_conf_ndirectives =
 	sizeof cpm_conf_directives / sizeof cpm_conf_directives[0];
 
 static const char *const sections[] = { "server", "sip", "registrar", "auth",
-					"http", "msrp", "chat", "im", "smtp", "presence", "store" };
+					"http", "msrp", "chat", "b2bua", "im", "smtp", "presence",
+					"store" };
 
 static const char *const level_names[] = { "error", "warn", "notice", "info",
 					    "debug" };
