@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2154 # callee_PORT, callee_LOG are set by call_sipp_uas (call_lib.sh)
+# An anchored session in S&F mode (issue 4; seed 001: "IMTP/S&F MESSAGE/S&F", R55/R56):
+#  - bob answers alice's session and leaves at once (BYE): in S&F mode the server keeps
+#    alice's leg (no BYE to her);
+#  - alice's two MESSAGEs, for a participant who is no longer in the session, are handed
+#    to store-and-forward: 202 each;
+#  - the session's history is in the store (b2b_messages: sender, recipient, date, body);
+#  - bob's phone registers: it gets both messages, in order, with alice as From and her
+#    original Date (RFC 3261 §20.17).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/call_lib.sh"
+need sipp python3 sqlite3
+
+cpmd_user_add alice@example.test alice-secret
+cpmd_user_add bob@example.test bob-secret
+cpmd_start -o auth.trusted=127.0.0.0/8
+
+SF='m=messaging 3456 IMTP/S&F MESSAGE/S&F html'
+
+check "bob answers and leaves; alice's messages are stored for him (202)"
+call_sipp_uas callee b2b_uas_leave.xml -key user bob -key domain example.test \
+	-key mline 'm=messaging 4567 MESSAGE/S&F html'
+call_register bob@example.test bob-secret "sip:bob@127.0.0.1:${callee_PORT}"
+sipp_run b2b_uac_store.xml -s bob -key from_user alice -key domain example.test \
+	-key mline "$SF" -key msg 'first, while you were away' -key msg2 'second one' ||
+	fail "the caller's side"
+caller=$SIPP_LOG
+call_wait_uas callee 20
+call_msg_to "$T/inv" "$callee_LOG" received '^INVITE '
+grep -q -E "^m=messaging $SIP_PORT MESSAGE/S&F html" "$T/inv" || fail "bob's offer: $(grep '^m=' "$T/inv")"
+assert_eq "$(call_count "$caller" received '^BYE ')" 0 "BYEs to alice (S&F keeps her leg)"
+assert_match "$CPMD_LOG" 'the callee left \(BYE\)'
+assert_match "$CPMD_LOG" 'in-session message for bob@example.test: stored \(202\)'
+assert_eq "$(grep -c 'in-session message for bob@example.test: stored' "$CPMD_LOG")" 2 "stored messages"
+
+check "the session's history is in the store"
+db=$T/var/cpmd.db
+wait_for 5 test "$(sqlite3 "$db" 'SELECT count(*) FROM b2b_messages')" = 2 ||
+	fail "history rows: $(sqlite3 "$db" 'SELECT * FROM b2b_messages')"
+sqlite3 -separator '|' "$db" 'SELECT sender, recipient, date, CAST(body AS TEXT) FROM b2b_messages ORDER BY id' >"$T/hist"
+head -n 1 "$T/hist" | grep -q -E '^sip:alice@example\.test\|sip:bob@example\.test\|1796014801\|first, while you were away' ||
+	fail "history: $(cat "$T/hist")"
+
+check "bob's phone registers: both messages, in order, From alice, original Date"
+call_register bob@example.test bob-secret "sip:bob@127.0.0.1:${callee_PORT}" 0
+bg_start phone "$PYTHON" "$LIB_DIR/b2b_phone.py" "$SIP_PORT" bob@example.test 2 20
+phone=$BG_PID
+bg_wait "$phone" 25
+assert_eq "$BG_RC" 0 "bob's phone (got: $(cat "$T/phone.out"))"
+grep '^MESSAGE' "$T/phone.out" >"$T/got"
+sed -n 1p "$T/got" | grep -q -E '^MESSAGE from="Alice" <sip:alice@example\.test>;tag=[^ ]* date=Mon, 30 Nov 2026 05:00:01 GMT body=first, while you were away$' ||
+	fail "first delivery: $(sed -n 1p "$T/got")"
+sed -n 2p "$T/got" | grep -q -E 'date=Mon, 30 Nov 2026 05:00:02 GMT body=second one$' ||
+	fail "second delivery: $(sed -n 2p "$T/got")"
+
+cpmd_stop
+assert_no_sanitizer_errors "$CPMD_LOG"
+echo PASS
