@@ -307,15 +307,8 @@ static int run_server(const struct cpm_conf *conf)
 		return 1;
 	}
 	rc = cpm_im_ctl_new(a.core, &a.im);
-	/* the B2BUA sees INVITEs before presence answers busy users */
-	if (!rc)
-		rc = cpm_chat_b2b_new(a.core, a.im, NULL, &a.b2b);
-	if (!rc)
-		rc = cpm_pres_new(a.core, &a.pres);
-	cpm_chat_b2b_set_pres(a.b2b, a.pres);
 	if (rc) {
 		fprintf(stderr, "cpmd: services: %s\n", cpm_strerror(rc));
-		cpm_chat_b2b_free(a.b2b);
 		cpm_im_ctl_free(a.im);
 		cpm_core_free(a.core);
 		return 1;
@@ -329,8 +322,6 @@ static int run_server(const struct cpm_conf *conf)
 		cpm_chat_relay_free(a.msrp);
 		cpm_iwf_free(a.iwf);
 		cpm_im_ctl_free(a.im);
-		cpm_chat_b2b_free(a.b2b);
-		cpm_pres_free(a.pres);
 		cpm_core_free(a.core);
 		uv_run(a.loop, UV_RUN_NOWAIT);
 		uv_loop_close(a.loop);
@@ -339,6 +330,26 @@ static int run_server(const struct cpm_conf *conf)
 	/* chat rooms: the focus takes INVITEs to the store's rooms */
 	if (cpm_chat_relay_port(a.msrp) && cpm_chat_focus_new(a.core, a.msrp, &a.focus))
 		cpm_logw(NULL, "chat rooms unavailable (focus)");
+	/* services are offered requests in this order: rooms (focus), then
+	 * anchored 1:1 chats (B2BUA), then presence, which answers INVITEs
+	 * for busy users (the B2BUA offers those the deferred chat first) */
+	rc = cpm_chat_b2b_new(a.core, a.im, cpm_chat_relay_port(a.msrp) ? a.msrp : NULL, &a.b2b);
+	if (!rc)
+		rc = cpm_pres_new(a.core, &a.pres);
+	cpm_chat_b2b_set_pres(a.b2b, a.pres);
+	if (rc) {
+		fprintf(stderr, "cpmd: services: %s\n", cpm_strerror(rc));
+		cpm_chat_b2b_free(a.b2b);
+		cpm_pres_free(a.pres);
+		cpm_chat_focus_free(a.focus);
+		cpm_chat_relay_free(a.msrp);
+		cpm_iwf_free(a.iwf);
+		cpm_im_ctl_free(a.im);
+		cpm_core_free(a.core);
+		uv_run(a.loop, UV_RUN_NOWAIT);
+		uv_loop_close(a.loop);
+		return 1;
+	}
 	/* message waiting follows the store-and-forward queue */
 	cpm_im_ctl_on_change(a.im, mwi_changed, a.pres);
 	cpm_pres_on_open(a.pres, presence_open, a.im);
