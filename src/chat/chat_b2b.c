@@ -124,9 +124,9 @@ static void op_reply(struct b2b_op *o, int status, const char *reason)
 }
 
 /* A new op for a message from leg `from` (copied: the S&F fallback and the
- * store need it after req is gone). */
-static struct b2b_op *op_new(struct b2b_sess *s, int from, struct cpm_txn *st,
-			     const struct cpm_sip_msg *req)
+ * store need it after the request is gone); st may be NULL (MSRP). */
+static struct b2b_op *op_new(struct b2b_sess *s, int from, struct cpm_txn *st, int64_t date,
+			     struct cpm_str ctype, struct cpm_str body)
 {
 	struct b2b_op *o = calloc(1, sizeof *o);
 	if (!o)
@@ -134,19 +134,20 @@ static struct b2b_op *op_new(struct b2b_sess *s, int from, struct cpm_txn *st,
 	o->b = s->b2b;
 	o->s = s;
 	o->from = from;
-	o->date = req_date(req);
-	o->ctype = cpm_str_dup(req_ctype(req));
-	o->body_len = req->body.len;
-	o->body = malloc(req->body.len ? req->body.len : 1);
+	o->date = date;
+	o->ctype = cpm_str_dup(ctype.len ? ctype : CPM_STR("text/plain"));
+	o->body_len = body.len;
+	o->body = malloc(body.len ? body.len : 1);
 	if (!o->ctype || !o->body) {
 		free(o->ctype);
 		free(o->body);
 		free(o);
 		return NULL;
 	}
-	memcpy(o->body, req->body.s, req->body.len);
+	memcpy(o->body, body.s, body.len);
 	o->st = st;
-	cpm_txn_set_owner(st, o, op_st_gone);
+	if (st)
+		cpm_txn_set_owner(st, o, op_st_gone);
 	o->next = s->ops;
 	s->ops = o;
 	return o;
@@ -176,6 +177,10 @@ static void sess_free(struct b2b_sess *s)
 			op_free(o);
 		}
 	}
+	if (s->ep_a)
+		cpm_chat_ep_close(s->ep_a);
+	if (s->ep_b)
+		cpm_chat_ep_close(s->ep_b);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -294,11 +299,48 @@ static void relay_sent(void *arg, int status, const struct cpm_sip_msg *resp)
 	op_free(o);
 }
 
+static void msrp_sent(void *arg, int status)
+{
+	struct b2b_op *o = arg;
+	struct b2b_sess *s = o->s;
+	cpm_logi(s->call_id, "in-session MSRP message %s -> %s: %d", leg_name(o->from),
+		 leg_name(o->to_leg), status);
+	if (status == 200) {
+		s->b2b->n_relayed++;
+		op_free(o);
+		return;
+	}
+	if (s->plan.sf) {
+		op_store(o); /* not taken: keep it for them */
+		return;
+	}
+	op_free(o); /* the sender had its 200 hop by hop: the log says it was lost */
+}
+
 static void relay(struct b2b_op *o)
 {
 	struct b2b_sess *s = o->s;
 	int to = o->from == LEG_A ? LEG_B : LEG_A;
 	struct cpm_core_dlg *d = leg_dlg(s, to);
+	if (s->plan.transport == CPM_CHAT_B2B_MSRP) {
+		struct cpm_chat_ep *ep = to == LEG_A ? s->ep_a : s->ep_b;
+		if (d && ep && cpm_chat_ep_is_bound(ep)) {
+			o->to_leg = to;
+			int rc = cpm_chat_ep_send(ep, cpm_str_from_cstr(o->ctype),
+						  (struct cpm_str){ o->body, o->body_len },
+						  CPM_STR_NULL, msrp_sent, o);
+			if (rc == 0)
+				return;
+			o->to_leg = 0;
+			cpm_logi(s->call_id, "in-session MSRP message %s -> %s: %s",
+				 leg_name(o->from), leg_name(to), cpm_strerror(rc));
+		}
+		if (s->plan.sf || s->deferred)
+			op_store(o);
+		else
+			op_free(o);
+		return;
+	}
 	if (!d) {
 		if (s->plan.sf || s->deferred) {
 			op_store(o);
@@ -334,7 +376,7 @@ static void leg_request(struct b2b_sess *s, int leg, struct cpm_txn *st,
 			      "Allow: ACK, BYE, CANCEL, MESSAGE\r\n", CPM_STR_NULL, CPM_STR_NULL);
 		return;
 	}
-	struct b2b_op *o = op_new(s, leg, st, req);
+	struct b2b_op *o = op_new(s, leg, st, req_date(req), req_ctype(req), req->body);
 	if (!o) {
 		cpm_txn_reply(st, 500, "Out Of Memory", NULL, hdrs, CPM_STR_NULL, CPM_STR_NULL);
 		return;
@@ -352,6 +394,11 @@ static void leg_gone(struct b2b_sess *s, int leg, const char *why)
 		s->a = NULL;
 	else
 		s->b = NULL;
+	struct cpm_chat_ep **ep = leg == LEG_A ? &s->ep_a : &s->ep_b;
+	if (*ep) { /* no send callback follows: its ops are ended below */
+		cpm_chat_ep_close(*ep);
+		*ep = NULL;
+	}
 	cpm_logi(s->call_id, "anchored session %s -> %s: the %s left (%s)", s->caller, s->callee,
 		 leg_name(leg), why);
 	for (struct b2b_op *o = s->ops, *next; o; o = next) {
@@ -374,6 +421,11 @@ static void leg_gone(struct b2b_sess *s, int leg, const char *why)
 			s->a = NULL;
 		else
 			s->b = NULL;
+		struct cpm_chat_ep **oep = other == LEG_A ? &s->ep_a : &s->ep_b;
+		if (*oep) {
+			cpm_chat_ep_close(*oep);
+			*oep = NULL;
+		}
 		for (struct b2b_op *o = s->ops, *next; o; o = next) {
 			next = o->next;
 			if (!o->storing && o->to_leg == other) {
@@ -431,6 +483,135 @@ static void b_answered(void *arg, struct cpm_core_dlg *d, int status,
 static const struct cpm_core_dlg_ops a_ops = { a_request, NULL, a_ended };
 static const struct cpm_core_dlg_ops b_ops = { b_request, b_answered, b_ended };
 
+/* ------------------------------------------------------- MSRP legs
+ *
+ * With m=message TCP/MSRP the server terminates MSRP on both legs (a local
+ * session each, cpm_chat_ep_*) and copies each whole message to the other
+ * leg.  A message is answered 200 hop by hop once it is handed on (RFC 4975
+ * §7.3: a relay-like answer; the far side's failure is logged, or, in S&F
+ * mode, the message is stored for the participant). */
+
+static int ep_message(struct b2b_sess *s, int leg, const struct cpm_chat_ep_msg *m)
+{
+	struct b2b_op *o = op_new(s, leg, NULL, cpm_wall_s(), m->content_type, m->body);
+	if (!o)
+		return 413;
+	if (s->b2b->conf->b2bua.history && s->plan.sf)
+		history_add(s, o, leg == LEG_A ? s->caller : s->callee_uri,
+			    leg == LEG_A ? s->callee_uri : s->caller);
+	int to = leg == LEG_A ? LEG_B : LEG_A;
+	if (!leg_dlg(s, to) && !s->plan.sf && !s->deferred) {
+		op_free(o);
+		return 481; /* instant mode, the other participant left */
+	}
+	relay(o);
+	return 200;
+}
+
+static int a_ep_message(void *arg, struct cpm_chat_ep *ep, const struct cpm_chat_ep_msg *m)
+{
+	(void)ep;
+	return ep_message(arg, LEG_A, m);
+}
+
+static int b_ep_message(void *arg, struct cpm_chat_ep *ep, const struct cpm_chat_ep_msg *m)
+{
+	(void)ep;
+	return ep_message(arg, LEG_B, m);
+}
+
+static void ep_bound(struct b2b_sess *s, int leg)
+{
+	cpm_logi(s->call_id, "anchored session %s -> %s: the %s's MSRP session is bound", s->caller,
+		 s->callee, leg_name(leg));
+}
+
+static void a_ep_bound(void *arg, struct cpm_chat_ep *ep)
+{
+	(void)ep;
+	ep_bound(arg, LEG_A);
+}
+
+static void b_ep_bound(void *arg, struct cpm_chat_ep *ep)
+{
+	(void)ep;
+	ep_bound(arg, LEG_B);
+}
+
+/* The MSRP connection of a leg went: that leg ends (BYE). */
+static void ep_closed(struct b2b_sess *s, int leg, const char *why)
+{
+	struct cpm_core_dlg *d = leg_dlg(s, leg);
+	cpm_logi(s->call_id, "anchored session: the %s's MSRP connection: %s", leg_name(leg), why);
+	if (!d) { /* not answered yet (a deferred chat's caller, a callee's leg
+		   * before its answer): only the session goes */
+		struct cpm_chat_ep **ep = leg == LEG_A ? &s->ep_a : &s->ep_b;
+		cpm_chat_ep_close(*ep);
+		*ep = NULL;
+		return;
+	}
+	cpm_core_dlg_bye(d);
+	leg_gone(s, leg, "MSRP connection closed");
+}
+
+static void a_ep_closed(void *arg, struct cpm_chat_ep *ep, const char *why)
+{
+	(void)ep;
+	ep_closed(arg, LEG_A, why);
+}
+
+static void b_ep_closed(void *arg, struct cpm_chat_ep *ep, const char *why)
+{
+	(void)ep;
+	ep_closed(arg, LEG_B, why);
+}
+
+static const struct cpm_chat_ep_ops a_ep_ops = { a_ep_bound, a_ep_message, NULL, a_ep_closed };
+static const struct cpm_chat_ep_ops b_ep_ops = { b_ep_bound, b_ep_message, NULL, b_ep_closed };
+
+/* The MSRP section `media` of a description: its a=path and a=setup. */
+static int msrp_peer(struct cpm_str sdp, int media, char *path, size_t sz,
+		     enum cpm_sdp_setup *setup)
+{
+	struct cpm_sdp *d = malloc(sizeof *d);
+	if (!d)
+		return CPM_ENOMEM;
+	struct cpm_sdp_msrp mm;
+	int rc = cpm_sdp_parse(d, sdp.s, sdp.len, NULL);
+	if (!rc && (media < 0 || (unsigned)media >= d->nmedia ||
+		    !cpm_sdp_media_is_msrp(&d->media[media]) || !d->media[media].port))
+		rc = CPM_EUNSUPP;
+	if (!rc)
+		rc = cpm_sdp_msrp_get(d, (unsigned)media, &mm, NULL);
+	if (!rc && (!mm.path.len || cpm_str_copy(mm.path, path, sz)))
+		rc = CPM_EPARSE;
+	if (!rc)
+		*setup = mm.setup;
+	free(d);
+	return rc;
+}
+
+/* Our authority in a leg's SDP: the host and port of our session URI. */
+static void ep_rw(const struct cpm_chat_ep *ep, char *host, size_t hsz,
+		  struct cpm_chat_b2b_rw *rw)
+{
+	struct cpm_msrp_uri mu;
+	snprintf(host, hsz, "127.0.0.1");
+	rw->port = CPM_MSRP_DEFAULT_PORT;
+	if (cpm_msrp_uri_parse(cpm_str_from_cstr(cpm_chat_ep_uri(ep)), &mu) == 0) {
+		struct cpm_str h = mu.host;
+		if (h.len > 2 && h.s[0] == '[') { /* SDP addresses have no brackets */
+			h.s++;
+			h.len -= 2;
+		}
+		cpm_str_copy(h, host, hsz);
+		rw->port = mu.has_port ? mu.port : CPM_MSRP_DEFAULT_PORT;
+	}
+	rw->host = host;
+	rw->path = cpm_chat_ep_uri(ep);
+	rw->setup = NULL;
+}
+
 /* Our address in a leg's SDP (MESSAGE transport: the SIP listener). */
 static void our_addr(const struct cpm_chat_b2b *b, struct cpm_chat_b2b_rw *rw)
 {
@@ -448,6 +629,25 @@ static int caller_accept(struct b2b_sess *s, struct cpm_str sdp, const char *war
 	struct cpm_chat_b2b *b = s->b2b;
 	struct cpm_chat_b2b_rw rw;
 	our_addr(b, &rw);
+	char host[256];
+	bool connect = false;
+	if (s->plan.transport == CPM_CHAT_B2B_MSRP) {
+		/* our session with the caller: its offer's path; we connect
+		 * when it wants to be passive (RFC 6135), else it connects */
+		char path[2048];
+		enum cpm_sdp_setup setup = CPM_SDP_SETUP_NONE;
+		int rc = msrp_peer((struct cpm_str){ s->offer, s->offer_len }, s->plan.media, path,
+				   sizeof path, &setup);
+		if (!rc)
+			rc = cpm_chat_ep_new(b->relay, &a_ep_ops, s, NULL, &s->ep_a);
+		if (!rc)
+			rc = cpm_chat_ep_set_peer(s->ep_a, cpm_str_from_cstr(path));
+		if (rc)
+			return rc;
+		ep_rw(s->ep_a, host, sizeof host, &rw);
+		connect = setup == CPM_SDP_SETUP_PASSIVE;
+		rw.setup = connect ? "active" : "passive";
+	}
 	struct cpm_buf out;
 	cpm_buf_init(&out, 16384);
 	int rc = cpm_chat_b2b_rewrite(sdp, &s->plan, &rw, &out);
@@ -467,6 +667,8 @@ static int caller_accept(struct b2b_sess *s, struct cpm_str sdp, const char *war
 		return rc;
 	cpm_txn_set_owner(s->st, NULL, NULL);
 	s->st = NULL;
+	if (connect && cpm_chat_ep_connect(s->ep_a))
+		cpm_logw(s->call_id, "anchored session: cannot connect to the caller's MSRP path");
 	return 0;
 }
 
@@ -545,6 +747,10 @@ static void b_answered(void *arg, struct cpm_core_dlg *d, int status,
 	struct cpm_chat_b2b *b = s->b2b;
 	if (status < 200 || status >= 300) {
 		s->b = NULL; /* freed by core once we return */
+		if (s->ep_b) {
+			cpm_chat_ep_close(s->ep_b);
+			s->ep_b = NULL;
+		}
 		cpm_logi(s->call_id, "anchored session %s -> %s: the callee answered %d", s->caller,
 			 s->callee, status);
 		if (s->st && s->plan.sf && (status == 408 || status == 480) &&
@@ -572,7 +778,25 @@ static void b_answered(void *arg, struct cpm_core_dlg *d, int status,
 		sess_check_end(s);
 		return;
 	}
+	bool connect_b = false;
+	if (s->plan.transport == CPM_CHAT_B2B_MSRP) {
+		/* we offered actpass: no a=setup, or passive, means we connect */
+		char path[2048];
+		enum cpm_sdp_setup setup = CPM_SDP_SETUP_NONE;
+		if (msrp_peer(answer, s->plan.media, path, sizeof path, &setup) ||
+		    cpm_chat_ep_set_peer(s->ep_b, cpm_str_from_cstr(path))) {
+			cpm_logi(s->call_id, "anchored session: the callee's MSRP answer is unusable");
+			cpm_core_dlg_bye(d);
+			s->b = NULL;
+			caller_fail(s, 488, NULL, NULL);
+			sess_check_end(s);
+			return;
+		}
+		connect_b = setup != CPM_SDP_SETUP_ACTIVE;
+	}
 	int rc = caller_accept(s, answer, NULL);
+	if (!rc && connect_b && cpm_chat_ep_connect(s->ep_b))
+		cpm_logw(s->call_id, "anchored session: cannot connect to the callee's MSRP path");
 	if (rc) {
 		cpm_logw(s->call_id, "anchored session: cannot answer the caller: %s",
 			 cpm_strerror(rc));
@@ -601,6 +825,14 @@ static int callee_invite(struct b2b_sess *s, const struct cpm_sip_msg *req)
 	struct cpm_chat_b2b *b = s->b2b;
 	struct cpm_chat_b2b_rw rw;
 	our_addr(b, &rw);
+	char host[256];
+	if (s->plan.transport == CPM_CHAT_B2B_MSRP) {
+		int rc = cpm_chat_ep_new(b->relay, &b_ep_ops, s, NULL, &s->ep_b);
+		if (rc)
+			return rc;
+		ep_rw(s->ep_b, host, sizeof host, &rw);
+		rw.setup = "actpass"; /* the callee chooses (RFC 6135 §4.2) */
+	}
 	struct cpm_buf out;
 	cpm_buf_init(&out, 16384);
 	int rc = cpm_chat_b2b_rewrite((struct cpm_str){ s->offer, s->offer_len }, &s->plan, &rw,
@@ -687,11 +919,6 @@ static bool on_request(void *arg, struct cpm_txn *st, const struct cpm_sip_msg *
 	}
 	if (plan.transport == CPM_CHAT_B2B_MSRP && !b->relay) {
 		cpm_logi(cid, "INVITE for %s: MSRP anchoring needs msrp.listen: not anchored", aor);
-		return false;
-	}
-	if (plan.transport == CPM_CHAT_B2B_MSRP) {
-		/* the MSRP legs are not done yet: see docs/ARCHITECTURE.md */
-		cpm_logi(cid, "INVITE for %s: MSRP anchoring not available: not anchored", aor);
 		return false;
 	}
 	/* where is the callee? */

@@ -41,6 +41,8 @@ struct b2b_sess {
 	struct cpm_txn *st;       /* the caller's INVITE until answered */
 	struct cpm_core_dlg *a;   /* caller leg */
 	struct cpm_core_dlg *b;   /* callee leg */
+	struct cpm_chat_ep *ep_a; /* MSRP: our session with the caller */
+	struct cpm_chat_ep *ep_b; /* ... with the callee */
 	struct cpm_chat_b2b_plan plan;
 	char *offer;              /* the caller's SDP */
 	size_t offer_len;
