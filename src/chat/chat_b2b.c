@@ -37,6 +37,7 @@
 #include "store/store.h"
 #include "txn/txn.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -948,6 +949,16 @@ static bool on_request(void *arg, struct cpm_txn *st, const struct cpm_sip_msg *
 	snprintf(s->callee, sizeof s->callee, "%s", aor);
 	snprintf(s->callee_uri, sizeof s->callee_uri, "sip:%s", aor);
 	snprintf(s->caller_aor, sizeof s->caller_aor, "%s", from_aor ? from_aor : "");
+	struct cpm_sip_uri fu;
+	if (!s->caller_aor[0] && cpm_sip_uri_parse(req->from.uri, &fu) == 0 && fu.user.len &&
+	    cpm_core_uri_is_local_user(b->core, &fu)) {
+		/* a trusted source asserted no identity: the From of a served
+		 * domain is the caller's AoR (for messages kept for them) */
+		int n = snprintf(s->caller_aor, sizeof s->caller_aor, "%.*s@%.*s",
+				 CPM_STR_FMT(fu.user), CPM_STR_FMT(fu.host));
+		for (int i = (int)fu.user.len + 1; n > 0 && i < n; i++)
+			s->caller_aor[i] = (char)tolower((unsigned char)s->caller_aor[i]);
+	}
 	if (req->from.display.len < sizeof s->caller_display)
 		cpm_str_copy(req->from.display, s->caller_display, sizeof s->caller_display);
 	s->next = b->sessions;

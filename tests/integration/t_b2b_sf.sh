@@ -7,7 +7,9 @@
 #    to store-and-forward: 202 each;
 #  - the session's history is in the store (b2b_messages: sender, recipient, date, body);
 #  - bob's phone registers: it gets both messages, in order, with alice as From and her
-#    original Date (RFC 3261 §20.17).
+#    original Date (RFC 3261 §20.17);
+#  - the other way round: alice leaves at once, bob's MESSAGE is stored for her (202) and
+#    her phone gets it when it registers (From bob: the callee's AoR, his Date).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/call_lib.sh"
 need sipp python3 sqlite3
@@ -53,6 +55,22 @@ sed -n 1p "$T/got" | grep -q -E '^MESSAGE from="Alice" <sip:alice@example\.test>
 	fail "first delivery: $(sed -n 1p "$T/got")"
 sed -n 2p "$T/got" | grep -q -E 'date=Mon, 30 Nov 2026 05:00:02 GMT body=second one$' ||
 	fail "second delivery: $(sed -n 2p "$T/got")"
+
+check "alice leaves first; bob's message is stored for her, delivered on REGISTER"
+call_sipp_uas callee2 b2b_uas_store.xml -key user bob -key domain example.test \
+	-key mline 'm=messaging 4567 MESSAGE/S&F html' -key msg 'sorry, I was away'
+call_register bob@example.test bob-secret "sip:bob@127.0.0.1:${callee2_PORT}"
+sipp_run b2b_uac_leave.xml -s bob -key from_user alice -key domain example.test -key mline "$SF" ||
+	fail "the caller's side"
+call_wait_uas callee2 20
+assert_match "$CPMD_LOG" 'the caller left \(BYE\)'
+wait_for 5 grep -q 'in-session message for alice@example.test: stored (202)' "$CPMD_LOG" ||
+	fail "nothing stored for alice"
+bg_start aphone "$PYTHON" "$LIB_DIR/b2b_phone.py" "$SIP_PORT" alice@example.test 1 20
+bg_wait "$BG_PID" 25
+assert_eq "$BG_RC" 0 "alice's phone (got: $(cat "$T/aphone.out"))"
+grep -q -E '^MESSAGE from=<sip:bob@example\.test>;tag=[^ ]* date=Mon, 30 Nov 2026 05:10:00 GMT body=sorry, I was away$' "$T/aphone.out" ||
+	fail "delivery to alice: $(cat "$T/aphone.out")"
 
 cpmd_stop
 assert_no_sanitizer_errors "$CPMD_LOG"
