@@ -41,7 +41,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* ------------------------------------------------------------- helpers */
 
@@ -59,13 +58,8 @@ static struct cpm_core_dlg *leg_dlg(struct b2b_sess *s, int leg)
 static int64_t req_date(const struct cpm_sip_msg *req)
 {
 	const struct cpm_sip_hdr *h = cpm_sip_msg_hdr(req, CPM_SIP_H_DATE);
-	char tmp[64];
-	struct tm tm;
-	memset(&tm, 0, sizeof tm);
-	if (h && cpm_str_copy(h->value, tmp, sizeof tmp) == 0 &&
-	    strptime(tmp, "%a, %d %b %Y %H:%M:%S GMT", &tm))
-		return (int64_t)timegm(&tm);
-	return cpm_wall_s();
+	int64_t t;
+	return h && cpm_parse_date(h->value, &t) == 0 ? t : cpm_wall_s();
 }
 
 static struct cpm_str req_ctype(const struct cpm_sip_msg *req)
