@@ -10,6 +10,7 @@
 #    the B2BUA.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/call_lib.sh"
+. "$(dirname "$0")/b2b_lib.sh"
 need sipp python3
 
 cpmd_user_add alice@example.test alice-secret
@@ -48,11 +49,7 @@ publish '<rpid:unknown/>' "$T/pub2.out"
 bg_wait "$phone" 20
 assert_eq "$BG_RC" 0 "bob's phone (got: $(cat "$T/phone.out"))"
 assert_match "$CPMD_LOG" 'bob@example.test is back \(presence open, no longer busy\)'
-grep '^MESSAGE' "$T/phone.out" >"$T/got"
-sed -n 1p "$T/got" | grep -q -E '^MESSAGE from="Alice" <sip:alice@example\.test>;tag=[^ ]* date=Mon, 30 Nov 2026 05:00:01 GMT body=lunch at noon\?$' ||
-	fail "first delivery: $(sed -n 1p "$T/got")"
-sed -n 2p "$T/got" | grep -q -E 'date=Mon, 30 Nov 2026 05:00:02 GMT body=ping me$' ||
-	fail "second delivery: $(sed -n 2p "$T/got")"
+b2b_phone_got "$T/phone.out" 'lunch at noon\?' 'ping me'
 
 check "bob busy again, his profile refuses storage: 486 with a Warning"
 publish '<rpid:busy/>' "$T/pub3.out"

@@ -9,6 +9,7 @@
 #    B2BUA), with a Warning; an unknown user gets 404; b2bua.deferred=no: 480 from core.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/call_lib.sh"
+. "$(dirname "$0")/b2b_lib.sh"
 need sipp python3
 
 cpmd_user_add alice@example.test alice-secret
@@ -33,11 +34,7 @@ check "bob's phone registers: both messages, in order, From alice, original Date
 bg_start phone "$PYTHON" "$LIB_DIR/b2b_phone.py" "$SIP_PORT" bob@example.test 2 20
 bg_wait "$BG_PID" 25
 assert_eq "$BG_RC" 0 "bob's phone (got: $(cat "$T/phone.out"))"
-grep '^MESSAGE' "$T/phone.out" >"$T/got"
-sed -n 1p "$T/got" | grep -q -E '^MESSAGE from="Alice" <sip:alice@example\.test>;tag=[^ ]* date=Mon, 30 Nov 2026 05:00:01 GMT body=are you there\?$' ||
-	fail "first delivery: $(sed -n 1p "$T/got")"
-sed -n 2p "$T/got" | grep -q -E 'date=Mon, 30 Nov 2026 05:00:02 GMT body=call me back$' ||
-	fail "second delivery: $(sed -n 2p "$T/got")"
+b2b_phone_got "$T/phone.out" 'are you there\?' 'call me back'
 
 check "bob's profile refuses storage: 480 with a Warning; an unknown user: 404"
 cpmd user set bob@example.test store-and-forward=no >"$T/set.out" 2>&1 || fail "user set: $(cat "$T/set.out")"
