@@ -312,6 +312,25 @@ static void msrp_sent(void *arg, int status)
 	op_free(o); /* the sender had its 200 hop by hop: the log says it was lost */
 }
 
+/* MSRP: send o on the other leg's session (bound). */
+static void msrp_send(struct b2b_op *o, struct cpm_chat_ep *ep)
+{
+	struct b2b_sess *s = o->s;
+	o->queued = false;
+	int rc = cpm_chat_ep_send(ep, cpm_str_from_cstr(o->ctype),
+				  (struct cpm_str){ o->body, o->body_len }, CPM_STR_NULL, msrp_sent,
+				  o);
+	if (rc == 0)
+		return;
+	cpm_logi(s->call_id, "in-session MSRP message %s -> %s: %s", leg_name(o->from),
+		 leg_name(o->to_leg), cpm_strerror(rc));
+	o->to_leg = 0;
+	if (s->plan.sf || s->deferred)
+		op_store(o);
+	else
+		op_free(o);
+}
+
 static void relay(struct b2b_op *o)
 {
 	struct b2b_sess *s = o->s;
@@ -319,16 +338,13 @@ static void relay(struct b2b_op *o)
 	struct cpm_core_dlg *d = leg_dlg(s, to);
 	if (s->plan.transport == CPM_CHAT_B2B_MSRP) {
 		struct cpm_chat_ep *ep = to == LEG_A ? s->ep_a : s->ep_b;
-		if (d && ep && cpm_chat_ep_is_bound(ep)) {
+		if (d && ep) {
 			o->to_leg = to;
-			int rc = cpm_chat_ep_send(ep, cpm_str_from_cstr(o->ctype),
-						  (struct cpm_str){ o->body, o->body_len },
-						  CPM_STR_NULL, msrp_sent, o);
-			if (rc == 0)
-				return;
-			o->to_leg = 0;
-			cpm_logi(s->call_id, "in-session MSRP message %s -> %s: %s",
-				 leg_name(o->from), leg_name(to), cpm_strerror(rc));
+			if (cpm_chat_ep_is_bound(ep))
+				msrp_send(o, ep);
+			else
+				o->queued = true; /* sent once the session binds (ep_bound) */
+			return;
 		}
 		if (s->plan.sf || s->deferred)
 			op_store(o);
@@ -519,6 +535,18 @@ static void ep_bound(struct b2b_sess *s, int leg)
 {
 	cpm_logi(s->call_id, "anchored session %s -> %s: the %s's MSRP session is bound", s->caller,
 		 s->callee, leg_name(leg));
+	struct cpm_chat_ep *ep = leg == LEG_A ? s->ep_a : s->ep_b;
+	/* what the other side wrote meanwhile, oldest first (the list is
+	 * newest first): one at a time from the tail */
+	for (;;) {
+		struct b2b_op *oldest = NULL;
+		for (struct b2b_op *o = s->ops; o; o = o->next)
+			if (o->queued && o->to_leg == leg)
+				oldest = o;
+		if (!oldest)
+			break;
+		msrp_send(oldest, ep);
+	}
 }
 
 static void a_ep_bound(void *arg, struct cpm_chat_ep *ep)

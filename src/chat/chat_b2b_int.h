@@ -21,6 +21,7 @@ struct b2b_op {
 	int from;           /* LEG_A / LEG_B: who wrote it */
 	int to_leg;         /* the leg it was sent on, 0 before */
 	bool storing;       /* handed to cpm_im_ctl_store: im calls back */
+	bool queued;        /* MSRP: waits for the other leg's session to bind */
 	int64_t date;
 	char *ctype;
 	char *body;

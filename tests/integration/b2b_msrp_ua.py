@@ -10,7 +10,9 @@ chat_room_peer.py / msrp_peer.py.
             a=path, no a=cpm-anchor); alice's answer names the server; the server binds
             to bob; alice's SEND reaches bob and bob's reply reaches alice, each through
             the server; alice's BYE reaches bob.  With --leave (S&F): bob hangs up
-            first and alice's next SEND is still answered 200 (stored for bob).
+            first and alice's next SEND is still answered 200 (stored for bob).  With
+            --bob-active S: bob answers a=setup:active and connects S seconds late;
+            alice's first SEND, written before, reaches bob once he is bound.
   deferred  bob is not registered: alice's INVITE is answered 200 by the server with a
             Warning; her SENDs are answered 200 (stored); then BYE.
 
@@ -25,7 +27,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chat_room_peer import Part, SipProto, parse_sip, hget, TIMEOUT  # noqa: E402
-from msrp_peer import fail, ok, expect  # noqa: E402
+from msrp_peer import Conn, build, new_tid, fail, ok, expect  # noqa: E402
 
 
 class Caller(Part):
@@ -59,10 +61,13 @@ class CalleeProto(SipProto):
         if part.invite_req is None:
             part.invite_req = (first, hdrs, body)
             part.our_tag = secrets.token_hex(5)
+            if part.active_delay is not None:
+                asyncio.get_running_loop().create_task(part.connect_later(body))
+        setup = "active" if part.active_delay is not None else "passive"
         sdp = ("v=0\r\no=bob 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
                f"m=message {part.mport} TCP/MSRP *\r\n"
                "a=accept-types:text/plain message/cpim\r\n"
-               f"a=path:{part.my_path()}\r\na=setup:passive\r\n")
+               f"a=path:{part.my_path()}\r\na=setup:{setup}\r\n")
         resp = "SIP/2.0 200 OK\r\n"
         for n in ("via", "from", "to", "call-id", "cseq", "record-route"):
             for hn, hv in hdrs:
@@ -81,6 +86,23 @@ class Callee(Part):
         self.invite_req = None
         self.acked = False
         self.bye_call_id = None
+        self.active_delay = args.bob_active
+
+    async def connect_later(self, offer):
+        """a=setup:active (RFC 6135): connect to the server's path, late, and bind."""
+        await asyncio.sleep(self.active_delay)
+        path = re.search(r"a=path:(\S+)", offer).group(1)
+        hm = re.match(r"msrp://([^:/]+):(\d+)/", path)
+        self.conn = await Conn.open(hm.group(1), int(hm.group(2)), self.name)
+        self.reader = asyncio.create_task(self._read())
+        tid = new_tid()
+        fut = self._expect(tid)
+        self.conn.send(build(tid, "SEND", [("To-Path", path), ("From-Path", self.my_path()),
+                                           ("Message-ID", secrets.token_hex(8)),
+                                           ("Byte-Range", "1-0/0")]))
+        code = (await asyncio.wait_for(fut, TIMEOUT)).code
+        expect(code == 200, f"bob's binding SEND answered {code}")
+        self.bound.set()
 
     async def start(self):
         loop = asyncio.get_running_loop()
@@ -131,11 +153,18 @@ async def scenario_session(args):
     expect(f"m=message {args.msrp_port} TCP/MSRP" in alice.answer, "alice's answer: m= port is the server's")
     expect(bob.my_path() not in alice.answer, "alice's answer does not name bob")
     ok("alice's answer names the server")
-    expect(await wait_for(lambda: bob.bound.is_set()), "the server binds to bob (empty SEND)")
-    ok("the server bound its session with bob")
+    if args.bob_active is not None:
+        # bob connects late: alice writes first, the server keeps it until bob binds
+        expect(not bob.bound.is_set(), "bob is not bound yet")
+        code = await alice.send("hello bob, over MSRP")
+        expect(code == 200, f"alice's SEND before bob bound answered {code}")
+        ok("alice wrote before bob's session was bound")
+    expect(await wait_for(lambda: bob.bound.is_set()), "bob's session with the server is bound")
+    ok("the server's session with bob is bound")
     bob.dialog_from_invite()
-    code = await alice.send("hello bob, over MSRP")
-    expect(code == 200, f"alice's SEND answered {code}")
+    if args.bob_active is None:
+        code = await alice.send("hello bob, over MSRP")
+        expect(code == 200, f"alice's SEND answered {code}")
     expect(await bob.wait_inbox(1), "bob receives alice's message")
     expect(bob.inbox[0][1] == b"hello bob, over MSRP", f"bob got {bob.inbox[0]!r}")
     ok("alice -> bob through the server")
@@ -187,6 +216,8 @@ def main():
     ap.add_argument("--mode", default="instant",
                     help="a=cpm-anchor value: instant or S&F; none: no a=cpm-anchor")
     ap.add_argument("--leave", action="store_true", help="bob hangs up first (S&F)")
+    ap.add_argument("--bob-active", type=float, default=None, metavar="SECONDS",
+                    help="bob answers a=setup:active and connects this late")
     args = ap.parse_args()
     fn = {"session": scenario_session, "deferred": scenario_deferred}[args.scenario]
     try:

@@ -5,7 +5,8 @@
 # (b2b_msrp_ua.py):
 #  - instant: bob's INVITE comes from the server with its own a=path, alice's answer names
 #    the server, the server binds to bob (RFC 4975 §5.4, bob is passive), alice's SEND
-#    reaches bob and bob's reply reaches alice through the server, BYE relayed;
+#    reaches bob and bob's reply reaches alice through the server, BYE relayed; a bob who
+#    connects himself (a=setup:active) and late gets what alice wrote before;
 #  - S&F: bob hangs up; alice's leg stays and her next SEND is stored for bob, with the
 #    session's history in the store; bob's phone registers and gets it (From alice);
 #  - deferred: bob offline, the server answers alice (Warning); her SENDs are stored and
@@ -26,6 +27,13 @@ cat "$T/s1.out"
 assert_match "$CPMD_LOG" 'anchored \(MSRP/instant\)'
 assert_match "$CPMD_LOG" "in-session MSRP message caller -> callee: 200"
 assert_match "$CPMD_LOG" "in-session MSRP message callee -> caller: 200"
+
+check "bob answers a=setup:active and connects 1 s late: alice's first message waits for him"
+"$PYTHON" "$SIPMSG" request --server "127.0.0.1:$SIP_PORT" --method REGISTER --uri sip:example.test \
+	--from bob@example.test --to bob@example.test --header 'Contact: *' --expires 0 \
+	--user bob@example.test --password bob-secret --expect 200 >"$T/unreg0.out" 2>&1 || fail "unregister"
+ua session --bob-active 1 >"$T/s1b.out" 2>&1 || fail "late bob: $(cat "$T/s1b.out")"
+cat "$T/s1b.out"
 
 check "S&F: bob leaves, alice's next message is stored for him; history; delivered on REGISTER"
 # unregister bob's UA of the first part (it is gone)
