@@ -9,7 +9,9 @@
 #  - bob's phone registers: it gets both messages, in order, with alice as From and her
 #    original Date (RFC 3261 §20.17);
 #  - the other way round: alice leaves at once, bob's MESSAGE is stored for her (202) and
-#    her phone gets it when it registers (From bob: the callee's AoR, his Date).
+#    her phone gets it when it registers (From bob: the callee's AoR, his Date);
+#  - bob's device answers 480 (he never answers): in S&F mode the server answers alice
+#    for him (Warning "not answering") and stores her messages.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/call_lib.sh"
 . "$(dirname "$0")/b2b_lib.sh"
@@ -68,6 +70,22 @@ bg_wait "$BG_PID" 25
 assert_eq "$BG_RC" 0 "alice's phone (got: $(cat "$T/aphone.out"))"
 grep -q -E '^MESSAGE from=<sip:bob@example\.test>;tag=[^ ]* date=Mon, 30 Nov 2026 05:10:00 GMT body=sorry, I was away$' "$T/aphone.out" ||
 	fail "delivery to alice: $(cat "$T/aphone.out")"
+
+check "S&F, bob's device answers 480 (never answered): the server answers alice, her messages are stored"
+call_sipmsg --method REGISTER --uri sip:example.test --from bob@example.test --to bob@example.test \
+	--header 'Contact: *' --expires 0 --user bob@example.test --password bob-secret --expect 200 \
+	>"$T/unreg.out" 2>&1 || fail "unregister bob: $(tail -n 3 "$T/unreg.out")"
+scen=$(call_scenario_code call_uas_reject.xml 480 "Temporarily Unavailable")
+call_sipp_uas rej "$scen"
+call_register bob@example.test bob-secret "sip:bob@127.0.0.1:${rej_PORT}"
+sipp_run b2b_uac_store.xml -s bob -key from_user alice -key domain example.test \
+	-key mline "$SF" -key msg 'third' -key msg2 'fourth' || fail "the caller's side"
+call_wait_uas rej 20
+call_msg_to "$T/200na" "$SIPP_LOG" received '^SIP/2\.0 200 .*'
+hdr_has "$T/200na" Warning '^399 cpmd "bob@example\.test is not answering: your messages will be stored and delivered later"$' ||
+	fail "Warning: $(hdr_values "$T/200na" Warning)"
+assert_match "$CPMD_LOG" 'the callee answered 480'
+assert_eq "$(grep -c 'in-session message for bob@example.test: stored' "$CPMD_LOG")" 4 "messages stored for bob in all"
 
 cpmd_stop
 assert_no_sanitizer_errors "$CPMD_LOG"
