@@ -71,6 +71,7 @@ struct app {
 	struct cpm_im_ctl *im;
 	struct cpm_pres *pres;
 	struct cpm_chat_relay *msrp;
+	struct cpm_chat_b2b *b2b;
 	struct cpm_chat_focus *focus; /* chat rooms */
 	struct cpm_http *http;
 	struct cpm_app_api *api;
@@ -129,6 +130,13 @@ static void http_status(void *arg, const struct cpm_http_request *rq,
 		"stalls", (json_int_t)ms.stalls,
 		"buffered", (json_int_t)ms.buffered,
 		"buffered_max", (json_int_t)ms.buffered_max);
+	struct cpm_chat_b2b_stats bs;
+	cpm_chat_b2b_stats(a->b2b, &bs);
+	json_t *b2b = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "sessions",
+				(json_int_t)bs.sessions, "anchored", (json_int_t)bs.anchored,
+				"deferred", (json_int_t)bs.deferred, "relayed",
+				(json_int_t)bs.relayed, "stored", (json_int_t)bs.stored, "failed",
+				(json_int_t)bs.failed);
 	struct cpm_chat_focus_stats fs;
 	struct cpm_chat_ep_stats es;
 	cpm_chat_focus_stats(a->focus, &fs);
@@ -159,8 +167,10 @@ static void http_status(void *arg, const struct cpm_http_request *rq,
 		json_object_set_new(j, "domains", doms);
 		json_object_set_new(j, "sip_listen", lsns);
 		json_object_set_new(j, "msrp", msrp);
+		json_object_set_new(j, "b2bua", b2b);
 		json_object_set_new(j, "chat", chat);
 	} else {
+		json_decref(b2b);
 		json_decref(doms);
 		json_decref(lsns);
 		json_decref(msrp);
@@ -207,6 +217,8 @@ static void on_stopped(void *arg)
 	a->iwf = NULL;
 	cpm_im_ctl_free(a->im);
 	a->im = NULL;
+	cpm_chat_b2b_free(a->b2b); /* after im: its store callbacks are done */
+	a->b2b = NULL;
 	cpm_pres_free(a->pres);
 	a->pres = NULL;
 	cpm_chat_focus_free(a->focus);
@@ -226,6 +238,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (a->http)
 		cpm_http_stop_accepting(a->http);
 	cpm_im_ctl_stop(a->im);
+	cpm_chat_b2b_stop(a->b2b);
 	cpm_pres_stop(a->pres);
 	cpm_iwf_stop(a->iwf);
 	cpm_chat_focus_stop(a->focus);
@@ -296,8 +309,6 @@ static int run_server(const struct cpm_conf *conf)
 		return 1;
 	}
 	rc = cpm_im_ctl_new(a.core, &a.im);
-	if (!rc)
-		rc = cpm_pres_new(a.core, &a.pres);
 	if (rc) {
 		fprintf(stderr, "cpmd: services: %s\n", cpm_strerror(rc));
 		cpm_im_ctl_free(a.im);
@@ -313,7 +324,6 @@ static int run_server(const struct cpm_conf *conf)
 		cpm_chat_relay_free(a.msrp);
 		cpm_iwf_free(a.iwf);
 		cpm_im_ctl_free(a.im);
-		cpm_pres_free(a.pres);
 		cpm_core_free(a.core);
 		uv_run(a.loop, UV_RUN_NOWAIT);
 		uv_loop_close(a.loop);
@@ -322,6 +332,26 @@ static int run_server(const struct cpm_conf *conf)
 	/* chat rooms: the focus takes INVITEs to the store's rooms */
 	if (cpm_chat_relay_port(a.msrp) && cpm_chat_focus_new(a.core, a.msrp, &a.focus))
 		cpm_logw(NULL, "chat rooms unavailable (focus)");
+	/* services are offered requests in this order: rooms (focus), then
+	 * anchored 1:1 chats (B2BUA), then presence, which answers INVITEs
+	 * for busy users (the B2BUA offers those the deferred chat first) */
+	rc = cpm_chat_b2b_new(a.core, a.im, cpm_chat_relay_port(a.msrp) ? a.msrp : NULL, &a.b2b);
+	if (!rc)
+		rc = cpm_pres_new(a.core, &a.pres);
+	cpm_chat_b2b_set_pres(a.b2b, a.pres);
+	if (rc) {
+		fprintf(stderr, "cpmd: services: %s\n", cpm_strerror(rc));
+		cpm_chat_b2b_free(a.b2b);
+		cpm_pres_free(a.pres);
+		cpm_chat_focus_free(a.focus);
+		cpm_chat_relay_free(a.msrp);
+		cpm_iwf_free(a.iwf);
+		cpm_im_ctl_free(a.im);
+		cpm_core_free(a.core);
+		uv_run(a.loop, UV_RUN_NOWAIT);
+		uv_loop_close(a.loop);
+		return 1;
+	}
 	/* message waiting follows the store-and-forward queue */
 	cpm_im_ctl_on_change(a.im, mwi_changed, a.pres);
 	cpm_pres_on_open(a.pres, presence_open, a.im);
@@ -335,6 +365,7 @@ static int run_server(const struct cpm_conf *conf)
 		cpm_chat_focus_free(a.focus);
 		cpm_chat_relay_free(a.msrp);
 		cpm_im_ctl_free(a.im);
+		cpm_chat_b2b_free(a.b2b);
 		cpm_pres_free(a.pres);
 		cpm_core_free(a.core);
 		uv_run(a.loop, UV_RUN_NOWAIT);
@@ -366,6 +397,7 @@ static int run_server(const struct cpm_conf *conf)
 	cpm_chat_focus_free(a.focus);
 	cpm_chat_relay_free(a.msrp);
 	cpm_im_ctl_free(a.im);
+	cpm_chat_b2b_free(a.b2b);
 	cpm_pres_free(a.pres);
 	cpm_core_free(a.core);
 	uv_run(a.loop, UV_RUN_NOWAIT);

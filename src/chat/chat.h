@@ -459,4 +459,103 @@ void cpm_chat_focus_free(struct cpm_chat_focus *f);
 /* f NULL: zeros. */
 void cpm_chat_focus_stats(const struct cpm_chat_focus *f, struct cpm_chat_focus_stats *out);
 
+
+/* ------------------------------------------- anchored sessions (B2BUA)
+ *
+ * Issue 4, seed 001 Figs. 4-6: when an INVITE for a local user asks for it
+ * (the seed's "m=messaging <port> IMTP/<mode> MESSAGE/<mode> <fmt>" line,
+ * or an MSRP offer carrying "a=cpm-anchor[:instant|S&F]") or when policy
+ * says so (b2bua.anchor), the server is a B2BUA: it answers the caller
+ * itself once the callee's leg answers, with descriptions rewritten so that
+ * every leg's messages go through the server, and relays between the legs
+ * (chat_b2b.c).  The transport is in-dialog SIP MESSAGE for MESSAGE/<mode>.
+ * In S&F mode a message for a participant who is not in the session (left,
+ * never answered) goes to the store-and-forward path; a callee who is
+ * offline or busy (presence) gets a deferred chat: the server answers for
+ * them and stores what the caller writes.  docs/ARCHITECTURE.md, "chat:
+ * B2BUA", has the whole behaviour.
+ *
+ * The decision and the rewriting are pure (chat_b2b_sdp.c). */
+
+enum cpm_chat_anchor {
+	CPM_CHAT_ANCHOR_NEVER = 0,  /* no session is anchored */
+	CPM_CHAT_ANCHOR_REQUESTED,  /* those whose offer asks for it */
+	CPM_CHAT_ANCHOR_ALWAYS,     /* and every MSRP chat */
+};
+/* "never", "requested", "always": CPM_EINVAL for anything else. */
+int cpm_chat_anchor_parse(const char *s, enum cpm_chat_anchor *out);
+
+enum cpm_chat_b2b_transport {
+	CPM_CHAT_B2B_NONE = 0,
+	CPM_CHAT_B2B_MESSAGE, /* in-dialog SIP MESSAGE (seed: MESSAGE/<mode>) */
+	CPM_CHAT_B2B_MSRP,    /* m=message TCP/MSRP, terminated on both legs */
+};
+
+/* The SDP attribute of the standard (MSRP) form that asks for anchoring:
+ * "a=cpm-anchor", "a=cpm-anchor:instant" or "a=cpm-anchor:S&F". */
+#define CPM_CHAT_ANCHOR_ATTR "cpm-anchor"
+
+struct cpm_chat_b2b_plan {
+	enum cpm_chat_b2b_transport transport;
+	bool sf;         /* S&F mode: messages for absent participants are stored */
+	bool requested;  /* the offer asked (else policy "always") */
+	int media;       /* the m= section anchored */
+};
+
+/* Should an INVITE with this offer be anchored?  1 with *out filled, 0 no
+ * (nothing asks for it, or policy never), CPM_EUNSUPP when the offer asks
+ * for anchoring over a transport the server does not speak (only
+ * IMTP/<mode>: answer 488), CPM_EPARSE for a malformed m=messaging line.
+ * The first m=messaging section offering MESSAGE/<mode> wins; its mode is
+ * S&F when either of its transports says S&F.  An MSRP section asks with
+ * a=cpm-anchor (its value is the mode, instant when absent). */
+int cpm_chat_b2b_decide(const struct cpm_sdp *offer, enum cpm_chat_anchor policy,
+			struct cpm_chat_b2b_plan *out);
+
+/* Where a leg's description points once rewritten: the server. */
+struct cpm_chat_b2b_rw {
+	const char *host;  /* o= and c= address (IP literal or name) */
+	uint16_t port;     /* m= port of the anchored section */
+	const char *path;  /* MSRP: our a=path for this leg; NULL otherwise */
+	const char *setup; /* MSRP: our a=setup value ("passive"...); NULL: keep */
+};
+
+/* Rewrite the description sdp (an offer or an answer) for the other leg:
+ * o= and every c= name host (IP4/IP6 from its form), the anchored section
+ * (plan->media) gets port and, for MSRP, a=path and a=setup; its other
+ * attributes (accept-types, max-size, direction...) and its formats stay.
+ * For MESSAGE the transports become "MESSAGE/<mode>" alone (the server
+ * speaks no IMTP).  Every other m= section is refused (port 0, RFC 3264
+ * §6); a=cpm-anchor is dropped.  Returns 0, CPM_EPARSE, CPM_EINVAL (no
+ * such section), CPM_ETOOBIG. */
+int cpm_chat_b2b_rewrite(struct cpm_str sdp, const struct cpm_chat_b2b_plan *plan,
+			 const struct cpm_chat_b2b_rw *rw, struct cpm_buf *out);
+
+/* The service. */
+struct cpm_chat_b2b;
+struct cpm_im_ctl;
+struct cpm_pres;
+
+struct cpm_chat_b2b_stats {
+	unsigned sessions;  /* live anchored sessions */
+	uint64_t anchored;  /* sessions set up (both legs answered) */
+	uint64_t deferred;  /* answered for an offline or busy callee */
+	uint64_t relayed;   /* in-session messages relayed leg to leg */
+	uint64_t stored;    /* in-session messages handed to store-and-forward */
+	uint64_t failed;    /* sessions refused or failed before the answer */
+};
+
+/* Registers a core service; must come before presence's (cpm_pres_new),
+ * which answers INVITEs for busy users.  relay may be NULL (no MSRP). */
+int cpm_chat_b2b_new(struct cpm_core *core, struct cpm_im_ctl *im,
+		     struct cpm_chat_relay *relay, struct cpm_chat_b2b **out);
+/* Presence for the busy check (after cpm_pres_new). */
+void cpm_chat_b2b_set_pres(struct cpm_chat_b2b *b, struct cpm_pres *pres);
+/* SIGTERM: unanswered INVITEs get 503, live sessions end (BYE). */
+void cpm_chat_b2b_stop(struct cpm_chat_b2b *b);
+/* After core and im have stopped. */
+void cpm_chat_b2b_free(struct cpm_chat_b2b *b);
+/* b NULL: zeros. */
+void cpm_chat_b2b_stats(const struct cpm_chat_b2b *b, struct cpm_chat_b2b_stats *out);
+
 #endif

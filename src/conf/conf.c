@@ -157,6 +157,21 @@ const struct cpm_conf_directive cpm_conf_directives[] = {
 	{ "msrp", "connect_timeout", CPM_CONF_T_INT, "10", "s",
 	  "wait for a TCP connection to a next hop",
 	  FIELD(msrp.connect_timeout), 1, 600 },
+	/* [b2bua] */
+	{ "b2bua", "anchor", CPM_CONF_T_STR, "requested", "",
+	  "anchored 1:1 chats: never, requested (the seed's m=messaging line or "
+	  "a=cpm-anchor) or always (also every MSRP chat)",
+	  FIELD(b2bua.anchor), 1, 0 },
+	{ "b2bua", "deferred", CPM_CONF_T_BOOL, "yes", "",
+	  "answer an anchored chat for an offline or busy callee and store what the caller "
+	  "writes (when the callee's profile lets the server store)",
+	  FIELD(b2bua.deferred), 0, 0 },
+	{ "b2bua", "invite_timeout", CPM_CONF_T_INT, "60", "s",
+	  "how long the callee's leg may ring; then CANCEL and 408 to the caller",
+	  FIELD(b2bua.invite_timeout), 1, 600 },
+	{ "b2bua", "history", CPM_CONF_T_BOOL, "yes", "",
+	  "keep the messages of every S&F-mode session (sender, date, body) in the store",
+	  FIELD(b2bua.history), 0, 0 },
 	/* [chat] */
 	{ "chat", "max_message_size", CPM_CONF_T_SIZE, "1048576", "bytes",
 	  "largest message a local session (a room) takes; its chunks get 413 beyond",
@@ -294,7 +309,8 @@ const size_t cpm_conf_ndirectives =
 	sizeof cpm_conf_directives / sizeof cpm_conf_directives[0];
 
 static const char *const sections[] = { "server", "sip", "registrar", "auth",
-					"http", "msrp", "chat", "im", "smtp", "presence", "store" };
+					"http", "msrp", "chat", "b2bua", "im", "smtp", "presence",
+					"store" };
 
 static const char *const level_names[] = { "error", "warn", "notice", "info",
 					    "debug" };
@@ -1371,6 +1387,12 @@ int cpm_conf_validate(const struct cpm_conf *c, char *err, size_t errsz)
 		     "(%d) <= max_expires (%d)",
 		     c->presence.min_expires, c->presence.default_expires,
 		     c->presence.max_expires);
+		return CPM_EINVAL;
+	}
+	if (strcmp(c->b2bua.anchor, "never") && strcmp(c->b2bua.anchor, "requested") &&
+	    strcmp(c->b2bua.anchor, "always")) {
+		errf(err, errsz, "b2bua.anchor: expected never, requested or always, not '%s'",
+		     c->b2bua.anchor);
 		return CPM_EINVAL;
 	}
 	if (strcmp(c->presence.default_policy, "allow") &&

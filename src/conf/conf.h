@@ -158,6 +158,13 @@ struct cpm_conf {
 		int max_participants;    /* of one room (486 beyond) */
 	} chat;
 	struct {
+		/* anchored sessions: the server as B2BUA (src/chat/chat_b2b.c) */
+		char anchor[16];      /* "never", "requested", "always" */
+		bool deferred;        /* answer for offline/busy callees, store */
+		int invite_timeout;   /* s: the callee's leg rings this long */
+		bool history;         /* keep each S&F session's messages */
+	} b2bua;
+	struct {
 		bool store_and_forward; /* keep undeliverable MESSAGEs (202) */
 		int max_messages;       /* stored per user, 0 = no limit */
 		size_t max_bytes;       /* stored body bytes per user, 0 = none */

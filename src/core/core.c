@@ -346,6 +346,10 @@ static void on_request(void *arg, struct cpm_txn *st,
 		return;
 	}
 	if (req->method == CPM_SIP_CANCEL) {
+		/* an INVITE a service holds (the B2BUA's caller leg): the
+		 * service answers the CANCEL and the INVITE (RFC 3261 §9.2) */
+		if (cpm_txn_cancel_target(st) && cpm_core__offer(c, st, req, src, NULL, ""))
+			return;
 		cpm_core__proxy_cancel(c, st);
 		return;
 	}

@@ -74,6 +74,9 @@ void cpm_core_set_hooks(struct cpm_core *c, const struct cpm_core_hooks *h, void
  *  - out-of-dialog requests for a local AoR, after authentication (aor
  *    set; from_aor the verified identity, "" when the source is trusted
  *    and asserted none).
+ *  - a CANCEL (aor NULL) whose INVITE server transaction still lives
+ *    (cpm_txn_cancel_target), before core cancels proxied branches: the
+ *    service holding that INVITE answers both.
  * It returns true when it took st over (it answers it). */
 typedef bool cpm_core_service_cb(void *arg, struct cpm_txn *st,
 				 const struct cpm_sip_msg *req,

@@ -327,6 +327,29 @@ void cpm_im_ctl_set_mailer(struct cpm_im_ctl *ctl, cpm_im_mail_fn *fn, void *arg
  * server keep messages, pushed when a device comes). */
 int cpm_im_ctl_notice(struct cpm_im_ctl *ctl, const char *aor, const char *sender,
 		      const char *display, const char *text);
+/* A message written in a session the server anchored (the chat B2BUA,
+ * issue 4) for aor, who is not reachable in it (offline, busy, left):
+ * through the usual rules (profile, class, quotas, accepts), stored
+ * without a live attempt and pushed when a device of aor registers or
+ * its presence opens, with the original sender and date.  dry: only
+ * decide, store nothing.  done(arg, status, reason) runs once, later, on
+ * the loop: 202 stored (dry: would be), else the refusal (404 no such
+ * user, 415, 413, 480, 486, 507, 500).  Returns 0, or CPM_ESTATE (the
+ * controller stops, or store-and-forward is off), CPM_ETOOBIG, CPM_ENOMEM,
+ * CPM_EIO (the store is unavailable; done was called with 500). */
+struct cpm_im_ctl_msg {
+	const char *aor;        /* the recipient */
+	const char *sender;     /* URI of the writer */
+	const char *display;    /* its display name, or NULL */
+	const char *ctype;      /* the whole Content-Type value; NULL: text/plain */
+	struct cpm_str body;
+	int64_t date;           /* when it was written (wall seconds); 0: now */
+	const char *call_id;    /* stored Call-ID (unique per message); NULL: fresh */
+	const char *message_id; /* for reports; NULL: fresh */
+};
+typedef void cpm_im_ctl_done_cb(void *arg, int status, const char *reason);
+int cpm_im_ctl_store(struct cpm_im_ctl *ctl, const struct cpm_im_ctl_msg *m, bool dry,
+		     cpm_im_ctl_done_cb *done, void *arg);
 /* At shutdown start: no new deliveries, timers stopped. */
 void cpm_im_ctl_stop(struct cpm_im_ctl *ctl);
 /* Once core has stopped (its transactions and store jobs are done). */

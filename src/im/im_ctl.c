@@ -357,13 +357,8 @@ void cpm_im__reply(struct cpm_im__job *j, int status, const char *reason, const 
 static int64_t parse_date(const struct cpm_sip_msg *req)
 {
 	const struct cpm_sip_hdr *h = cpm_sip_msg_hdr(req, CPM_SIP_H_DATE);
-	char tmp[64];
-	struct tm tm;
-	memset(&tm, 0, sizeof tm);
-	if (h && cpm_str_copy(h->value, tmp, sizeof tmp) == 0 &&
-	    strptime(tmp, "%a, %d %b %Y %H:%M:%S GMT", &tm))
-		return (int64_t)timegm(&tm);
-	return cpm_wall_s();
+	int64_t t;
+	return h && cpm_parse_date(h->value, &t) == 0 ? t : cpm_wall_s();
 }
 
 static void put_done(void *arg, int rc)
@@ -468,6 +463,11 @@ static void usage_done(void *arg)
 	if (cpm_im_decide(&j->ind, &j->profile, &cls, &u, j->m.body_len, &ctl->lim,
 			  j->ind.expires, &j->d)) {
 		cpm_im__reply(j, 480, NULL, NULL);
+		cpm_im__job_free(j);
+		return;
+	}
+	if (j->dry && (j->d.fate == CPM_IM_STORE || j->d.fate == CPM_IM_STORE_DEFERRED)) {
+		cpm_im__reply(j, 202, NULL, NULL); /* would be stored */
 		cpm_im__job_free(j);
 		return;
 	}
@@ -1143,48 +1143,93 @@ static void on_registered(void *arg, const char *aor, const char *contact, const
 	run_fetch(r);
 }
 
+/* A message of the server's own making for msg->aor (a notice, a message
+ * of an anchored session): a plain message with no indicator, so that the
+ * recipient's profile decides; a fresh Call-ID unless msg gives one.  NULL
+ * when out of memory or too large. */
+static struct cpm_im__job *own_job(struct cpm_im_ctl *ctl, const struct cpm_im_ctl_msg *msg)
+{
+	if (msg->body.len > CPM_STORE_MSG_BODY_MAX)
+		return NULL;
+	struct cpm_im__job *j = calloc(1, sizeof *j);
+	if (!j)
+		return NULL;
+	j->ctl = ctl;
+	struct cpm_store_msg *m = &j->m;
+	const char *ctype = msg->ctype && msg->ctype[0] ? msg->ctype : "text/plain";
+	snprintf(m->recipient, sizeof m->recipient, "%s", msg->aor);
+	snprintf(m->sender, sizeof m->sender, "%s", msg->sender);
+	snprintf(m->sender_display, sizeof m->sender_display, "%s",
+		 msg->display ? msg->display : "");
+	snprintf(m->content_type, sizeof m->content_type, "%s", ctype);
+	struct cpm_str mime, params;
+	if (cpm_sip_ctype_parse(cpm_str_from_cstr(m->content_type), &mime, &params) ||
+	    cpm_str_copy(mime, j->payload_type, sizeof j->payload_type))
+		snprintf(j->payload_type, sizeof j->payload_type, "text/plain");
+	m->date = msg->date ? msg->date : cpm_wall_s();
+	char rnd[33];
+	cpm_rand_hex(rnd, 16);
+	if (msg->call_id && msg->call_id[0])
+		snprintf(m->call_id, sizeof m->call_id, "%s", msg->call_id);
+	else
+		snprintf(m->call_id, sizeof m->call_id, "%s@sf.cpmd", rnd);
+	if (msg->message_id && msg->message_id[0])
+		snprintf(m->message_id, sizeof m->message_id, "%s", msg->message_id);
+	else
+		snprintf(m->message_id, sizeof m->message_id, "%.24s", rnd);
+	m->kind = CPM_STORE_MSG_MESSAGE;
+	if (msg->body.len) {
+		j->body = malloc(msg->body.len);
+		if (!j->body) {
+			free(j);
+			return NULL;
+		}
+		memcpy(j->body, msg->body.s, msg->body.len);
+	}
+	m->body = j->body;
+	m->body_len = msg->body.len;
+	j->ind.method = CPM_SIP_MESSAGE;
+	j->ind.kind = CPM_IM_KIND_MESSAGE;
+	j->ind.req = CPM_IM_REQ_NONE;
+	j->ind.expires = -1;
+	j->ind.content_type = cpm_str_from_cstr(j->payload_type);
+	j->ind.payload_type = cpm_str_from_cstr(j->payload_type);
+	j->ind.message_id = cpm_str_from_cstr(m->message_id);
+	return j;
+}
+
 int cpm_im_ctl_notice(struct cpm_im_ctl *ctl, const char *aor, const char *sender,
 		      const char *display, const char *text)
 {
 	if (ctl->stopping || !ctl->conf->im.store_and_forward)
 		return CPM_ESTATE;
-	struct cpm_im__job *j = calloc(1, sizeof *j);
+	struct cpm_im_ctl_msg msg = { .aor = aor, .sender = sender, .display = display,
+				      .ctype = "text/plain;charset=UTF-8",
+				      .body = cpm_str_from_cstr(text) };
+	struct cpm_im__job *j = own_job(ctl, &msg);
 	if (!j)
 		return CPM_ENOMEM;
-	j->ctl = ctl;
 	j->own = true;
-	struct cpm_store_msg *m = &j->m;
-	snprintf(m->recipient, sizeof m->recipient, "%s", aor);
-	snprintf(m->sender, sizeof m->sender, "%s", sender);
-	snprintf(m->sender_display, sizeof m->sender_display, "%s", display ? display : "");
-	snprintf(m->content_type, sizeof m->content_type, "text/plain;charset=UTF-8");
-	snprintf(j->payload_type, sizeof j->payload_type, "text/plain");
-	m->date = cpm_wall_s();
-	char rnd[33];
-	cpm_rand_hex(rnd, 16);
-	snprintf(m->call_id, sizeof m->call_id, "%s@sf.cpmd", rnd);
-	snprintf(m->message_id, sizeof m->message_id, "%.24s", rnd);
-	m->kind = CPM_STORE_MSG_MESSAGE;
-	size_t n = strlen(text);
-	j->body = malloc(n ? n : 1);
-	if (!j->body) {
-		free(j);
-		return CPM_ENOMEM;
-	}
-	memcpy(j->body, text, n);
-	m->body = j->body;
-	m->body_len = n;
-	/* a plain message with no indicator: the recipient's profile decides */
-	j->ind.method = CPM_SIP_MESSAGE;
-	j->ind.kind = CPM_IM_KIND_MESSAGE;
-	j->ind.req = CPM_IM_REQ_NONE;
-	j->ind.expires = -1;
-	j->ind.content_type = CPM_STR("text/plain");
-	j->ind.payload_type = cpm_str_from_cstr(j->payload_type);
-	j->ind.message_id = cpm_str_from_cstr(m->message_id);
-	cpm_logi(m->call_id, "notice for %s: %s", aor, text);
+	cpm_logi(j->m.call_id, "notice for %s: %s", aor, text);
 	cpm_im__submit(j); /* live if a device is there, else the rules */
 	return 0;
+}
+
+int cpm_im_ctl_store(struct cpm_im_ctl *ctl, const struct cpm_im_ctl_msg *msg, bool dry,
+		     cpm_im_ctl_done_cb *done, void *arg)
+{
+	if (ctl->stopping || !ctl->conf->im.store_and_forward)
+		return CPM_ESTATE;
+	if (msg->body.len > CPM_STORE_MSG_BODY_MAX)
+		return CPM_ETOOBIG;
+	struct cpm_im__job *j = own_job(ctl, msg);
+	if (!j)
+		return CPM_ENOMEM;
+	j->fin = done;
+	j->fin_arg = arg;
+	j->dry = dry;
+	j->check_user = true; /* 404 for nobody's address */
+	return cpm_im__job_decide(j) ? CPM_EIO : 0;
 }
 
 void cpm_im_ctl_user_back(struct cpm_im_ctl *ctl, const char *aor)

@@ -68,6 +68,7 @@ struct cpm_im__job {
 	bool check_user;    /* a copy for a local address: 404 if no such user */
 	bool own;           /* the server's own message: nobody waits for it */
 	bool no_user;       /* (worker) the recipient is not a user */
+	bool dry;           /* only decide: a store fate answers 202, nothing stored */
 	char *sdp;          /* the INVITE's offer (to reject its streams), or NULL */
 	size_t sdp_len;
 	struct cpm_im_indicators ind;

@@ -158,6 +158,9 @@ int64_t cpm_wall_s(void);
  * §20.17) and HTTP's: "Mon, 30 Nov 2026 05:00:00 GMT" (NUL included). */
 #define CPM_DATE_LEN 32
 void cpm_fmt_date(int64_t t, char out[CPM_DATE_LEN]);
+/* The reverse: an RFC 1123 date (surrounding whitespace ignored) to wall
+ * seconds.  0, or CPM_EPARSE. */
+int cpm_parse_date(struct cpm_str v, int64_t *out);
 
 /* ----------------------------------------------------------- digest hashes */
 

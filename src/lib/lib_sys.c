@@ -114,3 +114,15 @@ void cpm_fmt_date(int64_t t, char out[CPM_DATE_LEN])
 	    strftime(out, CPM_DATE_LEN, "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
 		out[0] = '\0';
 }
+
+int cpm_parse_date(struct cpm_str v, int64_t *out)
+{
+	char tmp[64];
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	if (cpm_str_copy(cpm_str_trim(v), tmp, sizeof tmp) ||
+	    !strptime(tmp, "%a, %d %b %Y %H:%M:%S GMT", &tm))
+		return CPM_EPARSE;
+	*out = (int64_t)timegm(&tm);
+	return 0;
+}

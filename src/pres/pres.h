@@ -58,7 +58,9 @@ bool cpm_pres_is_busy(struct cpm_pres *p, const char *aor);
 /* The composed basic status of aor: true when open. */
 bool cpm_pres_is_open(struct cpm_pres *p, const char *aor);
 /* cb(arg, aor) when a change of aor's publications (new, modified,
- * removed, expired) turns the composed basic status from closed to open.
+ * removed, expired) turns the composed basic status from closed to open,
+ * or, for a new or modified publication, leaves an open user no longer
+ * busy (cpm_pres_is_busy turned false: deferred chats wait for that).
  * At most 4 callbacks; CPM_ELIMIT beyond. */
 typedef void cpm_pres_open_cb(void *arg, const char *aor);
 int cpm_pres_on_open(struct cpm_pres *p, cpm_pres_open_cb *cb, void *arg);

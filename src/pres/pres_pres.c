@@ -125,8 +125,10 @@ static void presence_state(sub_t *s)
 
 static void arm_pub_timer(struct cpm_pres *p);
 
-/* aor's publications changed: watchers, the open hook, the timer. */
-static void pubs_changed(struct cpm_pres *p, const char *aor, bool was_open)
+/* aor's publications changed: watchers, the open hook, the timer.  The
+ * open hook also runs when an open user stops being busy (was_busy): a
+ * deferred chat's messages wait for that (seed 000 Example 1). */
+static void pubs_changed(struct cpm_pres *p, const char *aor, bool was_open, bool was_busy)
 {
 	struct cpm_pres_state st;
 	bool open = current(p, aor, NULL, &st) == 0 && st.open;
@@ -140,8 +142,9 @@ static void pubs_changed(struct cpm_pres *p, const char *aor, bool was_open)
 	cpm_logd(aor, "presence of %s: %s%s%s", aor, open ? "open" : "closed",
 		 cpm_pres_state_busy(&st) ? ", busy" : "", st.note[0] ? ", with a note" : "");
 	cpm_pres__notify_aor(p, aor, &cpm_pres__presence_pkg);
-	if (!was_open && open && !p->stopping) {
-		cpm_logi(aor, "%s is back (presence open)", aor);
+	bool back = !was_open || (was_busy && !cpm_pres_state_busy(&st));
+	if (back && open && !p->stopping) {
+		cpm_logi(aor, "%s is back (presence open%s)", aor, was_open ? ", no longer busy" : "");
 		for (int i = 0; i < p->nopen; i++)
 			p->open_cbs[i].cb(p->open_cbs[i].arg, aor);
 	}
@@ -153,7 +156,7 @@ static void expired_one(void *arg, const char *aor)
 	struct cpm_pres *p = arg;
 	struct pstate *ps = cpm_pres__map_get(&p->docs, aor);
 	cpm_logi(aor, "a publication of %s expired", aor);
-	pubs_changed(p, aor, ps && ps->open);
+	pubs_changed(p, aor, ps && ps->open, false);
 }
 
 static void on_pub_timer(uv_timer_t *t)
@@ -251,6 +254,7 @@ static void publish_checked(struct cpm_pres *p, struct cpm_txn *st, const char *
 		return;
 	struct cpm_pres_state before;
 	bool was_open = current(p, aor, NULL, &before) == 0 && before.open;
+	bool was_busy = was_open && cpm_pres_state_busy(&before);
 	const struct cpm_pres_pub *pub = NULL;
 	int rc = 0;
 	if (im && e == 0) { /* removal */
@@ -258,7 +262,7 @@ static void publish_checked(struct cpm_pres *p, struct cpm_txn *st, const char *
 		cpm_pres_pubs_remove(p->pubs, aor, etag);
 		cpm_logi(ctx, "%s removed a publication", aor);
 		answer_pub(p, st, NULL, 0);
-		pubs_changed(p, aor, was_open);
+		pubs_changed(p, aor, was_open, was_busy);
 		return;
 	}
 	if (im) { /* refresh (no body) or modify */
@@ -269,7 +273,7 @@ static void publish_checked(struct cpm_pres *p, struct cpm_txn *st, const char *
 				 modify ? "modified" : "refreshed", etag, pub->etag, (long long)e);
 			answer_pub(p, st, pub->etag, e);
 			if (modify)
-				pubs_changed(p, aor, was_open);
+				pubs_changed(p, aor, was_open, was_busy);
 			else
 				arm_pub_timer(p);
 			return;
@@ -306,7 +310,7 @@ static void publish_checked(struct cpm_pres *p, struct cpm_txn *st, const char *
 			cpm_logi(ctx, "%s published %s for %lld s from %s%s", aor, pub->etag,
 				 (long long)e, source, same ? " (replacing its previous one)" : "");
 			answer_pub(p, st, pub->etag, e);
-			pubs_changed(p, aor, was_open);
+			pubs_changed(p, aor, was_open, was_busy);
 			return;
 		}
 	}

@@ -534,6 +534,19 @@ int cpm_store_room_member_list(
 	return s->ops->room_member_list(s, r, cb, arg);
 }
 
+int cpm_store_b2b_msg_add(struct cpm_store *s, struct cpm_store_b2b_msg *m)
+{
+	if (!m || !TERMINATED(m->call_id) || !TERMINATED(m->sender) ||
+	    !TERMINATED(m->recipient) || !TERMINATED(m->content_type) || !m->call_id[0] ||
+	    !m->sender[0] || !m->content_type[0] || (!m->body && m->body_len) || m->date < 0)
+		return CPM_EINVAL;
+	if (m->body_len > CPM_STORE_MSG_BODY_MAX)
+		return CPM_ETOOBIG;
+	if (m->date == 0)
+		m->date = cpm_wall_s();
+	return s->ops->b2b_msg_add(s, m);
+}
+
 int cpm_store_room_msg_add(struct cpm_store *s, struct cpm_store_room_msg *m)
 {
 	if (!m || !TERMINATED(m->sender) || !TERMINATED(m->nick) ||

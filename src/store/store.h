@@ -146,6 +146,18 @@ struct cpm_store_room_member {
 	int64_t added;	/* wall seconds; 0 on put = now (kept on update) */
 };
 
+/* One message of an anchored session (the chat B2BUA, S&F mode). */
+struct cpm_store_b2b_msg {
+	int64_t id;             /* assigned by add */
+	char call_id[256];      /* the session: the caller's Call-ID */
+	char sender[512];       /* URI of the writer */
+	char recipient[512];    /* URI of the other participant */
+	char content_type[128];
+	const void *body;       /* at most CPM_STORE_MSG_BODY_MAX */
+	size_t body_len;
+	int64_t date;           /* wall seconds; 0 on add = now */
+};
+
 struct cpm_store_room_msg {
 	int64_t id;	     /* assigned by add, > 0, never reused */
 	char room[256];
@@ -271,6 +283,8 @@ struct cpm_store_ops {
 			      int64_t *count);
 	int (*room_msg_trim)(struct cpm_store *s, const char *room, int keep);
 	int (*room_stamp)(struct cpm_store *s, int64_t *updated, int64_t *count);
+	/* anchored sessions' history: as cpm_store_b2b_msg_add */
+	int (*b2b_msg_add)(struct cpm_store *s, struct cpm_store_b2b_msg *m);
 	/* enum cpm_store_txn_op */
 	int (*txn)(struct cpm_store *s, int op);
 };
@@ -492,6 +506,14 @@ int cpm_store_room_msg_trim(struct cpm_store *s, const char *room, int keep);
  * count is the number of rooms.  When neither changed, a cache of rooms
  * and members on the loop is current.  History does not count. */
 int cpm_store_room_stamp(struct cpm_store *s, int64_t *updated, int64_t *count);
+
+/* ------------------------------------------------ anchored sessions
+ *
+ * Schema 7: table b2b_messages (id, call_id, sender, recipient,
+ * content_type, body, date), the history of the S&F-mode sessions the
+ * chat B2BUA anchors, indexed by call_id.  Sets m->id (and m->date if 0).
+ * CPM_EINVAL for empty call_id/sender/content_type, CPM_ETOOBIG. */
+int cpm_store_b2b_msg_add(struct cpm_store *s, struct cpm_store_b2b_msg *m);
 
 /* Explicit transactions on one connection (enum cpm_store_txn_op).  The
  * operations above that take several statements nest inside one.  Note

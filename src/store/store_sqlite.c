@@ -202,6 +202,18 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER users_not_room BEFORE INSERT ON users"
 	" WHEN EXISTS (SELECT 1 FROM rooms WHERE uri = new.aor) BEGIN"
 	" SELECT RAISE(ABORT, 'a chat room has this URI'); END;",
+	/* 6 -> 7: the history of the sessions the chat B2BUA anchors in S&F
+	 * mode (cpm_store_b2b_msg_add) */
+	"CREATE TABLE b2b_messages ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" call_id TEXT NOT NULL,"
+	" sender TEXT NOT NULL,"
+	" recipient TEXT NOT NULL,"
+	" content_type TEXT NOT NULL,"
+	" body BLOB NOT NULL,"
+	" date INTEGER NOT NULL"
+	");"
+	"CREATE INDEX b2b_messages_call ON b2b_messages (call_id, id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -243,6 +255,7 @@ enum stmt_id {
 	ST_RMEM_GET,
 	ST_RMEM_LIST,
 	ST_RMSG_ADD,
+	ST_B2B_ADD,
 	ST_RMSG_LAST,
 	ST_RMSG_LIST,
 	ST_RMSG_COUNT,
@@ -365,6 +378,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 			"AND aor = ?2",
 	[ST_RMEM_LIST] = "SELECT " RMEM_COLS " FROM room_members WHERE room = ?1 "
 			 "ORDER BY role DESC, aor",
+	[ST_B2B_ADD] = "INSERT INTO b2b_messages (call_id, sender, recipient, content_type, "
+		       "body, date) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_RMSG_ADD] = "INSERT INTO room_messages (room, sender, nick, "
 			"message_id, content_type, body, date) SELECT uri, ?2, ?3, "
 			"?4, ?5, ?6, ?7 FROM rooms WHERE uri = ?1",
@@ -1603,6 +1618,26 @@ static int sq_room_msg_add(struct cpm_store *s, struct cpm_store_room_msg *m)
 	return rc < 0 ? rc : CPM_ENOTFOUND;
 }
 
+static int sq_b2b_msg_add(struct cpm_store *s, struct cpm_store_b2b_msg *m)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_B2B_ADD, &rc);
+	if (!st)
+		return rc;
+	bind_text(st, 1, m->call_id);
+	bind_text(st, 2, m->sender);
+	bind_text(st, 3, m->recipient);
+	bind_text(st, 4, m->content_type);
+	sqlite3_bind_blob64(st, 5, m->body_len ? m->body : "", (sqlite3_uint64)m->body_len,
+			    SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, m->date);
+	rc = step_done(s, ST_B2B_ADD, st, "session message add");
+	if (rc < 0)
+		return rc;
+	m->id = sqlite3_last_insert_rowid(SQ(s)->db);
+	return 0;
+}
+
 static int read_room_msg(sqlite3_stmt *st, struct cpm_store_room_msg *m)
 {
 	memset(m, 0, sizeof *m);
@@ -1741,6 +1776,7 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
 	.room_member_get = sq_room_member_get,
 	.room_member_list = sq_room_member_list,
 	.room_msg_add = sq_room_msg_add,
+	.b2b_msg_add = sq_b2b_msg_add,
 	.room_msg_list = sq_room_msg_list,
 	.room_msg_count = sq_room_msg_count,
 	.room_msg_trim = sq_room_msg_trim,

@@ -57,6 +57,13 @@ static void test_date(void **state)
 	assert_string_equal(d, "Thu, 01 Jan 1970 00:00:00 GMT");
 	cpm_fmt_date(1796015000, d);
 	assert_string_equal(d, "Mon, 30 Nov 2026 05:03:20 GMT");
+	int64_t t = 0;
+	assert_int_equal(cpm_parse_date(CPM_STR(" Mon, 30 Nov 2026 05:03:20 GMT "), &t), 0);
+	assert_int_equal(t, 1796015000);
+	assert_int_equal(cpm_parse_date(cpm_str_from_cstr(d), &t), 0);
+	assert_int_equal(t, 1796015000);
+	assert_int_equal(cpm_parse_date(CPM_STR("yesterday"), &t), CPM_EPARSE);
+	assert_int_equal(cpm_parse_date(CPM_STR(""), &t), CPM_EPARSE);
 }
 
 static void test_errors(void **state)

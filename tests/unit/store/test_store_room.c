@@ -553,14 +553,14 @@ static void test_checks(void **state)
 static void test_migration_v5_to_v6(void **state)
 {
 	cpm_store_close(open_store());
-	assert_int_equal(sql_int("PRAGMA user_version"), 6);
+	assert_int_equal(sql_int("PRAGMA user_version"), 7);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
 	assert_int_equal(
 		sqlite3_exec(db,
 			     "DROP TRIGGER users_not_room; DROP TABLE rooms;"
 			     "DROP TABLE room_members; DROP TABLE room_messages;"
-			     "DROP TABLE room_serial;"
+			     "DROP TABLE room_serial; DROP TABLE b2b_messages;"
 			     "INSERT INTO users VALUES ('carol@example.test', "
 			     "'example.test', '', '', 1600000000);"
 			     "INSERT INTO messages (recipient, sender, call_id, "
@@ -575,7 +575,7 @@ static void test_migration_v5_to_v6(void **state)
 			 0);
 
 	struct cpm_store *s = open_store();
-	assert_int_equal(sql_int("PRAGMA user_version"), 6);
+	assert_int_equal(sql_int("PRAGMA user_version"), 7);
 	struct cpm_store_user u;
 	assert_int_equal(cpm_store_user_get(s, "carol@example.test", &u), 0);
 	assert_int_equal(u.created, 1600000000);
