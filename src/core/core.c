@@ -205,7 +205,7 @@ const char *cpm_core__realm(struct cpm_core *c, const char *aor)
 
 /* ---------------------------------------------------------- pending steps */
 
-static void pending_gone(void *owner, struct cpm_txn *t)
+void cpm_core__pending_gone(void *owner, struct cpm_txn *t)
 {
 	struct cpm_core_pending *p = owner;
 	p->st = NULL;
@@ -216,7 +216,7 @@ void cpm_core__pending_attach(struct cpm_core_pending *p, struct cpm_core *c,
 {
 	p->core = c;
 	p->st = st;
-	cpm_txn_set_owner(st, p, pending_gone);
+	cpm_txn_set_owner(st, p, cpm_core__pending_gone);
 }
 
 void cpm_core__pending_detach(struct cpm_core_pending *p)

@@ -70,7 +70,6 @@ struct dlg_req {
 	struct cpm_core_dlg *d; /* NULL once the dialog is gone */
 	cpm_core_sent_cb *cb;
 	void *arg;
-	bool bye;
 };
 
 /* ------------------------------------------------------------- the table */
@@ -266,7 +265,7 @@ static void on_req_answer(void *arg, int status, const struct cpm_sip_msg *resp)
 	if (d && r->cb)
 		r->cb(r->arg, status, resp);
 	/* §12.2.1.2: 481 or 408 to a request in the dialog ends it */
-	if (d && !r->bye && (status == 481 || status == 408) && d->c->dlgs) {
+	if (d && (status == 481 || status == 408) && d->c->dlgs) {
 		/* the callback may have ended it already */
 		bool alive = false;
 		for (struct cpm_core_dlg *x = d->c->dlgs; x; x = x->next)
@@ -303,6 +302,13 @@ static int dlg_send(struct cpm_core_dlg *d, const char *method, const char *extr
 		rc = cpm_buf_puts(&b, extra);
 	if (!rc)
 		rc = cpm_sip_print_body(&b, ctype, body);
+	if (!rc && !strcmp(method, "BYE")) {
+		/* the dialog goes now: the answer is not awaited (nothing to
+		 * free if it never comes, e.g. at shutdown) */
+		rc = cpm_core__send_buf(c, &dest, b.p, b.len, NULL, NULL);
+		cpm_buf_free(&b);
+		return rc;
+	}
 	struct dlg_req *r = rc ? NULL : calloc(1, sizeof *r);
 	if (!r) {
 		cpm_buf_free(&b);
@@ -311,19 +317,14 @@ static int dlg_send(struct cpm_core_dlg *d, const char *method, const char *extr
 	r->d = d;
 	r->cb = cb;
 	r->arg = arg;
-	r->bye = !strcmp(method, "BYE");
 	rc = cpm_core__send_buf(c, &dest, b.p, b.len, on_req_answer, r);
 	cpm_buf_free(&b);
 	if (rc) {
 		free(r);
 		return rc;
 	}
-	if (r->bye)
-		r->d = NULL; /* the dialog goes now; the answer is not awaited */
-	else {
-		r->next = d->reqs;
-		d->reqs = r;
-	}
+	r->next = d->reqs;
+	d->reqs = r;
 	return 0;
 }
 

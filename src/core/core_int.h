@@ -167,6 +167,8 @@ struct cpm_core_pending {
 void cpm_core__pending_attach(struct cpm_core_pending *p, struct cpm_core *c,
 			      struct cpm_txn *st);
 void cpm_core__pending_detach(struct cpm_core_pending *p);
+/* The gone callback of a transaction held by a pending request. */
+void cpm_core__pending_gone(void *owner, struct cpm_txn *t);
 
 /* Answer a request; extra may be NULL. */
 void cpm_core__reply(struct cpm_core *c, struct cpm_txn *st, int status,

@@ -900,6 +900,13 @@ void cpm_core__proxy_cancel(struct cpm_core *c, struct cpm_txn *st)
 	/* §16.10: answer the CANCEL, then cancel every pending branch; the
 	 * branches' 487s answer the INVITE. */
 	cpm_core__reply(c, st, 200, NULL, NULL);
+	/* the INVITE's owner is core's (a lookup or a proxy context) or a
+	 * service's (the message controller storing a message an INVITE
+	 * carried): a service answers its INVITE itself, a 200 after the
+	 * CANCEL being allowed (§9.2) */
+	if (cpm_txn_owner(inv) && !cpm_txn_owned_by(inv, ctx_gone) &&
+	    !cpm_txn_owned_by(inv, cpm_core__pending_gone))
+		return;
 	struct cpm_core_pending *p = cpm_txn_owner(inv);
 	if (p && p->kind == CPM_CORE_PENDING_PROXY) {
 		struct proxy_ctx *x = (struct proxy_ctx *)p;

@@ -963,6 +963,11 @@ void *cpm_txn_owner(const struct cpm_txn *t)
 	return t->owner;
 }
 
+bool cpm_txn_owned_by(const struct cpm_txn *t, void (*gone)(void *owner, struct cpm_txn *t))
+{
+	return t->owner && t->gone == gone;
+}
+
 /* Retransmitted request or ACK for an existing server txn. */
 static void server_on_request(struct cpm_txn *st, const struct cpm_sip_msg *m,
 			      const struct cpm_net_dest *src)

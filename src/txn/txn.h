@@ -102,6 +102,9 @@ int cpm_txn_status(const struct cpm_txn *t);
 void cpm_txn_set_owner(struct cpm_txn *t, void *owner,
 		       void (*gone)(void *owner, struct cpm_txn *t));
 void *cpm_txn_owner(const struct cpm_txn *t);
+/* Is t's owner the one registered with this gone callback?  (An owner's
+ * type is known by its callback.) */
+bool cpm_txn_owned_by(const struct cpm_txn *t, void (*gone)(void *owner, struct cpm_txn *t));
 
 /* ------------------------------------------------------------- client side */
 
