@@ -474,6 +474,11 @@ int cpm_cli_http_challenge_choose(const struct cpm_cli_http_resp *r,
 				  struct cpm_cli_challenge *ch);
 /* The request bytes of a GET; auth: append digest credentials for ch
  * (username, password) with uri = the request target (RFC 7616 §3.4). */
+/* The same for any method, with a body (ctype NULL: none). */
+int cpm_cli_http_request_build_m(struct cpm_buf *b, const struct cpm_cli_url *u,
+				 const char *method, const char *ctype, struct cpm_str body,
+				 struct cpm_cli_challenge *ch, const char *username,
+				 const char *password, const char *cnonce);
 int cpm_cli_http_request_build(struct cpm_buf *b, const struct cpm_cli_url *u,
 			       struct cpm_cli_challenge *ch,
 			       const char *username, const char *password,
@@ -489,6 +494,9 @@ struct cpm_cli_http {
 	struct cpm_cli_challenge ch;
 	bool have_ch;
 	bool sent_credentials; /* the last request carried credentials */
+	const char *method;   /* NULL: GET */
+	const char *ctype;    /* of body; NULL: no body */
+	struct cpm_str body;
 	struct cpm_buf raw;    /* the bytes of the last response */
 	struct cpm_cli_http_resp resp;
 };
@@ -502,6 +510,9 @@ void cpm_cli_http_free(struct cpm_cli_http *h);
  * CPM_ETIMEDOUT, CPM_ECLOSED (closed early), CPM_EPARSE, CPM_ETOOBIG. */
 int cpm_cli_http_get(struct cpm_cli_http *h, const struct cpm_cli_url *u,
 		     const struct cpm_cli_http_resp **resp);
+/* The same with PUT and a body. */
+int cpm_cli_http_put(struct cpm_cli_http *h, const struct cpm_cli_url *u, const char *ctype,
+		     struct cpm_str body, const struct cpm_cli_http_resp **resp);
 /* The HTTP base URL: --http, the config file's http, else
  * http://SERVER-HOST:8080 with SERVER-HOST from --server or the domain of
  * --user.  0 or CPM_EINVAL with a message on stderr. */
@@ -837,6 +848,17 @@ void cpm_cli_pidf_summary(struct cpm_str body, char *out, size_t sz);
 int cpm_cli_cmd_options(const struct cpm_cli_args *a);
 int cpm_cli_cmd_inbox(const struct cpm_cli_args *a);
 int cpm_cli_cmd_fetch(const struct cpm_cli_args *a);
+/* Helpers of the HTTP API commands (cli_inbox.c): base's target joined with
+ * rel ("api/v1/..."); the user part of an AoR (the digest username);
+ * explain a non-200 answer on stderr (returns the exit code). */
+struct cpm_cli_http_resp;
+int cpm_cli_url_join(const struct cpm_cli_url *base, const char *rel, struct cpm_cli_url *out);
+void cpm_cli_aor_user(const char *aor, char *out, size_t outsz);
+int cpm_cli_http_failure(const struct cpm_cli_http *h, const struct cpm_cli_http_resp *r,
+			 const char *what);
+/* cpm presence allow|block|pending|remove WATCHER, cpm presence list: the
+ * user's watcher lists through the HTTP API (issue 5). */
+int cpm_cli_cmd_watchers(const struct cpm_cli_args *a);
 /* cpm chat USER|ROOM / cpm chat --accept (cli_chat.c). */
 int cpm_cli_cmd_chat(const struct cpm_cli_args *a);
 

@@ -1008,6 +1008,10 @@ int cpm_cli_pidf(struct cpm_buf *b, const char *entity, const char *status, cons
 
 int cpm_cli_cmd_presence(const struct cpm_cli_args *a)
 {
+	static const char *const rules[] = { "allow", "block", "pending", "remove", "list" };
+	for (size_t i = 0; a->npos && i < sizeof rules / sizeof *rules; i++)
+		if (strcmp(a->pos[0], rules[i]) == 0)
+			return cpm_cli_cmd_watchers(a);
 	size_t k = a->npos && strcmp(a->pos[0], "set") == 0 ? 1 : 0;
 	if (a->npos <= k || !a->user[0]) {
 		cpm_cli_usage(stderr, CPM_CLI_CMD_PRESENCE);

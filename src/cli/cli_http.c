@@ -369,11 +369,20 @@ int cpm_cli_http_request_build(struct cpm_buf *b, const struct cpm_cli_url *u,
 			       const char *username, const char *password,
 			       const char *cnonce)
 {
+	return cpm_cli_http_request_build_m(b, u, "GET", NULL, CPM_STR_NULL, ch, username,
+					    password, cnonce);
+}
+
+int cpm_cli_http_request_build_m(struct cpm_buf *b, const struct cpm_cli_url *u,
+				 const char *method, const char *ctype, struct cpm_str body,
+				 struct cpm_cli_challenge *ch, const char *username,
+				 const char *password, const char *cnonce)
+{
 	bool v6 = strchr(u->host, ':') != NULL;
 	int rc = cpm_buf_printf(b,
-				"GET %s HTTP/1.1\r\n"
+				"%s %s HTTP/1.1\r\n"
 				"Host: %s%s%s",
-				u->target, v6 ? "[" : "", u->host, v6 ? "]" : "");
+				method, u->target, v6 ? "[" : "", u->host, v6 ? "]" : "");
 	if (!rc && u->port != 80)
 		rc = cpm_buf_printf(b, ":%u", u->port);
 	if (!rc)
@@ -383,10 +392,15 @@ int cpm_cli_http_request_build(struct cpm_buf *b, const struct cpm_cli_url *u,
 				     "Connection: close\r\n");
 	/* RFC 7616 §3.4: uri is the request-target, query included */
 	if (!rc && ch)
-		rc = cpm_cli_auth_header(b, ch, username, password, "GET",
-					 u->target, CPM_STR_NULL, cnonce);
+		rc = cpm_cli_auth_header(b, ch, username, password, method,
+					 u->target, body, cnonce);
+	if (!rc && ctype)
+		rc = cpm_buf_printf(b, "Content-Type: %s\r\nContent-Length: %zu\r\n", ctype,
+				    body.len);
 	if (!rc)
 		rc = cpm_buf_puts(b, "\r\n");
+	if (!rc && body.len)
+		rc = cpm_buf_append(b, body.s, body.len);
 	return rc;
 }
 
@@ -514,8 +528,9 @@ static int http_once(struct cpm_cli_http *h, const struct cpm_cli_url *u,
 	int rc;
 
 	cpm_buf_init(&req, 16384);
-	rc = cpm_cli_http_request_build(&req, u, with_auth ? &h->ch : NULL,
-					h->username, h->password, NULL);
+	rc = cpm_cli_http_request_build_m(&req, u, h->method ? h->method : "GET", h->ctype,
+					  h->body, with_auth ? &h->ch : NULL, h->username,
+					  h->password, NULL);
 	if (rc) {
 		cpm_buf_free(&req);
 		fprintf(stderr, "cpm: cannot build the request: %s\n", cpm_strerror(rc));
@@ -588,6 +603,19 @@ static int http_once(struct cpm_cli_http *h, const struct cpm_cli_url *u,
 		fprintf(stderr, "cpm: bad response from %s: %s\n", peer, cpm_strerror(rc));
 		break;
 	}
+	return rc;
+}
+
+int cpm_cli_http_put(struct cpm_cli_http *h, const struct cpm_cli_url *u, const char *ctype,
+		     struct cpm_str body, const struct cpm_cli_http_resp **resp)
+{
+	h->method = "PUT";
+	h->ctype = ctype;
+	h->body = body;
+	int rc = cpm_cli_http_get(h, u, resp);
+	h->method = NULL;
+	h->ctype = NULL;
+	h->body = CPM_STR_NULL;
 	return rc;
 }
 

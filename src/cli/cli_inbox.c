@@ -13,12 +13,12 @@
 
 #define JSON_MAX_DEPTH 64
 
-struct json {
+struct jp {
 	const char *p, *end;
 	int depth;
 };
 
-static void json_ws(struct json *j)
+static void jp_ws(struct jp *j)
 {
 	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' ||
 				 *j->p == '\n' || *j->p == '\r'))
@@ -26,9 +26,9 @@ static void json_ws(struct json *j)
 }
 
 /* Skip white space, then take c if it is next. */
-static bool json_take(struct json *j, char c)
+static bool jp_take(struct jp *j, char c)
 {
-	json_ws(j);
+	jp_ws(j);
 	if (j->p < j->end && *j->p == c) {
 		j->p++;
 		return true;
@@ -36,7 +36,7 @@ static bool json_take(struct json *j, char c)
 	return false;
 }
 
-static bool json_lit(struct json *j, const char *lit)
+static bool jp_lit(struct jp *j, const char *lit)
 {
 	size_t n = strlen(lit);
 	if ((size_t)(j->end - j->p) < n || memcmp(j->p, lit, n) != 0)
@@ -45,7 +45,7 @@ static bool json_lit(struct json *j, const char *lit)
 	return true;
 }
 
-static int json_hex4(struct json *j, unsigned *v)
+static int jp_hex4(struct jp *j, unsigned *v)
 {
 	*v = 0;
 	if (j->end - j->p < 4)
@@ -82,9 +82,9 @@ static size_t utf8_len(const unsigned char *s, size_t avail)
 
 /* A string (the opening quote next); decoded into out, or skipped when out
  * is NULL.  No NUL characters (the fields are C strings). */
-static int json_string(struct json *j, struct cpm_buf *out)
+static int jp_string(struct jp *j, struct cpm_buf *out)
 {
-	if (!json_take(j, '"'))
+	if (!jp_take(j, '"'))
 		return CPM_EPARSE;
 	if (out)
 		cpm_buf_reset(out);
@@ -121,12 +121,12 @@ static int json_string(struct json *j, struct cpm_buf *out)
 		case 't': lit = '\t'; break;
 		case 'u': {
 			unsigned hi, lo;
-			if (json_hex4(j, &hi))
+			if (jp_hex4(j, &hi))
 				return CPM_EPARSE;
 			unsigned long cp = hi;
 			if (hi >= 0xd800 && hi <= 0xdbff) {
 				/* a surrogate pair (RFC 8259 §7) */
-				if (!json_lit(j, "\\u") || json_hex4(j, &lo) ||
+				if (!jp_lit(j, "\\u") || jp_hex4(j, &lo) ||
 				    lo < 0xdc00 || lo > 0xdfff)
 					return CPM_EPARSE;
 				cp = 0x10000 + ((unsigned long)(hi - 0xd800) << 10) +
@@ -151,10 +151,10 @@ static int json_string(struct json *j, struct cpm_buf *out)
 
 /* number = [ "-" ] int [ frac ] [ exp ] (RFC 8259 §6).  *integer: it had
  * no fraction or exponent; *v its value when it fits. */
-static int json_number(struct json *j, int64_t *v, bool *integer)
+static int jp_number(struct jp *j, int64_t *v, bool *integer)
 {
 	const char *s = j->p;
-	bool neg = json_lit(j, "-");
+	bool neg = jp_lit(j, "-");
 	uint64_t x = 0;
 	bool fits = true;
 	if (j->p >= j->end || *j->p < '0' || *j->p > '9')
@@ -194,26 +194,26 @@ static int json_number(struct json *j, int64_t *v, bool *integer)
 	return j->p > s ? 0 : CPM_EPARSE;
 }
 
-static int json_skip(struct json *j);
+static int jp_skip(struct jp *j);
 
 /* The members of an object or the elements of an array, skipped. */
-static int json_skip_container(struct json *j, char close, bool object)
+static int jp_skip_container(struct jp *j, char close, bool object)
 {
 	if (++j->depth > JSON_MAX_DEPTH)
 		return CPM_ELIMIT;
-	if (json_take(j, close)) {
+	if (jp_take(j, close)) {
 		j->depth--;
 		return 0;
 	}
 	for (;;) {
-		if (object && (json_string(j, NULL) || !json_take(j, ':')))
+		if (object && (jp_string(j, NULL) || !jp_take(j, ':')))
 			return CPM_EPARSE;
-		int rc = json_skip(j);
+		int rc = jp_skip(j);
 		if (rc)
 			return rc;
-		if (json_take(j, close))
+		if (jp_take(j, close))
 			break;
-		if (!json_take(j, ','))
+		if (!jp_take(j, ','))
 			return CPM_EPARSE;
 	}
 	j->depth--;
@@ -221,60 +221,60 @@ static int json_skip_container(struct json *j, char close, bool object)
 }
 
 /* Any value. */
-static int json_skip(struct json *j)
+static int jp_skip(struct jp *j)
 {
 	int64_t v;
 	bool integer;
-	json_ws(j);
+	jp_ws(j);
 	if (j->p >= j->end)
 		return CPM_EPARSE;
 	switch (*j->p) {
 	case '"':
-		return json_string(j, NULL);
+		return jp_string(j, NULL);
 	case '{':
 		j->p++;
-		return json_skip_container(j, '}', true);
+		return jp_skip_container(j, '}', true);
 	case '[':
 		j->p++;
-		return json_skip_container(j, ']', false);
+		return jp_skip_container(j, ']', false);
 	case 't':
-		return json_lit(j, "true") ? 0 : CPM_EPARSE;
+		return jp_lit(j, "true") ? 0 : CPM_EPARSE;
 	case 'f':
-		return json_lit(j, "false") ? 0 : CPM_EPARSE;
+		return jp_lit(j, "false") ? 0 : CPM_EPARSE;
 	case 'n':
-		return json_lit(j, "null") ? 0 : CPM_EPARSE;
+		return jp_lit(j, "null") ? 0 : CPM_EPARSE;
 	default:
-		return json_number(j, &v, &integer);
+		return jp_number(j, &v, &integer);
 	}
 }
 
 /* The next member of an object whose '{' was taken: 1 with its key in key
  * (and the ':' taken), 0 at the closing '}'. */
-static int json_member(struct json *j, bool *first, struct cpm_buf *key)
+static int jp_member(struct jp *j, bool *first, struct cpm_buf *key)
 {
-	if (json_take(j, '}'))
+	if (jp_take(j, '}'))
 		return 0;
-	if (!*first && !json_take(j, ','))
+	if (!*first && !jp_take(j, ','))
 		return CPM_EPARSE;
 	*first = false;
-	json_ws(j);
-	int rc = json_string(j, key);
+	jp_ws(j);
+	int rc = jp_string(j, key);
 	if (rc)
 		return rc;
-	return json_take(j, ':') ? 1 : CPM_EPARSE;
+	return jp_take(j, ':') ? 1 : CPM_EPARSE;
 }
 
 /* A string or null (empty) into a fixed field; cut when must_fit is false,
  * CPM_ELIMIT otherwise. */
-static int json_field_str(struct json *j, struct cpm_buf *tmp, char *dst,
+static int jp_field_str(struct jp *j, struct cpm_buf *tmp, char *dst,
 			  size_t dstsz, bool must_fit)
 {
-	json_ws(j);
-	if (json_lit(j, "null")) {
+	jp_ws(j);
+	if (jp_lit(j, "null")) {
 		dst[0] = '\0';
 		return 0;
 	}
-	int rc = json_string(j, tmp);
+	int rc = jp_string(j, tmp);
 	if (rc)
 		return rc;
 	if (must_fit && tmp->len >= dstsz)
@@ -283,30 +283,30 @@ static int json_field_str(struct json *j, struct cpm_buf *tmp, char *dst,
 	return 0;
 }
 
-static int json_field_bool(struct json *j, bool *v)
+static int jp_field_bool(struct jp *j, bool *v)
 {
-	json_ws(j);
-	if (json_lit(j, "true"))
+	jp_ws(j);
+	if (jp_lit(j, "true"))
 		*v = true;
-	else if (json_lit(j, "false") || json_lit(j, "null"))
+	else if (jp_lit(j, "false") || jp_lit(j, "null"))
 		*v = false;
 	else
 		return CPM_EPARSE;
 	return 0;
 }
 
-static int json_field_uint(struct json *j, int64_t *v)
+static int jp_field_uint(struct jp *j, int64_t *v)
 {
 	bool integer;
-	json_ws(j);
-	int rc = json_number(j, v, &integer);
+	jp_ws(j);
+	int rc = jp_number(j, v, &integer);
 	if (rc)
 		return rc;
 	return integer && *v >= 0 ? 0 : CPM_EPARSE;
 }
 
 /* One message object; on error, what names the offending key. */
-static int inbox_msg_parse(struct json *j, struct cpm_buf *tmp,
+static int inbox_msg_parse(struct jp *j, struct cpm_buf *tmp,
 			   struct cpm_cli_inbox_msg *m, char *what, size_t whatsz)
 {
 	bool first = true, has_id = false;
@@ -315,39 +315,39 @@ static int inbox_msg_parse(struct json *j, struct cpm_buf *tmp,
 
 	memset(m, 0, sizeof *m);
 	what[0] = '\0';
-	if (!json_take(j, '{')) {
+	if (!jp_take(j, '{')) {
 		snprintf(what, whatsz, "not an object");
 		return CPM_EPARSE;
 	}
 	cpm_buf_init(&key, 4096);
-	while ((rc = json_member(j, &first, &key)) == 1) {
+	while ((rc = jp_member(j, &first, &key)) == 1) {
 		struct cpm_str k = cpm_buf_str(&key);
 		int64_t size;
 		if (cpm_str_eq_cstr(k, "id")) {
-			rc = json_field_uint(j, &m->id);
+			rc = jp_field_uint(j, &m->id);
 			has_id = rc == 0;
 		} else if (cpm_str_eq_cstr(k, "from")) {
-			rc = json_field_str(j, tmp, m->from, sizeof m->from, false);
+			rc = jp_field_str(j, tmp, m->from, sizeof m->from, false);
 		} else if (cpm_str_eq_cstr(k, "display")) {
-			rc = json_field_str(j, tmp, m->display, sizeof m->display, false);
+			rc = jp_field_str(j, tmp, m->display, sizeof m->display, false);
 		} else if (cpm_str_eq_cstr(k, "date")) {
-			rc = json_field_str(j, tmp, m->date, sizeof m->date, false);
+			rc = jp_field_str(j, tmp, m->date, sizeof m->date, false);
 		} else if (cpm_str_eq_cstr(k, "content_type")) {
-			rc = json_field_str(j, tmp, m->content_type,
+			rc = jp_field_str(j, tmp, m->content_type,
 					    sizeof m->content_type, false);
 		} else if (cpm_str_eq_cstr(k, "size")) {
-			rc = json_field_uint(j, &size);
+			rc = jp_field_uint(j, &size);
 			m->size = (uint64_t)size;
 		} else if (cpm_str_eq_cstr(k, "subject")) {
-			rc = json_field_str(j, tmp, m->subject, sizeof m->subject, false);
+			rc = jp_field_str(j, tmp, m->subject, sizeof m->subject, false);
 		} else if (cpm_str_eq_cstr(k, "deferred")) {
-			rc = json_field_bool(j, &m->deferred);
+			rc = jp_field_bool(j, &m->deferred);
 		} else if (cpm_str_eq_cstr(k, "pull")) {
-			rc = json_field_bool(j, &m->pull);
+			rc = jp_field_bool(j, &m->pull);
 		} else if (cpm_str_eq_cstr(k, "url")) {
-			rc = json_field_str(j, tmp, m->url, sizeof m->url, true);
+			rc = jp_field_str(j, tmp, m->url, sizeof m->url, true);
 		} else {
-			rc = json_skip(j); /* a field of a later server version */
+			rc = jp_skip(j); /* a field of a later server version */
 		}
 		if (rc) {
 			snprintf(what, whatsz, "bad value of \"%.60s\"", key.p);
@@ -367,7 +367,7 @@ static int inbox_msg_parse(struct json *j, struct cpm_buf *tmp,
 int cpm_cli_inbox_parse(struct cpm_str json, struct cpm_cli_inbox *out,
 			char *err, size_t errsz)
 {
-	struct json j = { json.s, json.s + json.len, 0 };
+	struct jp j = { json.s, json.s + json.len, 0 };
 	struct cpm_buf key, tmp;
 	bool first = true, has_list = false;
 	size_t cap = 0;
@@ -377,23 +377,23 @@ int cpm_cli_inbox_parse(struct cpm_str json, struct cpm_cli_inbox *out,
 	memset(out, 0, sizeof *out);
 	cpm_buf_init(&key, 4096);
 	cpm_buf_init(&tmp, 4u << 20);
-	if (!json_take(&j, '{')) {
+	if (!jp_take(&j, '{')) {
 		snprintf(err, errsz, "not a JSON object");
 		rc = CPM_EPARSE;
 		goto out;
 	}
-	while ((rc = json_member(&j, &first, &key)) == 1) {
+	while ((rc = jp_member(&j, &first, &key)) == 1) {
 		struct cpm_str k = cpm_buf_str(&key);
 		if (cpm_str_eq_cstr(k, "aor")) {
-			rc = json_field_str(&j, &tmp, out->aor, sizeof out->aor, false);
+			rc = jp_field_str(&j, &tmp, out->aor, sizeof out->aor, false);
 		} else if (cpm_str_eq_cstr(k, "messages")) {
-			if (has_list || !json_take(&j, '[')) {
+			if (has_list || !jp_take(&j, '[')) {
 				snprintf(err, errsz, "\"messages\" is not a list");
 				rc = CPM_EPARSE;
 				goto out;
 			}
 			has_list = true;
-			if (json_take(&j, ']'))
+			if (jp_take(&j, ']'))
 				continue;
 			do {
 				if (out->n == CPM_CLI_INBOX_MAX) {
@@ -421,14 +421,14 @@ int cpm_cli_inbox_parse(struct cpm_str json, struct cpm_cli_inbox *out,
 					goto out;
 				}
 				out->n++;
-			} while (json_take(&j, ','));
-			if (!json_take(&j, ']')) {
+			} while (jp_take(&j, ','));
+			if (!jp_take(&j, ']')) {
 				snprintf(err, errsz, "malformed \"messages\" list");
 				rc = CPM_EPARSE;
 				goto out;
 			}
 		} else {
-			rc = json_skip(&j);
+			rc = jp_skip(&j);
 		}
 		if (rc) {
 			snprintf(err, errsz, "bad value of \"%.60s\"", key.p);
@@ -439,7 +439,7 @@ int cpm_cli_inbox_parse(struct cpm_str json, struct cpm_cli_inbox *out,
 		snprintf(err, errsz, "malformed JSON");
 		goto out;
 	}
-	json_ws(&j);
+	jp_ws(&j);
 	if (j.p != j.end) {
 		snprintf(err, errsz, "data after the JSON object");
 		rc = CPM_EPARSE;
@@ -579,7 +579,7 @@ void cpm_cli_inbox_print(FILE *f, const struct cpm_cli_inbox *in)
 /* -------------------------------------------------------------- commands */
 
 /* base's target (without its query) joined with rel ("api/v1/..."). */
-static int url_join(const struct cpm_cli_url *base, const char *rel,
+int cpm_cli_url_join(const struct cpm_cli_url *base, const char *rel,
 		    struct cpm_cli_url *out)
 {
 	*out = *base;
@@ -593,14 +593,14 @@ static int url_join(const struct cpm_cli_url *base, const char *rel,
 
 /* The user part of the AoR: the digest username (the stored HA1 is
  * computed from it). */
-static void aor_user(const char *aor, char *out, size_t outsz)
+void cpm_cli_aor_user(const char *aor, char *out, size_t outsz)
 {
 	const char *at = strrchr(aor, '@');
 	snprintf(out, outsz, "%.*s", at ? (int)(at - aor) : (int)strlen(aor), aor);
 }
 
 /* Explain a non-200 answer of the API; returns the exit code. */
-static int http_failure(const struct cpm_cli_http *h, const struct cpm_cli_http_resp *r,
+int cpm_cli_http_failure(const struct cpm_cli_http *h, const struct cpm_cli_http_resp *r,
 			const char *what)
 {
 	int st = r->status;
@@ -636,13 +636,13 @@ int cpm_cli_cmd_inbox(const struct cpm_cli_args *a)
 	cpm_buf_init(&rel, 4096);
 	if (cpm_buf_puts(&rel, "api/v1/users/") ||
 	    cpm_cli_url_put_segment(&rel, a->user) ||
-	    cpm_buf_puts(&rel, "/messages") || url_join(&base, rel.p, &u)) {
+	    cpm_buf_puts(&rel, "/messages") || cpm_cli_url_join(&base, rel.p, &u)) {
 		fprintf(stderr, "cpm: address too long for a URL\n");
 		cpm_buf_free(&rel);
 		return CPM_CLI_EXIT_FAIL;
 	}
 	cpm_buf_free(&rel);
-	aor_user(a->user, user, sizeof user);
+	cpm_cli_aor_user(a->user, user, sizeof user);
 	cpm_cli_http_init(&h, a, user);
 	snprintf(what, sizeof what, "inbox of %s", a->user);
 	if (cpm_cli_http_get(&h, &u, &r) != 0)
@@ -658,7 +658,7 @@ int cpm_cli_cmd_inbox(const struct cpm_cli_args *a)
 		goto out;
 	}
 	if (r->status != 200) {
-		ex = http_failure(&h, r, what);
+		ex = cpm_cli_http_failure(&h, r, what);
 		goto out;
 	}
 	struct cpm_cli_inbox in;
@@ -798,7 +798,7 @@ int cpm_cli_cmd_fetch(const struct cpm_cli_args *a)
 		if (cpm_cli_http_base(a, &base))
 			return CPM_CLI_EXIT_FAIL;
 		snprintf(rel, sizeof rel, "m/%s", arg);
-		if (url_join(&base, rel, &u)) {
+		if (cpm_cli_url_join(&base, rel, &u)) {
 			fprintf(stderr, "cpm: HTTP URL too long\n");
 			return CPM_CLI_EXIT_FAIL;
 		}
@@ -819,7 +819,7 @@ int cpm_cli_cmd_fetch(const struct cpm_cli_args *a)
 		snprintf(id, sizeof id, "%.*s", (int)(u.target + tl - slash - 1), slash + 1);
 	}
 	if (a->user[0])
-		aor_user(a->user, user, sizeof user);
+		cpm_cli_aor_user(a->user, user, sizeof user);
 	cpm_cli_http_init(&h, a, user);
 	if (!a->user[0])
 		h.password = NULL; /* no username to go with it */
@@ -843,9 +843,10 @@ int cpm_cli_cmd_fetch(const struct cpm_cli_args *a)
 		fprintf(stderr, "cpm: %s: 401 %.*s (unknown message, not yours, or wrong --user/--password)\n",
 			what, CPM_STR_FMT(r->reason));
 	} else {
-		ex = http_failure(&h, r, what);
+		ex = cpm_cli_http_failure(&h, r, what);
 	}
 out:
 	cpm_cli_http_free(&h);
 	return ex;
 }
+

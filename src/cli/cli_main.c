@@ -25,6 +25,7 @@ static const char usage_general[] =
 	"  fetch ID|URL [-o FILE]                  fetch one waiting message (HTTP)\n"
 	"  options [URI]                           send an OPTIONS ping\n"
 	"  presence [set] STATUS [NOTE]            publish your presence (busy, away...)\n"
+	"  presence allow|block|pending|remove W   who may watch you (HTTP); list\n"
 	"  watch AOR [--count N] [--duration S]    print AOR's presence as it changes\n"
 	"  chat USER|ROOM [--send TEXT]            MSRP chat session (INVITE, RFC 4975)\n"
 	"  chat --accept [--print]                 wait for a chat and answer it\n"
@@ -171,12 +172,22 @@ static const char usage_fetch[] =
 
 static const char usage_presence[] =
 	"usage: cpm [GLOBAL OPTIONS] presence [set] STATUS [NOTE] [--expires N]\n"
+	"       cpm [GLOBAL OPTIONS] presence allow|block|pending|remove WATCHER\n"
+	"       cpm [GLOBAL OPTIONS] presence list\n"
 	"\n"
 	"Publish your presence (PUBLISH, RFC 3903, with a PIDF document): STATUS is\n"
 	"open, closed, away, busy, on-the-phone, meeting or dnd (do not disturb),\n"
 	"NOTE a free text.  busy, on-the-phone, meeting and dnd make the server\n"
 	"refuse calls to you (486) and keep a \"missed session\" notice.  The\n"
-	"publication lasts --expires seconds (default 3600).  Exit 0 on 2xx.\n";
+	"publication lasts --expires seconds (default 3600).  Exit 0 on 2xx.\n"
+	"\n"
+	"allow, block, pending and remove change who may watch you (WATCHER is\n"
+	"user@domain, or *@domain for a whole domain): allowed watchers see your\n"
+	"presence, blocked ones are refused (403), pending ones wait for your\n"
+	"decision (watcher-info tells you about them), removed ones fall back to the\n"
+	"server's default policy.  list prints your rules.  Both go through the HTTP\n"
+	"API (PUT/GET /api/v1/users/AOR/watchers, Digest with --user/--password; the\n"
+	"URL as for inbox).\n";
 
 static const char usage_watch[] =
 	"usage: cpm [GLOBAL OPTIONS] watch AOR [--count N] [--duration S] [--expires N]\n"

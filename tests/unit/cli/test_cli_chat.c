@@ -27,6 +27,7 @@
 #include "../../../src/cli/cli_http.c"
 #include "../../../src/cli/cli_cmd.c"
 #include "../../../src/cli/cli_inbox.c"
+#include "../../../src/cli/cli_watchers.c"
 #include "../../../src/cli/cli_msrp.c"
 #include "cli_argv.h"
 

@@ -27,6 +27,7 @@
 #include "../../../src/cli/cli_http.c"
 #include "../../../src/cli/cli_cmd.c"
 #include "../../../src/cli/cli_inbox.c"
+#include "../../../src/cli/cli_watchers.c"
 #include "cli_argv.h"
 
 static int parse_args(struct cpm_cli_args *a, ...)
@@ -70,10 +71,10 @@ static void test_url(void **state)
 
 	/* joining the API paths to the base */
 	assert_int_equal(cpm_cli_url_parse("http://h:1/", &u), 0);
-	assert_int_equal(url_join(&u, "m/12", &j), 0);
+	assert_int_equal(cpm_cli_url_join(&u, "m/12", &j), 0);
 	assert_string_equal(j.target, "/m/12");
 	assert_int_equal(cpm_cli_url_parse("http://h:1/cpm/?x=1", &u), 0);
-	assert_int_equal(url_join(&u, "m/12", &j), 0);
+	assert_int_equal(cpm_cli_url_join(&u, "m/12", &j), 0);
 	assert_string_equal(j.target, "/cpm/m/12");
 	assert_string_equal(j.host, "h");
 

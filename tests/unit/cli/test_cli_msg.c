@@ -26,6 +26,7 @@
 #include "../../../src/cli/cli_http.c"
 #include "../../../src/cli/cli_cmd.c"
 #include "../../../src/cli/cli_inbox.c"
+#include "../../../src/cli/cli_watchers.c"
 
 /* ---------------------------------------------------------------- dates */
 
