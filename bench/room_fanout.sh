@@ -53,6 +53,7 @@ PY=/usr/bin/python3
 DOMAIN=example.test
 ROOM=lobby@$DOMAIN
 mkdir -p "$OUT/runs"
+OUT=$(cd "$OUT" && pwd) # absolute: Kamailio changes its directory
 LOG=$OUT/run.log
 declare -A PID=() PORT=()
 CG_PID=
@@ -173,13 +174,11 @@ run_one() {
 
 campaign_load() {
 	printf 'scenario\trep\tload1\t%s\n' "$(echo $COLS | tr ' ' '\t')" >"$OUT/results.tsv"
-	local rep s order
+	local rep s order d
 	for rep in $(seq 1 "$REPEATS"); do
-		cpmd_prepare "$OUT/cpmd-r$rep"
-		PID[cpmd]=$(start_cpmd "$OUT/cpmd-r$rep")
 		local have_kam=0
 		case " $SCENARIOS " in *" relay"*) start_kamailio "$OUT/kamailio-r$rep" && have_kam=1 ;; esac
-		log "rep $rep: cpmd pid ${PID[cpmd]} sip ${PORT[sip]} msrp ${PORT[msrp]}$([ $have_kam = 1 ] && echo ", kamailio pids $(pids_of "${PID[kamailio]}") port ${PORT[kam]}"); load $(cut -d' ' -f1-3 /proc/loadavg)"
+		log "rep $rep:$([ $have_kam = 1 ] && echo " kamailio pids $(pids_of "${PID[kamailio]}") port ${PORT[kam]};") load $(cut -d' ' -f1-3 /proc/loadavg)"
 		# alternate: odd reps cpmd first, even reps Kamailio first
 		order=$SCENARIOS
 		if [ $((rep % 2)) = 0 ]; then
@@ -187,15 +186,25 @@ campaign_load() {
 		fi
 		for s in $order; do
 			case $s in relay*) [ $have_kam = 1 ] || continue ;; esac
+			# a fresh cpmd per scenario: its RSS is that scenario's alone
+			case $s in relay*) ;; *)
+				d=$OUT/cpmd-r$rep-$s
+				cpmd_prepare "$d"
+				PID[cpmd]=$(start_cpmd "$d")
+				[ -n "${PID[cpmd]}" ] || exit 1
+				;;
+			esac
 			line=$(run_one "$s" "$rep")
 			echo "$line" >>"$OUT/results.tsv"
 			log "rep $rep $(echo "$line" | cut -f1,4-9,12-17,20 | tr '\t' ' ')"
-			sleep 1
+			case $s in relay*) sleep 1 ;; *)
+				stop_pid "${PID[cpmd]}"
+				unset 'PID[cpmd]'
+				grep -h "dropped from" "$d/cpmd.log" | head -n 2 >>"$LOG"
+				;;
+			esac
 		done
-		stop_pid "${PID[cpmd]}"
-		unset 'PID[cpmd]'
 		if [ $have_kam = 1 ]; then stop_pid "${PID[kamailio]}"; unset 'PID[kamailio]'; fi
-		grep -h "dropped from" "$OUT/cpmd-r$rep/cpmd.log" | head -n 4 >>"$LOG"
 	done
 }
 
@@ -313,8 +322,8 @@ load) campaign_load ;;
 callgrind) campaign_callgrind ;;
 all) campaign_load; campaign_callgrind ;;
 check)
-	REPEATS=1 MESSAGES=500 SCENARIOS="room1 relay1" campaign_load
-	SCENARIOS="room1 relay1"
+	REPEATS=1 MESSAGES=500 SCENARIOS="room1 relay1"
+	campaign_load
 	;;
 *) echo "usage: $0 [load|callgrind|all|check]" >&2; exit 2 ;;
 esac
