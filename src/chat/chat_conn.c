@@ -262,6 +262,7 @@ static void flush(struct cpm_chat__conn *c)
 	w->c = c;
 	w->data = c->out.p;
 	w->len = c->out.len;
+	c->out_last = w->len;
 	size_t max = c->out.max;
 	cpm_buf_init(&c->out, max);
 	c->inflight += w->len;
@@ -296,6 +297,13 @@ int cpm_chat__put(struct cpm_chat__conn *c, uint64_t writer, const void *p, size
 	if (c->st == CPM_CHAT__CLOSING)
 		return CPM_ECLOSED;
 	struct cpm_buf *b = c->owner && c->owner != writer ? &c->deferred : &c->out;
+	/* out goes to the kernel at each flush and starts again empty: sized
+	 * like the last one at once, it is not regrown (and copied) from 256
+	 * bytes up each loop iteration (a room: one copy per message and
+	 * participant; a failure here leaves it to the append) */
+	if (b == &c->out && !b->cap && c->out_last > n)
+		cpm_buf_reserve(b, c->out_last < CPM_CHAT__OUT_HINT_MAX ? c->out_last
+									: CPM_CHAT__OUT_HINT_MAX);
 	int rc = cpm_buf_append(b, p, n);
 	if (rc) {
 		cpm_chat__conn_close(c, "output buffer full");

@@ -13,6 +13,7 @@
 #define CPM_CHAT__RDSZ (64 * 1024)      /* one read */
 #define CPM_CHAT__TXN_MAX 4096          /* awaited responses per connection */
 #define CPM_CHAT__BUF_MAX ((size_t)1 << 30) /* sanity bound of output buffers */
+#define CPM_CHAT__OUT_HINT_MAX ((size_t)256 << 10) /* an output buffer starts at most this big */
 
 struct cpm_chat__txn;
 struct cpm_chat__epx;
@@ -78,6 +79,7 @@ struct cpm_chat__conn {
 	 * (owner), appended to out when it ends */
 	struct cpm_buf out, deferred;
 	size_t inflight;   /* bytes in uv_write requests */
+	size_t out_last;   /* bytes of the last flush: the next out starts that big */
 	uint64_t owner;    /* conn id streaming a message here, 0: none */
 	unsigned ntxn;     /* transactions awaiting a response from here */
 	struct cpm_chat__txn *txns; /* those transactions */

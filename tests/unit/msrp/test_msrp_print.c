@@ -350,6 +350,14 @@ static void test_ids(void **state)
 	assert_false(cpm_msrp_body_has_endline(S("------abcd$"), S("abcd")));
 	assert_true(cpm_msrp_body_has_endline(S("--------abcd+"), S("abcd")));
 	assert_false(cpm_msrp_body_has_endline(CPM_STR_NULL, S("abcd")));
+	/* dashes everywhere, the end-line last; a flag just past the body */
+	char many[600];
+	memset(many, '-', sizeof many);
+	memcpy(many + sizeof many - 5, "abcd$", 5);
+	assert_true(cpm_msrp_body_has_endline((struct cpm_str){ many, sizeof many }, S("abcd")));
+	assert_false(cpm_msrp_body_has_endline((struct cpm_str){ many, sizeof many - 1 }, S("abcd")));
+	memcpy(many + sizeof many - 5, "abcd-", 5);
+	assert_false(cpm_msrp_body_has_endline((struct cpm_str){ many, sizeof many }, S("abcd")));
 }
 
 int main(void)
