@@ -207,6 +207,8 @@ void cpm_chat__wake(struct cpm_chat__conn *c)
 	}
 }
 
+
+
 /* ----------------------------------------------------------- output */
 
 size_t cpm_chat__pending(const struct cpm_chat__conn *c)
@@ -218,8 +220,6 @@ size_t cpm_chat__ahead(const struct cpm_chat__conn *c)
 {
 	return c->out.len + c->inflight;
 }
-
-static void conn_touch(struct cpm_chat__conn *c);
 
 static void write_done(uv_write_t *req, int status)
 {
@@ -269,7 +269,20 @@ static void flush(struct cpm_chat__conn *c)
 		cpm_chat__conn_close(c, uv_strerror(rc));
 		return;
 	}
-	conn_touch(c);
+	cpm_chat__touch(c);
+}
+
+size_t cpm_chat__unsent(struct cpm_chat__conn *c)
+{
+	size_t q = c->out.len + c->deferred.len;
+	if (c->st == CPM_CHAT__UP)
+		q += uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+	return q;
+}
+
+void cpm_chat__flush_now(struct cpm_chat__conn *c)
+{
+	flush(c);
 }
 
 int cpm_chat__put(struct cpm_chat__conn *c, uint64_t writer, const void *p, size_t n)
@@ -359,6 +372,7 @@ void cpm_chat__conn_close(struct cpm_chat__conn *c, const char *why)
 	 * it fails, what it was streaming ends */
 	c->st = CPM_CHAT__CLOSING;
 	cpm_chat__conn_gone(c);
+	cpm_chat__ep_conn_gone(c);
 	unwait(c);
 	cpm_chat__wake(c);
 	unlist(c);
@@ -384,8 +398,14 @@ static void timer_cb(uv_timer_t *t)
 }
 
 /* The idle timeout restarts on traffic either way. */
-static void conn_touch(struct cpm_chat__conn *c)
+void cpm_chat__touch(struct cpm_chat__conn *c)
 {
+	/* a connection carrying local sessions lives as long as they do
+	 * (a quiet chat room member is not idle) */
+	if (c->eps && c->st == CPM_CHAT__UP) {
+		uv_timer_stop(&c->timer);
+		return;
+	}
 	if (c->st == CPM_CHAT__UP)
 		uv_timer_start(&c->timer, timer_cb,
 			       (uint64_t)c->r->conf->msrp.idle_timeout * 1000, 0);
@@ -452,7 +472,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	c->in.len += (size_t)nread;
 	c->in.p[c->in.len] = '\0';
-	conn_touch(c);
+	cpm_chat__touch(c);
 	cpm_chat__process(c);
 }
 
@@ -518,7 +538,7 @@ static void on_accept(uv_stream_t *s, int status)
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
 	cpm_logi(c->name, "msrp conn %llu accepted", (unsigned long long)c->id);
-	conn_touch(c);
+	cpm_chat__touch(c);
 	read_update(c);
 }
 
@@ -535,7 +555,7 @@ static void on_connect(uv_connect_t *req, int status)
 	c->st = CPM_CHAT__UP;
 	uv_tcp_nodelay(&c->tcp, 1);
 	cpm_logi(c->name, "msrp conn %llu connected", (unsigned long long)c->id);
-	conn_touch(c);
+	cpm_chat__touch(c);
 	read_update(c);
 	flush(c);
 	if (c->waiters && cpm_chat__ahead(c) <= c->r->max_out / 2)
@@ -689,6 +709,8 @@ static void txns_free(struct cpm_chat_relay *r)
 	for (size_t i = 0; i < r->ntb; i++)
 		for (struct cpm_chat__txn *t = r->tb[i], *n; t; t = n) {
 			n = t->hnext;
+			if (t->out)
+				cpm_chat__out_unref(t->out);
 			free(t->rep_to);
 			free(t->self);
 			free(t->msgid);
@@ -703,6 +725,7 @@ void cpm_chat_relay_free(struct cpm_chat_relay *r)
 	if (!r->freeing) {
 		r->freeing = true;
 		cpm_chat_relay_stop(r);
+		cpm_chat__ep_free_all(r);
 		while (r->conns)
 			cpm_chat__conn_close(r->conns, "server stopped");
 		uv_close((uv_handle_t *)&r->sweep, handle_closed);

@@ -15,6 +15,8 @@
 #define CPM_CHAT__BUF_MAX ((size_t)1 << 30) /* sanity bound of output buffers */
 
 struct cpm_chat__txn;
+struct cpm_chat__epx;
+struct cpm_chat__out;
 
 /* What the connection is receiving now: the message whose headers were
  * parsed and whose END has not come yet. */
@@ -22,6 +24,7 @@ enum cpm_chat__xfer_kind {
 	CPM_CHAT__X_NONE = 0,
 	CPM_CHAT__X_FORWARD, /* streamed to dst, as it arrives */
 	CPM_CHAT__X_DISCARD, /* dropped; status answered at END (0: none) */
+	CPM_CHAT__X_LOCAL,   /* for a local session (chat_ep.c: epx) */
 };
 
 struct cpm_chat__xfer {
@@ -44,6 +47,8 @@ struct cpm_chat__xfer {
 	char out_tid[CPM_MSRP_TID_LEN + 1];
 	struct cpm_chat__txn *txn;
 	uint64_t body;            /* body bytes forwarded */
+	/* LOCAL */
+	struct cpm_chat__epx *epx;
 };
 
 enum cpm_chat__conn_st { CPM_CHAT__CONNECTING, CPM_CHAT__UP, CPM_CHAT__CLOSING };
@@ -85,12 +90,16 @@ struct cpm_chat__conn {
 	struct cpm_chat__conn *ready_next;
 	bool dirty;                       /* in r->dirty */
 	struct cpm_chat__conn *dirty_next;
+	/* local sessions bound to this connection (no idle timeout then) */
+	struct cpm_chat_ep *eps;
+	bool relayed; /* it carried relay traffic (AUTH, forwarding) */
 };
 
 /* A request we forwarded and whose response we wait for. */
 enum cpm_chat__txn_kind {
 	CPM_CHAT__T_SEND, /* a SEND: errors become REPORTs (RFC 4975 §7.1.2) */
 	CPM_CHAT__T_BACK, /* AUTH and other methods: the response goes back */
+	CPM_CHAT__T_EP,   /* a SEND of a local session (out) */
 };
 
 struct cpm_chat__txn {
@@ -107,6 +116,7 @@ struct cpm_chat__txn {
 	char *rep_to, *self, *msgid;
 	uint64_t start, len, total;
 	bool total_star;
+	struct cpm_chat__out *out;           /* T_EP */
 	struct cpm_chat__txn *hnext;         /* by tid */
 	struct cpm_chat__txn *d_prev, *d_next; /* of dst */
 	struct cpm_chat__txn *f_prev, *f_next; /* timeout FIFO */
@@ -140,6 +150,9 @@ struct cpm_chat_relay {
 	size_t rnd_used;
 	size_t buffered;
 	struct cpm_chat_relay_stats st;
+	/* local sessions (chat_ep.c) */
+	struct cpm_chat_ep *eps;
+	struct cpm_chat_ep_stats ep_st;
 };
 
 /* chat_conn.c */
@@ -157,6 +170,11 @@ int cpm_chat__put(struct cpm_chat__conn *c, uint64_t writer, const void *p, size
  * flight: what a sender to c waits on; the deferred ones go after it). */
 size_t cpm_chat__pending(const struct cpm_chat__conn *c);
 size_t cpm_chat__ahead(const struct cpm_chat__conn *c);
+/* Bytes the kernel has not taken yet: staged, deferred, and what libuv
+ * still holds of the writes in flight (those it wrote count no more). */
+size_t cpm_chat__unsent(struct cpm_chat__conn *c);
+/* Write what is staged now instead of at the end of the iteration. */
+void cpm_chat__flush_now(struct cpm_chat__conn *c);
 /* c's stream ends: the deferred messages follow, its waiters are woken. */
 void cpm_chat__release(struct cpm_chat__conn *c);
 /* Process c's input again soon (from the idle callback). */
@@ -166,6 +184,8 @@ void cpm_chat__wait(struct cpm_chat__conn *c, struct cpm_chat__conn *on);
 /* After processing: drop the used input, read or not. */
 void cpm_chat__input_done(struct cpm_chat__conn *c, size_t used);
 void cpm_chat__wake(struct cpm_chat__conn *c);
+/* Restart the idle timeout (stopped while local sessions use c). */
+void cpm_chat__touch(struct cpm_chat__conn *c);
 void cpm_chat__acct(struct cpm_chat_relay *r, ssize_t delta);
 
 /* A fresh transaction id (CPM_MSRP_TID_LEN hex digits): 64 bits from a
@@ -184,6 +204,33 @@ void cpm_chat__txn_sweep(struct cpm_chat_relay *r, uint64_t now_ms);
  * end-line. */
 int cpm_chat__respond(struct cpm_chat__conn *c, const char *tid, int code, const char *to,
 		      const char *from, const char *extra);
+
+/* RFC 4975 §7.1.1: may status answer the request x receives (no answer
+ * for Failure-Report "no", only errors for "partial", never for REPORT)? */
+bool cpm_chat__may_answer(const struct cpm_chat__xfer *x, int status);
+/* Transactions (chat_relay.c) for chat_ep.c: link t (tid set) on d's
+ * list and arm its timeout now (the chunk is queued whole). */
+void cpm_chat__txn_start(struct cpm_chat_relay *r, struct cpm_chat__txn *t,
+			 struct cpm_chat__conn *d);
+
+/* chat_ep.c */
+/* A request routed to a local session (rt->sess): x becomes LOCAL (or
+ * DISCARD with a status). */
+void cpm_chat__ep_headers(struct cpm_chat__conn *c, const struct cpm_msrp_msg *m,
+			  const struct cpm_chat_route *rt);
+void cpm_chat__ep_body(struct cpm_chat__conn *c, struct cpm_str data);
+void cpm_chat__ep_end(struct cpm_chat__conn *c, char flag);
+void cpm_chat__epx_free(struct cpm_chat__epx *e);
+/* The answer to a T_EP transaction of o (code 408: none came), after the
+ * transaction is gone; o may be NULL. */
+void cpm_chat__ep_settle(struct cpm_chat_relay *r, struct cpm_chat__out *o, int code);
+/* A REPORT for a local session... goes to ep_headers like the others.
+ * c is closing: its bound sessions are told. */
+void cpm_chat__ep_conn_gone(struct cpm_chat__conn *c);
+/* The relay is freed: the sessions left go without callbacks. */
+void cpm_chat__ep_free_all(struct cpm_chat_relay *r);
+/* A T_EP transaction's out record lost its transaction (relay freed). */
+void cpm_chat__out_unref(struct cpm_chat__out *o);
 
 /* chat_auth.c */
 /* An AUTH for us (RFC 4976 §5.1, §6.2): answers it now or after a store

@@ -62,6 +62,8 @@ static void txn_grow(struct cpm_chat_relay *r)
 
 static void txn_free(struct cpm_chat__txn *t)
 {
+	if (t->out)
+		cpm_chat__out_unref(t->out);
 	free(t->rep_to);
 	free(t->self);
 	free(t->msgid);
@@ -142,6 +144,14 @@ static void txn_arm(struct cpm_chat_relay *r, struct cpm_chat__txn *t)
 	r->fifo_tail = t;
 }
 
+void cpm_chat__txn_start(struct cpm_chat_relay *r, struct cpm_chat__txn *t,
+			 struct cpm_chat__conn *d)
+{
+	t->dst = d->id;
+	txn_link(r, t, d);
+	txn_arm(r, t);
+}
+
 /* --------------------------------------------------------------- writing */
 
 int cpm_chat__respond(struct cpm_chat__conn *c, const char *tid, int code, const char *to,
@@ -179,7 +189,7 @@ static int end_line(struct cpm_chat__conn *d, uint64_t writer, const char *tid, 
 
 /* RFC 4975 §7.1.1: no response for Failure-Report "no", only errors for
  * "partial"; never for REPORT (§7.1.2).  AUTH and other methods: always. */
-static bool may_answer(const struct cpm_chat__xfer *x, int status)
+bool cpm_chat__may_answer(const struct cpm_chat__xfer *x, int status)
 {
 	if (x->method == CPM_MSRP_REPORT)
 		return false;
@@ -242,6 +252,7 @@ static void report(struct cpm_chat_relay *r, struct cpm_chat__txn *t, int code)
 
 void cpm_chat__xfer_reset(struct cpm_chat__xfer *x)
 {
+	cpm_chat__epx_free(x->epx);
 	free(x->resp_to); /* resp_from shares the allocation */
 	cpm_buf_free(&x->head);
 	if (x->txn && !x->started)
@@ -289,6 +300,15 @@ static void xfer_fail(struct cpm_chat__conn *c, int status, const char *why)
 /* The next hop answered t (or not: 408). */
 static void txn_settle(struct cpm_chat_relay *r, struct cpm_chat__txn *t, int code)
 {
+	if (t->kind == CPM_CHAT__T_EP) {
+		/* t goes first: the owner told may close connections (this
+		 * one too, whose closing settles its transactions) */
+		struct cpm_chat__out *o = t->out;
+		t->out = NULL;
+		txn_del(r, t);
+		cpm_chat__ep_settle(r, o, code);
+		return;
+	}
 	if (code / 100 == 2) {
 		txn_del(r, t);
 		return;
@@ -459,7 +479,7 @@ static void on_response(struct cpm_chat__conn *c, const struct cpm_msrp_msg *m)
 			 CPM_STR_FMT(m->tid));
 		return;
 	}
-	if (t->kind == CPM_CHAT__T_SEND) {
+	if (t->kind != CPM_CHAT__T_BACK) {
 		txn_settle(r, t, m->code);
 		return;
 	}
@@ -542,6 +562,8 @@ static void on_headers(struct cpm_chat__conn *c)
 	}
 	struct cpm_chat__conn *d = NULL;
 	int err = 0;
+	if (rt.hop != CPM_CHAT_HOP_LOCAL && rt.hop != CPM_CHAT_HOP_ERROR)
+		c->relayed = true;
 	switch (rt.hop) {
 	case CPM_CHAT_HOP_ERROR:
 		discard(c, rt.status, rt.reason);
@@ -549,6 +571,9 @@ static void on_headers(struct cpm_chat__conn *c)
 	case CPM_CHAT_HOP_AUTH:
 		discard(c, 0, "");
 		cpm_chat__auth(c, m);
+		break;
+	case CPM_CHAT_HOP_LOCAL:
+		cpm_chat__ep_headers(c, m, &rt);
 		break;
 	case CPM_CHAT_HOP_CLIENT:
 		d = cpm_chat__conn_find(r, rt.conn_id);
@@ -569,7 +594,7 @@ static void on_headers(struct cpm_chat__conn *c)
 	if (d) {
 		x->kind = CPM_CHAT__X_FORWARD;
 		x->dst = d->id;
-		x->answer_ok = m->method == CPM_MSRP_SEND && may_answer(x, 200);
+		x->answer_ok = m->method == CPM_MSRP_SEND && cpm_chat__may_answer(x, 200);
 		cpm_buf_init(&x->head, SIZE_MAX / 4);
 		if (cpm_chat__tid_new(r, x->out_tid) || build_head(&x->head, m, x->out_tid, &rt) ||
 		    ((x->txn = txn_new(c, m, x, &rt, &err)) == NULL && err)) {
@@ -586,6 +611,10 @@ static void on_headers(struct cpm_chat__conn *c)
 static void on_body(struct cpm_chat__conn *c, struct cpm_str data)
 {
 	struct cpm_chat__xfer *x = &c->cur;
+	if (x->kind == CPM_CHAT__X_LOCAL) {
+		cpm_chat__ep_body(c, data);
+		return;
+	}
 	if (x->kind != CPM_CHAT__X_FORWARD || !data.len)
 		return;
 	struct cpm_chat__conn *d = cpm_chat__conn_find(c->r, x->dst);
@@ -601,6 +630,8 @@ static void on_end(struct cpm_chat__conn *c, char flag)
 {
 	struct cpm_chat_relay *r = c->r;
 	struct cpm_chat__xfer *x = &c->cur;
+	if (x->kind == CPM_CHAT__X_LOCAL)
+		cpm_chat__ep_end(c, flag);
 	if (x->kind == CPM_CHAT__X_FORWARD) {
 		struct cpm_chat__conn *d = cpm_chat__conn_find(r, x->dst);
 		if (d && !end_line(d, c->id, x->out_tid, flag, x->has_body)) {
@@ -616,7 +647,7 @@ static void on_end(struct cpm_chat__conn *c, char flag)
 			xfer_fail(c, 408, "next hop connection lost");
 		}
 	}
-	if (x->kind == CPM_CHAT__X_DISCARD && x->is_request && x->status && may_answer(x, x->status))
+	if (x->kind == CPM_CHAT__X_DISCARD && x->is_request && x->status && cpm_chat__may_answer(x, x->status))
 		cpm_chat__respond(c, x->tid, x->status, x->resp_to, x->resp_from, NULL);
 	cpm_chat__xfer_reset(x);
 }

@@ -180,6 +180,16 @@ int cpm_chat_sess_add(struct cpm_chat_table *t, uint64_t conn_id, struct cpm_str
 	return 0;
 }
 
+int cpm_chat_sess_add_local(struct cpm_chat_table *t, void *local, struct cpm_chat_sess **out)
+{
+	int rc = cpm_chat_sess_add(t, 0, cpm_str_from_cstr(""), NULL, UINT64_MAX, out);
+	if (!rc) {
+		(*out)->kind = CPM_CHAT_SESS_LOCAL;
+		(*out)->local = local;
+	}
+	return rc;
+}
+
 void cpm_chat_sess_del(struct cpm_chat_table *t, struct cpm_chat_sess *s)
 {
 	struct cpm_chat_sess **pp = sess_slot(t, (struct cpm_str){ s->id, CPM_CHAT_SID_LEN });
@@ -228,12 +238,12 @@ static size_t sess_sweep(struct cpm_chat_table *t, bool (*drop)(const struct cpm
 
 static bool of_conn(const struct cpm_chat_sess *s, uint64_t conn_id)
 {
-	return s->conn_id == conn_id;
+	return s->kind == CPM_CHAT_SESS_RELAY && s->conn_id == conn_id;
 }
 
 static bool expired(const struct cpm_chat_sess *s, uint64_t now_ms)
 {
-	return s->expires_ms <= now_ms;
+	return s->kind == CPM_CHAT_SESS_RELAY && s->expires_ms <= now_ms;
 }
 
 size_t cpm_chat_sess_drop_conn(struct cpm_chat_table *t, uint64_t conn_id)
@@ -432,8 +442,19 @@ int cpm_chat_route(struct cpm_chat_table *t, uint64_t src_conn, enum cpm_msrp_me
 								 : "no session in the relay URI");
 			goto out;
 		}
+		if (s->kind == CPM_CHAT_SESS_LOCAL) {
+			/* the server is the endpoint: the path must end here */
+			if (n2 != 0) {
+				rc = route_err(r, 481, "To-Path goes on past a local session");
+				goto out;
+			}
+			r->sess = s;
+			r->next = u1;
+			r->hop = CPM_CHAT_HOP_LOCAL;
+			goto out;
+		}
 		if (n2 == 0) {
-			/* the relay is not an endpoint (rooms will be) */
+			/* a relay session is not an endpoint */
 			rc = route_err(r, 481, "To-Path ends at the relay");
 			goto out;
 		}

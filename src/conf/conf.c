@@ -157,6 +157,22 @@ const struct cpm_conf_directive cpm_conf_directives[] = {
 	{ "msrp", "connect_timeout", CPM_CONF_T_INT, "10", "s",
 	  "wait for a TCP connection to a next hop",
 	  FIELD(msrp.connect_timeout), 1, 600 },
+	/* [chat] */
+	{ "chat", "max_message_size", CPM_CONF_T_SIZE, "1048576", "bytes",
+	  "largest message a local session (a room) takes; its chunks get 413 beyond",
+	  FIELD(chat.max_message_size), 1 * KB, 1024 * MB },
+	{ "chat", "max_queue", CPM_CONF_T_SIZE, "1048576", "bytes",
+	  "unsent bytes towards one room participant; beyond, it is dropped",
+	  FIELD(chat.max_queue), 4 * KB, 1024 * MB },
+	{ "chat", "chunk_size", CPM_CONF_T_SIZE, "16384", "bytes",
+	  "messages the server sends larger than this go in chunks of this size",
+	  FIELD(chat.chunk_size), 256, 16 * MB },
+	{ "chat", "history", CPM_CONF_T_INT, "20", "",
+	  "room messages a participant gets when it joins (0: none)",
+	  FIELD(chat.history), 0, 10000 },
+	{ "chat", "max_participants", CPM_CONF_T_INT, "1000", "",
+	  "participants of one room at most; a join beyond gets 486",
+	  FIELD(chat.max_participants), 1, 1000000 },
 	/* [im] */
 	{ "im", "store_and_forward", CPM_CONF_T_BOOL, "yes", "",
 	  "keep MESSAGEs that cannot be delivered now (202) and deliver them later",
@@ -278,7 +294,7 @@ const size_t cpm_conf_ndirectives =
 	sizeof cpm_conf_directives / sizeof cpm_conf_directives[0];
 
 static const char *const sections[] = { "server", "sip", "registrar", "auth",
-					"http", "msrp", "im", "smtp", "presence", "store" };
+					"http", "msrp", "chat", "im", "smtp", "presence", "store" };
 
 static const char *const level_names[] = { "error", "warn", "notice", "info",
 					    "debug" };

@@ -150,6 +150,14 @@ struct cpm_conf {
 		int connect_timeout;      /* s */
 	} msrp;
 	struct {
+		/* the server as MSRP endpoint (src/chat: local sessions, rooms) */
+		size_t max_message_size; /* bytes of one received message (413) */
+		size_t max_queue;        /* bytes queued towards one participant */
+		size_t chunk_size;       /* larger bodies are sent in chunks */
+		int history;             /* room messages replayed on join */
+		int max_participants;    /* of one room (486 beyond) */
+	} chat;
+	struct {
 		bool store_and_forward; /* keep undeliverable MESSAGEs (202) */
 		int max_messages;       /* stored per user, 0 = no limit */
 		size_t max_bytes;       /* stored body bytes per user, 0 = none */

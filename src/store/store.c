@@ -100,6 +100,7 @@ int cpm_store_aor_normalize(const char *aor, char *out, size_t outsz)
 }
 
 #define TERMINATED(arr) (memchr((arr), '\0', sizeof(arr)) != NULL)
+#define TERMINATED_N(p, n) (memchr((p), '\0', (n)) != NULL)
 
 static bool hex_or_empty(const char *h, size_t want)
 {
@@ -424,4 +425,170 @@ int cpm_store_profile_stamp(struct cpm_store *s, int64_t *updated, int64_t *coun
 int cpm_store_txn(struct cpm_store *s, int op)
 {
 	return s->ops->txn(s, op);
+}
+
+/* -------------------------------------------------------------------- rooms */
+
+/* Free text kept in a room (subject, nick): no control characters, as it
+ * ends up in SIP headers, CPIM and terminals. */
+static bool plain_text(const char *t)
+{
+	for (; *t; t++)
+		if ((unsigned char)*t < 0x20 || *t == 0x7f)
+			return false;
+	return true;
+}
+
+static int norm(const char *in, char out[256])
+{
+	return in && TERMINATED_N(in, 256) && !cpm_store_aor_normalize(in, out, 256)
+		       ? 0
+		       : CPM_EINVAL;
+}
+
+int cpm_store_room_put(struct cpm_store *s, const struct cpm_store_room *r)
+{
+	if (!r || !TERMINATED(r->subject) || !plain_text(r->subject) ||
+	    r->flags < 0 || (r->flags & ~CPM_STORE_ROOM_F_ALL) || r->history < -1)
+		return CPM_EINVAL;
+	struct cpm_store_room n = *r;
+	if (norm(r->uri, n.uri) || norm(r->owner, n.owner))
+		return CPM_EINVAL;
+	if (n.created == 0)
+		n.created = cpm_wall_s();
+	return s->ops->room_put(s, &n);
+}
+
+int cpm_store_room_get(struct cpm_store *s, const char *uri,
+		       struct cpm_store_room *out)
+{
+	char u[256];
+	if (!out || norm(uri, u))
+		return CPM_EINVAL;
+	return s->ops->room_get(s, u, out);
+}
+
+int cpm_store_room_del(struct cpm_store *s, const char *uri)
+{
+	char u[256];
+	return norm(uri, u) ? CPM_EINVAL : s->ops->room_del(s, u);
+}
+
+int cpm_store_room_list(struct cpm_store *s,
+			int (*cb)(void *arg, const struct cpm_store_room *r),
+			void *arg)
+{
+	return cb ? s->ops->room_list(s, NULL, cb, arg) : CPM_EINVAL;
+}
+
+int cpm_store_room_list_member(struct cpm_store *s, const char *aor,
+			       int (*cb)(void *arg, const struct cpm_store_room *r),
+			       void *arg)
+{
+	char a[256];
+	if (!cb || norm(aor, a))
+		return CPM_EINVAL;
+	return s->ops->room_list(s, a, cb, arg);
+}
+
+int cpm_store_room_member_put(struct cpm_store *s,
+			      const struct cpm_store_room_member *m)
+{
+	if (!m || !TERMINATED(m->nick) || !plain_text(m->nick) ||
+	    m->role < CPM_STORE_ROOM_MEMBER || m->role > CPM_STORE_ROOM_OWNER)
+		return CPM_EINVAL;
+	struct cpm_store_room_member n = *m;
+	if (norm(m->room, n.room) || norm(m->aor, n.aor))
+		return CPM_EINVAL;
+	if (n.added == 0)
+		n.added = cpm_wall_s();
+	return s->ops->room_member_put(s, &n);
+}
+
+int cpm_store_room_member_del(struct cpm_store *s, const char *room,
+			      const char *aor)
+{
+	char r[256], a[256];
+	if (norm(room, r) || norm(aor, a))
+		return CPM_EINVAL;
+	return s->ops->room_member_del(s, r, a);
+}
+
+int cpm_store_room_member_get(struct cpm_store *s, const char *room,
+			      const char *aor, struct cpm_store_room_member *out)
+{
+	char r[256], a[256];
+	if (!out || norm(room, r) || norm(aor, a))
+		return CPM_EINVAL;
+	return s->ops->room_member_get(s, r, a, out);
+}
+
+int cpm_store_room_member_list(
+	struct cpm_store *s, const char *room,
+	int (*cb)(void *arg, const struct cpm_store_room_member *m), void *arg)
+{
+	char r[256];
+	if (!cb || norm(room, r))
+		return CPM_EINVAL;
+	return s->ops->room_member_list(s, r, cb, arg);
+}
+
+int cpm_store_room_msg_add(struct cpm_store *s, struct cpm_store_room_msg *m)
+{
+	if (!m || !TERMINATED(m->sender) || !TERMINATED(m->nick) ||
+	    !TERMINATED(m->message_id) || !TERMINATED(m->content_type) ||
+	    !m->sender[0] || !m->content_type[0] || !plain_text(m->nick) ||
+	    (!m->body && m->body_len) || m->date < 0)
+		return CPM_EINVAL;
+	if (m->body_len > CPM_STORE_MSG_BODY_MAX)
+		return CPM_ETOOBIG;
+	char r[256];
+	if (norm(m->room, r))
+		return CPM_EINVAL;
+	memcpy(m->room, r, sizeof r);
+	if (m->date == 0)
+		m->date = cpm_wall_s();
+	return s->ops->room_msg_add(s, m);
+}
+
+int cpm_store_room_msg_last(
+	struct cpm_store *s, const char *room, int n,
+	int (*cb)(void *arg, const struct cpm_store_room_msg *m), void *arg)
+{
+	char r[256];
+	if (!cb || n < 0 || norm(room, r))
+		return CPM_EINVAL;
+	return n ? s->ops->room_msg_list(s, r, n, 0, 0, cb, arg) : 0;
+}
+
+int cpm_store_room_msg_list(
+	struct cpm_store *s, const char *room, int64_t after_id, int limit,
+	int (*cb)(void *arg, const struct cpm_store_room_msg *m), void *arg)
+{
+	char r[256];
+	if (!cb || limit < 0 || norm(room, r))
+		return CPM_EINVAL;
+	return s->ops->room_msg_list(s, r, 0, after_id, limit, cb, arg);
+}
+
+int cpm_store_room_msg_count(struct cpm_store *s, const char *room,
+			     int64_t *count)
+{
+	char r[256];
+	if (!count || norm(room, r))
+		return CPM_EINVAL;
+	return s->ops->room_msg_count(s, r, count);
+}
+
+int cpm_store_room_msg_trim(struct cpm_store *s, const char *room, int keep)
+{
+	char r[256];
+	if (keep < 0 || norm(room, r))
+		return CPM_EINVAL;
+	return s->ops->room_msg_trim(s, r, keep);
+}
+
+int cpm_store_room_stamp(struct cpm_store *s, int64_t *updated, int64_t *count)
+{
+	return updated && count ? s->ops->room_stamp(s, updated, count) : CPM_EINVAL;
 }

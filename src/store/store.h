@@ -111,6 +111,54 @@ struct cpm_store_msg_delivery {
 	int64_t delivered_at; /* 0 until delivered */
 };
 
+/* Rooms (the calls are below, after the profiles'). */
+enum cpm_store_room_flag {
+	CPM_STORE_ROOM_F_ADHOC = 1 << 0,	/* created by a conference-factory
+						 * INVITE (RFC 5366 URI list) */
+	CPM_STORE_ROOM_F_MEMBERS_ONLY = 1 << 1, /* only members may join */
+	CPM_STORE_ROOM_F_OFFLINE_SF = 1 << 2,	/* members not in session get the
+						 * room's messages by store-and-forward */
+};
+#define CPM_STORE_ROOM_F_ALL 7
+
+struct cpm_store_room {
+	char uri[256];	   /* "room@example.test" */
+	char owner[256];   /* AoR of the owner (also a member, role OWNER) */
+	char subject[256]; /* "" if none; no control characters */
+	int flags;	   /* enum cpm_store_room_flag bits */
+	int history;	   /* messages a joiner gets; -1 = the server default */
+	int64_t created;   /* wall seconds; 0 on put = now (insert only) */
+};
+
+enum cpm_store_room_role {
+	CPM_STORE_ROOM_MEMBER = 0,
+	CPM_STORE_ROOM_MODERATOR = 1,
+	CPM_STORE_ROOM_OWNER = 2, /* the room's owner, and only the owner */
+};
+
+struct cpm_store_room_member {
+	char room[256];
+	char aor[256];	/* the member's AoR, normalised */
+	char nick[64];	/* "" if none; no control characters */
+	int role;	/* enum cpm_store_room_role */
+	int64_t added;	/* wall seconds; 0 on put = now (kept on update) */
+};
+
+struct cpm_store_room_msg {
+	int64_t id;	     /* assigned by add, > 0, never reused */
+	char room[256];
+	char sender[256];    /* the sender's AoR or URI, as the caller has it */
+	char nick[64];	     /* the sender's nickname then, "" if none */
+	char message_id[128]; /* MSRP/CPIM Message-ID, "" if none */
+	char content_type[128];
+	/* same contract as struct cpm_store_msg: the caller's bytes on add,
+	 * valid during the callback in listings; at most
+	 * CPM_STORE_MSG_BODY_MAX */
+	const void *body;
+	size_t body_len;
+	int64_t date; /* wall seconds; 0 on add = now */
+};
+
 enum cpm_store_txn_op {
 	CPM_STORE_TXN_BEGIN = 0, /* BEGIN IMMEDIATE (takes the write lock) */
 	CPM_STORE_TXN_COMMIT,
@@ -189,6 +237,37 @@ struct cpm_store_ops {
 			    void *arg);
 	int (*profile_stamp)(struct cpm_store *s, int64_t *updated, int64_t *count);
 	int (*msg_flags)(struct cpm_store *s, int64_t id, int set, int clear);
+	/* rooms: same contracts as the cpm_store_room_* wrappers, arguments
+	 * checked and normalised; room_list with aor NULL lists them all */
+	int (*room_put)(struct cpm_store *s, const struct cpm_store_room *r);
+	int (*room_get)(struct cpm_store *s, const char *uri,
+			struct cpm_store_room *out);
+	int (*room_del)(struct cpm_store *s, const char *uri);
+	int (*room_list)(struct cpm_store *s, const char *aor,
+			 int (*cb)(void *arg, const struct cpm_store_room *r),
+			 void *arg);
+	int (*room_member_put)(struct cpm_store *s,
+			       const struct cpm_store_room_member *m);
+	int (*room_member_del)(struct cpm_store *s, const char *room,
+			       const char *aor);
+	int (*room_member_get)(struct cpm_store *s, const char *room,
+			       const char *aor,
+			       struct cpm_store_room_member *out);
+	int (*room_member_list)(struct cpm_store *s, const char *room,
+				int (*cb)(void *arg,
+					  const struct cpm_store_room_member *m),
+				void *arg);
+	int (*room_msg_add)(struct cpm_store *s, struct cpm_store_room_msg *m);
+	/* last > 0: the last `last`, oldest first; else id > after_id */
+	int (*room_msg_list)(struct cpm_store *s, const char *room, int last,
+			     int64_t after_id, int limit,
+			     int (*cb)(void *arg,
+				       const struct cpm_store_room_msg *m),
+			     void *arg);
+	int (*room_msg_count)(struct cpm_store *s, const char *room,
+			      int64_t *count);
+	int (*room_msg_trim)(struct cpm_store *s, const char *room, int keep);
+	int (*room_stamp)(struct cpm_store *s, int64_t *updated, int64_t *count);
 	/* enum cpm_store_txn_op */
 	int (*txn)(struct cpm_store *s, int op);
 };
@@ -335,6 +414,81 @@ int cpm_store_profile_list(struct cpm_store *s,
  * count.  When neither changed, no profile was added, changed or removed
  * (a cache compares it to know when to reload). */
 int cpm_store_profile_stamp(struct cpm_store *s, int64_t *updated, int64_t *count);
+
+/* ------------------------------------------------------------------- rooms
+ *
+ * Chat rooms (RFC 7701 MSRP switch, RFC 4579 conferences): the room, its
+ * members with their nicknames and roles, and its history.  A room URI is
+ * "room@domain" without scheme, normalised like an AoR; it never equals a
+ * subscriber's AoR (a room put for a user's AoR and a user add for a
+ * room's URI both fail with CPM_EEXIST).
+ * Schema 6: tables rooms, room_members, room_messages (AUTOINCREMENT ids),
+ * room_serial (the change counter of cpm_store_room_stamp); deleting a room
+ * deletes its members and history (trigger). */
+
+/* Common checks of the room calls: CPM_EINVAL for a bad room URI or AoR,
+ * an empty owner, sender or content type, a flag, role or history out of
+ * range (history >= -1), a control character in subject or nick, a field
+ * not terminated within its array; CPM_ETOOBIG for a body above
+ * CPM_STORE_MSG_BODY_MAX. */
+
+/* Insert, or update subject, flags, history and owner (created kept).  On
+ * insert the owner becomes a member with role OWNER; on an owner change
+ * the new owner's row gets role OWNER (added if needed) and the previous
+ * owner's becomes MODERATOR.  CPM_EEXIST if a user has this AoR. */
+int cpm_store_room_put(struct cpm_store *s, const struct cpm_store_room *r);
+/* CPM_ENOTFOUND. */
+int cpm_store_room_get(struct cpm_store *s, const char *uri,
+		       struct cpm_store_room *out);
+/* With its members and history; CPM_ENOTFOUND. */
+int cpm_store_room_del(struct cpm_store *s, const char *uri);
+/* Every room, in URI order. */
+int cpm_store_room_list(struct cpm_store *s,
+			int (*cb)(void *arg, const struct cpm_store_room *r),
+			void *arg);
+/* The rooms whose member (the owner included) aor is, in URI order. */
+int cpm_store_room_list_member(struct cpm_store *s, const char *aor,
+			       int (*cb)(void *arg, const struct cpm_store_room *r),
+			       void *arg);
+/* Upsert by (room, aor): nick and role (added kept).  CPM_ENOTFOUND if the
+ * room does not exist; CPM_EPERM for role OWNER on another AoR than the
+ * owner's, or a lower role on the owner's row. */
+int cpm_store_room_member_put(struct cpm_store *s,
+			      const struct cpm_store_room_member *m);
+/* CPM_ENOTFOUND; CPM_EPERM for the owner (change the owner first). */
+int cpm_store_room_member_del(struct cpm_store *s, const char *room,
+			      const char *aor);
+/* CPM_ENOTFOUND (no such member, or no such room). */
+int cpm_store_room_member_get(struct cpm_store *s, const char *room,
+			      const char *aor, struct cpm_store_room_member *out);
+/* The room's members, by role descending then AoR; 0 and no call for a
+ * room that does not exist (check with room_get). */
+int cpm_store_room_member_list(
+	struct cpm_store *s, const char *room,
+	int (*cb)(void *arg, const struct cpm_store_room_member *m), void *arg);
+/* Append to the room's history; sets m->id (and m->date if 0).
+ * CPM_ENOTFOUND if the room does not exist. */
+int cpm_store_room_msg_add(struct cpm_store *s, struct cpm_store_room_msg *m);
+/* The room's last n messages (n > 0), oldest first: what a joiner gets. */
+int cpm_store_room_msg_last(
+	struct cpm_store *s, const char *room, int n,
+	int (*cb)(void *arg, const struct cpm_store_room_msg *m), void *arg);
+/* The room's messages with id > after_id, oldest first, at most limit (0 =
+ * no limit): page with after_id = the last id seen. */
+int cpm_store_room_msg_list(
+	struct cpm_store *s, const char *room, int64_t after_id, int limit,
+	int (*cb)(void *arg, const struct cpm_store_room_msg *m), void *arg);
+/* Messages in the room's history. */
+int cpm_store_room_msg_count(struct cpm_store *s, const char *room,
+			     int64_t *count);
+/* Deletes all but the room's last keep (>= 0) messages; the number
+ * deleted. */
+int cpm_store_room_msg_trim(struct cpm_store *s, const char *room, int keep);
+/* A cheap fingerprint of the rooms and their members: updated grows with
+ * every room or member insert, update or delete (from any connection);
+ * count is the number of rooms.  When neither changed, a cache of rooms
+ * and members on the loop is current.  History does not count. */
+int cpm_store_room_stamp(struct cpm_store *s, int64_t *updated, int64_t *count);
 
 /* Explicit transactions on one connection (enum cpm_store_txn_op).  The
  * operations above that take several statements nest inside one.  Note

@@ -143,6 +143,65 @@ static const char *const migrations[] = {
 	"DELETE FROM message_usage;"
 	"INSERT INTO message_usage SELECT recipient, count(*), sum(body_len)"
 	" FROM messages WHERE state = 0 GROUP BY recipient;",
+	/* 5 -> 6: chat rooms (RFC 7701 switch, RFC 4579 conferences): the
+	 * room, its members and its history.  A room URI and a user's AoR
+	 * never collide (triggers, both ways: the CLI and the server write
+	 * through different connections).  room_serial counts every change
+	 * of a room or a member (cpm_store_room_stamp, for the caches on the
+	 * loop): its single row is bumped by triggers, so that a deletion
+	 * changes the stamp too. */
+	"CREATE TABLE rooms ("
+	" uri TEXT PRIMARY KEY NOT NULL,"
+	" owner TEXT NOT NULL,"
+	" subject TEXT NOT NULL DEFAULT '',"
+	" flags INTEGER NOT NULL DEFAULT 0,"
+	" history INTEGER NOT NULL DEFAULT -1,"
+	" created INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE room_members ("
+	" room TEXT NOT NULL,"
+	" aor TEXT NOT NULL,"
+	" nick TEXT NOT NULL DEFAULT '',"
+	" role INTEGER NOT NULL DEFAULT 0,"
+	" added INTEGER NOT NULL,"
+	" PRIMARY KEY (room, aor)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX room_members_aor ON room_members (aor);"
+	"CREATE TABLE room_messages ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" room TEXT NOT NULL,"
+	" sender TEXT NOT NULL,"
+	" nick TEXT NOT NULL DEFAULT '',"
+	" message_id TEXT NOT NULL DEFAULT '',"
+	" content_type TEXT NOT NULL,"
+	" body BLOB NOT NULL,"
+	" date INTEGER NOT NULL"
+	");"
+	"CREATE INDEX room_messages_room ON room_messages (room, id);"
+	"CREATE TABLE room_serial (k INTEGER PRIMARY KEY CHECK (k = 0),"
+	" n INTEGER NOT NULL);"
+	"INSERT INTO room_serial VALUES (0, 0);"
+	"CREATE TRIGGER rooms_del AFTER DELETE ON rooms BEGIN"
+	" DELETE FROM room_members WHERE room = old.uri;"
+	" DELETE FROM room_messages WHERE room = old.uri;"
+	" UPDATE room_serial SET n = n + 1;"
+	" END;"
+	"CREATE TRIGGER rooms_ins AFTER INSERT ON rooms BEGIN"
+	" UPDATE room_serial SET n = n + 1; END;"
+	"CREATE TRIGGER rooms_upd AFTER UPDATE ON rooms BEGIN"
+	" UPDATE room_serial SET n = n + 1; END;"
+	"CREATE TRIGGER room_members_ins AFTER INSERT ON room_members BEGIN"
+	" UPDATE room_serial SET n = n + 1; END;"
+	"CREATE TRIGGER room_members_upd AFTER UPDATE ON room_members BEGIN"
+	" UPDATE room_serial SET n = n + 1; END;"
+	"CREATE TRIGGER room_members_del AFTER DELETE ON room_members BEGIN"
+	" UPDATE room_serial SET n = n + 1; END;"
+	"CREATE TRIGGER rooms_not_user BEFORE INSERT ON rooms"
+	" WHEN EXISTS (SELECT 1 FROM users WHERE aor = new.uri) BEGIN"
+	" SELECT RAISE(ABORT, 'a user has this AoR'); END;"
+	"CREATE TRIGGER users_not_room BEFORE INSERT ON users"
+	" WHEN EXISTS (SELECT 1 FROM rooms WHERE uri = new.aor) BEGIN"
+	" SELECT RAISE(ABORT, 'a chat room has this URI'); END;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -172,6 +231,23 @@ enum stmt_id {
 	ST_PROF_LIST,
 	ST_MSG_FLAGS,
 	ST_PROF_STAMP,
+	ST_ROOM_PUT,
+	ST_ROOM_OWNER_OLD,
+	ST_ROOM_OWNER_NEW,
+	ST_ROOM_GET,
+	ST_ROOM_DEL,
+	ST_ROOM_LIST,
+	ST_ROOM_LIST_MEMBER,
+	ST_RMEM_PUT,
+	ST_RMEM_DEL,
+	ST_RMEM_GET,
+	ST_RMEM_LIST,
+	ST_RMSG_ADD,
+	ST_RMSG_LAST,
+	ST_RMSG_LIST,
+	ST_RMSG_COUNT,
+	ST_RMSG_TRIM,
+	ST_ROOM_STAMP,
 	/* in enum cpm_store_txn_op order */
 	ST_TXN_BEGIN,
 	ST_TXN_COMMIT,
@@ -192,6 +268,9 @@ enum stmt_id {
 	"content_type, subject, body, date, created, expires, kind, flags, " \
 	"state, token"
 #define MSG_UNEXPIRED "(expires = 0 OR expires > ?3)"
+#define ROOM_COLS "uri, owner, subject, flags, history, created"
+#define RMEM_COLS "room, aor, nick, role, added"
+#define RMSG_COLS "id, room, sender, nick, message_id, content_type, body, date"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_USER_ADD] = "INSERT INTO users (" USER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -260,6 +339,45 @@ static const char *const stmt_sql[ST_COUNT] = {
 			"profiles)) FROM users WHERE aor = ?1 ON CONFLICT (aor) DO "
 			"UPDATE SET text = excluded.text, "
 			"updated = excluded.updated",
+	[ST_ROOM_PUT] = "INSERT INTO rooms (" ROOM_COLS ") VALUES (?1, ?2, ?3, ?4, "
+			"?5, ?6) ON CONFLICT (uri) DO UPDATE SET owner = "
+			"excluded.owner, subject = excluded.subject, flags = "
+			"excluded.flags, history = excluded.history",
+	/* the owner's row follows the room's owner (room_put) */
+	[ST_ROOM_OWNER_OLD] = "UPDATE room_members SET role = 1 WHERE room = ?1 "
+			      "AND role = 2 AND aor <> ?2",
+	[ST_ROOM_OWNER_NEW] = "INSERT INTO room_members (room, aor, role, added) "
+			      "VALUES (?1, ?2, 2, ?3) ON CONFLICT (room, aor) DO "
+			      "UPDATE SET role = 2 WHERE role <> 2",
+	[ST_ROOM_GET] = "SELECT " ROOM_COLS " FROM rooms WHERE uri = ?1",
+	[ST_ROOM_DEL] = "DELETE FROM rooms WHERE uri = ?1",
+	[ST_ROOM_LIST] = "SELECT " ROOM_COLS " FROM rooms ORDER BY uri",
+	[ST_ROOM_LIST_MEMBER] = "SELECT " ROOM_COLS " FROM rooms WHERE owner = ?1 "
+				"OR uri IN (SELECT room FROM room_members WHERE "
+				"aor = ?1) ORDER BY uri",
+	/* only in an existing room; the owner's role is the room's business */
+	[ST_RMEM_PUT] = "INSERT INTO room_members (room, aor, nick, role, added) "
+			"SELECT uri, ?2, ?3, ?4, ?5 FROM rooms WHERE uri = ?1 "
+			"ON CONFLICT (room, aor) DO UPDATE SET nick = excluded.nick, "
+			"role = excluded.role",
+	[ST_RMEM_DEL] = "DELETE FROM room_members WHERE room = ?1 AND aor = ?2",
+	[ST_RMEM_GET] = "SELECT " RMEM_COLS " FROM room_members WHERE room = ?1 "
+			"AND aor = ?2",
+	[ST_RMEM_LIST] = "SELECT " RMEM_COLS " FROM room_members WHERE room = ?1 "
+			 "ORDER BY role DESC, aor",
+	[ST_RMSG_ADD] = "INSERT INTO room_messages (room, sender, nick, "
+			"message_id, content_type, body, date) SELECT uri, ?2, ?3, "
+			"?4, ?5, ?6, ?7 FROM rooms WHERE uri = ?1",
+	[ST_RMSG_LAST] = "SELECT * FROM (SELECT " RMSG_COLS " FROM room_messages "
+			 "WHERE room = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
+	[ST_RMSG_LIST] = "SELECT " RMSG_COLS " FROM room_messages WHERE room = ?1 "
+			 "AND id > ?2 ORDER BY id LIMIT ?3",
+	[ST_RMSG_COUNT] = "SELECT count(*) FROM room_messages WHERE room = ?1",
+	[ST_RMSG_TRIM] = "DELETE FROM room_messages WHERE room = ?1 AND id <= "
+			 "(SELECT id FROM room_messages WHERE room = ?1 ORDER BY "
+			 "id DESC LIMIT 1 OFFSET ?2)",
+	[ST_ROOM_STAMP] = "SELECT (SELECT n FROM room_serial), (SELECT count(*) "
+			  "FROM rooms)",
 	/* prepared once: the worker runs two of them per batched job */
 	[ST_TXN_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_TXN_COMMIT] = "COMMIT",
@@ -566,7 +684,10 @@ static int sq_user_add(struct cpm_store *s, const struct cpm_store_user *u)
 		rc = 0;
 	else if (r == SQLITE_CONSTRAINT_PRIMARYKEY)
 		rc = CPM_EEXIST;
-	else
+	else if (r == SQLITE_CONSTRAINT_TRIGGER) { /* users_not_room */
+		snprintf(s->errmsg, sizeof s->errmsg, "%s", sqlite3_errmsg(SQ(s)->db));
+		rc = CPM_EEXIST;
+	} else
 		rc = sq_fail(s, SQ(s)->db, r, "user add");
 	stmt_put(s, ST_USER_ADD);
 	return rc;
@@ -1210,6 +1331,378 @@ static int sq_profile_stamp(struct cpm_store *s, int64_t *updated, int64_t *coun
 	return rc;
 }
 
+/* -------------------------------------------------------------------- rooms */
+
+static int read_room(sqlite3_stmt *st, struct cpm_store_room *r)
+{
+	memset(r, 0, sizeof *r);
+	if (!col_text(st, 0, r->uri, sizeof r->uri) ||
+	    !col_text(st, 1, r->owner, sizeof r->owner) ||
+	    !col_text(st, 2, r->subject, sizeof r->subject))
+		return CPM_ESTORE;
+	r->flags = sqlite3_column_int(st, 3);
+	r->history = sqlite3_column_int(st, 4);
+	r->created = sqlite3_column_int64(st, 5);
+	return 0;
+}
+
+/* One statement's single row read by rd into out: 0, CPM_ENOTFOUND, or the
+ * failure.  Binds are the caller's. */
+static int one_row(struct cpm_store *s, enum stmt_id id, sqlite3_stmt *st,
+		   int (*rd)(sqlite3_stmt *st, void *out), void *out,
+		   const char *what)
+{
+	int r = sqlite3_step(st), rc;
+	if (r == SQLITE_ROW) {
+		rc = rd(st, out);
+		if (rc)
+			snprintf(s->errmsg, sizeof s->errmsg, "%s: oversized column",
+				 what);
+	} else if (r == SQLITE_DONE) {
+		rc = CPM_ENOTFOUND;
+	} else {
+		rc = sq_fail(s, SQ(s)->db, r, what);
+	}
+	stmt_put(s, id);
+	return rc;
+}
+
+static int rd_room(sqlite3_stmt *st, void *out)
+{
+	return read_room(st, out);
+}
+
+static int sq_room_get(struct cpm_store *s, const char *uri,
+		       struct cpm_store_room *out)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_ROOM_GET, &rc);
+	if (!st)
+		return rc;
+	bind_text(st, 1, uri);
+	return one_row(s, ST_ROOM_GET, st, rd_room, out, "room get");
+}
+
+/* Run the statement with (room, aor[, now]) bound; changed rows or failure. */
+static int room_aor_step(struct cpm_store *s, enum stmt_id id, const char *room,
+			 const char *aor, int64_t now, const char *what)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, id, &rc);
+	if (!st)
+		return rc;
+	bind_text(st, 1, room);
+	bind_text(st, 2, aor);
+	if (now)
+		sqlite3_bind_int64(st, 3, now);
+	return step_done(s, id, st, what);
+}
+
+static int sq_room_put(struct cpm_store *s, const struct cpm_store_room *r)
+{
+	bool outer;
+	int rc = op_begin(s, &outer);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = stmt_get(s, ST_ROOM_PUT, &rc);
+	if (!st)
+		return op_end(s, outer, false, rc);
+	bind_text(st, 1, r->uri);
+	bind_text(st, 2, r->owner);
+	bind_text(st, 3, r->subject);
+	sqlite3_bind_int(st, 4, r->flags);
+	sqlite3_bind_int(st, 5, r->history);
+	sqlite3_bind_int64(st, 6, r->created);
+	int q = sqlite3_step(st);
+	if (q == SQLITE_DONE) {
+		rc = 0;
+	} else if (q == SQLITE_CONSTRAINT_TRIGGER) { /* rooms_not_user */
+		snprintf(s->errmsg, sizeof s->errmsg, "%s", sqlite3_errmsg(SQ(s)->db));
+		rc = CPM_EEXIST;
+	} else {
+		rc = sq_fail(s, SQ(s)->db, q, "room put");
+	}
+	stmt_put(s, ST_ROOM_PUT);
+	/* the owner's member row: the new owner OWNER, a previous one
+	 * MODERATOR */
+	if (!rc)
+		rc = room_aor_step(s, ST_ROOM_OWNER_OLD, r->uri, r->owner, 0,
+				   "room owner");
+	if (rc >= 0)
+		rc = room_aor_step(s, ST_ROOM_OWNER_NEW, r->uri, r->owner,
+				   r->created, "room owner");
+	return op_end(s, outer, rc >= 0, rc < 0 ? rc : 0);
+}
+
+static int sq_room_del(struct cpm_store *s, const char *uri)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_ROOM_DEL, &rc);
+	if (!st)
+		return rc;
+	bind_text(st, 1, uri);
+	rc = step_done(s, ST_ROOM_DEL, st, "room del");
+	return rc < 0 ? rc : rc == 0 ? CPM_ENOTFOUND : 0;
+}
+
+static int sq_room_list(struct cpm_store *s, const char *aor,
+			int (*cb)(void *arg, const struct cpm_store_room *r),
+			void *arg)
+{
+	enum stmt_id id = aor ? ST_ROOM_LIST_MEMBER : ST_ROOM_LIST;
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, id, &rc);
+	if (!st)
+		return rc;
+	if (aor)
+		bind_text(st, 1, aor);
+	struct cpm_store_room r;
+	int q = SQLITE_DONE;
+	rc = 0;
+	while (!rc && (q = sqlite3_step(st)) == SQLITE_ROW) {
+		if (read_room(st, &r)) {
+			cpm_logw("store", "room list: skipping oversized row");
+			continue;
+		}
+		rc = cb(arg, &r);
+	}
+	if (!rc && q != SQLITE_DONE)
+		rc = sq_fail(s, SQ(s)->db, q, "room list");
+	stmt_put(s, id);
+	return rc;
+}
+
+static int read_member(sqlite3_stmt *st, void *out)
+{
+	struct cpm_store_room_member *m = out;
+	memset(m, 0, sizeof *m);
+	if (!col_text(st, 0, m->room, sizeof m->room) ||
+	    !col_text(st, 1, m->aor, sizeof m->aor) ||
+	    !col_text(st, 2, m->nick, sizeof m->nick))
+		return CPM_ESTORE;
+	m->role = sqlite3_column_int(st, 3);
+	m->added = sqlite3_column_int64(st, 4);
+	return 0;
+}
+
+/* The owner of the room (CPM_ENOTFOUND), for the rules on its row. */
+static int room_owner(struct cpm_store *s, const char *room, char owner[256])
+{
+	struct cpm_store_room r;
+	int rc = sq_room_get(s, room, &r);
+	if (!rc)
+		memcpy(owner, r.owner, sizeof r.owner);
+	return rc;
+}
+
+static int sq_room_member_put(struct cpm_store *s,
+			      const struct cpm_store_room_member *m)
+{
+	bool outer;
+	int rc = op_begin(s, &outer);
+	if (rc)
+		return rc;
+	char owner[256];
+	rc = room_owner(s, m->room, owner);
+	if (!rc && (strcmp(owner, m->aor) == 0) != (m->role == CPM_STORE_ROOM_OWNER)) {
+		snprintf(s->errmsg, sizeof s->errmsg,
+			 "the role owner belongs to the room's owner %.200s", owner);
+		rc = CPM_EPERM;
+	}
+	sqlite3_stmt *st = rc ? NULL : stmt_get(s, ST_RMEM_PUT, &rc);
+	if (st) {
+		bind_text(st, 1, m->room);
+		bind_text(st, 2, m->aor);
+		bind_text(st, 3, m->nick);
+		sqlite3_bind_int(st, 4, m->role);
+		sqlite3_bind_int64(st, 5, m->added);
+		rc = step_done(s, ST_RMEM_PUT, st, "room member put");
+		rc = rc < 0 ? rc : rc == 0 ? CPM_ENOTFOUND : 0;
+	}
+	return op_end(s, outer, rc == 0, rc);
+}
+
+static int sq_room_member_del(struct cpm_store *s, const char *room,
+			      const char *aor)
+{
+	bool outer;
+	int rc = op_begin(s, &outer);
+	if (rc)
+		return rc;
+	char owner[256];
+	rc = room_owner(s, room, owner);
+	if (!rc && strcmp(owner, aor) == 0) {
+		snprintf(s->errmsg, sizeof s->errmsg,
+			 "%.200s owns the room: give it another owner first", aor);
+		rc = CPM_EPERM;
+	}
+	if (!rc) {
+		rc = room_aor_step(s, ST_RMEM_DEL, room, aor, 0, "room member del");
+		rc = rc < 0 ? rc : rc == 0 ? CPM_ENOTFOUND : 0;
+	}
+	return op_end(s, outer, rc == 0, rc);
+}
+
+static int sq_room_member_get(struct cpm_store *s, const char *room,
+			      const char *aor, struct cpm_store_room_member *out)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_RMEM_GET, &rc);
+	if (!st)
+		return rc;
+	bind_text(st, 1, room);
+	bind_text(st, 2, aor);
+	return one_row(s, ST_RMEM_GET, st, read_member, out, "room member get");
+}
+
+static int sq_room_member_list(struct cpm_store *s, const char *room,
+			       int (*cb)(void *arg,
+					 const struct cpm_store_room_member *m),
+			       void *arg)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_RMEM_LIST, &rc);
+	if (!st)
+		return rc;
+	bind_text(st, 1, room);
+	struct cpm_store_room_member m;
+	int q = SQLITE_DONE;
+	rc = 0;
+	while (!rc && (q = sqlite3_step(st)) == SQLITE_ROW) {
+		if (read_member(st, &m)) {
+			cpm_logw("store", "room member list: skipping oversized row");
+			continue;
+		}
+		rc = cb(arg, &m);
+	}
+	if (!rc && q != SQLITE_DONE)
+		rc = sq_fail(s, SQ(s)->db, q, "room member list");
+	stmt_put(s, ST_RMEM_LIST);
+	return rc;
+}
+
+static int sq_room_msg_add(struct cpm_store *s, struct cpm_store_room_msg *m)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_RMSG_ADD, &rc);
+	if (!st)
+		return rc;
+	bind_text(st, 1, m->room);
+	bind_text(st, 2, m->sender);
+	bind_text(st, 3, m->nick);
+	bind_text(st, 4, m->message_id);
+	bind_text(st, 5, m->content_type);
+	sqlite3_bind_blob64(st, 6, m->body_len ? m->body : "",
+			    (sqlite3_uint64)m->body_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, m->date);
+	rc = step_done(s, ST_RMSG_ADD, st, "room message add");
+	if (rc == 1) {
+		m->id = sqlite3_last_insert_rowid(SQ(s)->db);
+		return 0;
+	}
+	return rc < 0 ? rc : CPM_ENOTFOUND;
+}
+
+static int read_room_msg(sqlite3_stmt *st, struct cpm_store_room_msg *m)
+{
+	memset(m, 0, sizeof *m);
+	m->id = sqlite3_column_int64(st, 0);
+	if (!col_text(st, 1, m->room, sizeof m->room) ||
+	    !col_text(st, 2, m->sender, sizeof m->sender) ||
+	    !col_text(st, 3, m->nick, sizeof m->nick) ||
+	    !col_text(st, 4, m->message_id, sizeof m->message_id) ||
+	    !col_text(st, 5, m->content_type, sizeof m->content_type))
+		return CPM_ESTORE;
+	m->body = sqlite3_column_blob(st, 6);
+	m->body_len = (size_t)sqlite3_column_bytes(st, 6);
+	if (!m->body)
+		m->body_len = 0;
+	m->date = sqlite3_column_int64(st, 7);
+	return 0;
+}
+
+static int sq_room_msg_list(struct cpm_store *s, const char *room, int last,
+			    int64_t after_id, int limit,
+			    int (*cb)(void *arg, const struct cpm_store_room_msg *m),
+			    void *arg)
+{
+	enum stmt_id id = last > 0 ? ST_RMSG_LAST : ST_RMSG_LIST;
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, id, &rc);
+	if (!st)
+		return rc;
+	bind_text(st, 1, room);
+	if (last > 0) {
+		sqlite3_bind_int(st, 2, last);
+	} else {
+		sqlite3_bind_int64(st, 2, after_id);
+		sqlite3_bind_int(st, 3, limit > 0 ? limit : -1);
+	}
+	struct cpm_store_room_msg *m = malloc(sizeof *m);
+	int q = SQLITE_DONE;
+	rc = m ? 0 : CPM_ENOMEM;
+	while (!rc && (q = sqlite3_step(st)) == SQLITE_ROW) {
+		if (read_room_msg(st, m)) {
+			cpm_logw("store", "room history: skipping oversized row %lld",
+				 (long long)m->id);
+			continue;
+		}
+		rc = cb(arg, m);
+	}
+	if (!rc && q != SQLITE_DONE)
+		rc = sq_fail(s, SQ(s)->db, q, "room history");
+	free(m);
+	stmt_put(s, id);
+	return rc;
+}
+
+/* SELECT of two integers (the second optional) on one row. */
+static int two_ints(struct cpm_store *s, enum stmt_id id, sqlite3_stmt *st,
+		    int64_t *a, int64_t *b, const char *what)
+{
+	int r = sqlite3_step(st), rc = 0;
+	if (r == SQLITE_ROW) {
+		*a = sqlite3_column_int64(st, 0);
+		if (b)
+			*b = sqlite3_column_int64(st, 1);
+	} else {
+		rc = sq_fail(s, SQ(s)->db, r, what);
+	}
+	stmt_put(s, id);
+	return rc;
+}
+
+static int sq_room_msg_count(struct cpm_store *s, const char *room,
+			     int64_t *count)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_RMSG_COUNT, &rc);
+	if (!st)
+		return rc;
+	bind_text(st, 1, room);
+	return two_ints(s, ST_RMSG_COUNT, st, count, NULL, "room message count");
+}
+
+static int sq_room_msg_trim(struct cpm_store *s, const char *room, int keep)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_RMSG_TRIM, &rc);
+	if (!st)
+		return rc;
+	bind_text(st, 1, room);
+	sqlite3_bind_int(st, 2, keep);
+	return step_done(s, ST_RMSG_TRIM, st, "room history trim");
+}
+
+static int sq_room_stamp(struct cpm_store *s, int64_t *updated, int64_t *count)
+{
+	int rc;
+	sqlite3_stmt *st = stmt_get(s, ST_ROOM_STAMP, &rc);
+	if (!st)
+		return rc;
+	return two_ints(s, ST_ROOM_STAMP, st, updated, count, "room stamp");
+}
+
 const struct cpm_store_ops cpm_store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1239,5 +1732,18 @@ const struct cpm_store_ops cpm_store_sqlite_ops = {
 	.profile_list = sq_profile_list,
 	.msg_flags = sq_msg_flags,
 	.profile_stamp = sq_profile_stamp,
+	.room_put = sq_room_put,
+	.room_get = sq_room_get,
+	.room_del = sq_room_del,
+	.room_list = sq_room_list,
+	.room_member_put = sq_room_member_put,
+	.room_member_del = sq_room_member_del,
+	.room_member_get = sq_room_member_get,
+	.room_member_list = sq_room_member_list,
+	.room_msg_add = sq_room_msg_add,
+	.room_msg_list = sq_room_msg_list,
+	.room_msg_count = sq_room_msg_count,
+	.room_msg_trim = sq_room_msg_trim,
+	.room_stamp = sq_room_stamp,
 	.txn = sq_txn,
 };

@@ -309,6 +309,54 @@ static void test_route_forward(void **state)
 	cpm_chat_table_free(w.t);
 }
 
+/* Local sessions (the server as endpoint): the To-Path ends there. */
+static void test_route_local(void **state)
+{
+	(void)state;
+	struct two w;
+	two(&w);
+	int owner;
+	struct cpm_chat_sess *l;
+	assert_int_equal(cpm_chat_sess_add_local(w.t, &owner, &l), 0);
+	assert_int_equal(l->kind, CPM_CHAT_SESS_LOCAL);
+	char ul[256], to[1024], want[1024];
+	sess_uri(w.t, l, ul);
+	struct cpm_chat_route r;
+
+	/* straight from a peer on conn 7 */
+	route(w.t, 7, CPM_MSRP_SEND, ul, "msrp://10.0.0.7:7777/p;tcp", &r);
+	assert_int_equal(r.hop, CPM_CHAT_HOP_LOCAL);
+	assert_ptr_equal(r.sess, l);
+	assert_ptr_equal(r.sess->local, &owner);
+	assert_string_equal(r.from.p, "msrp://10.0.0.7:7777/p;tcp");
+	cpm_chat_route_free(&r);
+	/* alice through her relay session: the From-Path the endpoint sees
+	 * has our relay URI in front */
+	snprintf(to, sizeof to, "%s %s", w.ua, ul);
+	route(w.t, 1, CPM_MSRP_SEND, to, ALICE, &r);
+	assert_int_equal(r.hop, CPM_CHAT_HOP_LOCAL);
+	assert_ptr_equal(r.sess, l);
+	snprintf(want, sizeof want, "%s %s", w.ua, ALICE);
+	assert_string_equal(r.from.p, want);
+	cpm_chat_route_free(&r);
+	/* a path that goes on past a local session */
+	snprintf(to, sizeof to, "%s %s", ul, BOB);
+	route(w.t, 7, CPM_MSRP_SEND, to, ALICE, &r);
+	assert_int_equal(r.hop, CPM_CHAT_HOP_ERROR);
+	assert_int_equal(r.status, 481);
+	cpm_chat_route_free(&r);
+
+	/* local sessions neither expire nor go with a connection */
+	assert_int_equal(cpm_chat_sess_drop_conn(w.t, 0), 0);
+	assert_int_equal(cpm_chat_sess_expire(w.t, UINT64_MAX - 1), 2); /* the relay ones */
+	assert_ptr_equal(cpm_chat_sess_find(w.t, (struct cpm_str){ l->id, CPM_CHAT_SID_LEN },
+					    UINT64_MAX - 1), l);
+	assert_int_equal(cpm_chat_sess_count(w.t), 1);
+	cpm_chat_sess_del(w.t, l);
+	assert_int_equal(cpm_chat_sess_count(w.t), 0);
+	cpm_chat_table_free(w.t);
+}
+
 static void test_route_hops(void **state)
 {
 	(void)state;
@@ -352,6 +400,7 @@ int main(void)
 		cmocka_unit_test(test_route_auth_and_errors),
 		cmocka_unit_test(test_route_forward),
 		cmocka_unit_test(test_route_hops),
+		cmocka_unit_test(test_route_local),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -93,7 +93,7 @@ static void test_open_creates(void **state)
 					    NULL),
 			 SQLITE_OK);
 	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(q, 0), 5); /* schema 5: usage of waiting messages */
+	assert_int_equal(sqlite3_column_int(q, 0), 6); /* schema 6: chat rooms */
 	sqlite3_finalize(q);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q,
 					    NULL),

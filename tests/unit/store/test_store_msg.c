@@ -631,7 +631,7 @@ static void test_migrate_from_v1(void **state)
 						    1),
 			 0);
 	cpm_store_close(s);
-	assert_int_equal(db_int("PRAGMA user_version"), 5); /* 1 -> ... -> 5 */
+	assert_int_equal(db_int("PRAGMA user_version"), 6); /* 1 -> ... -> 6 */
 	assert_int_equal(db_int("SELECT count(*) FROM messages"), 1);
 	/* reopening a current database does not migrate again */
 	s = open_store();

@@ -163,17 +163,20 @@ static void test_user_del_deletes_profile(void **state)
 	assert_int_equal(sql_int("SELECT count(*) FROM profiles"), 1);
 }
 
-/* A version 2 database: today's schema minus what migrations 2 -> 3 -> 4 add,
+/* A version 2 database: today's schema minus what migrations 2 -> ... -> 6 add,
  * with a user written in version 2. */
 static void test_migration_v2_to_v3(void **state)
 {
 	cpm_store_close(open_store());
-	assert_int_equal(sql_int("PRAGMA user_version"), 5);
+	assert_int_equal(sql_int("PRAGMA user_version"), 6);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
 	assert_int_equal(
 		sqlite3_exec(db,
 			     "DROP TRIGGER users_del; DROP TABLE profiles;"
+			     "DROP TRIGGER users_not_room; DROP TABLE rooms;"
+			     "DROP TABLE room_members; DROP TABLE room_messages;"
+			     "DROP TABLE room_serial;"
 			     "ALTER TABLE messages DROP COLUMN token;"
 			     "DROP TRIGGER messages_done; DROP TRIGGER messages_again;"
 			     "INSERT INTO users VALUES ('carol@example.test', "
@@ -187,7 +190,7 @@ static void test_migration_v2_to_v3(void **state)
 			 0);
 
 	struct cpm_store *s = open_store();
-	assert_int_equal(sql_int("PRAGMA user_version"), 5);
+	assert_int_equal(sql_int("PRAGMA user_version"), 6);
 	char t[CPM_STORE_PROFILE_MAX];
 	struct cpm_store_user u;
 	assert_int_equal(cpm_store_user_get(s, "carol@example.test", &u), 0);
