@@ -29,6 +29,11 @@ void cpm_pres__map_each(const struct cpm_pres__map *m,
 			void (*cb)(void *arg, const char *key, void *val), void *arg);
 void cpm_pres__map_free(struct cpm_pres__map *m, void (*fr)(void *val));
 
+/* ------------------------------------------------------------ pres_xml.c */
+
+/* Serialize an xmlDocPtr (UTF-8, indented) onto out. */
+int cpm_pres__xml_dump(void *xml_doc, struct cpm_buf *out);
+
 /* ------------------------------------------------- pres_sub.c: machinery */
 
 struct cpm_core;
