@@ -273,6 +273,10 @@ const struct cpm_conf_directive cpm_conf_directives[] = {
 	  "a watcher in neither the allow nor the block list of a user: allow, confirm "
 	  "(pending until the user decides) or block",
 	  FIELD(presence.default_policy), 1, 0 },
+	{ "presence", "max_conference_users", CPM_CONF_T_INT, "1000", "",
+	  "users of one conference tracked for its watchers (RFC 4575): participants, "
+	  "invited users, and who left until every watcher was told",
+	  FIELD(presence.max_conference_users), 1, 100000 },
 	{ "presence", "max_rules", CPM_CONF_T_INT, "1000", "",
 	  "entries of one user's allow, block and pending lists together",
 	  FIELD(presence.max_rules), 1, 100000 },

@@ -198,6 +198,8 @@ struct cpm_conf {
 						* presence subscription */
 		int busy_status;               /* INVITE to a busy user: 486/480, 0 = off */
 		char default_policy[16];       /* "allow", "confirm", "block" */
+		int max_conference_users;      /* users tracked per conference
+						* (RFC 4575 package) */
 		int max_rules;                 /* allow+block+pending per user */
 		bool from_registration;        /* no publication: a binding = open */
 		char unregistered[16];         /* "published" or "closed" */

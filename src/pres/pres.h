@@ -320,6 +320,33 @@ int cpm_pres_confs_doc(struct cpm_pres_confs *cs, const char *room, unsigned ver
  * below it go; a conference left with no user and no description goes. */
 void cpm_pres_confs_prune(struct cpm_pres_confs *cs, const char *room, uint64_t min_seen);
 
+/* ------------------------------------------------------------ conferences
+ *
+ * What the room code (src/chat: the focus, ad-hoc conferences) tells the
+ * conference event package; no XML on its side.  room is the room's URI
+ * ("sip:room@example.test" or "room@example.test").  Each change reaches
+ * the room's watchers as a partial NOTIFY (rate limited by
+ * presence.min_notify_interval, changes meanwhile merged).  p NULL: no-op.
+ * A SUBSCRIBE to a room is authorized from the store (cpm_store_room_*):
+ * members, the owner, and current participants; 403 for others, 404 when
+ * the URI is no room. */
+
+/* A user joined, was invited, or changed (nickname, status, role).
+ * CPM_ELIMIT beyond presence.max_conference_users. */
+int cpm_pres_conf_user(struct cpm_pres *p, const char *room, const struct cpm_pres_conf_user *u);
+/* A user left (BYE: DEPARTED), was removed (BOOTED) or an invitation
+ * failed (FAILED, BUSY); reason e.g. "486 Busy Here", may be NULL. */
+void cpm_pres_conf_left(struct cpm_pres *p, const char *room, const char *uri,
+			enum cpm_pres_conf_disc how, const char *reason);
+/* The room's name (display-text) and subject (NULL: unchanged). */
+void cpm_pres_conf_describe(struct cpm_pres *p, const char *room, const char *display,
+			    const char *subject, bool adhoc);
+/* The room is gone (closed by its owner, an ad-hoc conference over):
+ * every subscription to it ends (NOTIFY terminated;reason=noresource). */
+void cpm_pres_conf_end(struct cpm_pres *p, const char *room);
+/* Subscriptions to room's conference state. */
+unsigned cpm_pres_conf_watchers(struct cpm_pres *p, const char *room);
+
 /* ---------------------------------------- the publication store (pure)
  *
  * Soft state (RFC 3903): in memory only.  Each user has up to max_per_user
