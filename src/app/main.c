@@ -69,6 +69,7 @@ struct app {
 	struct cpm_im_ctl *im;
 	struct cpm_pres *pres;
 	struct cpm_chat_relay *msrp;
+	struct cpm_chat_focus *focus; /* chat rooms */
 	struct cpm_http *http;
 	struct cpm_app_api *api;
 	struct cpm_iwf *iwf;
@@ -126,6 +127,23 @@ static void http_status(void *arg, const struct cpm_http_request *rq,
 		"stalls", (json_int_t)ms.stalls,
 		"buffered", (json_int_t)ms.buffered,
 		"buffered_max", (json_int_t)ms.buffered_max);
+	struct cpm_chat_focus_stats fs;
+	struct cpm_chat_ep_stats es;
+	cpm_chat_focus_stats(a->focus, &fs);
+	cpm_chat_ep_stats(a->msrp, &es);
+	json_t *chat = json_pack(
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"rooms", (json_int_t)fs.rooms,
+		"participants", (json_int_t)fs.participants,
+		"joins", (json_int_t)fs.joins,
+		"refused", (json_int_t)fs.refused,
+		"dropped", (json_int_t)fs.dropped,
+		"stored", (json_int_t)fs.stored,
+		"local_sessions", (json_int_t)es.sessions,
+		"received", (json_int_t)es.received,
+		"sent", (json_int_t)es.sent,
+		"rejected", (json_int_t)es.rejected,
+		"overflows", (json_int_t)es.overflows);
 	json_t *doms = json_array(), *lsns = json_array();
 	for (int i = 0; i < a->conf->server.ndomains; i++)
 		json_array_append_new(doms, json_string(a->conf->server.domains[i]));
@@ -139,10 +157,12 @@ static void http_status(void *arg, const struct cpm_http_request *rq,
 		json_object_set_new(j, "domains", doms);
 		json_object_set_new(j, "sip_listen", lsns);
 		json_object_set_new(j, "msrp", msrp);
+		json_object_set_new(j, "chat", chat);
 	} else {
 		json_decref(doms);
 		json_decref(lsns);
 		json_decref(msrp);
+		json_decref(chat);
 	}
 	cpm_http_reply_json(resp, 200, j);
 }
@@ -187,6 +207,8 @@ static void on_stopped(void *arg)
 	a->im = NULL;
 	cpm_pres_free(a->pres);
 	a->pres = NULL;
+	cpm_chat_focus_free(a->focus);
+	a->focus = NULL;
 	cpm_chat_relay_free(a->msrp);
 	a->msrp = NULL;
 	cpm_http_free(a->http);
@@ -204,6 +226,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	cpm_im_ctl_stop(a->im);
 	cpm_pres_stop(a->pres);
 	cpm_iwf_stop(a->iwf);
+	cpm_chat_focus_stop(a->focus);
 	cpm_chat_relay_stop(a->msrp);
 	cpm_core_shutdown(a->core, on_stopped, a);
 }
@@ -294,6 +317,9 @@ static int run_server(const struct cpm_conf *conf)
 		uv_loop_close(a.loop);
 		return 1;
 	}
+	/* chat rooms: the focus takes INVITEs to the store's rooms */
+	if (cpm_chat_relay_port(a.msrp) && cpm_chat_focus_new(a.core, a.msrp, &a.focus))
+		cpm_logw(NULL, "chat rooms unavailable (focus)");
 	/* message waiting follows the store-and-forward queue */
 	cpm_im_ctl_on_change(a.im, mwi_changed, a.pres);
 	cpm_pres_on_open(a.pres, presence_open, a.im);
@@ -304,6 +330,7 @@ static int run_server(const struct cpm_conf *conf)
 		cpm_http_free(a.http);
 		cpm_app_api_free(a.api);
 		cpm_iwf_free(a.iwf);
+		cpm_chat_focus_free(a.focus);
 		cpm_chat_relay_free(a.msrp);
 		cpm_im_ctl_free(a.im);
 		cpm_pres_free(a.pres);
@@ -334,6 +361,7 @@ static int run_server(const struct cpm_conf *conf)
 	cpm_http_free(a.http);
 	cpm_app_api_free(a.api);
 	cpm_iwf_free(a.iwf);
+	cpm_chat_focus_free(a.focus);
 	cpm_chat_relay_free(a.msrp);
 	cpm_im_ctl_free(a.im);
 	cpm_pres_free(a.pres);

@@ -235,7 +235,10 @@ void cpm_chat_ep_close(struct cpm_chat_ep *ep);
 /* Our URI "msrp://HOST:PORT/ID;tcp" (for a=path). */
 const char *cpm_chat_ep_uri(const struct cpm_chat_ep *ep);
 /* The peer's a=path (SP-separated URIs, the peer last): CPM_EPARSE if it
- * holds no valid MSRP URI. */
+ * holds no valid MSRP URI.  A path that starts with our own relay URIs
+ * (the peer is a client of this server's relay) is crossed as the relay
+ * would: we send on that client's connection with those URIs leading our
+ * From-Path; CPM_EINVAL if such a URI names no session of that client. */
 int cpm_chat_ep_set_peer(struct cpm_chat_ep *ep, struct cpm_str path);
 /* Active side: connect to the peer's first path URI (literal IP only)
  * and bind with an empty SEND (RFC 4975 §5.4).  ops->bound or ops->closed

@@ -207,8 +207,6 @@ void cpm_chat__wake(struct cpm_chat__conn *c)
 	}
 }
 
-
-
 /* ----------------------------------------------------------- output */
 
 size_t cpm_chat__pending(const struct cpm_chat__conn *c)

@@ -61,6 +61,11 @@ struct cpm_chat_ep {
 	struct cpm_chat_sess *sess;
 	char uri[CPM_CHAT_KEY_MAX + CPM_CHAT_SID_LEN + 32];
 	char *peer_path; /* the peer's a=path */
+	/* what we send: To-Path and From-Path once our own relay URIs in
+	 * front of the peer's path are crossed (a peer that uses this
+	 * server's relay, RFC 4976 §7.3), and that client's connection */
+	char *send_to, *send_from;
+	uint64_t client_conn;
 	char *peer_last; /* its last URI: the peer itself */
 	uint64_t conn_id;
 	bool bound;      /* told the owner */
@@ -222,6 +227,8 @@ void cpm_chat_ep_close(struct cpm_chat_ep *ep)
 	r->ep_st.sessions--;
 	free(ep->peer_path);
 	free(ep->peer_last);
+	free(ep->send_to);
+	free(ep->send_from);
 	free(ep);
 }
 
@@ -265,10 +272,34 @@ int cpm_chat_ep_set_peer(struct cpm_chat_ep *ep, struct cpm_str path)
 		free(l);
 		return CPM_ENOMEM;
 	}
+	struct cpm_chat_route rt;
+	int rc = cpm_chat_route(ep->r->table, 0, CPM_MSRP_SEND, cpm_str_trim(path),
+				cpm_str_from_cstr(ep->uri), cpm_now_ms(), &rt);
+	char *st = NULL, *sf = NULL;
+	if (!rc && rt.hop == CPM_CHAT_HOP_ERROR)
+		rc = CPM_EINVAL; /* our relay URI, but no such session of that client */
+	if (!rc && (!(st = cpm_str_dup(cpm_buf_str(&rt.to))) ||
+		    !(sf = cpm_str_dup(cpm_buf_str(&rt.from)))))
+		rc = CPM_ENOMEM;
+	uint64_t client = !rc && rt.hop == CPM_CHAT_HOP_CLIENT ? rt.conn_id : 0;
+	if (!rc)
+		cpm_chat_route_free(&rt);
+	if (rc) {
+		free(p);
+		free(l);
+		free(st);
+		free(sf);
+		return rc;
+	}
 	free(ep->peer_path);
 	free(ep->peer_last);
+	free(ep->send_to);
+	free(ep->send_from);
 	ep->peer_path = p;
 	ep->peer_last = l;
+	ep->send_to = st;
+	ep->send_from = sf;
+	ep->client_conn = client;
 	return 0;
 }
 
@@ -353,7 +384,8 @@ static int send_chunks(struct cpm_chat_ep *ep, struct cpm_chat__conn *c, struct 
 	size_t n = body.len ? (body.len + chunk - 1) / chunk : 1;
 	struct cpm_buf b;
 	cpm_buf_init(&b, CPM_CHAT__BUF_MAX);
-	int rc = cpm_buf_reserve(&b, body.len + n * (400 + strlen(ep->peer_path)));
+	int rc = cpm_buf_reserve(&b, body.len + n * (400 + strlen(ep->send_to) +
+						      strlen(ep->send_from)));
 	for (size_t i = 0; i < n && !rc; i++) {
 		size_t off = i * chunk, len = body.len - off < chunk ? body.len - off : chunk;
 		struct cpm_str piece = { body.s ? body.s + off : NULL, len };
@@ -367,8 +399,8 @@ static int send_chunks(struct cpm_chat_ep *ep, struct cpm_chat__conn *c, struct 
 			break;
 		struct cpm_msrp_send s = {
 			.tid = cpm_str_from_cstr(tid),
-			.to_path = cpm_str_from_cstr(ep->peer_path),
-			.from_path = cpm_str_from_cstr(ep->uri),
+			.to_path = cpm_str_from_cstr(ep->send_to),
+			.from_path = cpm_str_from_cstr(ep->send_from),
 			.message_id = msgid,
 			.has_range = true,
 			.range = { .start = off + 1, .end = off + len, .total = body.len },
@@ -474,15 +506,17 @@ int cpm_chat_ep_connect(struct cpm_chat_ep *ep)
 		return CPM_EINVAL;
 	if (ep->conn_id)
 		return CPM_EEXIST;
-	struct cpm_str cur = cpm_str_from_cstr(ep->peer_path);
+	struct cpm_str cur = cpm_str_from_cstr(ep->send_to);
 	struct cpm_msrp_uri u;
 	char key[CPM_CHAT_KEY_MAX];
 	if (cpm_msrp_path_next(&cur, &u) != 1 || cpm_chat_uri_key(&u, key, sizeof key))
 		return CPM_EPARSE;
 	int err = 0;
-	struct cpm_chat__conn *c = cpm_chat__conn_to(r, key, &u, &err);
+	/* a client of our relay is reached on its connection (RFC 4976 §6) */
+	struct cpm_chat__conn *c = ep->client_conn ? cpm_chat__conn_find(r, ep->client_conn)
+						   : cpm_chat__conn_to(r, key, &u, &err);
 	if (!c)
-		return err;
+		return err ? err : CPM_ECLOSED;
 	conn_link(ep, c);
 	char mid[CPM_MSRP_MSGID_LEN + 1];
 	int rc = cpm_msrp_msgid_new(mid);
@@ -676,13 +710,23 @@ void cpm_chat__ep_body(struct cpm_chat__conn *c, struct cpm_str data)
 static void success_report(struct cpm_chat__conn *c, struct cpm_chat_ep *ep,
 			   const struct cpm_chat__epx *e, uint64_t len)
 {
+	/* back along the From-Path, our relay URIs in front crossed (the
+	 * SEND came through our relay: its client is on c) */
+	struct cpm_chat_route rt;
+	if (cpm_chat_route(c->r->table, 0, CPM_MSRP_REPORT, cpm_str_from_cstr(e->from_path),
+			   cpm_str_from_cstr(ep->uri), cpm_now_ms(), &rt))
+		return;
+	if (rt.hop != CPM_CHAT_HOP_CLIENT && rt.hop != CPM_CHAT_HOP_URI) {
+		cpm_chat_route_free(&rt);
+		return;
+	}
 	char tid[CPM_MSRP_TID_LEN + 1];
 	struct cpm_buf b;
 	cpm_buf_init(&b, 64 * 1024);
 	struct cpm_msrp_report rep = {
 		.tid = { tid, CPM_MSRP_TID_LEN },
-		.to_path = cpm_str_from_cstr(e->from_path),
-		.from_path = cpm_str_from_cstr(ep->uri),
+		.to_path = cpm_buf_str(&rt.to),
+		.from_path = cpm_buf_str(&rt.from),
 		.message_id = cpm_str_from_cstr(e->msgid),
 		.range = { .start = 1, .end = len, .total = len },
 		.status = { .ns = 0, .code = 200, .reason = CPM_STR("OK") },
@@ -690,6 +734,7 @@ static void success_report(struct cpm_chat__conn *c, struct cpm_chat_ep *ep,
 	if (!cpm_chat__tid_new(c->r, tid) && !cpm_msrp_print_report(&b, &rep))
 		cpm_chat__put(c, 0, b.p, b.len);
 	cpm_buf_free(&b);
+	cpm_chat_route_free(&rt);
 }
 
 void cpm_chat__ep_end(struct cpm_chat__conn *c, char flag)

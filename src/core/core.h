@@ -129,6 +129,14 @@ void cpm_core_foreach_binding_of(struct cpm_core *c, const char *aor,
 int cpm_core_send_to_uri(struct cpm_core *c, const char *ruri, const struct cpm_net_dest *flow,
 			 const char *method, const char *hdrs, struct cpm_str ctype,
 			 struct cpm_str body, cpm_core_sent_cb *cb, void *arg);
+/* The same inside a dialog whose route set is route (a Route header value,
+ * "" or NULL for none; RFC 3261 §12.2.1.1): the request goes to the first
+ * Route entry and carries the Route header; without a route set as
+ * cpm_core_send_to_uri. */
+int cpm_core_send_in_dialog(struct cpm_core *c, const char *ruri, const char *route,
+			    const struct cpm_net_dest *flow, const char *method, const char *hdrs,
+			    struct cpm_str ctype, struct cpm_str body, cpm_core_sent_cb *cb,
+			    void *arg);
 /* Is u a user of a served domain, reached through this server (no port,
  * or one of our ports)?  Else it is somewhere else. */
 struct cpm_sip_uri;

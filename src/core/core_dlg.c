@@ -186,24 +186,8 @@ size_t cpm_core_dlg_count(const struct cpm_core *c)
  * usable, else the remote target. */
 static int dest_of(struct cpm_core_dlg *d, struct cpm_net_dest *out)
 {
-	struct cpm_core *c = d->c;
-	struct cpm_sip_uri u;
-	if (d->route[0]) {
-		struct cpm_str cur = cpm_str_from_cstr(d->route);
-		struct cpm_sip_addr a;
-		if (cpm_sip_addr_next(&cur, &a) == 1 && cpm_sip_uri_parse(a.uri, &u) == 0)
-			return cpm_core__uri_dest(c, &u, out);
-		return CPM_EPARSE;
-	}
-	if (d->has_flow &&
-	    (d->flow.proto == CPM_NET_UDP || cpm_net_conn_alive(c->net, d->flow.conn_id))) {
-		*out = d->flow;
-		return 0;
-	}
-	int rc = cpm_sip_uri_parse(cpm_str_from_cstr(d->target), &u);
-	if (!rc)
-		rc = cpm_core__uri_dest(c, &u, out);
-	return rc;
+	return cpm_core__dialog_dest(d->c, d->target, d->route, d->has_flow ? &d->flow : NULL,
+				     out);
 }
 
 static const struct cpm_net_listener *listener(struct cpm_core *c, const struct cpm_net_dest *d)

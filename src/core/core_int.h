@@ -237,6 +237,11 @@ const struct cpm_net_listener *cpm_core__listener_for(struct cpm_core *c,
 						      const struct cpm_net_dest *d);
 void cpm_core__proxy_stray(struct cpm_core *c, const struct cpm_sip_msg *resp,
 			   const struct cpm_net_dest *src);
+/* Where a request in a dialog goes (RFC 3261 §12.2.1.1): the first entry
+ * of the route set when there is one, else the flow the peer used while it
+ * is usable, else the remote target's address. */
+int cpm_core__dialog_dest(struct cpm_core *c, const char *target, const char *route,
+			  const struct cpm_net_dest *flow, struct cpm_net_dest *out);
 /* Send a ready request (our Via on top) in a client transaction; cb (may be
  * NULL) gets the final status once, as cpm_core_send_to_contact's. */
 int cpm_core__send_buf(struct cpm_core *c, const struct cpm_net_dest *d, const char *buf,

@@ -234,23 +234,45 @@ int cpm_core_send_to_contact(struct cpm_core *c, const char *aor, const char *co
 	return send_request(c, &d, b->contact, b->path, method, hdrs, ctype, body, cb, arg);
 }
 
-int cpm_core_send_to_uri(struct cpm_core *c, const char *ruri, const struct cpm_net_dest *flow,
-			 const char *method, const char *hdrs, struct cpm_str ctype,
-			 struct cpm_str body, cpm_core_sent_cb *cb, void *arg)
+int cpm_core__dialog_dest(struct cpm_core *c, const char *target, const char *route,
+			  const struct cpm_net_dest *flow, struct cpm_net_dest *out)
+{
+	struct cpm_sip_uri u;
+	if (route && route[0]) {
+		struct cpm_str cur = cpm_str_from_cstr(route);
+		struct cpm_sip_addr a;
+		if (cpm_sip_addr_next(&cur, &a) != 1 || cpm_sip_uri_parse(a.uri, &u))
+			return CPM_EPARSE;
+		return cpm_core__uri_dest(c, &u, out);
+	}
+	if (flow && (flow->proto == CPM_NET_UDP || cpm_net_conn_alive(c->net, flow->conn_id))) {
+		*out = *flow;
+		out->lsn = NULL;
+		return 0;
+	}
+	int rc = cpm_sip_uri_parse(cpm_str_from_cstr(target), &u);
+	if (!rc)
+		rc = cpm_core__uri_dest(c, &u, out);
+	return rc;
+}
+
+int cpm_core_send_in_dialog(struct cpm_core *c, const char *ruri, const char *route,
+			    const struct cpm_net_dest *flow, const char *method, const char *hdrs,
+			    struct cpm_str ctype, struct cpm_str body, cpm_core_sent_cb *cb,
+			    void *arg)
 {
 	if (c->stopping || !c->txn)
 		return CPM_ESTATE;
 	struct cpm_net_dest d;
-	if (flow && (flow->proto == CPM_NET_UDP || cpm_net_conn_alive(c->net, flow->conn_id))) {
-		d = *flow;
-		d.lsn = NULL;
-	} else {
-		struct cpm_sip_uri u;
-		int rc = cpm_sip_uri_parse(cpm_str_from_cstr(ruri), &u);
-		if (!rc)
-			rc = cpm_core__uri_dest(c, &u, &d);
-		if (rc)
-			return rc;
-	}
-	return send_request(c, &d, ruri, NULL, method, hdrs, ctype, body, cb, arg);
+	int rc = cpm_core__dialog_dest(c, ruri, route, flow, &d);
+	if (rc)
+		return rc;
+	return send_request(c, &d, ruri, route, method, hdrs, ctype, body, cb, arg);
+}
+
+int cpm_core_send_to_uri(struct cpm_core *c, const char *ruri, const struct cpm_net_dest *flow,
+			 const char *method, const char *hdrs, struct cpm_str ctype,
+			 struct cpm_str body, cpm_core_sent_cb *cb, void *arg)
+{
+	return cpm_core_send_in_dialog(c, ruri, NULL, flow, method, hdrs, ctype, body, cb, arg);
 }

@@ -87,6 +87,8 @@ struct cpm_pres__sub {
 	char remote_uri[512];  /* the SUBSCRIBE's From URI: our To */
 	char target[512];      /* the subscriber's Contact */
 	char contact[600];     /* ours */
+	char route[1024];      /* the route set: the SUBSCRIBE's Record-Route */
+	char event_id[64];     /* the Event header's id parameter, "" if none */
 	struct cpm_net_dest flow;
 	uint32_t remote_cseq, local_cseq;
 	int64_t created;       /* wall seconds */

@@ -120,12 +120,15 @@ void cpm_pres__sub_notify(sub_t *s, const char *body, size_t len)
 		snprintf(state, sizeof state, "%s;expires=%lld",
 			 s->state == CPM_PRES__PENDING ? "pending" : "active", (long long)left);
 	int rc = cpm_buf_printf(&h, "From: <%s>;tag=%s\r\nTo: <%s>;tag=%s\r\nCall-ID: %s\r\n"
-				    "CSeq: %u NOTIFY\r\nEvent: %s\r\nSubscription-State: %s\r\n"
+				    "CSeq: %u NOTIFY\r\nEvent: %s%s%s\r\nSubscription-State: %s\r\n"
 				    "Contact: %s\r\n",
 				s->local_uri, s->local_tag, s->remote_uri, s->remote_tag, s->call_id,
-				++s->local_cseq, s->event, state, s->contact);
+				++s->local_cseq, s->event, s->event_id[0] ? ";id=" : "", s->event_id,
+				state, s->contact);
+	/* RFC 6665 §8.2.1: the id parameter is echoed; RFC 3261 §12.2.1.1: the
+	 * NOTIFY follows the route set the SUBSCRIBE's Record-Route made */
 	if (!rc)
-		rc = cpm_core_send_to_uri(p->core, s->target, &s->flow, "NOTIFY", h.p,
+		rc = cpm_core_send_in_dialog(p->core, s->target, s->route, &s->flow, "NOTIFY", h.p,
 					  body ? cpm_str_from_cstr(s->pkg->ctype) : CPM_STR_NULL,
 					  (struct cpm_str){ body, body ? len : 0 }, on_notified, s);
 	cpm_buf_free(&h);
@@ -441,8 +444,11 @@ int cpm_pres__identity(const struct cpm_sip_msg *req, const char *from_aor, char
 
 static void accepted(struct cpm_pres *p, struct cpm_txn *st, sub_t *s, int64_t e, bool fresh)
 {
-	char extra[768];
-	snprintf(extra, sizeof extra, "Expires: %lld\r\nContact: %s\r\n", (long long)e, s->contact);
+	char extra[2048];
+	/* §12.1.1: a dialog-creating 2xx copies the Record-Route */
+	snprintf(extra, sizeof extra, "Expires: %lld\r\nContact: %s\r\n%s%s%s",
+		 (long long)e, s->contact, fresh && s->route[0] ? "Record-Route: " : "",
+		 fresh ? s->route : "", fresh && s->route[0] ? "\r\n" : "");
 	/* 202 for a subscription pending authorization: RFC 3265 §3.1.6.1
 	 * (RFC 6665 §8.3.1 lets new subscribers take it as 200) */
 	int status = s->state == CPM_PRES__PENDING ? 202 : 200;
@@ -530,6 +536,29 @@ static int prepare(struct cpm_pres *p, struct cpm_txn *st, const struct cpm_sip_
 	*e = cpm_pres__expires(p, st, req, NULL);
 	if (*e < 0)
 		return -1;
+	/* the route set (UAS: the Record-Route values in order, §12.1.1) and
+	 * the Event id (RFC 6665 §7.2.1) */
+	size_t rl = 0;
+	for (const struct cpm_sip_hdr *h = cpm_sip_msg_hdr(req, CPM_SIP_H_RECORD_ROUTE); h;
+	     h = cpm_sip_msg_hdr_next(req, h)) {
+		int n = snprintf(s->route + rl, sizeof s->route - rl, "%s%.*s", rl ? ", " : "",
+				 (int)h->value.len, h->value.s);
+		if (n < 0 || (size_t)n >= sizeof s->route - rl) {
+			cpm_pres__reply(p, st, 400, "Record-Route Too Long", NULL, NULL);
+			return -1;
+		}
+		rl += (size_t)n;
+	}
+	const struct cpm_sip_hdr *evh = cpm_sip_msg_hdr(req, CPM_SIP_H_EVENT);
+	struct cpm_str idv;
+	long semi = evh ? cpm_str_chr(evh->value, ';') : -1;
+	if (semi >= 0 &&
+	    cpm_sip_param_find((struct cpm_str){ evh->value.s + semi, evh->value.len - (size_t)semi },
+			       "id", &idv) &&
+	    cpm_str_copy(cpm_str_trim(idv), s->event_id, sizeof s->event_id)) {
+		cpm_pres__reply(p, st, 400, "Event id Too Long", NULL, NULL);
+		return -1;
+	}
 	if (cpm_str_copy(ca.uri, s->target, sizeof s->target) ||
 	    cpm_str_copy(req->call_id, s->call_id, sizeof s->call_id) ||
 	    cpm_str_copy(req->from.tag, s->remote_tag, sizeof s->remote_tag) ||

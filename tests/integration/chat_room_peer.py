@@ -24,7 +24,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from msrp_peer import Conn, build, new_tid, fail, ok, expect  # noqa: E402
+from msrp_peer import Conn, auth, build, new_tid, fail, ok, expect  # noqa: E402
 from sipmsg import auth_params, digest  # noqa: E402
 
 TIMEOUT = 20.0
@@ -108,6 +108,7 @@ class Part:
         self.cseq = 1
         self.lsn = None
         self.bound = asyncio.Event()
+        self.route = ""  # "relay": our Use-Path, in front of every To-Path
 
     async def start_sip(self):
         loop = asyncio.get_running_loop()
@@ -125,7 +126,7 @@ class Part:
                 "m=message %d TCP/MSRP *\r\n"
                 "a=accept-types:message/cpim text/plain application/im-iscomposing+xml\r\n"
                 "a=accept-wrapped-types:*\r\n"
-                "a=path:%s\r\n%s") % (self.name, self.mport, self.my_path(), setup)
+                "a=path:%s\r\n%s") % (self.name, self.mport, self.route + self.my_path(), setup)
 
     async def request(self, method, ruri, to_hdr, body="", ctype=None, cseq=None):
         """A request, with Digest credentials after a 401/407 (once)."""
@@ -192,6 +193,16 @@ class Part:
         if self.mode == "passive":
             self.lsn = await asyncio.start_server(self._accepted, "127.0.0.1", 0, limit=1 << 20)
             self.mport = self.lsn.sockets[0].getsockname()[1]
+        elif self.mode == "relay":
+            # through cpmd's own relay (RFC 4976): AUTH, then the Use-Path leads our path
+            self.mport = 9
+            relay = ("127.0.0.1", self.args.msrp_port)
+            self.conn = await Conn.open(*relay, self.name)
+            self.conn.uri = self.my_path()
+            r2, _ = await auth(self.conn, relay, self.name, f"{self.name}-secret")
+            if r2.code != 200:
+                fail(f"{self.name}: AUTH answered {r2.code}")
+            self.route = r2.hdr("Use-Path") + " "
         else:
             self.mport = 9  # informative only: we connect (RFC 4975 §5.4)
         code, hdrs, body = await self.request("INVITE", f"sip:{self.room}", f"<sip:{self.room}>",
@@ -211,13 +222,14 @@ class Part:
         if not pm:
             fail(f"{self.name}: no a=path in the answer")
         self.their_path = pm.group(1)
-        if self.mode == "active":
-            hm = re.match(r"msrp://([^:/]+):(\d+)/", self.their_path)
-            self.conn = await Conn.open(hm.group(1), int(hm.group(2)), self.name, self.rcvbuf)
+        if self.mode in ("active", "relay"):
+            if self.mode == "active":
+                hm = re.match(r"msrp://([^:/]+):(\d+)/", self.their_path)
+                self.conn = await Conn.open(hm.group(1), int(hm.group(2)), self.name, self.rcvbuf)
             self.reader = asyncio.create_task(self._read())
             tid = new_tid()
             fut = self._expect(tid)
-            self.conn.send(build(tid, "SEND", [("To-Path", self.their_path),
+            self.conn.send(build(tid, "SEND", [("To-Path", self.route + self.their_path),
                                                ("From-Path", self.my_path()),
                                                ("Message-ID", secrets.token_hex(8)),
                                                ("Byte-Range", "1-0/0")]))
@@ -278,7 +290,7 @@ class Part:
     async def send(self, body, ctype="text/plain", success=False, wait=True, method="SEND",
                    extra=()):
         tid = new_tid()
-        hdrs = [("To-Path", self.their_path), ("From-Path", self.my_path())]
+        hdrs = [("To-Path", self.route + self.their_path), ("From-Path", self.my_path())]
         if method == "SEND":
             b = body.encode() if isinstance(body, str) else body
             hdrs += [("Message-ID", secrets.token_hex(8)), ("Byte-Range", f"1-{len(b)}/{len(b)}")]
@@ -299,7 +311,7 @@ class Part:
         """One chunk of a message (Byte-Range start-end/total); the answer's code."""
         tid = new_tid()
         end = start + len(data) - 1
-        hdrs = [("To-Path", self.their_path), ("From-Path", self.my_path()),
+        hdrs = [("To-Path", self.route + self.their_path), ("From-Path", self.my_path()),
                 ("Message-ID", msgid), ("Byte-Range", f"{start}-{end}/{total}")]
         fut = self._expect(tid)
         self.conn.send(build(tid, "SEND", hdrs, data, "text/plain", flag))
@@ -348,7 +360,7 @@ async def scenario_room(args):
     a = Part("alice", args, room)
     b = Part("bob", args, room)
     c = Part("carol", args, room, mode="passive")
-    d = Part("dave", args, room)
+    d = Part("dave", args, room, mode="relay")
     e = Part("eve", args, room, rcvbuf=4096)
 
     # two join; alice says three things before the others come: their history
@@ -517,6 +529,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("scenario", choices=["room", "refused", "stay"])
     ap.add_argument("--sip-port", type=int, required=True)
+    ap.add_argument("--msrp-port", type=int, default=0)
     ap.add_argument("--domain", default="example.test")
     ap.add_argument("--room", default="lobby")
     ap.add_argument("--user", default="mallory")

@@ -2,7 +2,7 @@
 # Predefined chat room (RFC 7701 MSRP switch, RFC 4579 focus; issue 4 acceptance): five
 # participants join a room of the store with INVITE (200 with Contact ;isfocus and an
 # SDP answer naming a local MSRP session of cpmd), one of them (carol) passive: cpmd
-# connects to her.  History on join (the last N messages, oldest first), NICKNAME
+# connects to her; dave's MSRP goes through cpmd's own relay (AUTH, Use-Path in his path).  History on join (the last N messages, oldest first), NICKNAME
 # (425 for a taken one, 424 malformed), a forged CPIM From refused (403), a private
 # message (CPIM To one participant: only her), isComposing fanned out, Success-Report
 # from the switch, a flood of 4 x 400 messages of 4 KB while eve never reads her socket:
@@ -29,7 +29,7 @@ INSERT INTO room_members (room, aor, nick, role, added) VALUES
 EOF
 # a small queue per participant: the slow one overflows soon after the kernel's buffers
 cpmd_start -o chat.max_queue=65536 -o chat.max_message_size=65536
-peer() { "$PYTHON" "$PEER" --sip-port "$SIP_PORT" "$@"; }
+peer() { "$PYTHON" "$PEER" --sip-port "$SIP_PORT" --msrp-port "$MSRP_PORT" "$@"; }
 wait_for 5 grep -q "focus: 2 room(s) loaded" "$CPMD_LOG" || fail "the focus did not load the rooms"
 
 check "five participants, one slow: history, nicknames, private, isComposing, flood, BYE"
