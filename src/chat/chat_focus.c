@@ -36,6 +36,7 @@
 struct cmember {
 	char aor[256];
 	char nick[64];
+	int role; /* enum cpm_store_room_role */
 };
 
 struct croom {
@@ -92,9 +93,11 @@ struct part {
 	struct cpm_chat_ep *ep;
 	struct cpm_core_dlg *dlg;
 	char aor[300]; /* "sip:alice@example.test" */
+	char display[128]; /* of the INVITE's From, "" if none */
 	bool hist_pending;
 	bool bound;
 	uint64_t joined_ms;
+	int64_t joined_wall;
 	const char *doomed; /* a leg failure: it goes at the next sweep */
 	struct held *held, *held_tail;
 	size_t held_bytes;
@@ -124,6 +127,7 @@ struct cpm_chat_focus {
 	struct part *parts;
 	uint64_t next_id;
 	struct cpm_chat_focus_stats st;
+	struct cpm_pres *pres; /* the conference event package (chat_conf.c) */
 };
 
 static void focus_release(struct cpm_chat_focus *f);
@@ -170,6 +174,7 @@ static int load_member_cb(void *arg, const struct cpm_store_room_member *m)
 	struct cmember *x = &r->members[r->nmembers++];
 	snprintf(x->aor, sizeof x->aor, "%s", m->aor);
 	snprintf(x->nick, sizeof x->nick, "%s", m->nick);
+	x->role = m->role;
 	return 0;
 }
 
@@ -270,6 +275,8 @@ static void part_end(struct part *p, const char *why, bool bye)
 {
 	struct cpm_chat_focus *f = p->f;
 	cpm_logi(p->aor, "chat: leaves %s: %s", p->lr->uri, why);
+	if (p->bound)
+		cpm_chat__conf_left(f->pres, p->lr->uri, p->aor, bye, why);
 	if (p->dlg) {
 		struct cpm_core_dlg *d = p->dlg;
 		p->dlg = NULL;
@@ -425,6 +432,18 @@ static void hist_done(void *arg)
 		focus_release(f);
 }
 
+/* The conference event package learns p is in (or changed). */
+static void conf_joined(struct part *p)
+{
+	struct cpm_chat_focus *f = p->f;
+	const struct croom *cr = cache_find(&f->cache, p->lr->uri);
+	const struct cmember *m = cr ? croom_member(cr, p->aor + 4) : NULL;
+	int role = m ? m->role : CPM_STORE_ROOM_MEMBER;
+	const char *nick = cpm_chat_member_nick(p->mb);
+	cpm_chat__conf_joined(f->pres, p->lr->uri, p->aor, nick[0] ? nick : p->display, role,
+			      p->joined_wall);
+}
+
 static void ep_bound(void *arg, struct cpm_chat_ep *ep)
 {
 	(void)ep;
@@ -433,6 +452,7 @@ static void ep_bound(void *arg, struct cpm_chat_ep *ep)
 	cpm_logi(p->aor, "chat: in %s (MSRP session bound)", p->lr->uri);
 	p->bound = true;
 	cpm_chat_room_ready(p->mb);
+	conf_joined(p);
 	int n = p->lr->history >= 0 ? p->lr->history : f->conf->chat.history;
 	if (n <= 0)
 		return;
@@ -474,6 +494,8 @@ static int ep_request(void *arg, struct cpm_chat_ep *ep, const struct cpm_msrp_m
 		return 424;
 	v = (struct cpm_str){ v.s + 1, v.len - 2 };
 	int st = cpm_chat_room_nickname(p->mb, v);
+	if (st == 200)
+		conf_joined(p); /* the nickname is the display-text */
 	cpm_logi(p->aor, "chat: NICKNAME \"%.*s\" in %s: %d", CPM_STR_FMT(v), p->lr->uri, st);
 	return st;
 }
@@ -684,6 +706,7 @@ static void join(struct cpm_chat_focus *f, const struct croom *cr, struct cpm_tx
 	p->id = ++f->next_id;
 	p->lr = lr;
 	p->joined_ms = cpm_now_ms();
+	p->joined_wall = cpm_wall_s();
 	snprintf(p->aor, sizeof p->aor, "sip:%s", aor);
 	int rc = cpm_chat_ep_new(f->relay, &ep_ops, p, NULL, &p->ep);
 	if (rc) {
@@ -724,6 +747,7 @@ static void join(struct cpm_chat_focus *f, const struct croom *cr, struct cpm_tx
 		d = (struct cpm_str){ d.s + 1, d.len - 2 };
 	if (d.len < sizeof display)
 		cpm_str_copy(d, display, sizeof display);
+	snprintf(p->display, sizeof p->display, "%s", display);
 	if (!rc)
 		rc = cpm_chat_room_join(lr->room, p->aor, display, &leg_ops, p, &p->mb);
 	if (rc) {
@@ -838,6 +862,12 @@ void cpm_chat_focus_free(struct cpm_chat_focus *f)
 		part_end(f->parts, "server stopped", true);
 	sweep_rooms(f);
 	uv_close((uv_handle_t *)&f->timer, timer_closed);
+}
+
+void cpm_chat_focus_set_pres(struct cpm_chat_focus *f, struct cpm_pres *pres)
+{
+	if (f)
+		f->pres = pres;
 }
 
 void cpm_chat_focus_stats(const struct cpm_chat_focus *f, struct cpm_chat_focus_stats *out)

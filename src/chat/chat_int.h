@@ -237,4 +237,15 @@ void cpm_chat__out_unref(struct cpm_chat__out *o);
  * lookup.  The message's slices are valid during the call only. */
 void cpm_chat__auth(struct cpm_chat__conn *c, const struct cpm_msrp_msg *m);
 
+/* chat_conf.c: the conference event package (src/pres) told by the focus.
+ * room "lobby@example.test", aor "sip:alice@example.test"; pres NULL: no-op. */
+struct cpm_pres;
+/* aor is in (connected, dialled in), or changed nickname; role is an
+ * enum cpm_store_room_role. */
+void cpm_chat__conf_joined(struct cpm_pres *pres, const char *room, const char *aor,
+			   const char *display, int role, int64_t joined);
+/* aor left: by its own BYE (booted false) or let go by the focus. */
+void cpm_chat__conf_left(struct cpm_pres *pres, const char *room, const char *aor, bool booted,
+			 const char *why);
+
 #endif

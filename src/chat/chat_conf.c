@@ -1,0 +1,36 @@
+/* What the chat rooms tell the conference event package (RFC 4575, src/pres):
+ * the focus's participants as conference users.  No XML here. */
+#include "chat/chat_int.h"
+
+#include "pres/pres.h"
+#include "store/store.h"
+
+void cpm_chat__conf_joined(struct cpm_pres *pres, const char *room, const char *aor,
+			   const char *display, int role, int64_t joined)
+{
+	if (!pres)
+		return;
+	struct cpm_pres_conf_user u = {
+		.uri = aor,
+		.display = display,
+		.role = role == CPM_STORE_ROOM_OWNER	   ? CPM_PRES_CONF_OWNER
+			: role == CPM_STORE_ROOM_MODERATOR ? CPM_PRES_CONF_MODERATOR
+							   : CPM_PRES_CONF_PARTICIPANT,
+		.status = CPM_PRES_CONF_CONNECTED,
+		.joining = CPM_PRES_CONF_DIALED_IN,
+		.joined = joined,
+	};
+	int rc = cpm_pres_conf_user(pres, room, &u);
+	if (rc)
+		cpm_logw(aor, "chat: %s not listed for the watchers of %s: %s", aor, room,
+			 cpm_strerror(rc));
+}
+
+void cpm_chat__conf_left(struct cpm_pres *pres, const char *room, const char *aor, bool booted,
+			 const char *why)
+{
+	/* RFC 4575 §5.6.7: departed (its BYE) or booted (the focus let it go:
+	 * slow, failed leg, removed by the owner) */
+	cpm_pres_conf_left(pres, room, aor, booted ? CPM_PRES_CONF_BOOTED : CPM_PRES_CONF_DEPARTED,
+			   booted ? why : NULL);
+}

@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""conf_peer.py — watchers of cpmd's conference event package (RFC 4575) next to chat
+room participants (chat_room_peer.py), for tests/integration/t_conf_*.sh.  Python 3
+standard library only (asyncio, xml.etree).
+
+A watcher is a SIP UA over UDP: SUBSCRIBE "Event: conference" to a room URI (Digest
+after a 407), answers every NOTIFY 200 and keeps its conference-info document, read
+back into {user URI: (user state, endpoint status, display-text, roles,
+disconnection-method)}.  It checks what RFC 4575 and RFC 6665 ask of each document:
+versions that grow by one per NOTIFY, state full first and after a refresh, partial
+otherwise, Subscription-State, Content-Type.
+
+  event    the scenario of t_conf_event.sh: a member watches lobby (full, no users),
+           a non-member is refused (403), a URI that is no room gets 404; alice and bob
+           join (partial NOTIFYs, roles, bob's reserved nickname), alice changes her
+           nickname, bob leaves (deleted, departed), a refresh gets the full state,
+           Expires: 0 ends it (terminated)
+
+Prints "ok: ..." per check and exits 0 when all held, else "FAIL: ..." and 1.
+"""
+import argparse
+import asyncio
+import os
+import re
+import secrets
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from chat_room_peer import Part, parse_sip, hget  # noqa: E402
+from msrp_peer import fail, ok, expect  # noqa: E402
+from sipmsg import auth_params, digest  # noqa: E402
+
+NS = "{urn:ietf:params:xml:ns:conference-info}"
+TIMEOUT = 20.0
+
+
+def read_doc(body):
+    """(root attributes, {uri: dict}) of a conference-info document."""
+    root = ET.fromstring(body)
+    if root.tag != NS + "conference-info":
+        fail(f"not a conference-info document: {root.tag}")
+    users = {}
+    for u in root.iter(NS + "user"):
+        ep = u.find(NS + "endpoint")
+        txt = lambda e, n: (e.findtext(NS + n) if e is not None else None)  # noqa: E731
+        users[u.get("entity")] = {
+            "state": u.get("state"),
+            "status": txt(ep, "status"),
+            "display": u.findtext(NS + "display-text"),
+            "roles": [r.text for r in u.iter(NS + "entry")],
+            "joining": txt(ep, "joining-method"),
+            "disc": txt(ep, "disconnection-method"),
+            "reason": (ep.find(NS + "disconnection-info").findtext(NS + "reason")
+                       if ep is not None and ep.find(NS + "disconnection-info") is not None
+                       else None),
+            "referred_by": (ep.find(NS + "referred").findtext(NS + "by")
+                            if ep is not None and ep.find(NS + "referred") is not None
+                            else None),
+        }
+    attrs = dict(root.attrib)
+    attrs["user-count"] = root.findtext(f"{NS}conference-state/{NS}user-count")
+    attrs["subject"] = root.findtext(f"{NS}conference-description/{NS}subject")
+    attrs["users-state"] = (root.find(NS + "users").get("state")
+                            if root.find(NS + "users") is not None else None)
+    return attrs, users
+
+
+class WatcherProto(asyncio.DatagramProtocol):
+    def __init__(self, w):
+        self.w = w
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        first, hdrs, body = parse_sip(data)
+        if first.startswith("SIP/2.0 "):
+            code = int(first.split(" ")[1])
+            fut = self.w.waiting.get(hget(hdrs, "cseq") or "")
+            if code >= 200 and fut and not fut.done():
+                fut.set_result((code, hdrs, body))
+            return
+        resp = "SIP/2.0 200 OK\r\n"
+        for n in ("via", "from", "to", "call-id", "cseq"):
+            for hn, hv in hdrs:
+                if hn == n:
+                    resp += f"{n.title()}: {hv}\r\n"
+        resp += "Content-Length: 0\r\n\r\n"
+        self.transport.sendto(resp.encode(), addr)
+        if first.startswith("NOTIFY"):
+            cseq = int((hget(hdrs, "cseq") or "0").split()[0])
+            if cseq in self.w.notify_cseqs:
+                return  # a retransmission
+            self.w.notify_cseqs.add(cseq)
+            self.w.notifies.append((hget(hdrs, "subscription-state") or "",
+                                    hget(hdrs, "content-type") or "", hget(hdrs, "event"), body))
+
+
+class Watcher:
+    def __init__(self, name, args, room):
+        self.name, self.args, self.room = name, args, room
+        self.aor = f"{name}@{args.domain}"
+        self.tag = secrets.token_hex(6)
+        self.callid = secrets.token_hex(10) + "@conf_peer"
+        self.cseq = 1
+        self.waiting = {}
+        self.notifies = []
+        self.notify_cseqs = set()
+        self.to_hdr = f"<sip:{room}>"
+        self.target = f"sip:{room}"
+        self.version = None  # the last version seen
+        self.users = {}  # the state as the watcher rebuilds it
+
+    async def start(self):
+        loop = asyncio.get_running_loop()
+        self.udp, _ = await loop.create_datagram_endpoint(lambda: WatcherProto(self),
+                                                          local_addr=("127.0.0.1", 0))
+        self.lport = self.udp.get_extra_info("sockname")[1]
+
+    async def _send(self, extra, cseq, auth=None):
+        branch = "z9hG4bK" + secrets.token_hex(8)
+        msg = (f"SUBSCRIBE {self.target} SIP/2.0\r\n"
+               f"Via: SIP/2.0/UDP 127.0.0.1:{self.lport};branch={branch};rport\r\n"
+               f"Max-Forwards: 70\r\nFrom: <sip:{self.aor}>;tag={self.tag}\r\n"
+               f"To: {self.to_hdr}\r\nCall-ID: {self.callid}\r\nCSeq: {cseq} SUBSCRIBE\r\n"
+               f"Contact: <sip:{self.name}@127.0.0.1:{self.lport}>\r\n"
+               f"Event: conference\r\nAccept: application/conference-info+xml\r\n{extra}")
+        if auth:
+            msg += auth + "\r\n"
+        msg += "Content-Length: 0\r\n\r\n"
+        fut = asyncio.get_running_loop().create_future()
+        self.waiting[f"{cseq} SUBSCRIBE"] = fut
+        for _ in range(6):
+            self.udp.sendto(msg.encode(), ("127.0.0.1", self.args.sip_port))
+            try:
+                return await asyncio.wait_for(asyncio.shield(fut), 1.0)
+            except asyncio.TimeoutError:
+                continue
+        fail(f"{self.name}: no answer to SUBSCRIBE")
+
+    async def subscribe(self, expires=300):
+        """SUBSCRIBE (or refresh, in the dialog); the final status."""
+        extra = f"Expires: {expires}\r\n"
+        code, hdrs, _ = await self._send(extra, self.cseq)
+        if code in (401, 407):
+            _, params = auth_params(hget(hdrs, "proxy-authenticate" if code == 407
+                                         else "www-authenticate"))
+            cred = digest(params, "SUBSCRIBE", self.target, self.name, f"{self.name}-secret")
+            self.cseq += 1
+            code, hdrs, _ = await self._send(
+                extra, self.cseq,
+                f"{'Proxy-Authorization' if code == 407 else 'Authorization'}: {cred}")
+        self.cseq += 1
+        if code // 100 == 2 and ";tag=" not in self.to_hdr:
+            self.to_hdr = hget(hdrs, "to")
+            m = re.search(r"<([^>]+)>", hget(hdrs, "contact") or "")
+            self.target = m.group(1) if m else self.target
+        return code
+
+    async def next_doc(self, timeout=TIMEOUT):
+        """The next NOTIFY: checked, applied; (attrs, users of this document, state hdr)."""
+        end = time.monotonic() + timeout
+        while not self.notifies and time.monotonic() < end:
+            await asyncio.sleep(0.05)
+        if not self.notifies:
+            fail(f"{self.name}: no NOTIFY within {timeout} s")
+        state, ctype, event, body = self.notifies.pop(0)
+        expect(event and event.startswith("conference"), f"{self.name}: Event: {event}")
+        if not body.strip():
+            return None, {}, state
+        expect(ctype.startswith("application/conference-info+xml"),
+               f"{self.name}: Content-Type {ctype}")
+        attrs, users = read_doc(body)
+        v = int(attrs["version"])
+        want = 0 if self.version is None else self.version + 1
+        expect(v == want, f"{self.name}: version {v} (one more than the last: {want})")
+        self.version = v
+        if attrs["state"] == "full":
+            self.users = {}
+        for uri, u in users.items():
+            if u["state"] == "deleted":
+                self.users.pop(uri, None)
+            else:
+                self.users[uri] = u
+        return attrs, users, state
+
+    async def quiet(self, seconds=0.6):
+        """No NOTIFY for a while."""
+        await asyncio.sleep(seconds)
+        return not self.notifies
+
+
+# ------------------------------------------------------------------ scenarios
+
+
+async def scenario_event(args):
+    room = f"{args.room}@{args.domain}"
+    carol = Watcher("carol", args, room)
+    await carol.start()
+    expect(await carol.subscribe() == 200, "carol (a member) subscribes to the lobby: 200")
+    attrs, users, state = await carol.next_doc()
+    expect(state.startswith("active"), f"Subscription-State: {state}")
+    expect(attrs["state"] == "full" and attrs["entity"] == f"sip:{room}" and not users and
+           attrs["user-count"] == "0" and attrs["subject"] == "the lobby",
+           f"the first NOTIFY: full, the room as entity, its subject, nobody in it: {attrs}")
+
+    mallory = Watcher("mallory", args, room)
+    await mallory.start()
+    expect(await mallory.subscribe() == 403, "mallory (no member) is refused: 403")
+    ghost = Watcher("bob", args, f"ghost@{args.domain}")
+    await ghost.start()
+    expect(await ghost.subscribe() == 404, "a URI that is no room and no user: 404")
+
+    a = Part("alice", args, room)
+    b = Part("bob", args, room)
+    expect(await a.invite() == 200, "alice joins")
+    attrs, users, _ = await carol.next_doc()
+    au = users.get(f"sip:alice@{args.domain}")
+    expect(attrs["state"] == "partial" and attrs["users-state"] == "partial" and
+           list(users) == [f"sip:alice@{args.domain}"],
+           f"a partial NOTIFY with alice alone: {attrs} {list(users)}")
+    expect(au["state"] == "full" and au["status"] == "connected" and au["roles"] == ["owner"]
+           and au["joining"] == "dialed-in" and au["display"] == "Alice",
+           f"alice: connected, owner, dialed-in, her display name: {au}")
+    expect(attrs["user-count"] == "1", "user-count 1")
+
+    expect(await b.invite() == 200, "bob joins")
+    attrs, users, _ = await carol.next_doc()
+    bu = users.get(f"sip:bob@{args.domain}")
+    expect(list(users) == [f"sip:bob@{args.domain}"] and bu["display"] == "bobby" and
+           bu["roles"] == ["moderator"] and attrs["user-count"] == "2",
+           f"bob alone in the next one, his reserved nickname, moderator: {users} {attrs}")
+
+    expect(await a.nickname("Ally") == 200, "alice takes the nickname Ally")
+    attrs, users, _ = await carol.next_doc()
+    expect(list(users) == [f"sip:alice@{args.domain}"] and
+           users[f"sip:alice@{args.domain}"]["display"] == "Ally",
+           f"the nickname is alice's display-text now: {users}")
+
+    expect(await b.bye() == 200, "bob leaves (BYE)")
+    attrs, users, _ = await carol.next_doc()
+    bu = users.get(f"sip:bob@{args.domain}")
+    expect(bu and bu["state"] == "deleted" and bu["status"] == "disconnected" and
+           bu["disc"] == "departed" and attrs["user-count"] == "1",
+           f"bob deleted: disconnected, departed: {bu} {attrs}")
+    expect(list(carol.users) == [f"sip:alice@{args.domain}"], "carol's view: alice alone")
+    expect(await carol.quiet(), "no NOTIFY without a change")
+
+    expect(await carol.subscribe() == 200, "carol refreshes")
+    attrs, users, _ = await carol.next_doc()
+    expect(attrs["state"] == "full" and list(users) == [f"sip:alice@{args.domain}"],
+           f"after a refresh: the full state, alice alone: {attrs['state']} {list(users)}")
+
+    expect(await a.bye() == 200, "alice leaves")
+    attrs, users, _ = await carol.next_doc()
+    expect(users[f"sip:alice@{args.domain}"]["state"] == "deleted" and
+           attrs["user-count"] == "0", "alice deleted, nobody left")
+
+    expect(await carol.subscribe(0) == 200, "carol unsubscribes (Expires: 0)")
+    _, _, state = await carol.next_doc()
+    expect(state.startswith("terminated"), f"the last NOTIFY: {state}")
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("scenario", choices=["event"])
+    ap.add_argument("--sip-port", type=int, required=True)
+    ap.add_argument("--msrp-port", type=int, default=0)
+    ap.add_argument("--domain", default="example.test")
+    ap.add_argument("--room", default="lobby")
+    args = ap.parse_args()
+    fn = {"event": scenario_event}[args.scenario]
+    try:
+        sys.exit(asyncio.run(asyncio.wait_for(fn(args), 120)))
+    except asyncio.TimeoutError:
+        fail("scenario timed out")
+
+
+if __name__ == "__main__":
+    main()
