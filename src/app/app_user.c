@@ -96,13 +96,35 @@ static const char *cur_cmd = "user";
 
 static void user_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+void cpm_app_errv(const char *group, const char *cmd, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "cpmd %s %s: ", group, cmd);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+int cpm_app_usage_errv(const char *group, const char *cmd, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "cpmd %s %s: ", group, cmd);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n(run 'cpmd %s help' for usage)\n", group);
+	return CPM_APP_EXIT_USAGE;
+}
+
+int cpm_app_store_err(const char *group, const char *cmd, struct cpm_store *s, int rc,
+		      const char *what)
+{
+	const char *detail = cpm_store_last_error(s);
+	fprintf(stderr, "cpmd %s %s: %s: %s%s%s\n", group, cmd, what, cpm_strerror(rc),
+		*detail ? ": " : "", detail);
+	return CPM_APP_EXIT_ERROR;
+}
+
 static void user_err(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "cpmd user %s: ", cur_cmd);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	cpm_app_errv("user", cur_cmd, fmt, ap);
 	va_end(ap);
 }
 
@@ -112,44 +134,54 @@ static int usage_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "cpmd user %s: ", cur_cmd);
-	vfprintf(stderr, fmt, ap);
+	int ex = cpm_app_usage_errv("user", cur_cmd, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n(run 'cpmd user help' for usage)\n");
-	return CPM_APP_EXIT_USAGE;
+	return ex;
 }
 
 /* ------------------------------------------------------------------- AoR */
 
-/* Check and normalise an AoR ("sip:" prefix allowed), split out user and
- * domain.  Prints the error itself. */
-static int parse_aor(const struct cpm_conf *conf, const char *in,
-		     char aor[256], char user[256], char domain[256])
+int cpm_app_aor_check(const struct cpm_conf *conf, const char *in, bool served,
+		      char aor[256], char *err, size_t errsz)
 {
 	const char *p = in;
 	if (strncasecmp(p, "sip:", 4) == 0)
 		p += 4;
 	int rc = cpm_store_aor_normalize(p, aor, 256);
 	if (rc) {
-		user_err("invalid AoR '%s': expected user@domain%s", in,
+		snprintf(err, errsz, "invalid AoR '%s': expected user@domain%s", in,
 			 rc == CPM_ETOOBIG ? " of at most 255 characters" : "");
-		return CPM_APP_EXIT_ERROR;
+		return rc;
 	}
-	const char *at = strchr(aor, '@');
-	memcpy(user, aor, (size_t)(at - aor));
-	user[at - aor] = '\0';
-	strcpy(domain, at + 1);
-	if (!cpm_conf_serves_domain(conf, cpm_str_from_cstr(domain))) {
+	const char *domain = strchr(aor, '@') + 1;
+	if (served && !cpm_conf_serves_domain(conf, cpm_str_from_cstr(domain))) {
 		char list[CPM_CONF_MAX_DOMAINS * (CPM_CONF_DOMAIN_LEN + 2)] = "";
 		for (int i = 0; i < conf->server.ndomains; i++) {
 			if (i)
 				strcat(list, ", ");
 			strcat(list, conf->server.domains[i]);
 		}
-		user_err("domain '%s' of %s is not served here (server.domain: %s)",
+		snprintf(err, errsz, "domain '%s' of %s is not served here (server.domain: %s)",
 			 domain, aor, list);
+		return CPM_EPERM;
+	}
+	return 0;
+}
+
+/* Check and normalise an AoR ("sip:" prefix allowed), split out user and
+ * domain.  Prints the error itself. */
+static int parse_aor(const struct cpm_conf *conf, const char *in,
+		     char aor[256], char user[256], char domain[256])
+{
+	char err[1024];
+	if (cpm_app_aor_check(conf, in, true, aor, err, sizeof err)) {
+		user_err("%s", err);
 		return CPM_APP_EXIT_ERROR;
 	}
+	const char *at = strchr(aor, '@');
+	memcpy(user, aor, (size_t)(at - aor));
+	user[at - aor] = '\0';
+	strcpy(domain, at + 1);
 	return 0;
 }
 
@@ -268,10 +300,7 @@ static int make_credentials(const struct cpm_conf *conf, const char *user,
 
 static int store_error(struct cpm_store *s, int rc, const char *what)
 {
-	const char *detail = cpm_store_last_error(s);
-	user_err("%s: %s%s%s", what, cpm_strerror(rc), *detail ? ": " : "",
-		 detail);
-	return CPM_APP_EXIT_ERROR;
+	return cpm_app_store_err("user", cur_cmd, s, rc, what);
 }
 
 /* --------------------------------------------------------------- commands */
@@ -317,6 +346,11 @@ static int set_password(const struct cpm_conf *conf, struct cpm_store *s,
 	if (create) {
 		u.created = cpm_wall_s();
 		rc = cpm_store_user_add(s, &u);
+		struct cpm_store_room room;
+		if (rc == CPM_EEXIST && cpm_store_room_get(s, aor, &room) == 0) {
+			user_err("%s is a chat room's URI (cpmd room show %s)", aor, aor);
+			return CPM_APP_EXIT_ERROR;
+		}
 		if (rc == CPM_EEXIST) {
 			user_err("user %s already exists", aor);
 			return CPM_APP_EXIT_ERROR;
@@ -398,14 +432,13 @@ static int collect_row(void *arg, const struct cpm_store_user *u)
 	return 0;
 }
 
-static void format_time(int64_t t, char out[32])
+void cpm_app_iso_time(int64_t t, char out[32])
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
 	if (!gmtime_r(&tt, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
 		snprintf(out, 32, "%lld", (long long)t);
 }
-
 static int cmd_list(const struct cpm_conf *conf, struct cpm_store *s,
 		    const struct user_args *a)
 {
@@ -449,7 +482,7 @@ static int cmd_list(const struct cpm_conf *conf, struct cpm_store *s,
 	       "STORE-AND-FORWARD", "CREATED");
 	for (size_t i = 0; i < r.n; i++) {
 		char when[32];
-		format_time(r.v[i].created, when);
+		cpm_app_iso_time(r.v[i].created, when);
 		printf("%-*s  %-*s  %-*s  %s\n", waor, r.v[i].aor, wrealm,
 		       r.v[i].realm, wmode, mode[i], when);
 	}
@@ -610,7 +643,7 @@ static int cmd_show(const struct cpm_conf *conf, struct cpm_store *s,
 		return CPM_APP_EXIT_ERROR;
 	}
 	char when[32];
-	format_time(u.created, when);
+	cpm_app_iso_time(u.created, when);
 	printf("aor: %s\nrealm: %s\ncreated: %s\nprofile: %s\n%.*s", u.aor,
 	       u.realm, when, stored ? "set" : "server default", (int)b.len,
 	       b.p);

@@ -42,7 +42,9 @@ static void usage(FILE *f)
 		"  user passwd AOR --password P  change a password\n"
 		"  presence allow|block|remove AOR WATCHER...\n"
 		"                                edit AOR's presence lists (also while running)\n"
-		"  presence pending|list [AOR]   who waits for a decision / every entry\n");
+		"  presence pending|list [AOR]   who waits for a decision / every entry\n"
+		"  room add|del|list|show|set|member|history ...\n"
+		"                                chat rooms (also while running; room help)\n");
 }
 
 static int mkdir_p(const char *path)
@@ -433,7 +435,8 @@ int main(int argc, char **argv)
 	}
 	if (cmd < argc) {
 		bool user = strcmp(argv[cmd], "user") == 0;
-		if (user || strcmp(argv[cmd], "presence") == 0) {
+		bool room = strcmp(argv[cmd], "room") == 0;
+		if (user || room || strcmp(argv[cmd], "presence") == 0) {
 			if (mkdir_p(conf.server.data_dir)) {
 				fprintf(stderr, "cpmd: cannot create %s: %s\n",
 					conf.server.data_dir, strerror(errno));
@@ -441,6 +444,8 @@ int main(int argc, char **argv)
 			}
 			if (user)
 				return cpm_app_user_main(&conf, argc - cmd - 1, argv + cmd + 1);
+			if (room)
+				return cpm_app_room_main(&conf, argc - cmd - 1, argv + cmd + 1);
 			return cpm_pres_cli_main(&conf, argc - cmd - 1, argv + cmd + 1);
 		}
 		fprintf(stderr, "cpmd: unknown command '%s' (see cpmd --help)\n", argv[cmd]);

@@ -449,7 +449,8 @@ static int norm(const char *in, char out[256])
 int cpm_store_room_put(struct cpm_store *s, const struct cpm_store_room *r)
 {
 	if (!r || !TERMINATED(r->subject) || !plain_text(r->subject) ||
-	    r->flags < 0 || (r->flags & ~CPM_STORE_ROOM_F_ALL) || r->history < -1)
+	    r->flags < 0 || (r->flags & ~CPM_STORE_ROOM_F_ALL) || r->history < -1 ||
+	    r->history > CPM_STORE_ROOM_HISTORY_MAX)
 		return CPM_EINVAL;
 	struct cpm_store_room n = *r;
 	if (norm(r->uri, n.uri) || norm(r->owner, n.owner))

@@ -120,13 +120,15 @@ enum cpm_store_room_flag {
 						 * room's messages by store-and-forward */
 };
 #define CPM_STORE_ROOM_F_ALL 7
+#define CPM_STORE_ROOM_HISTORY_MAX 10000
 
 struct cpm_store_room {
 	char uri[256];	   /* "room@example.test" */
 	char owner[256];   /* AoR of the owner (also a member, role OWNER) */
 	char subject[256]; /* "" if none; no control characters */
 	int flags;	   /* enum cpm_store_room_flag bits */
-	int history;	   /* messages a joiner gets; -1 = the server default */
+	int history;	   /* messages a joiner gets, at most
+			    * CPM_STORE_ROOM_HISTORY_MAX; -1 = the server default */
 	int64_t created;   /* wall seconds; 0 on put = now (insert only) */
 };
 
@@ -179,7 +181,8 @@ struct cpm_store_ops {
 	const char *name; /* the URL scheme, "sqlite" */
 	int (*open)(struct cpm_store *s, const char *url_rest);
 	void (*close)(struct cpm_store *s);
-	int (*user_add)(struct cpm_store *s, const struct cpm_store_user *u); /* CPM_EEXIST */
+	/* CPM_EEXIST, also when a room has this URI */
+	int (*user_add)(struct cpm_store *s, const struct cpm_store_user *u);
 	int (*user_del)(struct cpm_store *s, const char *aor); /* CPM_ENOTFOUND */
 	int (*user_get)(struct cpm_store *s, const char *aor,
 			struct cpm_store_user *out); /* CPM_ENOTFOUND */
@@ -427,10 +430,10 @@ int cpm_store_profile_stamp(struct cpm_store *s, int64_t *updated, int64_t *coun
  * deletes its members and history (trigger). */
 
 /* Common checks of the room calls: CPM_EINVAL for a bad room URI or AoR,
- * an empty owner, sender or content type, a flag, role or history out of
- * range (history >= -1), a control character in subject or nick, a field
- * not terminated within its array; CPM_ETOOBIG for a body above
- * CPM_STORE_MSG_BODY_MAX. */
+ * an empty owner, sender or content type, a flag or role out of range, a
+ * history outside -1..CPM_STORE_ROOM_HISTORY_MAX, a control character in
+ * subject or nick, a field not terminated within its array; CPM_ETOOBIG
+ * for a body above CPM_STORE_MSG_BODY_MAX. */
 
 /* Insert, or update subject, flags, history and owner (created kept).  On
  * insert the owner becomes a member with role OWNER; on an owner change

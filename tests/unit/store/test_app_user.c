@@ -306,7 +306,7 @@ static void test_set_show(void **state)
 	char created[32];
 	struct cpm_store_user u;
 	get_user("alice@example.test", &u);
-	format_time(u.created, created);
+	cpm_app_iso_time(u.created, created);
 	char want[1024];
 	snprintf(want, sizeof want,
 		 "aor: alice@example.test\nrealm: example.test\ncreated: %s\n"

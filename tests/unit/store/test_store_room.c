@@ -495,6 +495,8 @@ static void test_checks(void **state)
 	r = mkroom("lobby@example.test", "alice@example.test");
 	r.history = -2;
 	assert_int_equal(cpm_store_room_put(s, &r), CPM_EINVAL);
+	r.history = CPM_STORE_ROOM_HISTORY_MAX + 1;
+	assert_int_equal(cpm_store_room_put(s, &r), CPM_EINVAL);
 	r.history = 0;
 	r.flags = 8;
 	assert_int_equal(cpm_store_room_put(s, &r), CPM_EINVAL);
