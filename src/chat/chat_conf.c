@@ -34,3 +34,8 @@ void cpm_chat__conf_left(struct cpm_pres *pres, const char *room, const char *ao
 	cpm_pres_conf_left(pres, room, aor, booted ? CPM_PRES_CONF_BOOTED : CPM_PRES_CONF_DEPARTED,
 			   booted ? why : NULL);
 }
+
+void cpm_chat__conf_end(struct cpm_pres *pres, const char *room)
+{
+	cpm_pres_conf_end(pres, room);
+}

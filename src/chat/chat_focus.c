@@ -196,6 +196,7 @@ static void load_work(struct cpm_store *s, void *arg)
 
 static void sweep_rooms(struct cpm_chat_focus *f);
 static void sweep_unbound(struct cpm_chat_focus *f);
+static void store_changed(struct cpm_chat_focus *f, const struct cache *old);
 
 static void load_done(void *arg)
 {
@@ -204,9 +205,11 @@ static void load_done(void *arg)
 	f->jobs--;
 	f->loading = false;
 	if (!f->freeing && j->rc >= 0 && j->changed) {
-		cache_free(&f->cache);
+		struct cache old = f->cache;
 		f->cache = j->c;
 		memset(&j->c, 0, sizeof j->c);
+		store_changed(f, &old);
+		cache_free(&old);
 		f->stamp_updated = j->updated;
 		f->stamp_count = j->count;
 		if (!f->loaded)
@@ -354,6 +357,26 @@ static void sweep_unbound(struct cpm_chat_focus *f)
 		else if (!p->bound && now - p->joined_ms > FOCUS_BIND_MS)
 			part_end(p, "its MSRP session was never bound", true);
 	}
+}
+
+/* The store changed (`cpmd room`, the HTTP API): the participants of a
+ * room that was deleted (closed by its owner), or who were removed from
+ * its members, go with a BYE; the watchers of a deleted room are told
+ * (RFC 6665 §4.2.2 noresource). */
+static void store_changed(struct cpm_chat_focus *f, const struct cache *old)
+{
+	for (struct part *p = f->parts, *n; p; p = n) {
+		n = p->next;
+		const struct croom *now = cache_find(&f->cache, p->lr->uri);
+		const struct croom *was = cache_find(old, p->lr->uri);
+		if (!now)
+			part_end(p, "the room was closed", true);
+		else if (was && croom_member(was, p->aor + 4) && !croom_member(now, p->aor + 4))
+			part_end(p, "removed from the room's members", true);
+	}
+	for (size_t i = 0; i < old->n; i++)
+		if (!cache_find(&f->cache, old->rooms[i].room.uri))
+			cpm_chat__conf_end(f->pres, old->rooms[i].room.uri);
 }
 
 /* History on join. */

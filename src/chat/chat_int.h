@@ -247,5 +247,7 @@ void cpm_chat__conf_joined(struct cpm_pres *pres, const char *room, const char *
 /* aor left: by its own BYE (booted false) or let go by the focus. */
 void cpm_chat__conf_left(struct cpm_pres *pres, const char *room, const char *aor, bool booted,
 			 const char *why);
+/* The room is gone: its watchers' subscriptions end. */
+void cpm_chat__conf_end(struct cpm_pres *pres, const char *room);
 
 #endif

@@ -15,6 +15,10 @@ otherwise, Subscription-State, Content-Type.
            join (partial NOTIFYs, roles, bob's reserved nickname), alice changes her
            nickname, bob leaves (deleted, departed), a refresh gets the full state,
            Expires: 0 ends it (terminated)
+  owner    the scenario of t_conf_owner.sh: alice (owner), bob and carol are in the
+           lobby, dave watches; `cpmd room member del` removes bob (BYE, booted), the
+           owner's DELETE over the HTTP API closes the room (BYE to everyone, the watcher's
+           subscription terminated with reason=noresource, a new INVITE 404)
 
 Prints "ok: ..." per check and exits 0 when all held, else "FAIL: ..." and 1.
 """
@@ -23,6 +27,7 @@ import asyncio
 import os
 import re
 import secrets
+import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -264,15 +269,67 @@ async def scenario_event(args):
     return 0
 
 
+async def wait_bye(p, timeout=TIMEOUT):
+    end = time.monotonic() + timeout
+    while not p.got_bye and time.monotonic() < end:
+        await asyncio.sleep(0.05)
+    return p.got_bye
+
+
+async def scenario_owner(args):
+    room = f"{args.room}@{args.domain}"
+    parts = {n: Part(n, args, room) for n in ("alice", "bob", "carol")}
+    for n, p in parts.items():
+        expect(await p.invite() == 200, f"{n} joins")
+    dave = Watcher("dave", args, room)
+    await dave.start()
+    expect(await dave.subscribe() == 200, "dave (a member) watches the lobby")
+    attrs, users, _ = await dave.next_doc()
+    expect(attrs["state"] == "full" and len(users) == 3, f"full: three users {list(users)}")
+
+    out = subprocess.run([args.cpmd, "-c", args.conf, "room", "member", "del", room,
+                          f"bob@{args.domain}"], capture_output=True, text=True)
+    expect(out.returncode == 0, f"cpmd room member del {room} bob: {out.stdout}{out.stderr}")
+    expect(await wait_bye(parts["bob"]), "bob got the focus's BYE (within a second)")
+    attrs, users, _ = await dave.next_doc()
+    bu = users.get(f"sip:bob@{args.domain}")
+    expect(bu and bu["state"] == "deleted" and bu["disc"] == "booted" and
+           "removed" in (bu["reason"] or ""), f"bob deleted, booted, why: {bu}")
+
+    url = f"http://127.0.0.1:{args.http_port}/api/v1/rooms/{room}"
+    out = subprocess.run(["curl", "-s", "--digest", "-u", "carol:carol-secret", "-X", "DELETE",
+                          "-o", "/dev/null", "-w", "%{http_code}", url],
+                         capture_output=True, text=True)
+    expect(out.stdout == "403", f"carol (no owner) may not close the room: {out.stdout}")
+    out = subprocess.run(["curl", "-s", "--digest", "-u", "alice:alice-secret", "-X", "DELETE",
+                          "-o", "/dev/null", "-w", "%{http_code}", url],
+                         capture_output=True, text=True)
+    expect(out.stdout in ("200", "204"), f"alice (owner) closes the room: {out.stdout}")
+    for n in ("alice", "carol"):
+        expect(await wait_bye(parts[n]), f"{n} got the focus's BYE")
+    state = ""
+    for _ in range(4):
+        _, _, state = await dave.next_doc()
+        if state.startswith("terminated"):
+            break
+    expect(state == "terminated;reason=noresource", f"dave's subscription ends: {state}")
+    eve = Part("alice", args, room)
+    expect(await eve.invite() == 404, "an INVITE to the closed room: 404")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["event"])
+    ap.add_argument("scenario", choices=["event", "owner"])
+    ap.add_argument("--cpmd", default="build/cpmd")
+    ap.add_argument("--conf", default="")
+    ap.add_argument("--http-port", type=int, default=0)
     ap.add_argument("--sip-port", type=int, required=True)
     ap.add_argument("--msrp-port", type=int, default=0)
     ap.add_argument("--domain", default="example.test")
     ap.add_argument("--room", default="lobby")
     args = ap.parse_args()
-    fn = {"event": scenario_event}[args.scenario]
+    fn = {"event": scenario_event, "owner": scenario_owner}[args.scenario]
     try:
         sys.exit(asyncio.run(asyncio.wait_for(fn(args), 120)))
     except asyncio.TimeoutError:
