@@ -323,6 +323,7 @@ static int run_server(const struct cpm_conf *conf)
 	if (cpm_chat_relay_port(a.msrp) && cpm_chat_focus_new(a.core, a.msrp, &a.focus))
 		cpm_logw(NULL, "chat rooms unavailable (focus)");
 	cpm_chat_focus_set_pres(a.focus, a.pres); /* conference event package */
+	cpm_chat_focus_set_im(a.focus, a.im);     /* offline members of a room */
 	/* message waiting follows the store-and-forward queue */
 	cpm_im_ctl_on_change(a.im, mwi_changed, a.pres);
 	cpm_pres_on_open(a.pres, presence_open, a.im);

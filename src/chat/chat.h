@@ -462,5 +462,9 @@ void cpm_chat_focus_stats(const struct cpm_chat_focus *f, struct cpm_chat_focus_
  * the MSRP session is bound), changes nickname and leaves. */
 struct cpm_pres;
 void cpm_chat_focus_set_pres(struct cpm_chat_focus *f, struct cpm_pres *pres);
+/* The message controller that takes a room's messages for members not in
+ * session (rooms with CPM_STORE_ROOM_F_OFFLINE_SF). */
+struct cpm_im_ctl;
+void cpm_chat_focus_set_im(struct cpm_chat_focus *f, struct cpm_im_ctl *im);
 
 #endif

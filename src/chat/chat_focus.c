@@ -128,6 +128,7 @@ struct cpm_chat_focus {
 	uint64_t next_id;
 	struct cpm_chat_focus_stats st;
 	struct cpm_pres *pres; /* the conference event package (chat_conf.c) */
+	struct cpm_im_ctl *im; /* offline members' copies (chat_roommsg.c) */
 };
 
 static void focus_release(struct cpm_chat_focus *f);
@@ -591,6 +592,31 @@ static void store_done(void *arg, int rc)
 		focus_release(f);
 }
 
+/* A room with offline store-and-forward: the members not in session get
+ * the message through the message controller (chat_roommsg.c). */
+static void offline_copies(struct lroom *lr, const struct cpm_chat_room_msg *m)
+{
+	struct cpm_chat_focus *f = lr->f;
+	const struct croom *cr = cache_find(&f->cache, lr->uri);
+	if (!f->im || !cr || !(cr->room.flags & CPM_STORE_ROOM_F_OFFLINE_SF) || !cr->nmembers)
+		return;
+	const char **absent = calloc(cr->nmembers, sizeof *absent);
+	size_t n = 0;
+	for (size_t i = 0; absent && i < cr->nmembers; i++) {
+		const char *aor = cr->members[i].aor;
+		bool in = strcasecmp(aor, m->sender + (strncmp(m->sender, "sip:", 4) ? 0 : 4)) == 0;
+		for (struct part *p = f->parts; p && !in; p = p->next)
+			in = p->lr == lr && strcasecmp(p->aor + 4, aor) == 0;
+		if (!in)
+			absent[n++] = aor;
+	}
+	size_t sent = cpm_chat__room_offline(f->im, lr->uri, m->nick, absent, n, m->cpim);
+	if (sent)
+		cpm_logi(lr->uri, "chat: %zu member(s) not in %s get the message later", sent,
+			 lr->uri);
+	free(absent);
+}
+
 /* History: the wrapped message, stored by the worker (batched). */
 static void room_message(void *arg, struct cpm_chat_room *r, const struct cpm_chat_room_msg *m)
 {
@@ -615,9 +641,10 @@ static void room_message(void *arg, struct cpm_chat_room *r, const struct cpm_ch
 	if (cpm_store_worker_submit_batchable(cpm_core_store(f->core), store_work, store_done,
 					      j)) {
 		free(j);
-		return;
+	} else {
+		f->jobs++;
 	}
-	f->jobs++;
+	offline_copies(lr, m);
 }
 
 static void room_dropped(void *arg, struct cpm_chat_room *r, struct cpm_chat_member *m,
@@ -687,18 +714,80 @@ static void refuse(struct cpm_txn *st, int status, const char *why)
 	cpm_txn_reply(st, status, NULL, tag, hdrs, CPM_STR_NULL, CPM_STR_NULL);
 }
 
+/* Who sends req: the identity core verified, else its From's AoR. */
+static int caller_aor(const struct cpm_sip_msg *req, const char *from_aor, char *aor, size_t sz)
+{
+	if (from_aor && from_aor[0]) {
+		snprintf(aor, sz, "%s", from_aor);
+		return 0;
+	}
+	struct cpm_sip_uri u;
+	if (cpm_sip_uri_parse(req->from.uri, &u) || cpm_sip_uri_aor(&u, aor, sz) < 0)
+		return CPM_EPARSE;
+	return 0;
+}
+
+/* The display name of req's From, unquoted, "" if none. */
+static void caller_display(const struct cpm_sip_msg *req, char *display, size_t sz)
+{
+	struct cpm_str d = req->from.display;
+	if (d.len >= 2 && d.s[0] == '"' && d.s[d.len - 1] == '"')
+		d = (struct cpm_str){ d.s + 1, d.len - 2 };
+	display[0] = '\0';
+	if (d.len < sz)
+		cpm_str_copy(d, display, sz);
+}
+
+/* A MESSAGE to the room (RFC 3428 pager mode) from a member or a
+ * participant: distributed into it as a participant's SEND would be. */
+static void room_msg(struct cpm_chat_focus *f, const struct croom *cr, struct cpm_txn *st,
+		     const struct cpm_sip_msg *req, const char *from_aor)
+{
+	char aor[256], uri[300], display[128];
+	if (caller_aor(req, from_aor, aor, sizeof aor)) {
+		refuse(st, 400, "bad From URI");
+		return;
+	}
+	struct lroom *lr = lroom_get(f, cr);
+	if (!lr) {
+		refuse(st, 500, "out of memory");
+		return;
+	}
+	struct part *sp = NULL;
+	for (struct part *p = f->parts; p && !sp; p = p->next)
+		if (p->lr == lr && p->mb && strcasecmp(p->aor + 4, aor) == 0)
+			sp = p;
+	if (!sp && !croom_member(cr, aor)) {
+		cpm_logi(aor, "chat: MESSAGE to %s from a non-member: 403", cr->room.uri);
+		refuse(st, 403, "members only");
+		return;
+	}
+	const struct cpm_sip_hdr *ct = cpm_sip_msg_hdr(req, CPM_SIP_H_CONTENT_TYPE);
+	struct cpm_str ctype = ct ? cpm_str_trim(ct->value) : CPM_STR("text/plain");
+	snprintf(uri, sizeof uri, "sip:%s", aor);
+	caller_display(req, display, sizeof display);
+	int status = cpm_chat__room_inject(lr->room, sp ? sp->mb : NULL, uri, display, ctype,
+					   req->body, CPM_STR_NULL);
+	cpm_logi(aor, "chat: MESSAGE into %s: %d", cr->room.uri, status);
+	if (status != 200) {
+		refuse(st, status == 403 || status == 404 || status == 400 ? status : 500,
+		       status == 403 ? "CPIM From is not the sender"
+		       : status == 404 ? "no such participant"
+				       : "bad message");
+		return;
+	}
+	char tag[17];
+	cpm_rand_hex(tag, 8);
+	cpm_txn_reply(st, 200, NULL, tag, NULL, CPM_STR_NULL, CPM_STR_NULL);
+}
+
 static void join(struct cpm_chat_focus *f, const struct croom *cr, struct cpm_txn *st,
 		 const struct cpm_sip_msg *req, const char *from_aor)
 {
 	char aor[256] = "";
-	if (from_aor && from_aor[0]) {
-		snprintf(aor, sizeof aor, "%s", from_aor);
-	} else {
-		struct cpm_sip_uri u;
-		if (cpm_sip_uri_parse(req->from.uri, &u) || cpm_sip_uri_aor(&u, aor, sizeof aor) < 0) {
-			refuse(st, 400, "bad From URI");
-			return;
-		}
+	if (caller_aor(req, from_aor, aor, sizeof aor)) {
+		refuse(st, 400, "bad From URI");
+		return;
 	}
 	if ((cr->room.flags & CPM_STORE_ROOM_F_MEMBERS_ONLY) && !croom_member(cr, aor)) {
 		cpm_logi(aor, "chat: not a member of %s: 403", cr->room.uri);
@@ -764,12 +853,8 @@ static void join(struct cpm_chat_focus *f, const struct croom *cr, struct cpm_tx
 	rc = cpm_chat_sdp_answer(req->body, &sp, &sdp, &peer, &why);
 	if (!rc)
 		rc = cpm_chat_ep_set_peer(p->ep, cpm_str_from_cstr(peer.path));
-	char display[128] = "";
-	struct cpm_str d = req->from.display;
-	if (d.len >= 2 && d.s[0] == '"' && d.s[d.len - 1] == '"')
-		d = (struct cpm_str){ d.s + 1, d.len - 2 };
-	if (d.len < sizeof display)
-		cpm_str_copy(d, display, sizeof display);
+	char display[128];
+	caller_display(req, display, sizeof display);
 	snprintf(p->display, sizeof p->display, "%s", display);
 	if (!rc)
 		rc = cpm_chat_room_join(lr->room, p->aor, display, &leg_ops, p, &p->mb);
@@ -819,12 +904,16 @@ static bool on_request(void *arg, struct cpm_txn *st, const struct cpm_sip_msg *
 {
 	(void)src;
 	struct cpm_chat_focus *f = arg;
-	if (!aor || f->stopping || req->method != CPM_SIP_INVITE || req->to.tag.len)
+	if (!aor || f->stopping || req->to.tag.len ||
+	    (req->method != CPM_SIP_INVITE && req->method != CPM_SIP_MESSAGE))
 		return false;
 	const struct croom *cr = cache_find(&f->cache, aor);
 	if (!cr)
 		return false;
-	join(f, cr, st, req, from_aor);
+	if (req->method == CPM_SIP_MESSAGE)
+		room_msg(f, cr, st, req, from_aor);
+	else
+		join(f, cr, st, req, from_aor);
 	return true;
 }
 
@@ -891,6 +980,12 @@ void cpm_chat_focus_set_pres(struct cpm_chat_focus *f, struct cpm_pres *pres)
 {
 	if (f)
 		f->pres = pres;
+}
+
+void cpm_chat_focus_set_im(struct cpm_chat_focus *f, struct cpm_im_ctl *im)
+{
+	if (f)
+		f->im = im;
 }
 
 void cpm_chat_focus_stats(const struct cpm_chat_focus *f, struct cpm_chat_focus_stats *out)

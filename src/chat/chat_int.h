@@ -250,4 +250,18 @@ void cpm_chat__conf_left(struct cpm_pres *pres, const char *room, const char *ao
 /* The room is gone: its watchers' subscriptions end. */
 void cpm_chat__conf_end(struct cpm_pres *pres, const char *room);
 
+/* chat_roommsg.c */
+struct cpm_im_ctl;
+/* A message of aor into room: from its participant from, or (from NULL)
+ * as a sender not in session.  Returns the status (200, 400, 403, 404;
+ * cpm_chat_room_receive). */
+int cpm_chat__room_inject(struct cpm_chat_room *room, struct cpm_chat_member *from,
+			  const char *aor, const char *display, struct cpm_str ctype,
+			  struct cpm_str body, struct cpm_str message_id);
+/* A public message of room (its CPIM as distributed, nick the sender's
+ * nickname) for each member AoR in absent, by store-and-forward.  Returns
+ * how many copies were handed over. */
+size_t cpm_chat__room_offline(struct cpm_im_ctl *im, const char *room, const char *nick,
+			      const char *const *absent, size_t n, struct cpm_str cpim);
+
 #endif

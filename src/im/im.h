@@ -327,6 +327,14 @@ void cpm_im_ctl_set_mailer(struct cpm_im_ctl *ctl, cpm_im_mail_fn *fn, void *arg
  * server keep messages, pushed when a device comes). */
 int cpm_im_ctl_notice(struct cpm_im_ctl *ctl, const char *aor, const char *sender,
 		      const char *display, const char *text);
+/* The same with any body: content_type as stored and sent (e.g.
+ * "message/cpim"), payload_type what the recipient's "accepts" is checked
+ * against (the type inside CPIM).  A chat room's copy for a member not in
+ * session (src/chat, rooms with offline store-and-forward).  CPM_ESTATE
+ * when im.store_and_forward is off or the server stops. */
+int cpm_im_ctl_message(struct cpm_im_ctl *ctl, const char *aor, const char *sender,
+		       const char *display, const char *content_type, const char *payload_type,
+		       const void *body, size_t len);
 /* At shutdown start: no new deliveries, timers stopped. */
 void cpm_im_ctl_stop(struct cpm_im_ctl *ctl);
 /* Once core has stopped (its transactions and store jobs are done). */

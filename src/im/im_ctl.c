@@ -1143,8 +1143,9 @@ static void on_registered(void *arg, const char *aor, const char *contact, const
 	run_fetch(r);
 }
 
-int cpm_im_ctl_notice(struct cpm_im_ctl *ctl, const char *aor, const char *sender,
-		      const char *display, const char *text)
+int cpm_im_ctl_message(struct cpm_im_ctl *ctl, const char *aor, const char *sender,
+		       const char *display, const char *content_type, const char *payload_type,
+		       const void *body, size_t len)
 {
 	if (ctl->stopping || !ctl->conf->im.store_and_forward)
 		return CPM_ESTATE;
@@ -1157,34 +1158,41 @@ int cpm_im_ctl_notice(struct cpm_im_ctl *ctl, const char *aor, const char *sende
 	snprintf(m->recipient, sizeof m->recipient, "%s", aor);
 	snprintf(m->sender, sizeof m->sender, "%s", sender);
 	snprintf(m->sender_display, sizeof m->sender_display, "%s", display ? display : "");
-	snprintf(m->content_type, sizeof m->content_type, "text/plain;charset=UTF-8");
-	snprintf(j->payload_type, sizeof j->payload_type, "text/plain");
+	snprintf(m->content_type, sizeof m->content_type, "%s", content_type);
+	snprintf(j->payload_type, sizeof j->payload_type, "%s", payload_type);
 	m->date = cpm_wall_s();
 	char rnd[33];
 	cpm_rand_hex(rnd, 16);
 	snprintf(m->call_id, sizeof m->call_id, "%s@sf.cpmd", rnd);
 	snprintf(m->message_id, sizeof m->message_id, "%.24s", rnd);
 	m->kind = CPM_STORE_MSG_MESSAGE;
-	size_t n = strlen(text);
-	j->body = malloc(n ? n : 1);
+	j->body = malloc(len ? len : 1);
 	if (!j->body) {
 		free(j);
 		return CPM_ENOMEM;
 	}
-	memcpy(j->body, text, n);
+	memcpy(j->body, body, len);
 	m->body = j->body;
-	m->body_len = n;
+	m->body_len = len;
 	/* a plain message with no indicator: the recipient's profile decides */
 	j->ind.method = CPM_SIP_MESSAGE;
 	j->ind.kind = CPM_IM_KIND_MESSAGE;
 	j->ind.req = CPM_IM_REQ_NONE;
 	j->ind.expires = -1;
-	j->ind.content_type = CPM_STR("text/plain");
+	j->ind.content_type = cpm_str_from_cstr(m->content_type);
 	j->ind.payload_type = cpm_str_from_cstr(j->payload_type);
 	j->ind.message_id = cpm_str_from_cstr(m->message_id);
-	cpm_logi(m->call_id, "notice for %s: %s", aor, text);
+	cpm_logi(m->call_id, "message for %s from %s (%s)", aor, sender, content_type);
 	cpm_im__submit(j); /* live if a device is there, else the rules */
 	return 0;
+}
+
+int cpm_im_ctl_notice(struct cpm_im_ctl *ctl, const char *aor, const char *sender,
+		      const char *display, const char *text)
+{
+	cpm_logi(aor, "notice for %s: %s", aor, text);
+	return cpm_im_ctl_message(ctl, aor, sender, display, "text/plain;charset=UTF-8",
+				  "text/plain", text, strlen(text));
 }
 
 void cpm_im_ctl_user_back(struct cpm_im_ctl *ctl, const char *aor)

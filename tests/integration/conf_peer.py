@@ -15,6 +15,11 @@ otherwise, Subscription-State, Content-Type.
            join (partial NOTIFYs, roles, bob's reserved nickname), alice changes her
            nickname, bob leaves (deleted, departed), a refresh gets the full state,
            Expires: 0 ends it (terminated)
+  message  the scenario of t_conf_message.sh: alice and bob are in the club (a room with
+           offline store-and-forward); bob's SEND reaches alice; dave, a member not in
+           session, sends a SIP MESSAGE to the room: 200, and alice and bob get it wrapped
+           in CPIM with dave's identity; mallory (no member) gets 403, a forged CPIM From
+           403
   owner    the scenario of t_conf_owner.sh: alice (owner), bob and carol are in the
            lobby, dave watches; `cpmd room member del` removes bob (BYE, booted), the
            owner's DELETE over the HTTP API closes the room (BYE to everyone, the watcher's
@@ -318,9 +323,44 @@ async def scenario_owner(args):
     return 0
 
 
+async def scenario_message(args):
+    room = f"{args.room}@{args.domain}"
+    a, b = Part("alice", args, room), Part("bob", args, room)
+    for p in (a, b):
+        expect(await p.invite() == 200, f"{p.name} joins {room}")
+    expect(await b.send("hello from bob") == 200, "bob says hello (MSRP SEND)")
+    expect(await a.wait_inbox(1), "alice got bob's message")
+
+    async def pager(name, body, ctype="text/plain"):
+        p = Part(name, args, room)
+        await p.start_sip()
+        code, _, _ = await p.request("MESSAGE", f"sip:{room}", f"<sip:{room}>", body, ctype)
+        return code
+
+    expect(await pager("dave", "dave by pager") == 200, "dave (member, not in session): "
+           "MESSAGE to the room answered 200")
+    for p, n in ((a, 2), (b, 1)):
+        expect(await p.wait_inbox(n) and p.texts()[-1][3] == "dave by pager",
+               f"{p.name} got dave's MESSAGE")
+        frm = p.texts()[-1][0]
+        expect(f"<sip:dave@{args.domain}>" in frm and p.texts()[-1][4] == "message/cpim",
+               f"{p.name}: in CPIM, From dave: {frm}")
+    expect(await pager("mallory", "let me in") == 403, "mallory (no member): 403")
+    forged = (f"From: <sip:alice@{args.domain}>\r\nTo: <sip:{room}>\r\n\r\n"
+              f"Content-Type: text/plain\r\n\r\nnot dave")
+    expect(await pager("dave", forged, "message/cpim") == 403,
+           "dave with alice's CPIM From: 403")
+    await asyncio.sleep(0.3)
+    expect(all(t[3] != "not dave" and t[3] != "let me in" for t in a.texts()),
+           "alice got neither refused message")
+    for p in (a, b):
+        expect(await p.bye() == 200, f"{p.name} leaves")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["event", "owner"])
+    ap.add_argument("scenario", choices=["event", "owner", "message"])
     ap.add_argument("--cpmd", default="build/cpmd")
     ap.add_argument("--conf", default="")
     ap.add_argument("--http-port", type=int, default=0)
@@ -329,7 +369,8 @@ def main():
     ap.add_argument("--domain", default="example.test")
     ap.add_argument("--room", default="lobby")
     args = ap.parse_args()
-    fn = {"event": scenario_event, "owner": scenario_owner}[args.scenario]
+    fn = {"event": scenario_event, "owner": scenario_owner,
+          "message": scenario_message}[args.scenario]
     try:
         sys.exit(asyncio.run(asyncio.wait_for(fn(args), 120)))
     except asyncio.TimeoutError:
