@@ -5,8 +5,11 @@
 #include "pres/pres.h"
 #include "store/store.h"
 
+#include <stdio.h>
+
 void cpm_chat__conf_joined(struct cpm_pres *pres, const char *room, const char *aor,
-			   const char *display, int role, int64_t joined)
+			   const char *display, int role, int64_t joined, bool dialed_out,
+			   const char *referred_by)
 {
 	if (!pres)
 		return;
@@ -17,8 +20,9 @@ void cpm_chat__conf_joined(struct cpm_pres *pres, const char *room, const char *
 			: role == CPM_STORE_ROOM_MODERATOR ? CPM_PRES_CONF_MODERATOR
 							   : CPM_PRES_CONF_PARTICIPANT,
 		.status = CPM_PRES_CONF_CONNECTED,
-		.joining = CPM_PRES_CONF_DIALED_IN,
+		.joining = dialed_out ? CPM_PRES_CONF_DIALED_OUT : CPM_PRES_CONF_DIALED_IN,
 		.joined = joined,
+		.referred_by = referred_by,
 	};
 	int rc = cpm_pres_conf_user(pres, room, &u);
 	if (rc)
@@ -38,4 +42,26 @@ void cpm_chat__conf_left(struct cpm_pres *pres, const char *room, const char *ao
 void cpm_chat__conf_end(struct cpm_pres *pres, const char *room)
 {
 	cpm_pres_conf_end(pres, room);
+}
+
+void cpm_chat__conf_dialing(struct cpm_pres *pres, const char *room, const char *aor,
+			    const char *referred_by)
+{
+	struct cpm_pres_conf_user u = {
+		.uri = aor,
+		.status = CPM_PRES_CONF_DIALING_OUT,
+		.joining = CPM_PRES_CONF_DIALED_OUT,
+		.referred_by = referred_by,
+	};
+	cpm_pres_conf_user(pres, room, &u);
+}
+
+void cpm_chat__conf_failed(struct cpm_pres *pres, const char *room, const char *aor, int status)
+{
+	/* RFC 4575 §5.6.7: busy for a refusal as such, failed otherwise */
+	char reason[64];
+	snprintf(reason, sizeof reason, "SIP %d", status);
+	cpm_pres_conf_left(pres, room, aor,
+			   status == 486 || status == 600 ? CPM_PRES_CONF_BUSY : CPM_PRES_CONF_FAILED,
+			   reason);
 }

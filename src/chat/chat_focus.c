@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #define FOCUS_REFRESH_MS 1000
+#define FOCUS_DIAL_S 30 /* an invitee who does not answer by then: CANCEL */
 #define FOCUS_BIND_MS 32000 /* a participant whose MSRP session is not bound
 			     * by then is let go (RFC 4975 has no timer: ours) */
 #define ACCEPT_TYPES "message/cpim text/plain application/im-iscomposing+xml"
@@ -98,6 +99,12 @@ struct part {
 	bool bound;
 	uint64_t joined_ms;
 	int64_t joined_wall;
+	/* dialled out (ad-hoc invitees, REFER; chat_adhoc.c, chat_refer.c) */
+	bool dialing;             /* our INVITE is unanswered */
+	bool dialed_out;
+	char referred_by[300];    /* the REFERrer's URI, "" */
+	cpm_chat__dial_cb *dial_done; /* the final answer, once */
+	void *dial_arg;
 	const char *doomed; /* a leg failure: it goes at the next sweep */
 	struct held *held, *held_tail;
 	size_t held_bytes;
@@ -129,6 +136,8 @@ struct cpm_chat_focus {
 	struct cpm_chat_focus_stats st;
 	struct cpm_pres *pres; /* the conference event package (chat_conf.c) */
 	struct cpm_im_ctl *im; /* offline members' copies (chat_roommsg.c) */
+	unsigned local_gen;    /* rooms put in the cache here (ad-hoc): a
+				* reload started before is stale */
 };
 
 static void focus_release(struct cpm_chat_focus *f);
@@ -137,6 +146,7 @@ static void focus_release(struct cpm_chat_focus *f);
 
 struct load_job {
 	struct cpm_chat_focus *f;
+	unsigned local_gen;
 	int64_t seen_updated, seen_count;
 	bool force;
 	int rc;
@@ -205,7 +215,7 @@ static void load_done(void *arg)
 	struct cpm_chat_focus *f = j->f;
 	f->jobs--;
 	f->loading = false;
-	if (!f->freeing && j->rc >= 0 && j->changed) {
+	if (!f->freeing && j->rc >= 0 && j->changed && j->local_gen == f->local_gen) {
 		struct cache old = f->cache;
 		f->cache = j->c;
 		memset(&j->c, 0, sizeof j->c);
@@ -234,6 +244,7 @@ static void refresh(struct cpm_chat_focus *f)
 		return;
 	j->f = f;
 	j->force = !f->loaded;
+	j->local_gen = f->local_gen;
 	j->seen_updated = f->stamp_updated;
 	j->seen_count = f->stamp_count;
 	if (cpm_store_worker_submit_read(cpm_core_store(f->core), load_work, load_done, j)) {
@@ -281,6 +292,13 @@ static void part_end(struct part *p, const char *why, bool bye)
 	cpm_logi(p->aor, "chat: leaves %s: %s", p->lr->uri, why);
 	if (p->bound)
 		cpm_chat__conf_left(f->pres, p->lr->uri, p->aor, bye, why);
+	if (p->dialing)
+		cpm_chat__conf_failed(f->pres, p->lr->uri, p->aor, 487);
+	if (p->dial_done) {
+		cpm_chat__dial_cb *done = p->dial_done;
+		p->dial_done = NULL;
+		done(p->dial_arg, 487);
+	}
 	if (p->dlg) {
 		struct cpm_core_dlg *d = p->dlg;
 		p->dlg = NULL;
@@ -355,7 +373,7 @@ static void sweep_unbound(struct cpm_chat_focus *f)
 		n = p->next;
 		if (p->doomed)
 			part_end(p, p->doomed, true);
-		else if (!p->bound && now - p->joined_ms > FOCUS_BIND_MS)
+		else if (!p->bound && !p->dialing && now - p->joined_ms > FOCUS_BIND_MS)
 			part_end(p, "its MSRP session was never bound", true);
 	}
 }
@@ -465,7 +483,7 @@ static void conf_joined(struct part *p)
 	int role = m ? m->role : CPM_STORE_ROOM_MEMBER;
 	const char *nick = cpm_chat_member_nick(p->mb);
 	cpm_chat__conf_joined(f->pres, p->lr->uri, p->aor, nick[0] ? nick : p->display, role,
-			      p->joined_wall);
+			      p->joined_wall, p->dialed_out, p->referred_by);
 }
 
 static void ep_bound(void *arg, struct cpm_chat_ep *ep)
@@ -537,7 +555,15 @@ static const struct cpm_chat_ep_ops ep_ops = { ep_bound, ep_message, ep_request,
 static void dlg_request(void *arg, struct cpm_core_dlg *d, struct cpm_txn *st,
 			const struct cpm_sip_msg *req)
 {
-	(void)arg;
+	struct part *p = arg;
+	if (req->method == CPM_SIP_REFER) {
+		/* RFC 4579 §5.5: a participant asks the focus to add or
+		 * remove someone (chat_refer.c) */
+		const struct croom *cr = cache_find(&p->f->cache, p->lr->uri);
+		bool owner = cr && strcasecmp(cr->room.owner, p->aor + 4) == 0;
+		cpm_chat__refer(p->f, p->id, p->lr->uri, p->aor, owner, d, st, req);
+		return;
+	}
 	(void)d;
 	cpm_txn_reply(st, req->method == CPM_SIP_INVITE ? 488 : 501, NULL, NULL, NULL,
 		      CPM_STR_NULL, CPM_STR_NULL);
@@ -693,7 +719,13 @@ static void sweep_rooms(struct cpm_chat_focus *f)
 	struct lroom **pp = &f->rooms;
 	while (*pp) {
 		struct lroom *lr = *pp;
-		if (cpm_chat_room_count(lr->room) == 0) {
+		bool parts = false;
+		for (struct part *p = f->parts; p && !parts; p = p->next)
+			parts = p->lr == lr; /* an invitee not answered yet */
+		if (cpm_chat_room_count(lr->room) == 0 && !parts) {
+			const struct croom *cr = cache_find(&f->cache, lr->uri);
+			if (cr && (cr->room.flags & CPM_STORE_ROOM_F_ADHOC) && !f->freeing)
+				cpm_chat__adhoc_over(f->core, lr->uri); /* RFC 5366: it ends */
 			*pp = lr->next;
 			cpm_chat_room_free(lr->room);
 			free(lr);
@@ -781,8 +813,34 @@ static void room_msg(struct cpm_chat_focus *f, const struct croom *cr, struct cp
 	cpm_txn_reply(st, 200, NULL, tag, NULL, CPM_STR_NULL, CPM_STR_NULL);
 }
 
+/* What our m=message section says for p's local session. */
+static void sdp_params(const struct part *p, struct cpm_chat_sdp_params *sp, char *host,
+		       size_t hostsz)
+{
+	/* our a=path names our authority: the SDP's host and port */
+	struct cpm_msrp_uri mu;
+	snprintf(host, hostsz, "127.0.0.1");
+	uint16_t port = CPM_MSRP_DEFAULT_PORT;
+	if (cpm_msrp_uri_parse(cpm_str_from_cstr(cpm_chat_ep_uri(p->ep)), &mu) == 0) {
+		cpm_str_copy(mu.host, host, hostsz);
+		port = mu.has_port ? mu.port : CPM_MSRP_DEFAULT_PORT;
+	}
+	static const char *const extra[] = { "chatroom:nickname private-messages" };
+	*sp = (struct cpm_chat_sdp_params){
+		.host = host,
+		.port = port,
+		.path = cpm_chat_ep_uri(p->ep),
+		.accept_types = ACCEPT_TYPES,
+		.accept_wrapped = ACCEPT_WRAPPED,
+		.max_size = p->f->conf->chat.max_message_size,
+		.extra = extra,
+		.nextra = 1,
+		.sess_id = (uint64_t)cpm_wall_s(),
+	};
+}
+
 static void join(struct cpm_chat_focus *f, const struct croom *cr, struct cpm_txn *st,
-		 const struct cpm_sip_msg *req, const char *from_aor)
+		 const struct cpm_sip_msg *req, const char *from_aor, struct cpm_str offer)
 {
 	char aor[256] = "";
 	if (caller_aor(req, from_aor, aor, sizeof aor)) {
@@ -795,8 +853,7 @@ static void join(struct cpm_chat_focus *f, const struct croom *cr, struct cpm_tx
 		refuse(st, 403, "members only");
 		return;
 	}
-	const struct cpm_sip_hdr *ct = cpm_sip_msg_hdr(req, CPM_SIP_H_CONTENT_TYPE);
-	if (!ct || !cpm_str_istarts(ct->value, "application/sdp") || !req->body.len) {
+	if (!offer.len) {
 		refuse(st, 488, "an SDP offer with m=message TCP/MSRP is needed");
 		return;
 	}
@@ -826,31 +883,14 @@ static void join(struct cpm_chat_focus *f, const struct croom *cr, struct cpm_tx
 		refuse(st, rc == CPM_EUNSUPP ? 488 : 503, "no MSRP listener (msrp.listen)");
 		return;
 	}
-	/* our a=path names our authority: the SDP's host and port */
-	struct cpm_msrp_uri mu;
-	char host[256] = "127.0.0.1";
-	uint16_t port = CPM_MSRP_DEFAULT_PORT;
-	if (cpm_msrp_uri_parse(cpm_str_from_cstr(cpm_chat_ep_uri(p->ep)), &mu) == 0) {
-		cpm_str_copy(mu.host, host, sizeof host);
-		port = mu.has_port ? mu.port : CPM_MSRP_DEFAULT_PORT;
-	}
-	static const char *const extra[] = { "chatroom:nickname private-messages" };
-	struct cpm_chat_sdp_params sp = {
-		.host = host,
-		.port = port,
-		.path = cpm_chat_ep_uri(p->ep),
-		.accept_types = ACCEPT_TYPES,
-		.accept_wrapped = ACCEPT_WRAPPED,
-		.max_size = f->conf->chat.max_message_size,
-		.extra = extra,
-		.nextra = 1,
-		.sess_id = (uint64_t)cpm_wall_s(),
-	};
+	char host[256];
+	struct cpm_chat_sdp_params sp;
+	sdp_params(p, &sp, host, sizeof host);
 	struct cpm_chat_sdp_peer peer;
 	const char *why = NULL;
 	struct cpm_buf sdp;
 	cpm_buf_init(&sdp, 16384);
-	rc = cpm_chat_sdp_answer(req->body, &sp, &sdp, &peer, &why);
+	rc = cpm_chat_sdp_answer(offer, &sp, &sdp, &peer, &why);
 	if (!rc)
 		rc = cpm_chat_ep_set_peer(p->ep, cpm_str_from_cstr(peer.path));
 	char display[128];
@@ -907,13 +947,215 @@ static bool on_request(void *arg, struct cpm_txn *st, const struct cpm_sip_msg *
 	if (!aor || f->stopping || req->to.tag.len ||
 	    (req->method != CPM_SIP_INVITE && req->method != CPM_SIP_MESSAGE))
 		return false;
+	if (req->method == CPM_SIP_INVITE && cpm_chat__adhoc_is_factory(f->conf, aor)) {
+		char caller[256];
+		if (caller_aor(req, from_aor, caller, sizeof caller))
+			refuse(st, 400, "bad From URI");
+		else
+			cpm_chat__adhoc_invite(f, st, req, caller);
+		return true;
+	}
 	const struct croom *cr = cache_find(&f->cache, aor);
 	if (!cr)
 		return false;
+	const struct cpm_sip_hdr *ct = cpm_sip_msg_hdr(req, CPM_SIP_H_CONTENT_TYPE);
 	if (req->method == CPM_SIP_MESSAGE)
 		room_msg(f, cr, st, req, from_aor);
 	else
-		join(f, cr, st, req, from_aor);
+		join(f, cr, st, req, from_aor,
+		     ct && cpm_str_istarts(ct->value, "application/sdp") ? req->body
+									  : CPM_STR_NULL);
+	return true;
+}
+
+/* -------------------------------------------------------------- dial-out
+ *
+ * The focus calls users into a room (RFC 4579 §5.4: ad-hoc invitees,
+ * REFER): our INVITE offers a local MSRP session (a=setup:actpass);
+ * the 2xx's answer says who connects; the participant counts from then
+ * on like one who called in. */
+
+static void uac_answered(void *arg, struct cpm_core_dlg *d, int status,
+			 const struct cpm_sip_msg *resp)
+{
+	struct part *p = arg;
+	struct cpm_chat_focus *f = p->f;
+	cpm_chat__dial_cb *done = p->dial_done;
+	void *darg = p->dial_arg;
+	p->dial_done = NULL;
+	p->dialing = false;
+	if (status / 100 != 2) {
+		p->dlg = NULL; /* core frees it */
+		cpm_chat__conf_failed(f->pres, p->lr->uri, p->aor, status);
+		part_end(p, "the invitation was not accepted", false);
+		if (done)
+			done(darg, status);
+		return;
+	}
+	struct cpm_chat_sdp_peer peer;
+	const char *why = NULL;
+	int rc = cpm_chat_sdp_read_answer(resp->body, &peer, &why);
+	if (!rc)
+		rc = cpm_chat_ep_set_peer(p->ep, cpm_str_from_cstr(peer.path));
+	snprintf(p->display, sizeof p->display, "%s", cpm_core_dlg_remote_display(d));
+	if (!rc)
+		rc = cpm_chat_room_join(p->lr->room, p->aor, p->display, &leg_ops, p, &p->mb);
+	p->joined_ms = cpm_now_ms();
+	if (done)
+		done(darg, rc ? 488 : status);
+	if (rc) {
+		cpm_chat__conf_failed(f->pres, p->lr->uri, p->aor, 488);
+		part_end(p, why ? why : "unusable SDP answer", true);
+		return;
+	}
+	cpm_logi(p->aor, "chat: accepted the invitation to %s%s", p->lr->uri,
+		 peer.we_connect ? ", we connect" : "");
+	if (peer.we_connect && cpm_chat_ep_connect(p->ep))
+		part_end(p, "cannot connect to the participant's MSRP path", true);
+}
+
+static const struct cpm_core_dlg_ops uac_ops = { dlg_request, uac_answered, dlg_ended };
+
+int cpm_chat__focus_dial(struct cpm_chat_focus *f, const char *room, const char *uri,
+			 const char *referred_by, cpm_chat__dial_cb *done, void *arg)
+{
+	const struct croom *cr = cache_find(&f->cache, room);
+	if (f->stopping)
+		return CPM_ESTATE;
+	if (!cr)
+		return CPM_ENOTFOUND;
+	struct lroom *lr = lroom_get(f, cr);
+	if (!lr)
+		return CPM_ENOMEM;
+	unsigned n = 0;
+	for (struct part *q = f->parts; q; q = q->next)
+		if (q->lr == lr) {
+			n++;
+			if (strcasecmp(q->aor, uri) == 0)
+				return CPM_EEXIST; /* in, or being called */
+		}
+	if (n >= (unsigned)f->conf->chat.max_participants)
+		return CPM_ELIMIT;
+	struct part *p = calloc(1, sizeof *p);
+	if (!p)
+		return CPM_ENOMEM;
+	p->f = f;
+	p->id = ++f->next_id;
+	p->lr = lr;
+	p->joined_ms = cpm_now_ms();
+	p->joined_wall = cpm_wall_s();
+	p->dialing = p->dialed_out = true;
+	snprintf(p->aor, sizeof p->aor, "%s", uri);
+	snprintf(p->referred_by, sizeof p->referred_by, "%s", referred_by ? referred_by : "");
+	int rc = cpm_chat_ep_new(f->relay, &ep_ops, p, NULL, &p->ep);
+	if (rc) {
+		free(p);
+		return rc;
+	}
+	char host[256];
+	struct cpm_chat_sdp_params sp;
+	sdp_params(p, &sp, host, sizeof host);
+	struct cpm_buf sdp;
+	cpm_buf_init(&sdp, 16384);
+	rc = cpm_chat_sdp_offer(&sp, &sdp);
+	char user[256], from[600];
+	snprintf(user, sizeof user, "%s", room);
+	char *at = strchr(user, '@');
+	if (at)
+		*at = '\0';
+	snprintf(from, sizeof from, "\"%s\" <sip:%s>", user, room);
+	struct cpm_core_dlg_params dp = {
+		.contact_user = user,
+		.contact_params = ";isfocus",
+		.extra_hdrs = "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, REFER\r\n",
+		.ctype = CPM_STR("application/sdp"),
+		.body = cpm_buf_str(&sdp),
+	};
+	p->next = f->parts;
+	if (f->parts)
+		f->parts->prev = p;
+	f->parts = p;
+	f->st.participants++;
+	if (!rc)
+		rc = cpm_core_dlg_invite(f->core, from, uri, &dp, FOCUS_DIAL_S, &uac_ops, p, &p->dlg);
+	cpm_buf_free(&sdp);
+	if (rc) {
+		p->dlg = NULL;
+		part_end(p, "cannot send the INVITE", false);
+		return rc;
+	}
+	p->dial_done = done;
+	p->dial_arg = arg;
+	cpm_logi(uri, "chat: %s invites %s%s%s", room, uri, p->referred_by[0] ? ", referred by " : "",
+		 p->referred_by);
+	cpm_chat__conf_dialing(f->pres, room, uri, p->referred_by);
+	return 0;
+}
+
+int cpm_chat__focus_kick(struct cpm_chat_focus *f, const char *room, const char *uri,
+			 const char *why)
+{
+	for (struct part *p = f->parts; p; p = p->next)
+		if (strcasecmp(p->lr->uri, room) == 0 && strcasecmp(p->aor, uri) == 0) {
+			part_end(p, why, true);
+			return 0;
+		}
+	return CPM_ENOTFOUND;
+}
+
+struct cpm_core_dlg *cpm_chat__focus_part_dlg(struct cpm_chat_focus *f, uint64_t part_id)
+{
+	struct part *p = part_find(f, part_id);
+	return p ? p->dlg : NULL;
+}
+
+struct cpm_core *cpm_chat__focus_core(struct cpm_chat_focus *f)
+{
+	return f->core;
+}
+
+bool cpm_chat__focus_adhoc_join(struct cpm_chat_focus *f, const struct cpm_store_room *room,
+				const char *const *members, size_t n, struct cpm_txn *st,
+				const struct cpm_sip_msg *req, const char *creator,
+				struct cpm_str offer)
+{
+	/* into the cache now (the store has it; a reload under way is stale) */
+	struct croom *cr = NULL;
+	if (load_room_cb(&f->cache, room) == 0) {
+		cr = &f->cache.rooms[f->cache.n - 1];
+		struct cpm_store_room_member m = { .role = CPM_STORE_ROOM_OWNER };
+		snprintf(m.aor, sizeof m.aor, "%s", room->owner);
+		load_member_cb(cr, &m);
+		m.role = CPM_STORE_ROOM_MEMBER;
+		for (size_t i = 0; i < n; i++) {
+			snprintf(m.aor, sizeof m.aor, "%s", members[i]);
+			load_member_cb(cr, &m);
+		}
+		f->local_gen++;
+	}
+	if (!cr) {
+		refuse(st, 500, "out of memory");
+		return false;
+	}
+	join(f, cr, st, req, creator, offer);
+	for (struct part *p = f->parts; p; p = p->next)
+		if (strcasecmp(p->lr->uri, room->uri) == 0 && strcasecmp(p->aor + 4, creator) == 0)
+			return true;
+	return false;
+}
+
+void cpm_chat__focus_hold(struct cpm_chat_focus *f)
+{
+	f->jobs++;
+}
+
+bool cpm_chat__focus_unhold(struct cpm_chat_focus *f)
+{
+	f->jobs--;
+	if (f->freeing) {
+		focus_release(f);
+		return false;
+	}
 	return true;
 }
 

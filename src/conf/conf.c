@@ -173,6 +173,10 @@ const struct cpm_conf_directive cpm_conf_directives[] = {
 	{ "chat", "max_participants", CPM_CONF_T_INT, "1000", "",
 	  "participants of one room at most; a join beyond gets 486",
 	  FIELD(chat.max_participants), 1, 1000000 },
+	{ "chat", "factory", CPM_CONF_T_STR, "conf", "",
+	  "user part of the conference factory URI in every served domain (an INVITE with a URI "
+	  "list creates an ad-hoc room); empty = no ad-hoc conferences",
+	  FIELD(chat.factory), 0, 0 },
 	/* [im] */
 	{ "im", "store_and_forward", CPM_CONF_T_BOOL, "yes", "",
 	  "keep MESSAGEs that cannot be delivered now (202) and deliver them later",

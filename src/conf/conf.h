@@ -156,6 +156,8 @@ struct cpm_conf {
 		size_t chunk_size;       /* larger bodies are sent in chunks */
 		int history;             /* room messages replayed on join */
 		int max_participants;    /* of one room (486 beyond) */
+		char factory[64];        /* user part of the conference factory
+					  * URI (RFC 5366), "" = no ad-hoc */
 	} chat;
 	struct {
 		bool store_and_forward; /* keep undeliverable MESSAGEs (202) */
