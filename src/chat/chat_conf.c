@@ -3,6 +3,7 @@
 #include "chat/chat_int.h"
 
 #include "pres/pres.h"
+#include "sip/sip.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -59,8 +60,9 @@ void cpm_chat__conf_dialing(struct cpm_pres *pres, const char *room, const char 
 void cpm_chat__conf_failed(struct cpm_pres *pres, const char *room, const char *aor, int status)
 {
 	/* RFC 4575 §5.6.7: busy for a refusal as such, failed otherwise */
-	char reason[64];
-	snprintf(reason, sizeof reason, "SIP %d", status);
+	char reason[96];
+	const char *phrase = cpm_sip_reason(status);
+	snprintf(reason, sizeof reason, "%d %s", status, phrase ? phrase : "");
 	cpm_pres_conf_left(pres, room, aor,
 			   status == 486 || status == 600 ? CPM_PRES_CONF_BUSY : CPM_PRES_CONF_FAILED,
 			   reason);

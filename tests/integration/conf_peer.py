@@ -20,6 +20,14 @@ otherwise, Subscription-State, Content-Type.
            session, sends a SIP MESSAGE to the room: 200, and alice and bob get it wrapped
            in CPIM with dave's identity; mallory (no member) gets 403, a forged CPIM From
            403
+  adhoc    the scenario of t_conf_adhoc.sh: alice INVITEs the conference factory with her
+           SDP offer and a URI list (bob, carol, dave): 200 from the new room's focus
+           (;isfocus), which INVITEs the three; alice watches: full (bob, carol, dave
+           dialing-out), then bob and carol accept (connected, dialed-out), dave refuses
+           486 (deleted, busy); a message reaches everyone; bob REFERs erin (202, sipfrag
+           NOTIFYs 100 then 200; erin in, referred by bob); bob's REFER method=BYE is
+           refused (403, not the owner), alice's removes carol; all leave: the room is
+           over (the watcher's subscription ends, noresource)
   owner    the scenario of t_conf_owner.sh: alice (owner), bob and carol are in the
            lobby, dave watches; `cpmd room member del` removes bob (BYE, booted), the
            owner's DELETE over the HTTP API closes the room (BYE to everyone, the watcher's
@@ -38,7 +46,7 @@ import time
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chat_room_peer import Part, parse_sip, hget  # noqa: E402
+from chat_room_peer import Part, SipProto, parse_sip, hget  # noqa: E402
 from msrp_peer import fail, ok, expect  # noqa: E402
 from sipmsg import auth_params, digest  # noqa: E402
 
@@ -122,6 +130,7 @@ class Watcher:
         self.target = f"sip:{room}"
         self.version = None  # the last version seen
         self.users = {}  # the state as the watcher rebuilds it
+        self.last_deleted = {}  # uri -> its last state="deleted" entry
 
     async def start(self):
         loop = asyncio.get_running_loop()
@@ -192,6 +201,7 @@ class Watcher:
         for uri, u in users.items():
             if u["state"] == "deleted":
                 self.users.pop(uri, None)
+                self.last_deleted[uri] = u
             else:
                 self.users[uri] = u
         return attrs, users, state
@@ -271,6 +281,206 @@ async def scenario_event(args):
     expect(await carol.subscribe(0) == 200, "carol unsubscribes (Expires: 0)")
     _, _, state = await carol.next_doc()
     expect(state.startswith("terminated"), f"the last NOTIFY: {state}")
+    return 0
+
+
+def reply_to(hdrs, code, reason, extra="", body=""):
+    resp = f"SIP/2.0 {code} {reason}\r\n"
+    for n in ("via", "from", "to", "call-id", "cseq"):
+        for hn, hv in hdrs:
+            if hn == n:
+                resp += f"{n.title()}: {hv}\r\n"
+    return (resp + extra + f"Content-Length: {len(body.encode())}\r\n\r\n{body}").encode()
+
+
+class InviteeProto(SipProto):
+    """A participant's SIP side that also takes the focus's INVITE and NOTIFYs."""
+
+    def datagram_received(self, data, addr):
+        first, hdrs, body = parse_sip(data)
+        method = first.split(" ")[0]
+        if method == "INVITE":
+            if hget(hdrs, "call-id") not in self.part.invites:
+                self.part.invites.add(hget(hdrs, "call-id"))
+                asyncio.ensure_future(self.part.on_invite(hdrs, body, addr))
+        elif method == "NOTIFY":
+            self.transport.sendto(reply_to(hdrs, 200, "OK"), addr)
+            self.part.notifies.append((hget(hdrs, "event"), hget(hdrs, "subscription-state"),
+                                       body.strip()))
+        elif method in ("ACK", "CANCEL"):
+            if method == "CANCEL":
+                self.transport.sendto(reply_to(hdrs, 200, "OK"), addr)
+        else:
+            super().datagram_received(data, addr)
+
+
+class Member(Part):
+    """A registered user whom the focus calls (answer: 200 or a refusal once go is set),
+    or who calls the factory (creator): REFER, in-dialog requests either way."""
+
+    def __init__(self, name, args, room="", answer=200):
+        super().__init__(name, args, room, mode="passive")
+        self.answer_code = answer
+        self.invites = set()
+        self.notifies = []
+        self.ringing = asyncio.Event()
+        self.go = asyncio.Event()
+        self.uri_list = None
+
+    async def start_sip(self):
+        if getattr(self, "udp", None):
+            return
+        loop = asyncio.get_running_loop()
+        self.udp, self.proto = await loop.create_datagram_endpoint(
+            lambda: InviteeProto(self), local_addr=("127.0.0.1", 0))
+        self.lport = self.udp.get_extra_info("sockname")[1]
+        self.server = ("127.0.0.1", self.args.sip_port)
+
+    async def register(self):
+        await self.start_sip()
+        self.lsn = await asyncio.start_server(self._accepted, "127.0.0.1", 0, limit=1 << 20)
+        self.mport = self.lsn.sockets[0].getsockname()[1]
+        code, _, _ = await self.request("REGISTER", f"sip:{self.args.domain}", f"<sip:{self.aor}>")
+        self.cseq += 1
+        return code
+
+    async def on_invite(self, hdrs, body, addr):
+        self.udp.sendto(reply_to(hdrs, 180, "Ringing"), addr)
+        self.invite_from = hget(hdrs, "from")
+        self.ringing.set()
+        await self.go.wait()
+        if self.answer_code != 200:
+            self.udp.sendto(reply_to(hdrs, self.answer_code, "Busy Here"), addr)
+            return
+        pm = re.search(r"a=path:(\S+)", body)
+        self.their_path = pm.group(1)
+        m = re.search(r"<([^>]+)>", hget(hdrs, "contact") or "")
+        self.target = m.group(1)
+        self.contact = hget(hdrs, "contact")
+        self.callid = hget(hdrs, "call-id")
+        self.tag = secrets.token_hex(6)
+        self.to_hdr = hget(hdrs, "from")  # our requests go to the focus
+        self.cseq = 1
+        to = hget(hdrs, "to") + f";tag={self.tag}"
+        extra = f"Contact: <sip:{self.name}@127.0.0.1:{self.lport}>\r\nContent-Type: application/sdp\r\n"
+        ok_hdrs = [(n, to if n == "to" else v) for n, v in hdrs]
+        self.udp.sendto(reply_to(ok_hdrs, 200, "OK", extra, self.sdp()), addr)
+
+    async def request(self, method, ruri, to_hdr, body="", ctype=None, cseq=None):
+        if method == "INVITE" and self.uri_list:
+            # RFC 5366: the offer and the list in one multipart/mixed body
+            items = "".join(f'<entry uri="sip:{u}"/>' for u in self.uri_list)
+            xml = ('<?xml version="1.0" encoding="UTF-8"?>\r\n<resource-lists xmlns='
+                   f'"urn:ietf:params:xml:ns:resource-lists"><list>{items}</list></resource-lists>')
+            body = ("--b0undary\r\nContent-Type: application/sdp\r\n\r\n" + body +
+                    "\r\n--b0undary\r\nContent-Type: application/resource-lists+xml\r\n"
+                    "Content-Disposition: recipient-list\r\n\r\n" + xml + "\r\n--b0undary--\r\n")
+            ctype = "multipart/mixed;boundary=b0undary"
+        return await super().request(method, ruri, to_hdr, body, ctype, cseq)
+
+    async def refer(self, refer_to):
+        """REFER in our dialog with the focus; the final status."""
+        # Content-Type carries the extra header line: Part.request has no other slot
+        code, _, _ = await self.request("REFER", self.target, self.to_hdr, "",
+                                        f"text/plain\r\nRefer-To: <{refer_to}>")
+        self.cseq += 1
+        return code
+
+    async def refer_result(self, timeout=TIMEOUT):
+        """The sipfrag of the final refer NOTIFY."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            for ev, st, frag in self.notifies:
+                if ev and ev.startswith("refer") and st and st.startswith("terminated"):
+                    return frag
+            await asyncio.sleep(0.05)
+        return None
+
+
+async def scenario_adhoc(args):
+    d = args.domain
+    alice = Member("alice", args, f"{args.factory}@{d}")
+    bob, carol, erin = Member("bob", args), Member("carol", args), Member("erin", args)
+    dave = Member("dave", args, answer=486)
+    for m in (bob, carol, dave, erin):
+        expect(await m.register() == 200, f"{m.name} registers")
+    alice.uri_list = [f"bob@{d}", f"carol@{d}", f"dave@{d}", f"alice@{d}"]
+    expect(await alice.invite() == 200, "alice INVITEs the factory with a URI list: 200")
+    expect(";isfocus" in alice.contact, f"answered by a focus: {alice.contact}")
+    user = re.match(r"sip:([^@]+)@", alice.target).group(1)
+    expect(user.startswith("adhoc-"), f"the Contact names a new room: {alice.target}")
+    room = f"{user}@{d}"
+    ok(f"room {room}")
+    for m in (bob, carol, dave):
+        await asyncio.wait_for(m.ringing.wait(), TIMEOUT)
+        expect(f"<sip:{room}>" in m.invite_from, f"{m.name}'s phone rings: From {m.invite_from}")
+
+    w = Watcher("alice", args, room)
+    await w.start()
+    expect(await w.subscribe() == 200, "alice (the owner) watches her conference")
+    attrs, users, _ = await w.next_doc()
+    want = {f"sip:{n}@{d}" for n in ("alice", "bob", "carol", "dave")}
+    expect(attrs["state"] == "full" and set(users) == want, f"full: the four {list(users)}")
+    expect(all(users[f"sip:{n}@{d}"]["status"] == "dialing-out" for n in ("bob", "carol", "dave")),
+           "the three invitees: dialing-out")
+    expect(users[f"sip:alice@{d}"]["status"] == "connected" and
+           users[f"sip:alice@{d}"]["roles"] == ["owner"], "alice: connected, owner")
+
+    for m in (bob, carol, dave):
+        m.go.set()
+    for m in (bob, carol):
+        await asyncio.wait_for(m.bound.wait(), TIMEOUT)
+        ok(f"{m.name} accepted: the focus connected and bound the MSRP session")
+    end = time.monotonic() + TIMEOUT
+    while time.monotonic() < end:
+        await w.next_doc()
+        u = w.users
+        if (u.get(f"sip:bob@{d}", {}).get("status") == "connected" and
+                u.get(f"sip:carol@{d}", {}).get("status") == "connected" and
+                f"sip:dave@{d}" not in u):
+            break
+    expect(u[f"sip:bob@{d}"]["joining"] == "dialed-out", f"bob: connected, dialed-out {u}")
+    expect(w.last_deleted.get(f"sip:dave@{d}", {}).get("disc") == "busy",
+           f"dave refused: deleted, busy: {w.last_deleted.get(f'sip:dave@{d}')}")
+
+    expect(await alice.send("hello both") == 200, "alice says hello")
+    for m in (bob, carol):
+        expect(await m.wait_inbox(1) and m.texts()[-1][3] == "hello both", f"{m.name} got it")
+    expect(await bob.send("hi from bob") == 200, "bob answers")
+    expect(await alice.wait_inbox(1) and await carol.wait_inbox(2), "alice and carol got it")
+
+    erin.go.set()
+    expect(await bob.refer(f"sip:erin@{d}") == 202, "bob REFERs erin to the focus: 202")
+    frag = await bob.refer_result()
+    expect(frag and frag.startswith("SIP/2.0 200"), f"bob's final refer NOTIFY: {frag}")
+    expect(any(f and f.startswith("SIP/2.0 100") for _, _, f in bob.notifies),
+           "a 100 Trying sipfrag came first")
+    await asyncio.wait_for(erin.bound.wait(), TIMEOUT)
+    end = time.monotonic() + TIMEOUT
+    while w.users.get(f"sip:erin@{d}", {}).get("status") != "connected" and \
+            time.monotonic() < end:
+        await w.next_doc()
+    eu = w.users[f"sip:erin@{d}"]
+    expect(eu["referred_by"] == f"sip:bob@{d}" and eu["joining"] == "dialed-out",
+           f"erin: connected, dialed-out, referred by bob: {eu}")
+
+    bob.notifies.clear()
+    expect(await bob.refer(f"sip:carol@{d};method=BYE") == 403,
+           "bob (not the owner) may not remove carol: 403")
+    expect(await alice.refer(f"sip:carol@{d};method=BYE") == 202, "alice removes carol: 202")
+    frag = await alice.refer_result()
+    expect(frag and frag.startswith("SIP/2.0 200"), f"alice's refer NOTIFY: {frag}")
+    expect(await wait_bye(carol), "carol got the focus's BYE")
+
+    for m in (alice, bob, erin):
+        expect(await m.bye() == 200, f"{m.name} leaves")
+    state = ""
+    end = time.monotonic() + TIMEOUT
+    while not state.startswith("terminated") and time.monotonic() < end:
+        _, _, state = await w.next_doc()
+    expect(state == "terminated;reason=noresource",
+           f"the conference is over: the watcher's subscription ends ({state})")
+    print(f"room {room}", flush=True)
     return 0
 
 
@@ -360,7 +570,8 @@ async def scenario_message(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["event", "owner", "message"])
+    ap.add_argument("scenario", choices=["event", "owner", "message", "adhoc"])
+    ap.add_argument("--factory", default="conf")
     ap.add_argument("--cpmd", default="build/cpmd")
     ap.add_argument("--conf", default="")
     ap.add_argument("--http-port", type=int, default=0)
@@ -370,7 +581,7 @@ def main():
     ap.add_argument("--room", default="lobby")
     args = ap.parse_args()
     fn = {"event": scenario_event, "owner": scenario_owner,
-          "message": scenario_message}[args.scenario]
+          "message": scenario_message, "adhoc": scenario_adhoc}[args.scenario]
     try:
         sys.exit(asyncio.run(asyncio.wait_for(fn(args), 120)))
     except asyncio.TimeoutError:
