@@ -316,8 +316,9 @@ void cpm_pres_confs_drop(struct cpm_pres_confs *cs, const char *room);
  * An unknown room has no users. */
 int cpm_pres_confs_doc(struct cpm_pres_confs *cs, const char *room, unsigned version,
 		       uint64_t *seen, struct cpm_buf *out);
-/* Every watcher of room has seen up to min_seen: the deleted entries at or
- * below it go; a conference left with no user and no description goes. */
+/* Every watcher of room has seen up to min_seen (UINT64_MAX: nobody
+ * watches): the deleted entries at or below it go; a conference left with
+ * no user goes (a described one only when nobody watches). */
 void cpm_pres_confs_prune(struct cpm_pres_confs *cs, const char *room, uint64_t min_seen);
 
 /* ------------------------------------------------------------ conferences

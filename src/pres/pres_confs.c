@@ -329,6 +329,8 @@ void cpm_pres_confs_prune(struct cpm_pres_confs *cs, const char *room, uint64_t 
 			remove_at(c, i);
 		else
 			i++;
-	if (!c->n && !c->desc_gen)
+	/* nobody left: the conference goes; its description too once
+	 * nobody watches (the next watcher's admission describes it again) */
+	if (!c->n && (!c->desc_gen || min_seen == UINT64_MAX))
 		cpm_pres_confs_drop(cs, room);
 }

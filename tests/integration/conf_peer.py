@@ -15,6 +15,9 @@ otherwise, Subscription-State, Content-Type.
            join (partial NOTIFYs, roles, bob's reserved nickname), alice changes her
            nickname, bob leaves (deleted, departed), a refresh gets the full state,
            Expires: 0 ends it (terminated)
+  throttle with presence.min_notify_interval 1500 ms: two joins right after the first
+           NOTIFY come as one partial NOTIFY (version 1, both users) at the end of the
+           interval (RFC 6665 rate control, as for presence)
   message  the scenario of t_conf_message.sh: alice and bob are in the club (a room with
            offline store-and-forward); bob's SEND reaches alice; dave, a member not in
            session, sends a SIP MESSAGE to the room: 200, and alice and bob get it wrapped
@@ -533,6 +536,27 @@ async def scenario_owner(args):
     return 0
 
 
+async def scenario_throttle(args):
+    room = f"{args.room}@{args.domain}"
+    carol = Watcher("carol", args, room)
+    await carol.start()
+    expect(await carol.subscribe() == 200, "carol watches the lobby")
+    await carol.next_doc()
+    t0 = time.monotonic()
+    a, b = Part("alice", args, room), Part("bob", args, room)
+    for p in (a, b):
+        expect(await p.invite() == 200, f"{p.name} joins")
+    attrs, users, _ = await carol.next_doc()
+    dt = time.monotonic() - t0
+    expect(attrs["state"] == "partial" and attrs["version"] == "1" and len(users) == 2,
+           f"one partial NOTIFY for both joins: v{attrs['version']} {list(users)}")
+    expect(dt >= 0.9, f"held until the interval ended ({dt:.2f} s after the first)")
+    expect(await carol.quiet(2.0), "and no other")
+    for p in (a, b):
+        expect(await p.bye() == 200, f"{p.name} leaves")
+    return 0
+
+
 async def scenario_message(args):
     room = f"{args.room}@{args.domain}"
     a, b = Part("alice", args, room), Part("bob", args, room)
@@ -570,7 +594,7 @@ async def scenario_message(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["event", "owner", "message", "adhoc"])
+    ap.add_argument("scenario", choices=["event", "owner", "message", "adhoc", "throttle"])
     ap.add_argument("--factory", default="conf")
     ap.add_argument("--cpmd", default="build/cpmd")
     ap.add_argument("--conf", default="")
@@ -581,7 +605,8 @@ def main():
     ap.add_argument("--room", default="lobby")
     args = ap.parse_args()
     fn = {"event": scenario_event, "owner": scenario_owner,
-          "message": scenario_message, "adhoc": scenario_adhoc}[args.scenario]
+          "message": scenario_message, "adhoc": scenario_adhoc,
+          "throttle": scenario_throttle}[args.scenario]
     try:
         sys.exit(asyncio.run(asyncio.wait_for(fn(args), 120)))
     except asyncio.TimeoutError:

@@ -7,6 +7,7 @@
 # dialed-in, role, display-text), versions one more each time; alice's NICKNAME changes
 # her display-text; bob's BYE makes him deleted (disconnected, departed); a refresh gets
 # the full state again; Expires: 0 ends the subscription with a terminating NOTIFY.
+# With presence.min_notify_interval, changes within the interval make one NOTIFY.
 . "$(dirname "$0")/lib.sh"
 need python3
 need sqlite3
@@ -31,5 +32,13 @@ check "a member watches the lobby: full, then one partial per change; refused, u
 	>"$T/event.out" 2>&1 || fail "$(cat "$T/event.out")"
 cat "$T/event.out"
 assert_contains "$CPMD_LOG" "mallory@example.test may not watch conference lobby@example.test"
+
+check "rate limited like presence: two joins within the interval, one NOTIFY"
+cpmd_stop
+cpmd_start -o presence.min_notify_interval=1500
+wait_for 5 grep -q "focus: 1 room(s) loaded" "$CPMD_LOG" || fail "the focus did not load the room"
+"$PYTHON" "$LIB_DIR/conf_peer.py" throttle --sip-port "$SIP_PORT" --msrp-port "$MSRP_PORT" \
+	>"$T/throttle.out" 2>&1 || fail "$(cat "$T/throttle.out")"
+cat "$T/throttle.out"
 cpmd_stop
 assert_no_sanitizer_errors

@@ -366,6 +366,21 @@ static void test_tracker_limits(void **state)
 	cpm_pres_confs_prune(cs, room, UINT64_MAX);
 	uint64_t w4 = 5;
 	assert_null(doc_for(cs, room, 2, &w4)); /* unknown now: nothing */
+
+	/* a described conference with nobody in it stays while watched */
+	const char *idle = "idle@example.test";
+	assert_int_equal(cpm_pres_confs_describe(cs, idle, "Idle", "quiet", false), 1);
+	cpm_pres_confs_prune(cs, idle, 5);
+	uint64_t w5 = 0;
+	d = doc_for(cs, idle, 0, &w5);
+	assert_string_equal(xp(d, "//c:conference-description/c:subject"), "quiet");
+	assert_string_equal(xp(d, "//c:conference-description/c:display-text"), "Idle");
+	xmlFreeDoc(d);
+	cpm_pres_confs_prune(cs, idle, UINT64_MAX); /* unwatched: it goes */
+	w5 = 0;
+	d = doc_for(cs, idle, 0, &w5);
+	assert_int_equal(xp_count(d, "//c:conference-description"), 0);
+	xmlFreeDoc(d);
 	cpm_pres_confs_free(cs);
 }
 
