@@ -127,6 +127,8 @@ static void adhoc_done(void *arg)
 		reply(st, 500, "out of memory");
 	cpm_im_list_free(&l);
 	free(aors);
+	if (!in) /* the creator was refused (SDP...): no conference */
+		cpm_chat__adhoc_over(cpm_chat__focus_core(j->f), j->room.uri);
 	/* RFC 5366 §5: the focus invites each listed user once the creator
 	 * is in (refused: the empty room goes at the next sweep) */
 	for (size_t i = 0; in && i < j->n; i++) {

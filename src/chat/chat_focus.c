@@ -1085,8 +1085,12 @@ int cpm_chat__focus_dial(struct cpm_chat_focus *f, const char *room, const char 
 		rc = cpm_core_dlg_invite(f->core, from, uri, &dp, FOCUS_DIAL_S, &uac_ops, p, &p->dlg);
 	cpm_buf_free(&sdp);
 	if (rc) {
+		/* a local user with no device (CPM_ENOTFOUND): unavailable */
+		cpm_chat__conf_dialing(f->pres, room, uri, p->referred_by);
+		cpm_chat__conf_failed(f->pres, room, uri, rc == CPM_ENOTFOUND ? 480 : 500);
 		p->dlg = NULL;
-		part_end(p, "cannot send the INVITE", false);
+		part_end(p, rc == CPM_ENOTFOUND ? "no device registered" : "cannot send the INVITE",
+			 false);
 		return rc;
 	}
 	p->dial_done = done;

@@ -266,8 +266,9 @@ struct cpm_sip_msg;
 /* The final status of a dial-out (487: given up, e.g. the room closed). */
 typedef void cpm_chat__dial_cb(void *arg, int status);
 /* The focus INVITEs uri ("sip:bob@example.test") into room (a room of
- * the cache): CPM_ENOTFOUND (no such room), CPM_EEXIST (in it or being
- * called), CPM_ELIMIT (full).  done (may be NULL) gets the final status. */
+ * the cache): CPM_ENOTFOUND (no such room, or a local user with no
+ * device), CPM_EEXIST (in it or being called), CPM_ELIMIT (full).  done
+ * (may be NULL) gets the final status when 0 was returned. */
 int cpm_chat__focus_dial(struct cpm_chat_focus *f, const char *room, const char *uri,
 			 const char *referred_by, cpm_chat__dial_cb *done, void *arg);
 /* uri leaves room (BYE; booted, why): CPM_ENOTFOUND. */

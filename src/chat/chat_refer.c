@@ -107,9 +107,10 @@ void cpm_chat__refer(struct cpm_chat_focus *f, uint64_t part_id, const char *roo
 	cpm_logi(aor, "chat: REFER %s into %s: %s", uri, room, rc ? cpm_strerror(rc) : "inviting");
 	if (rc) {
 		notify(d, r->cseq,
-		       rc == CPM_EEXIST	  ? 200 /* already in */
-		       : rc == CPM_ELIMIT ? 486
-					  : 500,
+		       rc == CPM_EEXIST	    ? 200 /* already in */
+		       : rc == CPM_ELIMIT   ? 486
+		       : rc == CPM_ENOTFOUND ? 480 /* no device registered */
+					    : 500,
 		       true);
 		free(r);
 	}

@@ -24,8 +24,8 @@ otherwise, Subscription-State, Content-Type.
            in CPIM with dave's identity; mallory (no member) gets 403, a forged CPIM From
            403
   adhoc    the scenario of t_conf_adhoc.sh: alice INVITEs the conference factory with her
-           SDP offer and a URI list (bob, carol, dave): 200 from the new room's focus
-           (;isfocus), which INVITEs the three; alice watches: full (bob, carol, dave
+           SDP offer and a URI list (bob, carol, dave, frank): 200 from the new room's focus
+           (;isfocus), which INVITEs the three registered (frank has no device); alice watches: full (bob, carol, dave
            dialing-out), then bob and carol accept (connected, dialed-out), dave refuses
            486 (deleted, busy); a message reaches everyone; bob REFERs erin (202, sipfrag
            NOTIFYs 100 then 200; erin in, referred by bob); bob's REFER method=BYE is
@@ -407,7 +407,7 @@ async def scenario_adhoc(args):
     dave = Member("dave", args, answer=486)
     for m in (bob, carol, dave, erin):
         expect(await m.register() == 200, f"{m.name} registers")
-    alice.uri_list = [f"bob@{d}", f"carol@{d}", f"dave@{d}", f"alice@{d}"]
+    alice.uri_list = [f"bob@{d}", f"carol@{d}", f"dave@{d}", f"alice@{d}", f"frank@{d}"]
     expect(await alice.invite() == 200, "alice INVITEs the factory with a URI list: 200")
     expect(";isfocus" in alice.contact, f"answered by a focus: {alice.contact}")
     user = re.match(r"sip:([^@]+)@", alice.target).group(1)

@@ -2,7 +2,8 @@
 # Ad-hoc conference and REFER (issue 4 acceptance: "an ad-hoc conference of three created
 # with a URI list", "REFER"; RFC 5366, RFC 4579, RFC 3515, RFC 4575; seed 003 Figs.
 # 10-11): alice INVITEs conf@example.test with her SDP offer and a URI list; the focus
-# of a new room answers (;isfocus) and INVITEs bob, carol and dave; alice watches the
+# of a new room answers (;isfocus) and INVITEs bob, carol and dave (frank, listed too,
+# has no device: not called); alice watches the
 # conference: bob and carol accept, dave refuses (busy); messages flow through the
 # switch; bob REFERs erin in (sipfrag NOTIFYs, erin referred by bob); only the owner
 # may REFER a BYE; when everyone has left, the room is deleted from the store.
@@ -10,7 +11,7 @@
 need python3
 need sqlite3
 
-for u in alice bob carol dave erin; do
+for u in alice bob carol dave erin frank; do
 	cpmd_user_add "$u@example.test" "$u-secret"
 done
 cpmd_start -o presence.min_notify_interval=0
@@ -20,7 +21,8 @@ check "ad-hoc room of alice, bob and carol from a URI list; dave declines; REFER
 	>"$T/adhoc.out" 2>&1 || fail "$(cat "$T/adhoc.out")"
 cat "$T/adhoc.out"
 room=$(sed -n 's/^room //p' "$T/adhoc.out" | tail -n 1)
-assert_contains "$CPMD_LOG" "chat: ad-hoc room $room with 3 invitee(s)"
+assert_contains "$CPMD_LOG" "chat: ad-hoc room $room with 4 invitee(s)"
+assert_contains "$CPMD_LOG" "chat: leaves $room: no device registered"
 assert_contains "$CPMD_LOG" "REFER sip:erin@example.test into $room: inviting"
 
 check "the room went with its last participant"
