@@ -829,13 +829,15 @@ static int room_member_parse(struct cpm_store *s, struct areq *q, json_t *v,
 {
 	struct room_req *r = q->room;
 	const char *aor = NULL, *nick = NULL, *role = NULL;
-	if (json_is_string(v) && !aor_given) {
+	/* "!": a key not named here is an error */
+	int bad = json_is_string(v) && !aor_given ? 0
+		  : !json_is_object(v)		  ? -1
+		  : aor_given ? json_unpack(v, "{s?s,s?s!}", "nick", &nick, "role", &role)
+			      : json_unpack(v, "{s:s,s?s,s?s!}", "aor", &aor, "nick", &nick,
+					    "role", &role);
+	if (!bad && !aor_given && !aor)
 		aor = json_string_value(v);
-	} else if (!json_is_object(v) ||
-		   json_unpack(v, aor_given ? "{s?s,s?s!}" : "{s:s,s?s,s?s!}",
-			       aor_given ? "nick" : "aor", aor_given ? &nick : &aor,
-			       aor_given ? "role" : "nick", aor_given ? &role : &nick,
-			       "role", &role)) {
+	if (bad) {
 		return room_fail(r, 400, "a member is %s",
 				 aor_given ? "{\"nick\": ..., \"role\": ...}"
 					   : "\"user@domain\" or {\"aor\", \"nick\", \"role\"}");

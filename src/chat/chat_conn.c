@@ -66,6 +66,14 @@ struct cpm_chat__conn *cpm_chat__conn_find(struct cpm_chat_relay *r, uint64_t id
 	return c && c->st != CPM_CHAT__CLOSING ? c : NULL;
 }
 
+struct cpm_chat__conn *cpm_chat__conn_any(struct cpm_chat_relay *r, uint64_t id)
+{
+	struct cpm_chat__conn *c = id ? r->cb[id & (r->ncb - 1)] : NULL;
+	while (c && c->id != id)
+		c = c->hnext;
+	return c;
+}
+
 static void byid_add(struct cpm_chat_relay *r, struct cpm_chat__conn *c)
 {
 	if (r->nconns >= r->ncb) {

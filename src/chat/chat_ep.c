@@ -132,10 +132,7 @@ static void conn_unlink(struct cpm_chat_ep *ep)
 {
 	if (!ep->conn_id)
 		return;
-	struct cpm_chat__conn *c = NULL;
-	struct cpm_chat_relay *r = ep->r;
-	for (c = r->cb[ep->conn_id & (r->ncb - 1)]; c && c->id != ep->conn_id; c = c->hnext)
-		;
+	struct cpm_chat__conn *c = cpm_chat__conn_any(ep->r, ep->conn_id);
 	if (c) {
 		if (ep->c_prev)
 			ep->c_prev->c_next = ep->c_next;

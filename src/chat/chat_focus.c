@@ -223,13 +223,11 @@ static void load_done(void *arg)
 		cache_free(&old);
 		f->stamp_updated = j->updated;
 		f->stamp_count = j->count;
-		if (!f->loaded) {
-			cpm_logn("chat", "focus: %zu room(s) loaded", f->cache.n);
-			/* ad-hoc rooms of a previous run: their calls died with it */
-			for (size_t i = 0; i < f->cache.n; i++)
-				if (f->cache.rooms[i].room.flags & CPM_STORE_ROOM_F_ADHOC)
-					cpm_chat__adhoc_over(f->core, f->cache.rooms[i].room.uri);
-		}
+		cpm_logn("chat", "focus: %zu room(s) loaded", f->cache.n);
+		/* ad-hoc rooms of a previous run: their calls died with it */
+		for (size_t i = 0; !f->loaded && i < f->cache.n; i++)
+			if (f->cache.rooms[i].room.flags & CPM_STORE_ROOM_F_ADHOC)
+				cpm_chat__adhoc_over(f->core, f->cache.rooms[i].room.uri);
 		f->loaded = true;
 	} else if (j->rc < 0) {
 		cpm_logw("chat", "focus: loading the rooms: %s", cpm_strerror(j->rc));

@@ -157,6 +157,8 @@ struct cpm_chat_relay {
 
 /* chat_conn.c */
 struct cpm_chat__conn *cpm_chat__conn_find(struct cpm_chat_relay *r, uint64_t id);
+/* The same, a closing one included (until its handles are closed). */
+struct cpm_chat__conn *cpm_chat__conn_any(struct cpm_chat_relay *r, uint64_t id);
 /* The connection to an authority: a known one, or a new outgoing one
  * (connecting: what is queued goes once it is up).  NULL with *err. */
 struct cpm_chat__conn *cpm_chat__conn_to(struct cpm_chat_relay *r, const char *key,

@@ -93,10 +93,8 @@ static void txn_del(struct cpm_chat_relay *r, struct cpm_chat__txn *t)
 	if (*pp == t) {
 		*pp = t->hnext;
 		r->ntxns--;
-		struct cpm_chat__conn *d = cpm_chat__conn_find(r, t->dst);
-		if (!d) /* closing: still ours to unlink */
-			for (d = r->cb[t->dst & (r->ncb - 1)]; d && d->id != t->dst; d = d->hnext)
-				;
+		/* closing: still ours to unlink */
+		struct cpm_chat__conn *d = cpm_chat__conn_any(r, t->dst);
 		if (d) {
 			if (t->d_prev)
 				t->d_prev->d_next = t->d_next;

@@ -16,33 +16,30 @@ PEER=$LIB_DIR/chat_room_peer.py
 for u in alice bob carol dave eve mallory; do
 	cpmd_user_add "$u@example.test" "$u-secret"
 done
-# the rooms, straight into the store (schema 6) before the start
-now=$(date +%s)
-sqlite3 "$T/var/cpmd.db" <<EOF
-INSERT INTO rooms (uri, owner, flags, history, created) VALUES
-  ('lobby@example.test', 'alice@example.test', 0, 3, $now),
-  ('club@example.test', 'alice@example.test', 2, -1, $now);
-INSERT INTO room_members (room, aor, nick, role, added) VALUES
-  ('lobby@example.test', 'alice@example.test', '', 2, $now),
-  ('club@example.test', 'alice@example.test', '', 2, $now),
-  ('club@example.test', 'bob@example.test', 'bobby', 0, $now);
-EOF
+# lobby: open, the last 3 messages on join; club (members only) comes while cpmd runs
+cpmd room add lobby@example.test --owner alice@example.test --history 3 >>"$T/room.out" 2>&1 ||
+	fail "room add: $(cat "$T/room.out")"
 # a small queue per participant: the slow one overflows soon after the kernel's buffers
 cpmd_start -o chat.max_queue=65536 -o chat.max_message_size=65536
+wait_for 5 grep -q "focus: 1 room(s) loaded" "$CPMD_LOG" || fail "the focus did not load the room"
+cpmd room add club@example.test --owner alice@example.test --members bob@example.test \
+	--members-only >>"$T/room.out" 2>&1 || fail "room add: $(cat "$T/room.out")"
+cpmd room member add club@example.test bob@example.test --nick bobby >>"$T/room.out" 2>&1 ||
+	fail "member add: $(cat "$T/room.out")"
+wait_for 5 grep -q "focus: 2 room(s) loaded" "$CPMD_LOG" || fail "the focus did not see the new room"
 peer() { "$PYTHON" "$PEER" --sip-port "$SIP_PORT" --msrp-port "$MSRP_PORT" "$@"; }
-wait_for 5 grep -q "focus: 2 room(s) loaded" "$CPMD_LOG" || fail "the focus did not load the rooms"
 
 check "five participants, one slow: history, nicknames, private, isComposing, flood, BYE"
-peer room --room lobby --count 400 --size 4000 >"$T/room.out" 2>&1 || fail "$(tail -n 5 "$T/room.out")"
-cat "$T/room.out"
+peer room --room lobby --count 400 --size 4000 >"$T/lobby.out" 2>&1 || fail "$(tail -n 5 "$T/lobby.out")"
+cat "$T/lobby.out"
 assert_contains "$CPMD_LOG" "[sip:eve@example.test] chat: dropped from lobby@example.test: slow participant"
 
 check "the room's history is in the store"
 n=$(sqlite3 "$T/var/cpmd.db" "SELECT count(*) FROM room_messages WHERE room = 'lobby@example.test'")
 # 3 history + marker + report please + 1600 flood + after dave (isComposing and private not)
 [ "$n" -ge 1606 ] || fail "history: $n messages stored, expected at least 1606"
-sqlite3 "$T/var/cpmd.db" "SELECT content_type, sender FROM room_messages WHERE id = 1" >"$T/h1.out"
-assert_contains "$T/h1.out" "message/cpim|alice@example.test"
+cpmd room history lobby@example.test --limit 1 >"$T/h1.out" 2>&1 || fail "$(cat "$T/h1.out")"
+assert_contains "$T/h1.out" "Ally <alice@example.test>: (message/cpim"
 
 check "members-only room: a non-member gets 403, a member 200"
 peer refused --room club --user mallory --expect 403 >"$T/r1.out" 2>&1 || fail "$(cat "$T/r1.out")"
