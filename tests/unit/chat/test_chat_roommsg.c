@@ -47,6 +47,16 @@ static int64_t clock0(void)
 	return 1700000000;
 }
 
+/* A CPIM message of dave's (not in session) with that To and content. */
+static int dave_cpim(struct cpm_chat_room *r, const char *from, const char *to, const char *text)
+{
+	char body[512];
+	snprintf(body, sizeof body, "From: <%s>\r\nTo: <%s>\r\n\r\nContent-Type: text/plain\r\n\r\n%s",
+		 from, to, text);
+	return cpm_chat__room_inject(r, NULL, "sip:dave@example.test", "", CPM_STR("message/cpim"),
+				     cpm_str_from_cstr(body), CPM_STR_NULL);
+}
+
 static void test_inject(void **state)
 {
 	struct cpm_chat_room *r;
@@ -83,24 +93,10 @@ static void test_inject(void **state)
 	assert_int_equal(b.n, 2);
 
 	/* dave claiming to be alice in CPIM: 403; private to nobody: 404 */
-	const char *forged = "From: <sip:alice@example.test>\r\nTo: <sip:club@example.test>\r\n\r\n"
-			     "Content-Type: text/plain\r\n\r\nx";
-	assert_int_equal(cpm_chat__room_inject(r, NULL, "sip:dave@example.test", "",
-					       CPM_STR("message/cpim"), cpm_str_from_cstr(forged),
-					       CPM_STR_NULL),
-			 403);
-	const char *nobody = "From: <sip:dave@example.test>\r\nTo: <sip:zed@example.test>\r\n\r\n"
-			     "Content-Type: text/plain\r\n\r\nx";
-	assert_int_equal(cpm_chat__room_inject(r, NULL, "sip:dave@example.test", "",
-					       CPM_STR("message/cpim"), cpm_str_from_cstr(nobody),
-					       CPM_STR_NULL),
-			 404);
+	assert_int_equal(dave_cpim(r, "sip:alice@example.test", "sip:club@example.test", "x"), 403);
+	assert_int_equal(dave_cpim(r, "sip:dave@example.test", "sip:zed@example.test", "x"), 404);
 	/* private to bob, from dave: bob only */
-	const char *priv = "From: <sip:dave@example.test>\r\nTo: <sip:bob@example.test>\r\n\r\n"
-			   "Content-Type: text/plain\r\n\r\nfor bob";
-	assert_int_equal(cpm_chat__room_inject(r, NULL, "sip:dave@example.test", "",
-					       CPM_STR("message/cpim"), cpm_str_from_cstr(priv),
-					       CPM_STR_NULL),
+	assert_int_equal(dave_cpim(r, "sip:dave@example.test", "sip:bob@example.test", "for bob"),
 			 200);
 	assert_int_equal(a.n, 1);
 	assert_int_equal(b.n, 3);
