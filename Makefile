@@ -8,6 +8,10 @@ MODE ?= release
 PKGS := libuv sqlite3 libcrypto jansson libxml-2.0 libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+# cpm only: line editing for cpm chat (libedit's readline interface)
+CPM_PKGS := libedit
+CPM_CFLAGS := $(shell pkg-config --cflags $(CPM_PKGS) 2>/dev/null)
+CPM_LIBS := $(shell pkg-config --libs $(CPM_PKGS) 2>/dev/null)
 
 ifeq ($(MODE),asan)
 BUILD ?= build/asan
@@ -52,8 +56,12 @@ $(BUILD)/obj/bench/loadgen.o: bench/loadgen.c
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) -Wall -Wno-format-truncation -Dmain=cpm_cli_bench_main -c $< -o $@
 
+$(BUILD)/obj/src/cli/%.o: src/cli/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(CPM_CFLAGS) -MMD -MP -c $< -o $@
+
 $(BUILD)/cpm: $(CPM_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/bench/loadgen.o $(BUILD)/libcpm.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(CPM_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_HELPERS:%.c=$(BUILD)/obj/%.o) $(BUILD)/libcpm.a
 	@mkdir -p $(dir $@)

@@ -20,6 +20,11 @@
 #   store      the store-and-forward benchmark (issue 3): store-rate drain
 #              durability store-callgrind, each also a command of its own;
 #              store-check is its smoke test.  See bench/store.sh.
+#   presence   the presence benchmark (issue 5): publish-rate fanout, each
+#              also a command; presence-callgrind (instructions per PUBLISH
+#              and per NOTIFY); presence-check.  See bench/presence.sh.
+#   msrp-relay the MSRP relay benchmark (issue 4), bench/msrp_relay.sh into
+#              OUT/msrp-relay; msrp-callgrind: its instructions per message.
 #
 # Prerequisites (Debian 12): kamailio kamailio-sqlite-modules sip-tester
 # valgrind sqlite3 sipsak (plus the cpmd build deps; run.sh builds loadgen
@@ -45,6 +50,7 @@ SCEN=$HERE/scenarios
 : "${KAM_SHM_MB:=2048}"
 : "${KAM_PKG_MB:=16}"
 : "${KAM_SCHEMA_DIR:=/usr/share/kamailio/db_sqlite}"
+: "${KAM_SCHEMAS:=standard msilo usrloc}"  # tables of Kamailio's SQLite file (presence: standard presence)
 : "${CPMD:=$REPO/build/cpmd}"    # release build
 : "${CPMD_REV:=}"                # what CPMD was built from, for env.txt (default: repo HEAD + dirty count)
 : "${CPMD_PORT:=5170}"
@@ -100,6 +106,7 @@ SCEN=$HERE/scenarios
 
 HZ=$(getconf CLK_TCK)
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)   # absolute: Kamailio changes its directory
 LOG=$OUT/run.log
 KAM_RUN=$OUT/kamailio-run
 CPMD_RUN=$OUT/cpmd-run
@@ -194,8 +201,8 @@ build() {
 kam_db() {
 	local db=$KAM_RUN/msilo.sqlite
 	rm -f "$db" "$db-wal" "$db-shm" "$db-journal"
-	cat "$KAM_SCHEMA_DIR/standard-create.sql" "$KAM_SCHEMA_DIR/msilo-create.sql" \
-	    "$KAM_SCHEMA_DIR/usrloc-create.sql" | sqlite3 "$db" || die "kamailio db"
+	local t
+	for t in $KAM_SCHEMAS; do cat "$KAM_SCHEMA_DIR/$t-create.sql"; done | sqlite3 "$db" || die "kamailio db"
 	sqlite3 "$db" 'PRAGMA journal_mode=WAL;' >/dev/null
 }
 
@@ -690,18 +697,22 @@ summary_md() {
 			echo '```'; cat "$OUT/callgrind.tsv"; echo '```'
 		fi
 		store_summary_md
+		presence_summary_md
 		echo; echo '```'; cat "$OUT/summary.txt"; echo '```'
 	} > "$f"
 }
 
 # the store-and-forward tests (issue 3)
 . "$HERE/store.sh"
+# the presence tests (issue 5)
+. "$HERE/presence.sh"
 
 # ------------------------------------------------------------ main
 [ $# -gt 0 ] || set -- all
 build
 make_users
 case " $* " in *" store"*|*" drain "*|*" durability "*) store_build ;; esac
+case " $* " in *" presence"*|*" publish-rate "*|*" fanout "*|*"-callgrind "*) pres_build ;; esac
 {
 	echo "date: $(date -u +%FT%TZ)"
 	echo "host: $(uname -sr), $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
@@ -729,7 +740,16 @@ for cmd in "$@"; do
 	durability) test_durability ;;
 	store-callgrind) test_store_callgrind ;;
 	store-check) test_store_check ;;
-	*) die "unknown command: $cmd (relay|callgrind|all|check|profile|store|store-rate|drain|durability|store-callgrind|store-check)" ;;
+	presence) test_publish_rate; test_fanout ;;
+	publish-rate) test_publish_rate ;;
+	fanout) test_fanout ;;
+	presence-callgrind) test_presence_callgrind ;;
+	publish-callgrind) test_publish_callgrind ;;
+	notify-callgrind) test_notify_callgrind ;;
+	presence-check) test_presence_check ;;
+	msrp-relay) OUT=$OUT/msrp-relay CPMD=$CPMD "$HERE/msrp_relay.sh" || log "msrp_relay.sh failed" ;;
+	msrp-callgrind) OUT=$OUT/msrp-callgrind CPMD=$CPMD MSRP_CALLGRIND=1 "$HERE/msrp_relay.sh" || log "msrp_relay.sh (callgrind) failed" ;;
+	*) die "unknown command: $cmd (relay|callgrind|all|check|profile|store|store-rate|drain|durability|store-callgrind|store-check|presence|publish-rate|fanout|presence-callgrind|publish-callgrind|notify-callgrind|presence-check|msrp-relay|msrp-callgrind)" ;;
 	esac
 done
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg) ($(date -u +%FT%TZ))" >> "$OUT/env.txt"

@@ -50,8 +50,23 @@ static int sw_hname(const char *n, size_t nl, const char *full, char compact)
 	return nl == strlen(full) && strncasecmp(n, full, nl) == 0;
 }
 
-/* Called for every header line of the request sw_answer_200 reads. */
+/* Called for every header line (sw_each_hdr, sw_answer_200). */
 typedef void (*sw_hdr_fn)(void *arg, const char *n, size_t nl, const char *v, size_t vl);
+
+/* Call on_hdr for every header line of the message [m, m + len) (after its
+ * first line). */
+static inline void sw_each_hdr(const char *m, size_t len, sw_hdr_fn on_hdr, void *arg)
+{
+	const char *end = m + len, *p = memchr(m, '\n', len), *n, *v;
+	size_t nl, vl;
+	int r;
+	if (!p)
+		return;
+	p++;
+	while ((r = sw_next_hdr(&p, end, &n, &nl, &v, &vl)) != 0)
+		if (r > 0)
+			on_hdr(arg, n, nl, v, vl);
+}
 
 /* Build into out (cap bytes) the 200 OK to the request [m, m + len): its
  * Via, From, To (with to_tag added when it has none), Call-ID and CSeq

@@ -14,10 +14,10 @@ set -euo pipefail
 profile=${1:-build}
 
 BUILD_PKGS=(gcc make pkg-config libuv1-dev libsqlite3-dev libssl-dev libjansson-dev libxml2-dev
-	libcurl4-openssl-dev)
+	libcurl4-openssl-dev libedit-dev)
 TEST_PKGS=(libcmocka-dev clang llvm libclang-rt-14-dev sip-tester sipsak baresip-core
 	sqlite3 python3 iproute2 procps jq valgrind curl python3-aiosmtpd openssl)
-BENCH_PKGS=(kamailio kamailio-sqlite-modules linux-perf)
+BENCH_PKGS=(kamailio kamailio-sqlite-modules kamailio-presence-modules linux-perf)
 
 case $profile in
 build) pkgs=("${BUILD_PKGS[@]}") ;;

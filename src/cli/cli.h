@@ -8,6 +8,11 @@
  *   cli_http.c  a small blocking HTTP/1.1 client with digest auth
  *   cli_cmd.c   the commands: register, send, listen, options
  *   cli_inbox.c the commands inbox and fetch, and their JSON reader
+ *   cli_msrp.c  MSRP for cpm chat: SDP offer/answer, the connection (framing
+ *               with src/msrp, chunking, reassembly, relay AUTH), isComposing,
+ *               CPIM for rooms (pure parts unit-tested)
+ *   cli_chat.c  the command chat: the INVITE dialog, the event loop, line
+ *               editing with libedit (not linked into the unit tests)
  *
  * libcpm.a holds no src/cli objects, so tests/unit/cli/test_*.c
  * #include the .c files, cli_main.c with CPM_CLI_TEST defined, which
@@ -18,8 +23,11 @@
 #define CPM_CLI_H
 
 #include "lib/lib.h"
+#include "msrp/msrp.h"
+#include "sdp/sdp.h"
 #include "sip/sip.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 
@@ -43,6 +51,7 @@ enum cpm_cli_cmd {
 	CPM_CLI_CMD_FETCH,
 	CPM_CLI_CMD_PRESENCE,
 	CPM_CLI_CMD_WATCH,
+	CPM_CLI_CMD_CHAT,
 };
 
 /* Everything the command line and the config file can say.  The *_set
@@ -90,6 +99,14 @@ struct cpm_cli_args {
 	unsigned report_s; /* how long to wait for them */
 	/* fetch */
 	const char *output; /* -o FILE */
+	/* chat */
+	bool accept;             /* --accept: wait for an INVITE */
+	bool print;              /* --print: no terminal, print what arrives */
+	const char *chat_send;   /* --send TEXT: one message, then BYE */
+	char relay[512];         /* --relay msrp://HOST:PORT;tcp (or config relay) */
+	bool relay_set;
+	const char *nick;        /* --nick NAME (rooms, RFC 7701) */
+	unsigned chunk;          /* --chunk BYTES: outgoing chunk size */
 	/* positional: send TO TEXT, options [URI], fetch ID|URL */
 	const char *pos[3];
 	unsigned npos;
@@ -135,6 +152,9 @@ int cpm_cli_target_uri(const char *in, const char *default_domain, char *out,
 /* Validate a --header argument "Name: value"; *name_len gets the name's
  * length.  CPM_EINVAL when malformed or a header the UA owns. */
 int cpm_cli_header_check(const char *h);
+
+/* Check an msrp:// relay URI given by the user ("msrp://HOST:PORT;tcp"). */
+int cpm_cli_relay_check(const char *uri);
 
 /* Usage text for a command (CPM_CLI_CMD_NONE: the general one). */
 void cpm_cli_usage(FILE *f, enum cpm_cli_cmd cmd);
@@ -245,7 +265,7 @@ bool cpm_cli_imdn_final(const struct cpm_cli_imdn *d);
 
 /* message/cpim (RFC 3862) around body of type ctype, asking for the
  * dispositions (RFC 5438 §6.3, e.g. "positive-delivery, negative-delivery,
- * processing") under imdn.Message-ID message_id. */
+ * processing") under imdn.Message-ID message_id (NULL: no IMDN headers). */
 int cpm_cli_cpim_build(struct cpm_buf *b, const char *from_uri,
 		       const char *to_uri, const char *message_id,
 		       const char *dispositions, const char *ctype,
@@ -320,8 +340,8 @@ struct cpm_cli_ua {
 	const char *password; /* may be NULL */
 
 	/* per-command dialog-less state */
-	char call_id[64];
-	char from_tag[32];
+	char call_id[256];
+	char from_tag[64];
 	uint32_t cseq;
 	struct cpm_cli_challenge ch; /* last challenge, reused on refresh */
 	bool have_ch;
@@ -333,6 +353,12 @@ struct cpm_cli_ua {
 
 	cpm_cli_request_cb *on_request;
 	void *on_request_arg;
+	/* 1xx answers to an INVITE (may be NULL) */
+	void (*on_provisional)(struct cpm_cli_ua *ua, const struct cpm_sip_msg *m,
+			       void *arg);
+	bool pass_ack; /* ACKs go to on_request too (a UAS that sent a 2xx) */
+	/* polled while an INVITE waits: true cancels it (CANCEL, §9.1) */
+	bool (*cancel)(void *arg);
 	struct cpm_cli_seen seen[CPM_CLI_SEEN_MAX];
 	unsigned seen_next;
 };
@@ -346,6 +372,9 @@ struct cpm_cli_req {
 	const char *extra;   /* further header lines, each ending in CRLF */
 	const char *ctype;   /* NULL: no body */
 	struct cpm_str body;
+	const char *to_tag;  /* in a dialog: the remote tag (NULL: none) */
+	const char *from_uri; /* NULL: the AoR */
+	unsigned timeout_ms; /* 0: ua->timeout_ms (INVITE: longer) */
 };
 
 /* Resolve the server and open the socket (TCP: connect).  On failure a
@@ -372,6 +401,19 @@ int cpm_cli_ua_respond(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx,
 		       int status, const char *extra);
 /* RFC 5626 §3.5.1 CRLFCRLF ping on a TCP connection. */
 int cpm_cli_ua_keepalive(struct cpm_cli_ua *ua);
+/* Send req once without waiting for an answer (ACK for a 2xx, RFC 3261
+ * §13.2.2.4), with CSeq cseq and a fresh branch. */
+int cpm_cli_ua_send(struct cpm_cli_ua *ua, const struct cpm_cli_req *req,
+		    uint32_t cseq);
+/* Answer rx with status, to_tag (NULL: a random one when rx's To has
+ * none), extra header lines (may be NULL) and a body (ctype NULL: none). */
+int cpm_cli_ua_respond_body(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx,
+			    int status, const char *to_tag, const char *extra,
+			    const char *ctype, struct cpm_str body);
+/* Send the last response again (a 2xx to an INVITE until its ACK comes,
+ * RFC 3261 §13.3.1.4) to to (the request's source). */
+int cpm_cli_ua_resend_last(struct cpm_cli_ua *ua, const struct sockaddr_storage *to,
+			   socklen_t tolen);
 /* Print the standard error for a failed transaction: timeout, closed. */
 void cpm_cli_ua_report(const struct cpm_cli_ua *ua, int err);
 
@@ -502,7 +544,281 @@ void cpm_cli_inbox_free(struct cpm_cli_inbox *in);
 /* The table of cpm inbox. */
 void cpm_cli_inbox_print(FILE *f, const struct cpm_cli_inbox *in);
 
+/* ------------------------------------------------------------ MSRP chat */
+
+#define CPM_CLI_MSRP_TIMEOUT_MS 30000      /* RFC 4975 §7.1.1 transaction timeout */
+#define CPM_CLI_MSRP_MAX_MSG (64u << 20)   /* largest incoming message */
+#define CPM_CLI_MSRP_SLOTS 8               /* messages being put together */
+#define CPM_CLI_MSRP_PENDING 256           /* requests waiting for their answer */
+#define CPM_CLI_ISCOMPOSING_REFRESH 60     /* s, RFC 3994 §3.2 refresh */
+#define CPM_CLI_ISCOMPOSING_IDLE 15        /* s without typing: idle (§3.1) */
+
+/* What a peer's SDP says about its MSRP media stream (the first
+ * m=message ... TCP/MSRP section). */
+struct cpm_cli_msrp_media {
+	char path[1200];          /* a=path, first hop first */
+	char accept_types[512];
+	char accept_wrapped[512];
+	enum cpm_sdp_setup setup;
+	bool cema;
+};
+
+/* Read an SDP body: 0, or CPM_ENOTFOUND (no MSRP media, or its port is 0:
+ * refused) / CPM_EPARSE with *why. */
+int cpm_cli_sdp_read(struct cpm_str body, struct cpm_cli_msrp_media *out,
+		     const char **why);
+/* Write our SDP: c= ip, m=message PORT TCP/MSRP *, a=accept-types (and
+ * a=accept-wrapped-types for rooms: RFC 7701 CPIM), a=path, a=setup. */
+int cpm_cli_sdp_write(struct cpm_buf *b, const char *ip, uint16_t port,
+		      const char *path, enum cpm_sdp_setup setup, bool cpim);
+/* RFC 6135 / RFC 4975 §5.4: whether we open the TCP connection.  As the
+ * offerer (we offered actpass) given the answer's setup; as the answerer
+ * given the offer's, with *answer the value to put in our answer. */
+bool cpm_cli_msrp_offerer_active(enum cpm_sdp_setup answer);
+bool cpm_cli_msrp_answerer_active(enum cpm_sdp_setup offer, enum cpm_sdp_setup *answer);
+
+/* Whether a peer's a=accept-types asks for message/cpim: it takes CPIM
+ * and no plain text (text/plain, text/ *, *). */
+bool cpm_cli_msrp_wants_cpim(const char *accept_types);
+
+/* RFC 3994 isComposing documents (application/im-iscomposing+xml). */
+int cpm_cli_iscomposing_build(struct cpm_buf *b, bool active, unsigned refresh);
+/* 0 with *active, or CPM_EPARSE. */
+int cpm_cli_iscomposing_parse(struct cpm_str body, bool *active);
+
+/* The sender of a message/cpim body for display: the From header's
+ * display name, else its address (user@host).  false if none. */
+bool cpm_cli_cpim_sender(struct cpm_str body, char *out, size_t outsz);
+/* The text of the first element with local name (any prefix) in an XML
+ * body (a simple scan, no entities).  false if none. */
+bool cpm_cli_xml_text(struct cpm_str body, const char *local, char *out, size_t sz);
+
+/* Who is in a chat room, from conference event notifications (RFC 4575
+ * application/conference-info+xml). */
+#define CPM_CLI_CONF_MAX 128
+struct cpm_cli_conf_user {
+	char entity[300];  /* the user's URI */
+	char display[128]; /* display-text, may be empty */
+	bool present;
+};
+struct cpm_cli_conf {
+	struct cpm_cli_conf_user u[CPM_CLI_CONF_MAX];
+	unsigned n;
+	bool have_full; /* a full state came */
+};
+/* Apply one conference-info document (state full: who is not listed has
+ * left; partial: the users listed changed).  cb(arg, user, joined) for
+ * each change: joined, or left.  0 or CPM_EPARSE. */
+int cpm_cli_conf_apply(struct cpm_cli_conf *c, struct cpm_str xml,
+		       void (*cb)(void *arg, const struct cpm_cli_conf_user *u, bool joined),
+		       void *arg);
+
+/* A message being put together from its chunks (RFC 4975 §7.1.1). */
+struct cpm_cli_msrp_slot {
+	bool used;
+	char message_id[CPM_MSRP_IDENT_MAX + 1];
+	char ctype[256];
+	char from_path[1200];   /* for the Success-Report */
+	bool success_report;
+	struct cpm_buf data;
+	uint64_t total;         /* 0: not known yet */
+	uint64_t received;      /* bytes stored */
+	bool last_seen;         /* the chunk with '$' came */
+	uint64_t last_ms;
+};
+
+/* Store bytes at 1-based offset start of the slot (growing it, up to
+ * CPM_CLI_MSRP_MAX_MSG).  0 or CPM_ETOOBIG. */
+int cpm_cli_msrp_slot_put(struct cpm_cli_msrp_slot *s, uint64_t start,
+			  struct cpm_str bytes);
+
+/* Print the chunks of one message: each a SEND of at most chunk bytes of
+ * body with its Byte-Range and '+' ('$' for the last); an empty body
+ * gives one body-less SEND.  Each chunk's tid goes to tids (room for
+ * ntids, at least the chunk count).  Returns the chunk count or an error. */
+struct cpm_cli_msrp_out {
+	struct cpm_str to_path, from_path, message_id, ctype, body;
+	bool success_report;
+	enum cpm_msrp_rep failure_report; /* ABSENT: default (yes) */
+	size_t chunk;
+};
+int cpm_cli_msrp_chunks(struct cpm_buf *b, const struct cpm_cli_msrp_out *o,
+			char (*tids)[CPM_MSRP_TID_LEN + 1], size_t ntids);
+
+enum cpm_cli_msrp_kind {
+	CPM_CLI_MSRP_K_SEND = 1,
+	CPM_CLI_MSRP_K_NICKNAME,
+	CPM_CLI_MSRP_K_AUTH, /* a refresh of the relay session */
+};
+
+struct cpm_cli_msrp_pending {
+	bool used;
+	enum cpm_cli_msrp_kind kind;
+	char tid[CPM_MSRP_TID_LEN + 1];
+	char message_id[CPM_MSRP_IDENT_MAX + 1];
+	bool last; /* the last chunk of its message */
+	uint64_t sent_ms;
+};
+
+struct cpm_cli_msrp;
+
+/* What the session tells the chat. */
+struct cpm_cli_msrp_cb {
+	/* a whole message (chunks put together); from_path: its From-Path */
+	void (*message)(struct cpm_cli_msrp *m, struct cpm_str ctype, struct cpm_str body,
+			const char *message_id, void *arg);
+	/* a message arrived interrupted ('#') */
+	void (*aborted)(struct cpm_cli_msrp *m, const char *message_id, void *arg);
+	/* the answer to a SEND chunk (code 0: timed out) */
+	void (*response)(struct cpm_cli_msrp *m, const char *message_id, bool last,
+			 int code, struct cpm_str comment, void *arg);
+	/* a REPORT */
+	void (*report)(struct cpm_cli_msrp *m, const char *message_id,
+		       const struct cpm_msrp_status *st, const struct cpm_msrp_range *r,
+		       void *arg);
+	/* the answer to a NICKNAME (code 0: timed out) */
+	void (*nickname)(struct cpm_cli_msrp *m, int code, struct cpm_str comment, void *arg);
+	/* the MSRP connection went away (or could not be made) */
+	void (*closed)(struct cpm_cli_msrp *m, const char *why, void *arg);
+	void *arg;
+};
+
+/* The MSRP side of one chat session: our URI, the listening socket (when
+ * no relay), the connection, framing with src/msrp (streaming), chunks,
+ * pending transactions, messages being put together. */
+struct cpm_cli_msrp {
+	bool verbose;
+	unsigned timeout_ms;     /* connect and AUTH */
+	size_t chunk;
+	char my_uri[300];        /* msrp://IP:PORT/SESSION;tcp */
+	char use_path[1200];     /* the relay's Use-Path ("" without relay) */
+	char my_path[1600];      /* our a=path: Use-Path, then my_uri */
+	char peer_path[1200];    /* the peer's a=path */
+	char to_path[2600];      /* To-Path of our requests: Use-Path, peer path */
+	char local_ip[64];
+	uint16_t local_port;
+	int lfd;                 /* listening socket, -1 */
+	int fd;                  /* the connection, -1 */
+	bool active;             /* we connect (and bind with an empty SEND) */
+	bool bound;              /* a SEND for our URI arrived, or we sent one */
+	bool dead;
+	struct cpm_buf in;
+	struct cpm_buf out;
+	size_t out_off;          /* bytes of out already written */
+	struct cpm_msrp_parser p;
+	/* the request being received (copied at its HEADERS event) */
+	struct {
+		bool is_request;
+		enum cpm_msrp_method method;
+		char tid[CPM_MSRP_IDENT_MAX + 1];
+		int code;
+		char comment[128];
+		char message_id[CPM_MSRP_IDENT_MAX + 1];
+		char from_path[1200];
+		char to_path[1200];
+		char ctype[256];
+		struct cpm_msrp_range range;
+		bool has_range;
+		enum cpm_msrp_rep success_report, failure_report;
+		struct cpm_msrp_status status;
+		bool has_status;
+		int answer;         /* our answer to this request (0: none) */
+		int slot;           /* reassembly slot, -1 */
+		/* AUTH answers */
+		char use_path[1200];
+		int64_t expires;
+		struct cpm_cli_challenge ch;
+		bool have_ch;
+	} cur;
+	struct cpm_cli_msrp_slot slots[CPM_CLI_MSRP_SLOTS];
+	struct cpm_cli_msrp_pending pend[CPM_CLI_MSRP_PENDING];
+	struct cpm_cli_msrp_cb cb;
+	/* the relay session, refreshed at half its lifetime (RFC 4976 §5.1) */
+	char relay_user[128];
+	char relay_pass[256];
+	struct cpm_cli_challenge relay_ch;
+	int64_t relay_expires;   /* s granted */
+	uint64_t relay_refresh_ms;
+	bool relay_retried;      /* the refresh answered a 401 already */
+	/* counters */
+	uint64_t bytes_in, bytes_out;
+};
+
+void cpm_cli_msrp_init(struct cpm_cli_msrp *m, bool verbose, unsigned timeout_ms,
+		       size_t chunk);
+void cpm_cli_msrp_free(struct cpm_cli_msrp *m);
+/* Listen on local_ip (port 0: any) and make my_uri; 0 or CPM_EIO. */
+int cpm_cli_msrp_listen(struct cpm_cli_msrp *m, const char *local_ip);
+/* Without listening (behind a relay): my_uri on local_ip, port 9. */
+void cpm_cli_msrp_uri_make(struct cpm_cli_msrp *m, const char *local_ip, uint16_t port);
+/* RFC 4976 §5: connect to the relay, AUTH, answer its 401 with Digest
+ * credentials (user, password), keep the Use-Path.  Blocking, bounded by
+ * timeout_ms.  0; CPM_EPERM (credentials refused: 401 again, 403),
+ * CPM_EIO / CPM_ETIMEDOUT / CPM_EPARSE with a message in err. */
+int cpm_cli_msrp_relay_auth(struct cpm_cli_msrp *m, const char *relay_uri,
+			    const char *user, const char *password, char *err,
+			    size_t errsz);
+/* Our a=path (my_path) from use_path and my_uri. */
+void cpm_cli_msrp_path_make(struct cpm_cli_msrp *m);
+/* Start the session with the peer's a=path: active connects (without a
+ * relay) to the first URI of peer_path and sends the empty SEND that binds
+ * the connection (RFC 4975 §5.4).  0 or an error with a message in err. */
+int cpm_cli_msrp_start(struct cpm_cli_msrp *m, const char *peer_path, bool active,
+		       char *err, size_t errsz);
+/* RFC 7701 §7.1: ask a chat room for a nickname (NICKNAME with
+ * Use-Nickname); the answer comes to cb.nickname. */
+int cpm_cli_msrp_nickname(struct cpm_cli_msrp *m, const char *nick);
+/* Queue a message (in chunks).  message_id gets its Message-ID. */
+int cpm_cli_msrp_send(struct cpm_cli_msrp *m, const char *ctype, struct cpm_str body,
+		      bool success_report, enum cpm_msrp_rep failure_report,
+		      char message_id[CPM_MSRP_MSGID_LEN + 1]);
+/* The descriptors to poll (up to 2): fills p, returns how many. */
+int cpm_cli_msrp_pollfds(struct cpm_cli_msrp *m, struct pollfd *p);
+/* After poll: accept, read (callbacks), write, time out transactions. */
+void cpm_cli_msrp_service(struct cpm_cli_msrp *m, const struct pollfd *p, int n);
+/* Bytes queued and not yet written. */
+size_t cpm_cli_msrp_queued(const struct cpm_cli_msrp *m);
+/* Requests waiting for an answer. */
+unsigned cpm_cli_msrp_pending_count(const struct cpm_cli_msrp *m);
+/* Feed received bytes (what service does after a read; used by tests). */
+int cpm_cli_msrp_feed(struct cpm_cli_msrp *m, const char *data, size_t len);
+
 /* ---------------------------------------------------------------- commands */
+
+/* A registration of the local socket (cli_cmd.c). */
+struct cpm_cli_reg {
+	char contact[400]; /* sip:alice@127.0.0.1:5070[;transport=tcp] */
+	unsigned granted;
+};
+
+/* The dialog-less request sequence of the registration, kept aside while
+ * a MESSAGE or an INVITE uses its own Call-ID (RFC 3261 §10.2: refreshes
+ * and the removal keep the REGISTER's Call-ID and increase its CSeq). */
+struct cpm_cli_call {
+	char call_id[256];
+	char from_tag[64];
+	uint32_t cseq;
+	struct cpm_cli_challenge ch;
+	bool have_ch;
+};
+
+void cpm_cli_call_save(const struct cpm_cli_ua *ua, struct cpm_cli_call *c);
+void cpm_cli_call_restore(struct cpm_cli_ua *ua, const struct cpm_cli_call *c);
+/* SIGINT/SIGTERM set cpm_cli_stop (a second one kills); SIGPIPE ignored. */
+void cpm_cli_signals_install(void);
+/* false, with a message, when --user is missing. */
+bool cpm_cli_need_user(const struct cpm_cli_args *a, const char *cmd);
+/* Report a non-2xx final answer on stderr; what: "registration", NULL:
+ * "failed: ..." on stdout.  Returns the exit code. */
+int cpm_cli_report_failure(const struct cpm_cli_ua *ua, const struct cpm_sip_msg *m,
+			   const char *what);
+void cpm_cli_contact_init(const struct cpm_cli_ua *ua, struct cpm_cli_reg *r);
+/* Register (or refresh).  0 ok, 1 failure answer, <0 transport error;
+ * errors printed.  what: said on stderr after the first registration. */
+int cpm_cli_contact_register(struct cpm_cli_ua *ua, struct cpm_cli_reg *r,
+			     unsigned expires, bool first, const char *what);
+void cpm_cli_contact_unregister(struct cpm_cli_ua *ua, struct cpm_cli_reg *r,
+				bool connected, bool say);
 
 int cpm_cli_cmd_register(const struct cpm_cli_args *a);
 int cpm_cli_cmd_send(const struct cpm_cli_args *a);
@@ -521,5 +837,7 @@ void cpm_cli_pidf_summary(struct cpm_str body, char *out, size_t sz);
 int cpm_cli_cmd_options(const struct cpm_cli_args *a);
 int cpm_cli_cmd_inbox(const struct cpm_cli_args *a);
 int cpm_cli_cmd_fetch(const struct cpm_cli_args *a);
+/* cpm chat USER|ROOM / cpm chat --accept (cli_chat.c). */
+int cpm_cli_cmd_chat(const struct cpm_cli_args *a);
 
 #endif

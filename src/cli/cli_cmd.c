@@ -19,7 +19,7 @@ static struct cpm_str reason_of(const struct cpm_sip_msg *m)
 
 /* Report a non-2xx final answer on stderr; what: "registration", NULL for
  * send (which prints "failed: ..." on stdout).  Returns the exit code. */
-static int report_failure(const struct cpm_cli_ua *ua, const struct cpm_sip_msg *m,
+int cpm_cli_report_failure(const struct cpm_cli_ua *ua, const struct cpm_sip_msg *m,
 			  const char *what)
 {
 	int st = m->status;
@@ -43,7 +43,7 @@ static int report_failure(const struct cpm_cli_ua *ua, const struct cpm_sip_msg 
 	return CPM_CLI_EXIT_FAIL;
 }
 
-static bool need_user(const struct cpm_cli_args *a, const char *cmd)
+bool cpm_cli_need_user(const struct cpm_cli_args *a, const char *cmd)
 {
 	if (a->user[0])
 		return true;
@@ -68,12 +68,7 @@ static long contact_expires(const struct cpm_sip_msg *m, const struct cpm_sip_ad
 
 /* ----------------------------------------------------------- register */
 
-struct reg {
-	char contact[400]; /* sip:alice@127.0.0.1:5070[;transport=tcp] */
-	unsigned granted;
-};
-
-static void contact_init(const struct cpm_cli_ua *ua, struct reg *r)
+void cpm_cli_contact_init(const struct cpm_cli_ua *ua, struct cpm_cli_reg *r)
 {
 	snprintf(r->contact, sizeof r->contact, "sip:%s@%s%s", ua->user,
 		 ua->local_hostport,
@@ -82,7 +77,7 @@ static void contact_init(const struct cpm_cli_ua *ua, struct reg *r)
 
 /* Send REGISTER (refreshes keep Call-ID and increase CSeq).  all: Contact *.
  * Returns 0 with *resp for any final answer, or a transport error. */
-static int do_register(struct cpm_cli_ua *ua, struct reg *r, unsigned expires,
+static int do_register(struct cpm_cli_ua *ua, struct cpm_cli_reg *r, unsigned expires,
 		       bool all, const struct cpm_sip_msg **resp)
 {
 	char ruri[300], extra[700];
@@ -171,24 +166,24 @@ static void print_bindings(const struct cpm_sip_msg *m, FILE *f)
 int cpm_cli_cmd_register(const struct cpm_cli_args *a)
 {
 	struct cpm_cli_ua ua;
-	struct reg r;
+	struct cpm_cli_reg r;
 	const struct cpm_sip_msg *m;
 	int rc, ex;
 
-	if (!need_user(a, "register"))
+	if (!cpm_cli_need_user(a, "register"))
 		return CPM_CLI_EXIT_FAIL;
 	if (cpm_cli_ua_open(&ua, a) != 0) {
 		cpm_cli_ua_close(&ua);
 		return CPM_CLI_EXIT_FAIL;
 	}
-	contact_init(&ua, &r);
+	cpm_cli_contact_init(&ua, &r);
 	bool all = a->unregister && !a->local_port_set;
 	rc = do_register(&ua, &r, a->unregister ? 0 : a->expires, all, &m);
 	if (rc) {
 		cpm_cli_ua_report(&ua, rc);
 		ex = CPM_CLI_EXIT_FAIL;
 	} else if (m->status >= 300) {
-		ex = report_failure(&ua, m, a->unregister ? "unregistration" :
+		ex = cpm_cli_report_failure(&ua, m, a->unregister ? "unregistration" :
 							    "registration");
 	} else {
 		if (a->unregister)
@@ -519,7 +514,7 @@ static void on_signal(int sig)
 	cpm_cli_stop = 1;
 }
 
-static void install_signals(void)
+void cpm_cli_signals_install(void)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -543,7 +538,7 @@ static uint64_t refresh_ms(unsigned g)
 /* Register (or refresh); prints the errors.  0 ok, 1 failure answer,
  * <0 transport error.  what: the purpose said on stderr after the first
  * registration ("listening"), NULL: said only with -v. */
-static int contact_register(struct cpm_cli_ua *ua, struct reg *r, unsigned expires,
+int cpm_cli_contact_register(struct cpm_cli_ua *ua, struct cpm_cli_reg *r, unsigned expires,
 			    bool first, const char *what)
 {
 	const struct cpm_sip_msg *m;
@@ -553,7 +548,7 @@ static int contact_register(struct cpm_cli_ua *ua, struct reg *r, unsigned expir
 		return rc;
 	}
 	if (m->status >= 300) {
-		report_failure(ua, m, "registration");
+		cpm_cli_report_failure(ua, m, "registration");
 		return 1;
 	}
 	if (first && what)
@@ -572,7 +567,7 @@ static int contact_register(struct cpm_cli_ua *ua, struct reg *r, unsigned expir
  * receive error.  *connected: whether the socket is still usable. */
 struct serve {
 	struct cpm_cli_ua *ua;
-	struct reg *r;
+	struct cpm_cli_reg *r;
 	unsigned expires;
 	uint64_t end;	  /* cpm_now_ms() deadline, 0: none */
 	uint64_t ka_ms;	  /* TCP keep-alive interval, 0: off */
@@ -606,9 +601,9 @@ static int serve_run(struct serve *sv)
 				fprintf(stderr, "cpm: reconnected to %s over tcp\n",
 					ua->peer_str);
 				sv->connected = true;
-				contact_init(ua, sv->r);
+				cpm_cli_contact_init(ua, sv->r);
 			}
-			rc = contact_register(ua, sv->r, sv->expires, false, NULL);
+			rc = cpm_cli_contact_register(ua, sv->r, sv->expires, false, NULL);
 			if (rc == CPM_ECLOSED) {
 				sv->connected = false;
 				refresh_at = cpm_now_ms() + 2000;
@@ -657,7 +652,7 @@ static int serve_run(struct serve *sv)
 
 /* Remove the contact; a signal during it must not cut it short.  say:
  * print "unregistered" on stderr. */
-static void contact_unregister(struct cpm_cli_ua *ua, struct reg *r, bool connected,
+void cpm_cli_contact_unregister(struct cpm_cli_ua *ua, struct cpm_cli_reg *r, bool connected,
 			       bool say)
 {
 	cpm_cli_stop = 0;
@@ -668,7 +663,7 @@ static void contact_unregister(struct cpm_cli_ua *ua, struct reg *r, bool connec
 	if (rc)
 		cpm_cli_ua_report(ua, rc);
 	else if (m->status >= 300)
-		report_failure(ua, m, "unregistration");
+		cpm_cli_report_failure(ua, m, "unregistration");
 	else if (say)
 		fprintf(stderr, "cpm: unregistered %s\n", ua->aor_uri + 4);
 	else
@@ -685,21 +680,21 @@ int cpm_cli_cmd_listen(const struct cpm_cli_args *a)
 {
 	struct cpm_cli_ua ua;
 	struct listen_state st = { .a = a };
-	struct reg r;
+	struct cpm_cli_reg r;
 
-	if (!need_user(a, "listen"))
+	if (!cpm_cli_need_user(a, "listen"))
 		return CPM_CLI_EXIT_FAIL;
-	install_signals();
+	cpm_cli_signals_install();
 	if (cpm_cli_ua_open(&ua, a) != 0) {
 		cpm_cli_ua_close(&ua);
 		return CPM_CLI_EXIT_FAIL;
 	}
 	ua.on_request = listen_on_request;
 	ua.on_request_arg = &st;
-	contact_init(&ua, &r);
+	cpm_cli_contact_init(&ua, &r);
 
 	unsigned expires = a->expires ? a->expires : 3600;
-	if (contact_register(&ua, &r, expires, true, "listening")) {
+	if (cpm_cli_contact_register(&ua, &r, expires, true, "listening")) {
 		cpm_cli_ua_close(&ua);
 		return CPM_CLI_EXIT_FAIL;
 	}
@@ -713,7 +708,7 @@ int cpm_cli_cmd_listen(const struct cpm_cli_args *a)
 		.arg = &st,
 	};
 	int ex = serve_run(&sv);
-	contact_unregister(&ua, &r, sv.connected, true);
+	cpm_cli_contact_unregister(&ua, &r, sv.connected, true);
 	cpm_cli_ua_close(&ua);
 	return ex;
 }
@@ -753,18 +748,7 @@ static bool report_done(void *arg)
 	return w->final;
 }
 
-/* The dialog-less request sequence of the registration, kept aside while
- * the MESSAGE uses its own Call-ID (RFC 3261 §10.2: refreshes and the
- * removal keep the REGISTER's Call-ID and increase its CSeq). */
-struct call_state {
-	char call_id[64];
-	char from_tag[32];
-	uint32_t cseq;
-	struct cpm_cli_challenge ch;
-	bool have_ch;
-};
-
-static void call_save(const struct cpm_cli_ua *ua, struct call_state *c)
+void cpm_cli_call_save(const struct cpm_cli_ua *ua, struct cpm_cli_call *c)
 {
 	memcpy(c->call_id, ua->call_id, sizeof c->call_id);
 	memcpy(c->from_tag, ua->from_tag, sizeof c->from_tag);
@@ -773,7 +757,7 @@ static void call_save(const struct cpm_cli_ua *ua, struct call_state *c)
 	c->have_ch = ua->have_ch;
 }
 
-static void call_restore(struct cpm_cli_ua *ua, const struct call_state *c)
+void cpm_cli_call_restore(struct cpm_cli_ua *ua, const struct cpm_cli_call *c)
 {
 	memcpy(ua->call_id, c->call_id, sizeof c->call_id);
 	memcpy(ua->from_tag, c->from_tag, sizeof c->from_tag);
@@ -807,7 +791,7 @@ static int send_body(const struct cpm_cli_args *a, struct cpm_buf *body)
 }
 
 /* Wait for the final report of w's message; the exit code. */
-static int send_wait_reports(struct cpm_cli_ua *ua, struct reg *r, unsigned expires,
+static int send_wait_reports(struct cpm_cli_ua *ua, struct cpm_cli_reg *r, unsigned expires,
 			     const struct cpm_cli_args *a, struct report_wait *w,
 			     bool *connected)
 {
@@ -842,15 +826,15 @@ int cpm_cli_cmd_send(const struct cpm_cli_args *a)
 	struct cpm_buf body, cpim, extra;
 	const struct cpm_sip_msg *m;
 	struct report_wait w;
-	struct call_state reg_call;
-	struct reg r;
+	struct cpm_cli_call reg_call;
+	struct cpm_cli_reg r;
 	char target[600], domain[256] = "";
 	const char *ctype = a->content_type ? a->content_type : "text/plain";
 	unsigned reg_expires = a->report_s + 60;
 	bool connected = true;
 	int rc, ex = CPM_CLI_EXIT_FAIL;
 
-	if (!need_user(a, "send"))
+	if (!cpm_cli_need_user(a, "send"))
 		return CPM_CLI_EXIT_FAIL;
 	const char *at = strrchr(a->user, '@');
 	snprintf(domain, sizeof domain, "%s", at ? at + 1 : "");
@@ -899,7 +883,7 @@ int cpm_cli_cmd_send(const struct cpm_cli_args *a)
 	}
 
 	if (a->report)
-		install_signals();
+		cpm_cli_signals_install();
 	if (cpm_cli_ua_open(&ua, a) != 0) {
 		cpm_cli_ua_close(&ua);
 		goto out_nosock;
@@ -911,12 +895,12 @@ int cpm_cli_cmd_send(const struct cpm_cli_args *a)
 		/* reports come as MESSAGEs to our AoR: be one of its devices */
 		ua.on_request = report_on_request;
 		ua.on_request_arg = &w;
-		contact_init(&ua, &r);
-		if (contact_register(&ua, &r, reg_expires, true, NULL) != 0) {
+		cpm_cli_contact_init(&ua, &r);
+		if (cpm_cli_contact_register(&ua, &r, reg_expires, true, NULL) != 0) {
 			cpm_cli_ua_close(&ua);
 			goto out_nosock;
 		}
-		call_save(&ua, &reg_call);
+		cpm_cli_call_save(&ua, &reg_call);
 		cpm_cli_ua_new_call(&ua);
 	}
 	struct cpm_cli_req req = {
@@ -940,15 +924,15 @@ int cpm_cli_cmd_send(const struct cpm_cli_args *a)
 		printf("%d %.*s (delivered)\n", m->status, CPM_STR_FMT(reason_of(m)));
 		ex = CPM_CLI_EXIT_OK;
 	} else {
-		ex = report_failure(&ua, m, NULL);
+		ex = cpm_cli_report_failure(&ua, m, NULL);
 	}
 	fflush(stdout);
 	if (a->report) {
 		bool stored = rc == 0 && m->status == 202;
-		call_restore(&ua, &reg_call);
+		cpm_cli_call_restore(&ua, &reg_call);
 		if (stored)
 			ex = send_wait_reports(&ua, &r, reg_expires, a, &w, &connected);
-		contact_unregister(&ua, &r, connected, false);
+		cpm_cli_contact_unregister(&ua, &r, connected, false);
 	}
 	fflush(stdout);
 	cpm_cli_ua_close(&ua);
@@ -1067,7 +1051,7 @@ int cpm_cli_cmd_presence(const struct cpm_cli_args *a)
 	} else {
 		printf("presence not published: %d %.*s\n", m->status, CPM_STR_FMT(m->reason));
 		if (m->status == 401 || m->status == 407 || m->status == 403)
-			report_failure(&ua, m, "presence");
+			cpm_cli_report_failure(&ua, m, "presence");
 	}
 	cpm_cli_ua_close(&ua);
 	cpm_buf_free(&body);
@@ -1077,7 +1061,7 @@ int cpm_cli_cmd_presence(const struct cpm_cli_args *a)
 /* ---------------------------------------------------------------- watch */
 
 /* The text of the first element named local (any prefix) in body. */
-static bool pidf_text(struct cpm_str body, const char *local, char *out, size_t sz)
+bool cpm_cli_xml_text(struct cpm_str body, const char *local, char *out, size_t sz)
 {
 	char open[48];
 	snprintf(open, sizeof open, "%s>", local);
@@ -1108,7 +1092,7 @@ void cpm_cli_pidf_summary(struct cpm_str body, char *out, size_t sz)
 	static const char *const acts[] = { "busy", "on-the-phone", "meeting", "away",
 					    "vacation", "do-not-disturb" };
 	char basic[32] = "", note[256] = "";
-	if (!pidf_text(body, "basic", basic, sizeof basic))
+	if (!cpm_cli_xml_text(body, "basic", basic, sizeof basic))
 		snprintf(basic, sizeof basic, "%s", body.len ? "unknown" : "pending");
 	int n = snprintf(out, sz, "%s", basic);
 	for (size_t i = 0; i < sizeof acts / sizeof *acts && n > 0 && (size_t)n < sz; i++) {
@@ -1117,7 +1101,7 @@ void cpm_cli_pidf_summary(struct cpm_str body, char *out, size_t sz)
 		if (memmem(body.s, body.len, tag, strlen(tag)))
 			n += snprintf(out + n, sz - (size_t)n, ", %s", acts[i]);
 	}
-	if (pidf_text(body, "note", note, sizeof note) && n > 0 && (size_t)n < sz)
+	if (cpm_cli_xml_text(body, "note", note, sizeof note) && n > 0 && (size_t)n < sz)
 		snprintf(out + n, sz - (size_t)n, " \"%s\"", note);
 }
 
@@ -1155,7 +1139,7 @@ int cpm_cli_cmd_watch(const struct cpm_cli_args *a)
 		fprintf(stderr, "cpm: bad address '%s'\n", a->pos[0]);
 		return CPM_CLI_EXIT_USAGE;
 	}
-	install_signals();
+	cpm_cli_signals_install();
 	struct cpm_cli_ua ua;
 	if (cpm_cli_ua_open(&ua, a) != 0) {
 		cpm_cli_ua_close(&ua);
@@ -1181,7 +1165,7 @@ int cpm_cli_cmd_watch(const struct cpm_cli_args *a)
 	} else if (m->status < 200 || m->status >= 300) {
 		printf("watch refused: %d %.*s\n", m->status, CPM_STR_FMT(m->reason));
 		if (m->status == 401 || m->status == 407 || m->status == 403)
-			report_failure(&ua, m, "watch");
+			cpm_cli_report_failure(&ua, m, "watch");
 	} else {
 		fprintf(stderr, "cpm: watching %s (%d %.*s)\n", a->pos[0], m->status,
 			CPM_STR_FMT(m->reason));
@@ -1240,7 +1224,7 @@ int cpm_cli_cmd_options(const struct cpm_cli_args *a)
 		if (m->status >= 200 && m->status < 300)
 			ex = CPM_CLI_EXIT_OK;
 		else if (m->status == 401 || m->status == 407 || m->status == 403)
-			report_failure(&ua, m, "options");
+			cpm_cli_report_failure(&ua, m, "options");
 	}
 	fflush(stdout);
 	cpm_cli_ua_close(&ua);

@@ -26,6 +26,8 @@ static const char usage_general[] =
 	"  options [URI]                           send an OPTIONS ping\n"
 	"  presence [set] STATUS [NOTE]            publish your presence (busy, away...)\n"
 	"  watch AOR [--count N] [--duration S]    print AOR's presence as it changes\n"
+	"  chat USER|ROOM [--send TEXT]            MSRP chat session (INVITE, RFC 4975)\n"
+	"  chat --accept [--print]                 wait for a chat and answer it\n"
 	"  bench --target IP:PORT [...]            MESSAGE load generator (UAC+UAS,\n"
 	"                                          batched); cpm bench --help\n"
 	"  help [COMMAND]                          show help\n"
@@ -39,7 +41,8 @@ static const char usage_general[] =
 	"  --password-file F        read the password from the first line of F\n"
 	"  --config FILE            config file (default ~/.config/cpm/config; INI\n"
 	"                           keys server, transport, user, password,\n"
-	"                           password_file, local_port, timeout, http)\n"
+	"                           password_file, local_port, timeout, http,\n"
+	"                           relay)\n"
 	"  --http URL               the server's HTTP API for inbox and fetch\n"
 	"                           (default http://SERVER-HOST:8080)\n"
 	"  --local-port N           local port to bind (default: any)\n"
@@ -183,6 +186,54 @@ static const char usage_watch[] =
 	"allowed you yet keeps the subscription pending.  Ends after N NOTIFYs, S\n"
 	"seconds or ^C.  Exit 0 once a NOTIFY came.\n";
 
+static const char usage_chat[] =
+	"usage: cpm [GLOBAL OPTIONS] chat USER|ROOM [--relay URI] [--send TEXT [--report]]\n"
+	"                                 [--nick NAME] [--chunk BYTES]\n"
+	"       cpm [GLOBAL OPTIONS] chat --accept [--print] [--relay URI] [--count N]\n"
+	"                                 [--duration S] [--report]\n"
+	"\n"
+	"An MSRP chat session (RFC 4975) set up with INVITE (RFC 3261): registers\n"
+	"--user, sends an INVITE with an SDP offer (m=message PORT TCP/MSRP *,\n"
+	"a=setup:actpass, RFC 6135) to USER (bob, bob@example.test, sip:...) or a\n"
+	"chat room, connects (or is connected to) the peer's MSRP URI, and then:\n"
+	"each line typed is a SEND (text/plain; message/cpim in a room), incoming\n"
+	"messages are printed with their sender and time, 'bob is typing' shows\n"
+	"RFC 3994 isComposing indications (sent while you type).  Commands:\n"
+	"  /quit            hang up (also ^D or end of input); the other side's BYE\n"
+	"                   ends the session too\n"
+	"  /msg NICK TEXT   (room) a private message to one participant (RFC 7701)\n"
+	"  /nick NAME       (room) ask for a nickname (RFC 7701 NICKNAME)\n"
+	"Long messages go out in chunks (Byte-Range); chunked messages that arrive\n"
+	"are put back together.  Standard input that is not a terminal is read\n"
+	"line by line (one SEND per line), without line editing.\n"
+	"\n"
+	"  --accept         wait for an INVITE with an MSRP offer and answer it\n"
+	"                   (200 with a=setup:passive: the caller connects)\n"
+	"  --print          print what arrives, one line each, and send nothing\n"
+	"                   from standard input (for scripts):\n"
+	"                     [HH:MM:SS] FROM: TEXT     a message\n"
+	"                     * FROM is typing          isComposing active\n"
+	"                     * report: ID 200 OK       a REPORT (with --report)\n"
+	"                     * session ended (BYE)     the other side hung up\n"
+	"  --send TEXT      send TEXT as one message and hang up; exit 0 only when\n"
+	"                   the 200 to the SEND came (with --report: the\n"
+	"                   Success-Report)\n"
+	"  --report         ask for Success-Reports and show the REPORTs\n"
+	"  --relay URI      use an MSRP relay (RFC 4976), e.g.\n"
+	"                   msrp://127.0.0.1:2855;tcp: AUTH with --user and\n"
+	"                   --password (Digest), its Use-Path goes first in a=path;\n"
+	"                   through a relay a 200 covers one hop only: messages\n"
+	"                   ask for Success-Reports, and hanging up waits up to\n"
+	"                   5 s for them\n"
+	"  --nick NAME      (room) the nickname to ask for after joining\n"
+	"  --chunk BYTES    largest chunk of an outgoing message (default 16384)\n"
+	"  --count N        (--accept) hang up after N messages received\n"
+	"  --duration S     hang up after S seconds (--accept: also when no INVITE\n"
+	"                   came by then)\n"
+	"Exit 0 when the session was set up and ended normally, 1 otherwise\n"
+	"(refused INVITE, MSRP connection or relay AUTH failure, a SEND not\n"
+	"answered 200).\n";
+
 static const char usage_options[] =
 	"usage: cpm [GLOBAL OPTIONS] options [URI]\n"
 	"\n"
@@ -217,6 +268,9 @@ void cpm_cli_usage(FILE *f, enum cpm_cli_cmd cmd)
 	case CPM_CLI_CMD_WATCH:
 		fputs(usage_watch, f);
 		break;
+	case CPM_CLI_CMD_CHAT:
+		fputs(usage_chat, f);
+		break;
 	default:
 		fputs(usage_general, f);
 		break;
@@ -233,6 +287,7 @@ void cpm_cli_args_init(struct cpm_cli_args *a)
 	a->expires = 3600;
 	a->keepalive_s = 25;
 	a->report_s = CPM_CLI_REPORT_WAIT;
+	a->chunk = 16384;
 }
 
 static enum cpm_cli_cmd cmd_parse(const char *s)
@@ -253,6 +308,8 @@ static enum cpm_cli_cmd cmd_parse(const char *s)
 		return CPM_CLI_CMD_PRESENCE;
 	if (strcmp(s, "watch") == 0)
 		return CPM_CLI_CMD_WATCH;
+	if (strcmp(s, "chat") == 0)
+		return CPM_CLI_CMD_CHAT;
 	if (strcmp(s, "help") == 0)
 		return CPM_CLI_CMD_HELP;
 	if (strcmp(s, "version") == 0)
@@ -279,6 +336,8 @@ static const char *cmd_name(enum cpm_cli_cmd c)
 		return "presence";
 	case CPM_CLI_CMD_WATCH:
 		return "watch";
+	case CPM_CLI_CMD_CHAT:
+		return "chat";
 	case CPM_CLI_CMD_VERSION:
 		return "version";
 	default:
@@ -443,6 +502,15 @@ int cpm_cli_header_check(const char *h)
 	}
 }
 
+int cpm_cli_relay_check(const char *uri)
+{
+	struct cpm_msrp_uri u;
+	if (cpm_msrp_uri_parse(cpm_str_from_cstr(uri), &u) != 0 || u.secure ||
+	    !cpm_str_ieq_cstr(u.transport, "tcp") || u.host.len == 0)
+		return CPM_EINVAL;
+	return 0;
+}
+
 /* Split "--name=value". */
 static bool opt_is(const char *arg, const char *name, const char **inl)
 {
@@ -490,6 +558,7 @@ int cpm_cli_args_parse(struct cpm_cli_args *a, int argc, char **argv,
 			    (a->cmd == CPM_CLI_CMD_OPTIONS && a->npos >= 1) ||
 			    (a->cmd == CPM_CLI_CMD_FETCH && a->npos >= 1) ||
 			    (a->cmd == CPM_CLI_CMD_WATCH && a->npos >= 1) ||
+			    (a->cmd == CPM_CLI_CMD_CHAT && a->npos >= 1) ||
 			    a->cmd == CPM_CLI_CMD_INBOX ||
 			    a->cmd == CPM_CLI_CMD_REGISTER ||
 			    a->cmd == CPM_CLI_CMD_LISTEN ||
@@ -567,11 +636,33 @@ int cpm_cli_args_parse(struct cpm_cli_args *a, int argc, char **argv,
 		} else if (a->cmd == CPM_CLI_CMD_REGISTER &&
 			   strcmp(arg, "--unregister") == 0) {
 			a->unregister = true;
-		} else if ((a->cmd == CPM_CLI_CMD_LISTEN || a->cmd == CPM_CLI_CMD_WATCH) &&
+		} else if (a->cmd == CPM_CLI_CMD_CHAT && strcmp(arg, "--accept") == 0) {
+			a->accept = true;
+		} else if (a->cmd == CPM_CLI_CMD_CHAT && strcmp(arg, "--print") == 0) {
+			a->print = true;
+		} else if (a->cmd == CPM_CLI_CMD_CHAT && strcmp(arg, "--report") == 0) {
+			a->report = true;
+		} else if (a->cmd == CPM_CLI_CMD_CHAT && VALUE_OPT("--send")) {
+			a->chat_send = val;
+		} else if (a->cmd == CPM_CLI_CMD_CHAT && VALUE_OPT("--nick")) {
+			if (!val[0] || strpbrk(val, "\r\n"))
+				ERR("bad nickname '%s'", val);
+			a->nick = val;
+		} else if (a->cmd == CPM_CLI_CMD_CHAT && VALUE_OPT("--chunk")) {
+			if (parse_uint(val, 64, 16u << 20, &a->chunk) != 0)
+				ERR("bad chunk size '%s' (expected 64 to 16777216 bytes)", val);
+		} else if (a->cmd == CPM_CLI_CMD_CHAT && VALUE_OPT("--relay")) {
+			if (cpm_cli_relay_check(val) != 0 ||
+			    copy_arg(val, a->relay, sizeof a->relay) != 0)
+				ERR("bad relay '%s' (expected msrp://HOST:PORT;tcp)", val);
+			a->relay_set = true;
+		} else if ((a->cmd == CPM_CLI_CMD_LISTEN || a->cmd == CPM_CLI_CMD_WATCH ||
+			    a->cmd == CPM_CLI_CMD_CHAT) &&
 			   VALUE_OPT("--count")) {
 			if (parse_uint(val, 1, UINT_MAX, &a->count) != 0)
 				ERR("bad count '%s' (expected a positive number)", val);
-		} else if ((a->cmd == CPM_CLI_CMD_LISTEN || a->cmd == CPM_CLI_CMD_WATCH) &&
+		} else if ((a->cmd == CPM_CLI_CMD_LISTEN || a->cmd == CPM_CLI_CMD_WATCH ||
+			    a->cmd == CPM_CLI_CMD_CHAT) &&
 			   VALUE_OPT("--duration")) {
 			if (parse_uint(val, 1, 100000000, &a->duration) != 0)
 				ERR("bad duration '%s' (expected seconds)", val);
@@ -638,6 +729,11 @@ int cpm_cli_args_parse(struct cpm_cli_args *a, int argc, char **argv,
 		ERR("listen needs --expires of at least 1 second");
 	if (a->cmd == CPM_CLI_CMD_SEND && a->npos != 2)
 		ERR("send needs TO and TEXT (try 'cpm send --help')");
+	if (a->cmd == CPM_CLI_CMD_CHAT && a->accept == (a->npos == 1))
+		ERR(a->accept ? "chat --accept takes no USER" :
+				"chat needs USER or ROOM, or --accept (try 'cpm chat --help')");
+	if (a->cmd == CPM_CLI_CMD_CHAT && a->accept && a->chat_send)
+		ERR("--send is for the calling side (cpm chat USER --send TEXT)");
 	if (a->cmd == CPM_CLI_CMD_FETCH && a->npos != 1)
 		ERR("fetch needs a message ID or URL (try 'cpm fetch --help')");
 	return 0;
@@ -722,6 +818,11 @@ int cpm_cli_config_parse(struct cpm_cli_args *a, const char *text, size_t len,
 				ERR("%s:%u: bad http URL '%s'", name, lineno, val);
 			if (!a->http_set)
 				copy_arg(val, a->http, sizeof a->http);
+		} else if (cpm_str_eq_cstr(key, "relay")) {
+			if (cpm_cli_relay_check(val) != 0)
+				ERR("%s:%u: bad relay '%s'", name, lineno, val);
+			if (!a->relay_set)
+				copy_arg(val, a->relay, sizeof a->relay);
 		} else if (cpm_str_eq_cstr(key, "timeout")) {
 			unsigned t;
 			if (parse_uint(val, 1, 3600, &t) != 0)
@@ -887,6 +988,8 @@ int main(int argc, char **argv)
 		return cpm_cli_cmd_presence(&a);
 	case CPM_CLI_CMD_WATCH:
 		return cpm_cli_cmd_watch(&a);
+	case CPM_CLI_CMD_CHAT:
+		return cpm_cli_cmd_chat(&a);
 	default:
 		cpm_cli_usage(stderr, CPM_CLI_CMD_NONE);
 		return CPM_CLI_EXIT_USAGE;

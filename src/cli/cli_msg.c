@@ -128,18 +128,16 @@ int cpm_cli_cpim_build(struct cpm_buf *b, const char *from_uri,
 	/* RFC 3862 §3: message headers, CRLF, the MIME headers of the
 	 * content, CRLF, the content.  RFC 5438 §6.3: the NS header binds
 	 * the prefix of the IMDN headers. */
-	int rc = cpm_buf_printf(b,
-				"From: <%s>\r\n"
-				"To: <%s>\r\n"
-				"DateTime: %s\r\n"
-				"NS: imdn <urn:ietf:params:imdn>\r\n"
-				"imdn.Message-ID: %s\r\n"
-				"imdn.Disposition-Notification: %s\r\n"
-				"\r\n"
-				"Content-Type: %s\r\n"
-				"\r\n",
-				from_uri, to_uri, when, message_id, dispositions,
-				ctype);
+	int rc = cpm_buf_printf(b, "From: <%s>\r\nTo: <%s>\r\nDateTime: %s\r\n",
+				from_uri, to_uri, when);
+	if (!rc && message_id)
+		rc = cpm_buf_printf(b,
+				    "NS: imdn <urn:ietf:params:imdn>\r\n"
+				    "imdn.Message-ID: %s\r\n"
+				    "imdn.Disposition-Notification: %s\r\n",
+				    message_id, dispositions);
+	if (!rc)
+		rc = cpm_buf_printf(b, "\r\nContent-Type: %s\r\n\r\n", ctype);
 	return rc ? rc : cpm_buf_append_str(b, body);
 }
 

@@ -534,6 +534,13 @@ static struct cpm_cli_seen *seen_find(struct cpm_cli_ua *ua, const char *key)
 int cpm_cli_ua_respond(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx,
 		       int status, const char *extra)
 {
+	return cpm_cli_ua_respond_body(ua, rx, status, NULL, extra, NULL, CPM_STR_NULL);
+}
+
+int cpm_cli_ua_respond_body(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx,
+			    int status, const char *to_tag, const char *extra,
+			    const char *ctype, struct cpm_str body)
+{
 	const struct cpm_sip_msg *m = &rx->msg;
 	struct cpm_buf b;
 	char tag[17];
@@ -542,13 +549,14 @@ int cpm_cli_ua_respond(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx,
 	cpm_rand_hex(tag, 8);
 	cpm_buf_init(&b, 65535);
 	rc = cpm_sip_print_response_start(&b, m, status, cpm_sip_reason(status),
-					  tag);
+					  to_tag ? to_tag : tag);
 	if (!rc)
 		rc = cpm_buf_puts(&b, "Server: " CPM_CLI_UA "\r\n");
 	if (!rc && extra)
 		rc = cpm_buf_puts(&b, extra);
 	if (!rc)
-		rc = cpm_sip_print_body(&b, CPM_STR_NULL, CPM_STR_NULL);
+		rc = cpm_sip_print_body(&b, ctype ? cpm_str_from_cstr(ctype) : CPM_STR_NULL,
+					ctype ? body : CPM_STR_NULL);
 	if (rc) {
 		cpm_buf_free(&b);
 		return rc;
@@ -562,6 +570,15 @@ int cpm_cli_ua_respond(struct cpm_cli_ua *ua, const struct cpm_cli_rx *rx,
 	s->resp = b.p; /* keep the bytes for retransmissions */
 	s->resp_len = b.len;
 	return rc;
+}
+
+int cpm_cli_ua_resend_last(struct cpm_cli_ua *ua, const struct sockaddr_storage *to,
+			   socklen_t tolen)
+{
+	struct cpm_cli_seen *s = &ua->seen[(ua->seen_next + CPM_CLI_SEEN_MAX - 1) % CPM_CLI_SEEN_MAX];
+	if (!s->resp)
+		return CPM_ENOTFOUND;
+	return send_bytes(ua, s->resp, s->resp_len, to, tolen, "(retransmission)");
 }
 
 static const char allow_hdr[] = "Allow: MESSAGE, OPTIONS\r\n";
@@ -591,8 +608,11 @@ static void handle_request(struct cpm_cli_ua *ua)
 	const struct cpm_sip_msg *m = &ua->rx.msg;
 	char key[sizeof ua->seen[0].key];
 
-	if (m->method == CPM_SIP_ACK)
+	if (m->method == CPM_SIP_ACK) {
+		if (ua->pass_ack && ua->on_request)
+			ua->on_request(ua, &ua->rx, ua->on_request_arg);
 		return;
+	}
 	seen_key(m, m->method, key, sizeof key);
 	struct cpm_cli_seen *s = seen_find(ua, key);
 	if (s) {
@@ -628,21 +648,22 @@ int cpm_cli_ua_poll(struct cpm_cli_ua *ua, int timeout_ms)
 /* ----------------------------------------------------------- requests */
 
 static int build_request(struct cpm_cli_ua *ua, const struct cpm_cli_req *req,
-			 const char *branch, bool with_auth, struct cpm_buf *b)
+			 const char *branch, bool with_auth, uint32_t cseq,
+			 const char *method, struct cpm_buf *b)
 {
-	const char *method = cpm_sip_method_name(req->method);
 	int rc = cpm_buf_printf(
 		b,
 		"%s %s SIP/2.0\r\n"
 		"Via: SIP/2.0/%s %s;branch=%s;rport\r\n"
 		"Max-Forwards: 70\r\n"
 		"From: <%s>;tag=%s\r\n"
-		"To: <%s>\r\n"
+		"To: <%s>%s%s\r\n"
 		"Call-ID: %s\r\n"
 		"CSeq: %u %s\r\n",
 		method, req->ruri, transport_upper(ua->transport),
-		ua->local_hostport, branch, ua->aor_uri, ua->from_tag,
-		req->to_uri, ua->call_id, (unsigned)ua->cseq, method);
+		ua->local_hostport, branch, req->from_uri ? req->from_uri : ua->aor_uri,
+		ua->from_tag, req->to_uri, req->to_tag ? ";tag=" : "",
+		req->to_tag ? req->to_tag : "", ua->call_id, (unsigned)cseq, method);
 	if (!rc && with_auth)
 		rc = cpm_cli_auth_header(b, &ua->ch, ua->auth_user, ua->password,
 					 method, req->ruri, req->body, NULL);
@@ -657,14 +678,71 @@ static int build_request(struct cpm_cli_ua *ua, const struct cpm_cli_req *req,
 	return rc;
 }
 
+/* RFC 3261 §17.1.1.3: the ACK of a non-2xx final answer to an INVITE is
+ * part of its transaction: same branch, Request-URI, From, Call-ID and
+ * CSeq number, the To of the answer (with its tag), the INVITE's Route. */
+static void ack_failure(struct cpm_cli_ua *ua, const struct cpm_cli_req *req,
+			const char *branch, uint32_t cseq, const struct cpm_sip_msg *resp)
+{
+	const struct cpm_sip_hdr *to = cpm_sip_msg_hdr(resp, CPM_SIP_H_TO);
+	struct cpm_buf b;
+	cpm_buf_init(&b, 8192);
+	int rc = cpm_buf_printf(&b,
+				"ACK %s SIP/2.0\r\n"
+				"Via: SIP/2.0/%s %s;branch=%s;rport\r\n"
+				"Max-Forwards: 70\r\n"
+				"From: <%s>;tag=%s\r\n"
+				"To: %.*s\r\n"
+				"Call-ID: %s\r\n"
+				"CSeq: %u ACK\r\n",
+				req->ruri, transport_upper(ua->transport), ua->local_hostport,
+				branch, req->from_uri ? req->from_uri : ua->aor_uri, ua->from_tag,
+				to ? (int)to->value.len : 0, to ? to->value.s : "", ua->call_id,
+				(unsigned)cseq);
+	/* the Route lines of the INVITE, if any, ride in extra */
+	for (struct cpm_str x = cpm_str_from_cstr(req->extra ? req->extra : "");
+	     !rc && x.len;) {
+		long nl = cpm_str_chr(x, '\n');
+		struct cpm_str line = { x.s, nl < 0 ? x.len : (size_t)nl + 1 };
+		if (cpm_str_istarts(line, "route:"))
+			rc = cpm_buf_append(&b, line.s, line.len);
+		x.s += line.len;
+		x.len -= line.len;
+	}
+	if (!rc)
+		rc = cpm_buf_puts(&b, "Content-Length: 0\r\n\r\n");
+	if (!rc)
+		send_bytes(ua, b.p, b.len, NULL, 0, "(ACK of a failure)");
+	cpm_buf_free(&b);
+}
+
+/* RFC 3261 §9.1: CANCEL a pending INVITE (same branch, Request-URI, From,
+ * To, Call-ID and CSeq number). */
+static void cancel_invite(struct cpm_cli_ua *ua, const struct cpm_cli_req *req,
+			  const char *branch, uint32_t cseq)
+{
+	struct cpm_buf b;
+	cpm_buf_init(&b, 8192);
+	struct cpm_cli_req c = *req;
+	c.ctype = NULL;
+	c.body = CPM_STR_NULL;
+	c.extra = NULL;
+	if (build_request(ua, &c, branch, false, cseq, "CANCEL", &b) == 0)
+		send_bytes(ua, b.p, b.len, NULL, 0, "(CANCEL)");
+	cpm_buf_free(&b);
+}
+
 /* One client transaction: send, retransmit (UDP), wait for the final
  * response that matches branch and method. */
 static int transact(struct cpm_cli_ua *ua, const struct cpm_buf *b,
-		    const char *branch, enum cpm_sip_method method,
+		    const char *branch, const struct cpm_cli_req *req, uint32_t cseq,
 		    const struct cpm_sip_msg **resp)
 {
-	uint64_t start = cpm_now_ms(), deadline = start + ua->timeout_ms;
+	enum cpm_sip_method method = req->method;
+	uint64_t start = cpm_now_ms();
+	uint64_t deadline = start + (req->timeout_ms ? req->timeout_ms : ua->timeout_ms);
 	uint64_t interval = T1_MS, next_rtx = start + T1_MS;
+	bool provisional = false, cancelled = false;
 	int rc;
 
 	rc = send_bytes(ua, b->p, b->len, NULL, 0, NULL);
@@ -674,6 +752,14 @@ static int transact(struct cpm_cli_ua *ua, const struct cpm_buf *b,
 		uint64_t now = cpm_now_ms();
 		if (now >= deadline)
 			return CPM_ETIMEDOUT;
+		if (method == CPM_SIP_INVITE && provisional && !cancelled && ua->cancel &&
+		    ua->cancel(ua->on_request_arg)) {
+			cancel_invite(ua, req, branch, cseq);
+			cancelled = true;
+			/* §9.1: the INVITE ends with 487; give it 64*T1 */
+			if (deadline > now + 64 * T1_MS)
+				deadline = now + 64 * T1_MS;
+		}
 		if (ua->transport == CPM_CLI_UDP && now >= next_rtx) {
 			rc = send_bytes(ua, b->p, b->len, NULL, 0,
 					"(retransmission)");
@@ -685,6 +771,8 @@ static int transact(struct cpm_cli_ua *ua, const struct cpm_buf *b,
 		uint64_t until = deadline;
 		if (ua->transport == CPM_CLI_UDP && next_rtx < until)
 			until = next_rtx;
+		if (method == CPM_SIP_INVITE && ua->cancel && until > now + 200)
+			until = now + 200;
 		rc = recv_one(ua, (int)(until - now));
 		if (rc < 0)
 			return rc;
@@ -703,13 +791,22 @@ static int transact(struct cpm_cli_ua *ua, const struct cpm_buf *b,
 			continue;
 		}
 		if (m->status < 200) {
-			/* RFC 3261 §17.1.2.2: keep retransmitting at T2 */
+			/* RFC 3261 §17.1.2.2: keep retransmitting at T2; an
+			 * INVITE stops (§17.1.1.2, Timer A ends at a 1xx) */
 			if (ua->transport == CPM_CLI_UDP) {
 				interval = T2_MS;
-				next_rtx = cpm_now_ms() + T2_MS;
+				next_rtx = method == CPM_SIP_INVITE ? UINT64_MAX :
+								      cpm_now_ms() + T2_MS;
+			}
+			if (method == CPM_SIP_INVITE) {
+				provisional = true;
+				if (ua->on_provisional)
+					ua->on_provisional(ua, m, ua->on_request_arg);
 			}
 			continue;
 		}
+		if (method == CPM_SIP_INVITE && m->status >= 300)
+			ack_failure(ua, req, branch, cseq, m);
 		*resp = m;
 		return 0;
 	}
@@ -719,6 +816,7 @@ int cpm_cli_ua_request(struct cpm_cli_ua *ua, const struct cpm_cli_req *req,
 		       const struct cpm_sip_msg **resp)
 {
 	struct cpm_cli_auth_retry ar = { false, false };
+	const char *method = cpm_sip_method_name(req->method);
 	struct cpm_buf b;
 	int rc;
 
@@ -728,13 +826,14 @@ int cpm_cli_ua_request(struct cpm_cli_ua *ua, const struct cpm_cli_req *req,
 		memcpy(branch, "z9hG4bK", 7);
 		cpm_rand_hex(branch + 7, 16);
 		bool with_auth = ua->have_ch && ua->password;
+		uint32_t cseq = ua->cseq;
 		cpm_buf_reset(&b);
-		rc = build_request(ua, req, branch, with_auth, &b);
+		rc = build_request(ua, req, branch, with_auth, cseq, method, &b);
 		ua->cseq++; /* the next request of this call, retry or not */
 		if (rc)
 			break;
 		ua->sent_credentials = with_auth;
-		rc = transact(ua, &b, branch, req->method, resp);
+		rc = transact(ua, &b, branch, req, cseq, resp);
 		if (rc)
 			break;
 		int st = (*resp)->status;
@@ -745,6 +844,22 @@ int cpm_cli_ua_request(struct cpm_cli_ua *ua, const struct cpm_cli_req *req,
 		    !cpm_cli_auth_retry(&ar, with_auth, &ch, &ua->ch, &ua->have_ch))
 			break;
 	}
+	cpm_buf_free(&b);
+	return rc;
+}
+
+int cpm_cli_ua_send(struct cpm_cli_ua *ua, const struct cpm_cli_req *req,
+		    uint32_t cseq)
+{
+	char branch[7 + 33];
+	struct cpm_buf b;
+	memcpy(branch, "z9hG4bK", 7);
+	cpm_rand_hex(branch + 7, 16);
+	cpm_buf_init(&b, 65535);
+	int rc = build_request(ua, req, branch, false, cseq,
+			       cpm_sip_method_name(req->method), &b);
+	if (!rc)
+		rc = send_bytes(ua, b.p, b.len, NULL, 0, NULL);
 	cpm_buf_free(&b);
 	return rc;
 }

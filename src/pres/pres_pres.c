@@ -346,6 +346,16 @@ void cpm_pres__publish(struct cpm_pres *p, struct cpm_txn *st, const struct cpm_
 		publish_checked(p, st, aor);
 		return;
 	}
+	/* a refresh, modify or removal of a publication we hold (RFC 3903 §6
+	 * step 3 finds it): the user was looked up when it was made, no need to
+	 * ask the store again (two PUBLISHes of three, in a device's life) */
+	const struct cpm_sip_hdr *im = cpm_sip_msg_hdr(req, CPM_SIP_H_SIP_IF_MATCH);
+	char etag[CPM_PRES_ETAG_LEN];
+	if (im && cpm_str_copy(cpm_str_trim(im->value), etag, sizeof etag) == 0 &&
+	    cpm_pres_pubs_find(p->pubs, aor, etag)) {
+		publish_checked(p, st, aor);
+		return;
+	}
 	/* a trusted source asserted the user: does it exist? */
 	char *a = strdup(aor);
 	if (!a) {

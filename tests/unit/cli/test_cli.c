@@ -26,6 +26,7 @@
 #include "../../../src/cli/cli_http.c"
 #include "../../../src/cli/cli_cmd.c"
 #include "../../../src/cli/cli_inbox.c"
+#include "cli_argv.h"
 
 /* ------------------------------------------------------------ digest */
 
@@ -237,17 +238,11 @@ static void test_auth_header(void **state)
 
 static int parse(struct cpm_cli_args *a, char *err, ...)
 {
-	char *argv[32];
-	int argc = 0;
 	va_list ap;
 	va_start(ap, err);
-	argv[argc++] = "cpm";
-	for (char *s; (s = va_arg(ap, char *)) != NULL && argc < 31;)
-		argv[argc++] = s;
+	int rc = cli_argv_parse(a, err, 256, ap);
 	va_end(ap);
-	argv[argc] = NULL;
-	cpm_cli_args_init(a);
-	return cpm_cli_args_parse(a, argc, argv, err, 256);
+	return rc;
 }
 
 static void test_args_globals(void **state)

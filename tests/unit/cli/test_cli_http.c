@@ -27,20 +27,16 @@
 #include "../../../src/cli/cli_http.c"
 #include "../../../src/cli/cli_cmd.c"
 #include "../../../src/cli/cli_inbox.c"
+#include "cli_argv.h"
 
 static int parse_args(struct cpm_cli_args *a, ...)
 {
-	char *argv[32], err[256];
-	int argc = 0;
+	char err[256];
 	va_list ap;
 	va_start(ap, a);
-	argv[argc++] = "cpm";
-	for (char *s; (s = va_arg(ap, char *)) != NULL && argc < 31;)
-		argv[argc++] = s;
+	int rc = cli_argv_parse(a, err, sizeof err, ap);
 	va_end(ap);
-	argv[argc] = NULL;
-	cpm_cli_args_init(a);
-	return cpm_cli_args_parse(a, argc, argv, err, sizeof err);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ URLs */
