@@ -67,3 +67,9 @@ void cpm_chat__conf_failed(struct cpm_pres *pres, const char *room, const char *
 			   status == 486 || status == 600 ? CPM_PRES_CONF_BUSY : CPM_PRES_CONF_FAILED,
 			   reason);
 }
+
+void cpm_chat__conf_rooms(struct cpm_pres *pres, bool (*rooms)(void *arg, const char *aor),
+			  void *arg)
+{
+	cpm_pres_conf_set_rooms(pres, rooms, arg);
+}

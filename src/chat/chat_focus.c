@@ -1225,10 +1225,18 @@ void cpm_chat_focus_free(struct cpm_chat_focus *f)
 	uv_close((uv_handle_t *)&f->timer, timer_closed);
 }
 
+static bool is_room(void *arg, const char *aor)
+{
+	struct cpm_chat_focus *f = arg;
+	return cache_find(&f->cache, aor) != NULL;
+}
+
 void cpm_chat_focus_set_pres(struct cpm_chat_focus *f, struct cpm_pres *pres)
 {
-	if (f)
-		f->pres = pres;
+	if (!f)
+		return;
+	f->pres = pres;
+	cpm_chat__conf_rooms(pres, is_room, f);
 }
 
 void cpm_chat_focus_set_im(struct cpm_chat_focus *f, struct cpm_im_ctl *im)

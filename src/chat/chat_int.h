@@ -258,6 +258,9 @@ void cpm_chat__conf_left(struct cpm_pres *pres, const char *room, const char *ao
 			 const char *why);
 /* The room is gone: its watchers' subscriptions end. */
 void cpm_chat__conf_end(struct cpm_pres *pres, const char *room);
+/* The package asks rooms(arg, aor) which URIs are rooms. */
+void cpm_chat__conf_rooms(struct cpm_pres *pres, bool (*rooms)(void *arg, const char *aor),
+			  void *arg);
 
 /* chat_focus.c for chat_adhoc.c and chat_refer.c */
 struct cpm_chat_focus;

@@ -328,9 +328,15 @@ void cpm_pres_confs_prune(struct cpm_pres_confs *cs, const char *room, uint64_t 
  * ("sip:room@example.test" or "room@example.test").  Each change reaches
  * the room's watchers as a partial NOTIFY (rate limited by
  * presence.min_notify_interval, changes meanwhile merged).  p NULL: no-op.
- * A SUBSCRIBE to a room is authorized from the store (cpm_store_room_*):
- * members, the owner, and current participants; 403 for others, 404 when
- * the URI is no room. */
+ * Which URIs are rooms the chat module says (cpm_pres_conf_set_rooms): a
+ * SUBSCRIBE "Event: conference" to any other URI is routed as usual (a
+ * user's device may serve it).  A SUBSCRIBE to a room is authorized from
+ * the store (cpm_store_room_*): members, the owner, and current
+ * participants; 403 for others. */
+
+/* Is aor ("lobby@example.test") a room?  Answered at once (a cache). */
+typedef bool cpm_pres_conf_rooms_cb(void *arg, const char *aor);
+void cpm_pres_conf_set_rooms(struct cpm_pres *p, cpm_pres_conf_rooms_cb *cb, void *arg);
 
 /* A user joined, was invited, or changed (nickname, status, role).
  * CPM_ELIMIT beyond presence.max_conference_users. */

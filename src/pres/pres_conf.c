@@ -1,7 +1,8 @@
 /* The conference event package (RFC 4575) over the subscription machinery:
- * SUBSCRIBE "Event: conference" to a room URI, authorized for the room's
+ * SUBSCRIBE "Event: conference" to a room URI (the chat module says which
+ * URIs are rooms; others are routed as usual), authorized for the room's
  * members (the owner included) and its current participants, 403 for
- * others, 404 when the URI is no room; the first NOTIFY and the one after
+ * others, 404 when the store has no such room; the first NOTIFY and the one after
  * each refresh carry the whole state, the others what changed
  * (state="partial"), each with the next version of the subscription.  The
  * room code (src/chat) tells what happens through cpm_pres_conf_*. */
@@ -165,6 +166,13 @@ static void conf_admit(struct cpm_pres *p, struct cpm_txn *st, const char *aor,
 	}
 }
 
+/* The rooms are the chat module's (its focus knows them, ad-hoc ones
+ * included); any other URI, a user's included, is not ours. */
+static bool conf_serves(struct cpm_pres *p, const char *aor)
+{
+	return p->rooms_cb && p->rooms_cb(p->rooms_arg, aor);
+}
+
 const struct cpm_pres__pkg cpm_pres__conf_pkg = {
 	.name = "conference",
 	.ctype = CPM_PRES_CONF_TYPE,
@@ -173,6 +181,7 @@ const struct cpm_pres__pkg cpm_pres__conf_pkg = {
 	.state = conf_state,
 	.ended = conf_ended,
 	.admit = conf_admit,
+	.serves = conf_serves,
 };
 
 int cpm_pres__conf_init(struct cpm_pres *p)
@@ -187,6 +196,14 @@ void cpm_pres__conf_free(struct cpm_pres *p)
 }
 
 /* ---------------------------------------------------------------- API */
+
+void cpm_pres_conf_set_rooms(struct cpm_pres *p, cpm_pres_conf_rooms_cb *cb, void *arg)
+{
+	if (!p)
+		return;
+	p->rooms_cb = cb;
+	p->rooms_arg = arg;
+}
 
 static void changed(struct cpm_pres *p, const char *room)
 {

@@ -70,6 +70,10 @@ struct cpm_pres__pkg {
 	 * resource must be a user (404 otherwise). */
 	void (*admit)(struct cpm_pres *p, struct cpm_txn *st, const char *aor,
 		      const char *watcher, const char *from_aor, const char *event);
+	/* Is aor served here (conference: a room the focus knows)?  NULL:
+	 * every AoR.  When false, the SUBSCRIBE is routed like any request
+	 * (a user's own device may serve the package). */
+	bool (*serves)(struct cpm_pres *p, const char *aor);
 };
 
 struct cpm_pres__sub {
@@ -140,6 +144,8 @@ struct cpm_pres {
 	struct cpm_pres__open_cb open_cbs[4];
 	int nopen;
 	struct cpm_pres_confs *confs; /* conference package (pres_conf.c) */
+	cpm_pres_conf_rooms_cb *rooms_cb; /* which AoRs are rooms */
+	void *rooms_arg;
 	cpm_pres_missed_cb *missed_cb;
 	void *missed_arg;
 	bool stopping;

@@ -748,6 +748,8 @@ static bool on_request(void *arg, struct cpm_txn *st, const struct cpm_sip_msg *
 	const struct cpm_pres__pkg *pkg = package_of(req, event, sizeof event);
 	if (!pkg)
 		return false; /* other packages are the devices' business */
+	if (pkg->serves && !pkg->serves(p, aor))
+		return false; /* not a resource of ours: routed as any request */
 	new_subscription(p, st, req, aor, from_aor, pkg, event);
 	return true;
 }
