@@ -27,7 +27,7 @@ CFLAGS_ALL := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Wshado
 LDFLAGS_ALL := $(OPT) $(LDFLAGS)
 
 # Library modules, in layer order.  app/ and cli/ hold the two programs.
-MODULES := lib sip sdp msrp net txn store conf core im chat pres iwf http
+MODULES := lib sip sdp msrp net txn store conf core im pres chat iwf http
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CPMD_SRC := $(wildcard src/app/*.c)

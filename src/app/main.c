@@ -352,6 +352,8 @@ static int run_server(const struct cpm_conf *conf)
 		uv_loop_close(a.loop);
 		return 1;
 	}
+	cpm_chat_focus_set_pres(a.focus, a.pres); /* conference event package */
+	cpm_chat_focus_set_im(a.focus, a.im);     /* offline members of a room */
 	/* message waiting follows the store-and-forward queue */
 	cpm_im_ctl_on_change(a.im, mwi_changed, a.pres);
 	cpm_pres_on_open(a.pres, presence_open, a.im);

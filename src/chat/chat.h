@@ -458,6 +458,14 @@ void cpm_chat_focus_stop(struct cpm_chat_focus *f);
 void cpm_chat_focus_free(struct cpm_chat_focus *f);
 /* f NULL: zeros. */
 void cpm_chat_focus_stats(const struct cpm_chat_focus *f, struct cpm_chat_focus_stats *out);
+/* The conference event package (RFC 4575) the focus tells who joins (once
+ * the MSRP session is bound), changes nickname and leaves. */
+struct cpm_pres;
+void cpm_chat_focus_set_pres(struct cpm_chat_focus *f, struct cpm_pres *pres);
+/* The message controller that takes a room's messages for members not in
+ * session (rooms with CPM_STORE_ROOM_F_OFFLINE_SF). */
+struct cpm_im_ctl;
+void cpm_chat_focus_set_im(struct cpm_chat_focus *f, struct cpm_im_ctl *im);
 
 
 /* ------------------------------------------- anchored sessions (B2BUA)

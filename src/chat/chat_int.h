@@ -241,4 +241,88 @@ void cpm_chat__out_unref(struct cpm_chat__out *o);
  * lookup.  The message's slices are valid during the call only. */
 void cpm_chat__auth(struct cpm_chat__conn *c, const struct cpm_msrp_msg *m);
 
+/* chat_conf.c: the conference event package (src/pres) told by the focus.
+ * room "lobby@example.test", aor "sip:alice@example.test"; pres NULL: no-op. */
+struct cpm_pres;
+/* aor is in (connected), or changed nickname; role is an enum
+ * cpm_store_room_role; dialed_out: the focus called it (referred_by the
+ * REFERrer, "" none). */
+void cpm_chat__conf_joined(struct cpm_pres *pres, const char *room, const char *aor,
+			   const char *display, int role, int64_t joined, bool dialed_out,
+			   const char *referred_by);
+/* The focus calls aor (RFC 4575 dialing-out). */
+void cpm_chat__conf_dialing(struct cpm_pres *pres, const char *room, const char *aor,
+			    const char *referred_by);
+/* The call to aor failed with status (486/600: busy). */
+void cpm_chat__conf_failed(struct cpm_pres *pres, const char *room, const char *aor, int status);
+/* aor left: by its own BYE (booted false) or let go by the focus. */
+void cpm_chat__conf_left(struct cpm_pres *pres, const char *room, const char *aor, bool booted,
+			 const char *why);
+/* The room is gone: its watchers' subscriptions end. */
+void cpm_chat__conf_end(struct cpm_pres *pres, const char *room);
+/* The package asks rooms(arg, aor) which URIs are rooms. */
+void cpm_chat__conf_rooms(struct cpm_pres *pres, bool (*rooms)(void *arg, const char *aor),
+			  void *arg);
+
+/* chat_focus.c for chat_adhoc.c and chat_refer.c */
+struct cpm_chat_focus;
+struct cpm_core_dlg;
+struct cpm_store_room;
+struct cpm_txn;
+struct cpm_sip_msg;
+/* The final status of a dial-out (487: given up, e.g. the room closed). */
+typedef void cpm_chat__dial_cb(void *arg, int status);
+/* The focus INVITEs uri ("sip:bob@example.test") into room (a room of
+ * the cache): CPM_ENOTFOUND (no such room, or a local user with no
+ * device), CPM_EEXIST (in it or being called), CPM_ELIMIT (full).  done
+ * (may be NULL) gets the final status when 0 was returned. */
+int cpm_chat__focus_dial(struct cpm_chat_focus *f, const char *room, const char *uri,
+			 const char *referred_by, cpm_chat__dial_cb *done, void *arg);
+/* uri leaves room (BYE; booted, why): CPM_ENOTFOUND. */
+int cpm_chat__focus_kick(struct cpm_chat_focus *f, const char *room, const char *uri,
+			 const char *why);
+/* The dialog of participant part_id, NULL when it is gone. */
+struct cpm_core_dlg *cpm_chat__focus_part_dlg(struct cpm_chat_focus *f, uint64_t part_id);
+struct cpm_core *cpm_chat__focus_core(struct cpm_chat_focus *f);
+/* A store job of another file holds f (freed after its last unhold);
+ * unhold returns false when f is going away: the job must not use it. */
+void cpm_chat__focus_hold(struct cpm_chat_focus *f);
+bool cpm_chat__focus_unhold(struct cpm_chat_focus *f);
+/* An ad-hoc room just stored: into the cache with its owner and members
+ * (AoRs), then the creator's INVITE st is answered as for a room (offer:
+ * the SDP part of its body).  True when the creator is in. */
+bool cpm_chat__focus_adhoc_join(struct cpm_chat_focus *f, const struct cpm_store_room *room,
+				const char *const *members, size_t n, struct cpm_txn *st,
+				const struct cpm_sip_msg *req, const char *creator,
+				struct cpm_str offer);
+
+/* chat_adhoc.c: ad-hoc conferences (RFC 5366 conference factory). */
+/* Is aor ("conf@example.test") the conference factory (chat.factory)? */
+bool cpm_chat__adhoc_is_factory(const struct cpm_conf *conf, const char *aor);
+/* An INVITE to the factory from creator (an AoR): always answers st. */
+void cpm_chat__adhoc_invite(struct cpm_chat_focus *f, struct cpm_txn *st,
+			    const struct cpm_sip_msg *req, const char *creator);
+/* The last participant of ad-hoc room left: the room goes from the store. */
+void cpm_chat__adhoc_over(struct cpm_core *core, const char *room);
+
+/* chat_refer.c: REFER to the focus (RFC 4579 §5.5, RFC 3515) in the dialog
+ * d of participant part_id (aor, in room; owner: the room's owner). */
+void cpm_chat__refer(struct cpm_chat_focus *f, uint64_t part_id, const char *room,
+		     const char *aor, bool owner, struct cpm_core_dlg *d, struct cpm_txn *st,
+		     const struct cpm_sip_msg *req);
+
+/* chat_roommsg.c */
+struct cpm_im_ctl;
+/* A message of aor into room: from its participant from, or (from NULL)
+ * as a sender not in session.  Returns the status (200, 400, 403, 404;
+ * cpm_chat_room_receive). */
+int cpm_chat__room_inject(struct cpm_chat_room *room, struct cpm_chat_member *from,
+			  const char *aor, const char *display, struct cpm_str ctype,
+			  struct cpm_str body, struct cpm_str message_id);
+/* A public message of room (its CPIM as distributed, nick the sender's
+ * nickname) for each member AoR in absent, by store-and-forward.  Returns
+ * how many copies were handed over. */
+size_t cpm_chat__room_offline(struct cpm_im_ctl *im, const char *room, const char *nick,
+			      const char *const *absent, size_t n, struct cpm_str cpim);
+
 #endif

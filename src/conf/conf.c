@@ -188,6 +188,10 @@ const struct cpm_conf_directive cpm_conf_directives[] = {
 	{ "chat", "max_participants", CPM_CONF_T_INT, "1000", "",
 	  "participants of one room at most; a join beyond gets 486",
 	  FIELD(chat.max_participants), 1, 1000000 },
+	{ "chat", "factory", CPM_CONF_T_STR, "conf", "",
+	  "user part of the conference factory URI in every served domain (an INVITE with a URI "
+	  "list creates an ad-hoc room); empty = no ad-hoc conferences",
+	  FIELD(chat.factory), 0, 0 },
 	/* [im] */
 	{ "im", "store_and_forward", CPM_CONF_T_BOOL, "yes", "",
 	  "keep MESSAGEs that cannot be delivered now (202) and deliver them later",
@@ -288,6 +292,10 @@ const struct cpm_conf_directive cpm_conf_directives[] = {
 	  "a watcher in neither the allow nor the block list of a user: allow, confirm "
 	  "(pending until the user decides) or block",
 	  FIELD(presence.default_policy), 1, 0 },
+	{ "presence", "max_conference_users", CPM_CONF_T_INT, "1000", "",
+	  "users of one conference tracked for its watchers (RFC 4575): participants, "
+	  "invited users, and who left until every watcher was told",
+	  FIELD(presence.max_conference_users), 1, 100000 },
 	{ "presence", "max_rules", CPM_CONF_T_INT, "1000", "",
 	  "entries of one user's allow, block and pending lists together",
 	  FIELD(presence.max_rules), 1, 100000 },

@@ -156,6 +156,8 @@ struct cpm_conf {
 		size_t chunk_size;       /* larger bodies are sent in chunks */
 		int history;             /* room messages replayed on join */
 		int max_participants;    /* of one room (486 beyond) */
+		char factory[64];        /* user part of the conference factory
+					  * URI (RFC 5366), "" = no ad-hoc */
 	} chat;
 	struct {
 		/* anchored sessions: the server as B2BUA (src/chat/chat_b2b.c) */
@@ -205,6 +207,8 @@ struct cpm_conf {
 						* presence subscription */
 		int busy_status;               /* INVITE to a busy user: 486/480, 0 = off */
 		char default_policy[16];       /* "allow", "confirm", "block" */
+		int max_conference_users;      /* users tracked per conference
+						* (RFC 4575 package) */
 		int max_rules;                 /* allow+block+pending per user */
 		bool from_registration;        /* no publication: a binding = open */
 		char unregistered[16];         /* "published" or "closed" */

@@ -350,6 +350,14 @@ struct cpm_im_ctl_msg {
 typedef void cpm_im_ctl_done_cb(void *arg, int status, const char *reason);
 int cpm_im_ctl_store(struct cpm_im_ctl *ctl, const struct cpm_im_ctl_msg *m, bool dry,
 		     cpm_im_ctl_done_cb *done, void *arg);
+/* The same with any body: content_type as stored and sent (e.g.
+ * "message/cpim"), payload_type what the recipient's "accepts" is checked
+ * against (the type inside CPIM).  A chat room's copy for a member not in
+ * session (src/chat, rooms with offline store-and-forward).  CPM_ESTATE
+ * when im.store_and_forward is off or the server stops. */
+int cpm_im_ctl_message(struct cpm_im_ctl *ctl, const char *aor, const char *sender,
+		       const char *display, const char *content_type, const char *payload_type,
+		       const void *body, size_t len);
 /* At shutdown start: no new deliveries, timers stopped. */
 void cpm_im_ctl_stop(struct cpm_im_ctl *ctl);
 /* Once core has stopped (its transactions and store jobs are done). */

@@ -1198,21 +1198,37 @@ static struct cpm_im__job *own_job(struct cpm_im_ctl *ctl, const struct cpm_im_c
 	return j;
 }
 
-int cpm_im_ctl_notice(struct cpm_im_ctl *ctl, const char *aor, const char *sender,
-		      const char *display, const char *text)
+int cpm_im_ctl_message(struct cpm_im_ctl *ctl, const char *aor, const char *sender,
+		       const char *display, const char *content_type, const char *payload_type,
+		       const void *body, size_t len)
 {
 	if (ctl->stopping || !ctl->conf->im.store_and_forward)
 		return CPM_ESTATE;
 	struct cpm_im_ctl_msg msg = { .aor = aor, .sender = sender, .display = display,
-				      .ctype = "text/plain;charset=UTF-8",
-				      .body = cpm_str_from_cstr(text) };
+				      .ctype = content_type,
+				      .body = (struct cpm_str){ body, len } };
 	struct cpm_im__job *j = own_job(ctl, &msg);
 	if (!j)
 		return CPM_ENOMEM;
 	j->own = true;
-	cpm_logi(j->m.call_id, "notice for %s: %s", aor, text);
+	/* what the recipient's "accepts" is checked against: the type inside
+	 * CPIM for a room's copy */
+	if (payload_type && payload_type[0]) {
+		j->ind.content_type = cpm_str_from_cstr(j->m.content_type);
+		snprintf(j->payload_type, sizeof j->payload_type, "%s", payload_type);
+		j->ind.payload_type = cpm_str_from_cstr(j->payload_type);
+	}
+	cpm_logi(j->m.call_id, "message for %s from %s (%s)", aor, sender, j->m.content_type);
 	cpm_im__submit(j); /* live if a device is there, else the rules */
 	return 0;
+}
+
+int cpm_im_ctl_notice(struct cpm_im_ctl *ctl, const char *aor, const char *sender,
+		      const char *display, const char *text)
+{
+	cpm_logi(aor, "notice for %s: %s", aor, text);
+	return cpm_im_ctl_message(ctl, aor, sender, display, "text/plain;charset=UTF-8",
+				  "text/plain", text, strlen(text));
 }
 
 int cpm_im_ctl_store(struct cpm_im_ctl *ctl, const struct cpm_im_ctl_msg *msg, bool dry,

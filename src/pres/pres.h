@@ -198,6 +198,164 @@ struct cpm_pres_winfo_watcher {
 int cpm_pres_winfo_doc(const char *resource, unsigned version,
 		       const struct cpm_pres_winfo_watcher *w, size_t n, struct cpm_buf *out);
 
+/* ------------------------------------ conference state (RFC 4575, pure)
+ *
+ * The conference event package: a watcher subscribes to a room URI
+ * ("Event: conference") and gets application/conference-info+xml
+ * documents, the whole state first (state="full", on every subscription
+ * and refresh), then the changes (state="partial") with a version that
+ * grows by one per document (§5.1: versions are scoped to the
+ * subscription). */
+
+#define CPM_PRES_CONF_TYPE "application/conference-info+xml"
+
+/* <endpoint><status> (RFC 4575 §5.6.4). */
+enum cpm_pres_conf_status {
+	CPM_PRES_CONF_CONNECTED = 0,
+	CPM_PRES_CONF_DIALING_OUT,   /* the focus INVITEs the user (ad-hoc, REFER) */
+	CPM_PRES_CONF_DIALING_IN,    /* the user's INVITE is being answered */
+	CPM_PRES_CONF_ALERTING,      /* the invited user's device rings (180) */
+	CPM_PRES_CONF_ON_HOLD,
+	CPM_PRES_CONF_PENDING,
+	CPM_PRES_CONF_DISCONNECTING,
+	CPM_PRES_CONF_DISCONNECTED,
+};
+
+/* <joining-method> (§5.6.5). */
+enum cpm_pres_conf_joining {
+	CPM_PRES_CONF_DIALED_IN = 0, /* the user called the room */
+	CPM_PRES_CONF_DIALED_OUT,    /* the focus called the user */
+	CPM_PRES_CONF_FOCUS_OWNER,   /* the creator of an ad-hoc conference */
+};
+
+/* <disconnection-method> (§5.6.7). */
+enum cpm_pres_conf_disc {
+	CPM_PRES_CONF_DEPARTED = 0,  /* the user left (BYE) */
+	CPM_PRES_CONF_BOOTED,        /* removed (the owner, a full queue) */
+	CPM_PRES_CONF_FAILED,        /* an invitation failed */
+	CPM_PRES_CONF_BUSY,          /* an invitation was refused busy */
+};
+
+/* The user's role in the room: <roles><entry> "participant", "moderator"
+ * or "owner". */
+enum cpm_pres_conf_role {
+	CPM_PRES_CONF_PARTICIPANT = 0,
+	CPM_PRES_CONF_MODERATOR,
+	CPM_PRES_CONF_OWNER,
+};
+
+/* One user of a conference (a participant, or someone invited).  Strings
+ * NULL or "" when absent. */
+struct cpm_pres_conf_user {
+	const char *uri;      /* <user entity>: "sip:alice@example.test" */
+	const char *display;  /* <display-text>: the nickname, else the display name */
+	enum cpm_pres_conf_role role;
+	const char *endpoint; /* <endpoint entity>: the device; "": uri */
+	enum cpm_pres_conf_status status;
+	enum cpm_pres_conf_joining joining;
+	int64_t joined;       /* <joining-info><when>, wall seconds; 0: none */
+	const char *referred_by; /* <referred><by>: who REFERred the user here */
+	/* DISCONNECTED: how and why */
+	enum cpm_pres_conf_disc disc;
+	const char *reason;   /* <disconnection-info><reason>, e.g. "486 Busy Here" */
+	int64_t left;         /* <disconnection-info><when>; 0: none */
+	bool deleted;         /* documents: <user state="deleted"> (gone) */
+};
+
+/* One conference-info document. */
+struct cpm_pres_conf_info {
+	const char *entity;   /* the conference URI "sip:room@example.test" */
+	unsigned version;
+	bool partial;         /* state="partial": users holds the changed ones */
+	bool describe;        /* write <conference-description> */
+	const char *display;  /* its <display-text> (the room's name) */
+	const char *subject;  /* its <subject> */
+	bool adhoc;           /* ... and <keywords>ad-hoc</keywords> */
+	unsigned user_count;  /* <conference-state><user-count>: connected users */
+	bool active;          /* <active>: someone is connected */
+	const struct cpm_pres_conf_user *users;
+	size_t n;
+};
+
+/* Build the document (RFC 4575 §5, elements in the schema's order; in a
+ * full document every user is state="full", in a partial one the users
+ * given are state="full" or, when deleted, state="deleted" with the
+ * endpoint's disconnection).  CPM_EINVAL for a user without uri, an
+ * entity missing; CPM_ENOMEM. */
+int cpm_pres_conf_doc(const struct cpm_pres_conf_info *ci, struct cpm_buf *out);
+const char *cpm_pres_conf_status_name(enum cpm_pres_conf_status s);
+
+/* The users of every conference, each change stamped with a generation so
+ * that a watcher who has seen up to generation g gets exactly what changed
+ * since (pure: the package of pres_conf.c feeds and reads it).  A user who
+ * left stays as a "deleted" entry until every watcher has seen it (prune),
+ * or until max_users entries would be exceeded: then the oldest such entry
+ * goes and watchers who had not seen it get a full document. */
+struct cpm_pres_confs;
+
+int cpm_pres_confs_new(unsigned max_users, struct cpm_pres_confs **out);
+void cpm_pres_confs_free(struct cpm_pres_confs *cs);
+/* A user joined or changed (u->deleted ignored): 1 changed, 0 the same as
+ * before, CPM_ELIMIT (max_users connected or invited), CPM_EINVAL, CPM_ENOMEM. */
+int cpm_pres_confs_set(struct cpm_pres_confs *cs, const char *room,
+		       const struct cpm_pres_conf_user *u);
+/* The user left (or an invitation failed): 1, 0 when unknown or gone. */
+int cpm_pres_confs_gone(struct cpm_pres_confs *cs, const char *room, const char *uri,
+			enum cpm_pres_conf_disc how, const char *reason, int64_t when);
+/* The conference's description (NULL: keep; "" none): 1 changed, 0 same. */
+int cpm_pres_confs_describe(struct cpm_pres_confs *cs, const char *room, const char *display,
+			    const char *subject, bool adhoc);
+/* The user with this URI (connected, or invited and not answered yet)? */
+bool cpm_pres_confs_has(const struct cpm_pres_confs *cs, const char *room, const char *uri);
+/* Connected users, 0 for an unknown room. */
+unsigned cpm_pres_confs_count(const struct cpm_pres_confs *cs, const char *room);
+/* Forget the conference. */
+void cpm_pres_confs_drop(struct cpm_pres_confs *cs, const char *room);
+/* The document for a watcher who has seen up to *seen (0: nothing yet):
+ * full when *seen is 0 or older than what was kept, else partial with
+ * what changed.  *seen gets the current generation.  Returns 0 with the
+ * document in out, 1 when nothing changed since *seen (out untouched).
+ * An unknown room has no users. */
+int cpm_pres_confs_doc(struct cpm_pres_confs *cs, const char *room, unsigned version,
+		       uint64_t *seen, struct cpm_buf *out);
+/* Every watcher of room has seen up to min_seen (UINT64_MAX: nobody
+ * watches): the deleted entries at or below it go; a conference left with
+ * no user goes (a described one only when nobody watches). */
+void cpm_pres_confs_prune(struct cpm_pres_confs *cs, const char *room, uint64_t min_seen);
+
+/* ------------------------------------------------------------ conferences
+ *
+ * What the room code (src/chat: the focus, ad-hoc conferences) tells the
+ * conference event package; no XML on its side.  room is the room's URI
+ * ("sip:room@example.test" or "room@example.test").  Each change reaches
+ * the room's watchers as a partial NOTIFY (rate limited by
+ * presence.min_notify_interval, changes meanwhile merged).  p NULL: no-op.
+ * Which URIs are rooms the chat module says (cpm_pres_conf_set_rooms): a
+ * SUBSCRIBE "Event: conference" to any other URI is routed as usual (a
+ * user's device may serve it).  A SUBSCRIBE to a room is authorized from
+ * the store (cpm_store_room_*): members, the owner, and current
+ * participants; 403 for others. */
+
+/* Is aor ("lobby@example.test") a room?  Answered at once (a cache). */
+typedef bool cpm_pres_conf_rooms_cb(void *arg, const char *aor);
+void cpm_pres_conf_set_rooms(struct cpm_pres *p, cpm_pres_conf_rooms_cb *cb, void *arg);
+
+/* A user joined, was invited, or changed (nickname, status, role).
+ * CPM_ELIMIT beyond presence.max_conference_users. */
+int cpm_pres_conf_user(struct cpm_pres *p, const char *room, const struct cpm_pres_conf_user *u);
+/* A user left (BYE: DEPARTED), was removed (BOOTED) or an invitation
+ * failed (FAILED, BUSY); reason e.g. "486 Busy Here", may be NULL. */
+void cpm_pres_conf_left(struct cpm_pres *p, const char *room, const char *uri,
+			enum cpm_pres_conf_disc how, const char *reason);
+/* The room's name (display-text) and subject (NULL: unchanged). */
+void cpm_pres_conf_describe(struct cpm_pres *p, const char *room, const char *display,
+			    const char *subject, bool adhoc);
+/* The room is gone (closed by its owner, an ad-hoc conference over):
+ * every subscription to it ends (NOTIFY terminated;reason=noresource). */
+void cpm_pres_conf_end(struct cpm_pres *p, const char *room);
+/* Subscriptions to room's conference state. */
+unsigned cpm_pres_conf_watchers(struct cpm_pres *p, const char *room);
+
 /* ---------------------------------------- the publication store (pure)
  *
  * Soft state (RFC 3903): in memory only.  Each user has up to max_per_user

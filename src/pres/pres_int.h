@@ -29,6 +29,11 @@ void cpm_pres__map_each(const struct cpm_pres__map *m,
 			void (*cb)(void *arg, const char *key, void *val), void *arg);
 void cpm_pres__map_free(struct cpm_pres__map *m, void (*fr)(void *val));
 
+/* ------------------------------------------------------------ pres_xml.c */
+
+/* Serialize an xmlDocPtr (UTF-8, indented) onto out. */
+int cpm_pres__xml_dump(void *xml_doc, struct cpm_buf *out);
+
 /* ------------------------------------------------- pres_sub.c: machinery */
 
 struct cpm_core;
@@ -59,6 +64,16 @@ struct cpm_pres__pkg {
 	/* After a subscription was created (answered) / before it goes. */
 	void (*created)(struct cpm_pres__sub *s, bool was_unknown);
 	void (*ended)(struct cpm_pres__sub *s);
+	/* A package whose resources are not users (conference: rooms)
+	 * checks the resource and the watcher itself, answers st or calls
+	 * cpm_pres__sub_create (then authorize decides as usual).  NULL: the
+	 * resource must be a user (404 otherwise). */
+	void (*admit)(struct cpm_pres *p, struct cpm_txn *st, const char *aor,
+		      const char *watcher, const char *from_aor, const char *event);
+	/* Is aor served here (conference: a room the focus knows)?  NULL:
+	 * every AoR.  When false, the SUBSCRIBE is routed like any request
+	 * (a user's own device may serve the package). */
+	bool (*serves)(struct cpm_pres *p, const char *aor);
 };
 
 struct cpm_pres__sub {
@@ -84,7 +99,9 @@ struct cpm_pres__sub {
 	int64_t expires_at;    /* wall seconds */
 	enum cpm_pres__state state;
 	const char *wevent;    /* RFC 3858 event: subscribe, approved, ... */
-	unsigned version;      /* of the next watcher-info document */
+	unsigned version;      /* of the next watcher-info or conference-info document */
+	uint64_t seen;         /* conference: the generation the watcher has */
+	bool refreshed;        /* a refresh came: the next NOTIFY has the full state */
 	uint64_t last_notify;  /* ms (cpm_now_ms) */
 	uv_timer_t timer;      /* expiry */
 	uv_timer_t throttle;   /* the next NOTIFY, when rate limited */
@@ -126,6 +143,9 @@ struct cpm_pres {
 	uv_fs_poll_t *rules_poll;    /* reloads the rules file when it changes */
 	struct cpm_pres__open_cb open_cbs[4];
 	int nopen;
+	struct cpm_pres_confs *confs; /* conference package (pres_conf.c) */
+	cpm_pres_conf_rooms_cb *rooms_cb; /* which AoRs are rooms */
+	void *rooms_arg;
 	cpm_pres_missed_cb *missed_cb;
 	void *missed_arg;
 	bool stopping;
@@ -144,6 +164,10 @@ void cpm_pres__sub_notify_failed(struct cpm_pres__sub *s);
 void cpm_pres__sub_end(struct cpm_pres__sub *s, const char *reason);
 /* A pending subscription is now authorized (RFC 3857 event "approved"). */
 void cpm_pres__sub_activate(struct cpm_pres__sub *s);
+/* Authorize and create the subscription of st (still unanswered). */
+void cpm_pres__sub_create(struct cpm_pres *p, struct cpm_txn *st, const char *aor,
+			  const char *from_aor, const struct cpm_pres__pkg *pkg,
+			  const char *event);
 /* The subscriptions to aor, NULL when none. */
 struct cpm_pres__sub *cpm_pres__subs_of(struct cpm_pres *p, const char *aor);
 /* The watcher ("user@host") a request comes from: the identity core
@@ -151,6 +175,13 @@ struct cpm_pres__sub *cpm_pres__subs_of(struct cpm_pres *p, const char *aor);
  * untrusted one is a watcher of another domain, unverified). */
 int cpm_pres__identity(const struct cpm_sip_msg *req, const char *from_aor, char *out,
 		       size_t sz);
+
+/* ------------------------------------- pres_conf.c: conference package */
+
+extern const struct cpm_pres__pkg cpm_pres__conf_pkg;
+
+int cpm_pres__conf_init(struct cpm_pres *p);
+void cpm_pres__conf_free(struct cpm_pres *p);
 
 /* ---------------------------------------- pres_pres.c: presence service */
 

@@ -370,6 +370,7 @@ static const struct cpm_pres__pkg *const pkgs[] = {
 	&mwi_pkg,
 	&cpm_pres__presence_pkg,
 	&cpm_pres__winfo_pkg,
+	&cpm_pres__conf_pkg,
 };
 
 /* ---------------------------------------------------------- SUBSCRIBE */
@@ -458,10 +459,12 @@ static void accepted(struct cpm_pres *p, struct cpm_txn *st, sub_t *s, int64_t e
 	}
 	arm(s, e);
 	/* RFC 6665 §4.2.1.2: the current state after each (re)subscription */
-	if (fresh)
+	if (fresh) {
 		notify_state(s);
-	else
+	} else {
+		s->refreshed = true;
 		cpm_pres__sub_changed(s);
+	}
 }
 
 struct refresh_check {
@@ -577,8 +580,7 @@ static int prepare(struct cpm_pres *p, struct cpm_txn *st, const struct cpm_sip_
 	return 0;
 }
 
-/* Authorize and create the subscription of req (st still unanswered). */
-static void create(struct cpm_pres *p, struct cpm_txn *st, const char *aor,
+void cpm_pres__sub_create(struct cpm_pres *p, struct cpm_txn *st, const char *aor,
 		   const char *from_aor, const struct cpm_pres__pkg *pkg, const char *event)
 {
 	const struct cpm_sip_msg *req = cpm_txn_req(st);
@@ -671,7 +673,7 @@ struct new_ctx {
 static void new_checked(struct cpm_pres *p, struct cpm_txn *st, void *arg)
 {
 	struct new_ctx *c = arg;
-	create(p, st, c->aor, c->from_aor, c->pkg, c->event);
+	cpm_pres__sub_create(p, st, c->aor, c->from_aor, c->pkg, c->event);
 }
 
 static void new_subscription(struct cpm_pres *p, struct cpm_txn *st,
@@ -685,8 +687,12 @@ static void new_subscription(struct cpm_pres *p, struct cpm_txn *st,
 	snprintf(probe.aor, sizeof probe.aor, "%s", aor);
 	if (prepare(p, st, req, from_aor, pkg, &probe, &e))
 		return;
+	if (pkg->admit) {
+		pkg->admit(p, st, aor, probe.watcher, from_aor, event);
+		return;
+	}
 	if (from_aor[0] && strcmp(from_aor, aor) == 0) {
-		create(p, st, aor, from_aor, pkg, event);
+		cpm_pres__sub_create(p, st, aor, from_aor, pkg, event);
 		return;
 	}
 	struct new_ctx *c = calloc(1, sizeof *c);
@@ -742,6 +748,8 @@ static bool on_request(void *arg, struct cpm_txn *st, const struct cpm_sip_msg *
 	const struct cpm_pres__pkg *pkg = package_of(req, event, sizeof event);
 	if (!pkg)
 		return false; /* other packages are the devices' business */
+	if (pkg->serves && !pkg->serves(p, aor))
+		return false; /* not a resource of ours: routed as any request */
 	new_subscription(p, st, req, aor, from_aor, pkg, event);
 	return true;
 }
@@ -857,6 +865,8 @@ int cpm_pres_new(struct cpm_core *core, struct cpm_pres **out)
 	p->loop = cpm_core_loop(core);
 	int rc = cpm_pres__presence_init(p);
 	if (!rc)
+		rc = cpm_pres__conf_init(p);
+	if (!rc)
 		rc = cpm_core_add_service(core, on_request, p);
 	if (rc) {
 		cpm_pres_free(p);
@@ -895,5 +905,6 @@ void cpm_pres_free(struct cpm_pres *p)
 	cpm_pres__map_free(&p->by_tag, NULL);
 	cpm_pres__map_free(&p->by_aor, free);
 	cpm_pres__presence_free(p);
+	cpm_pres__conf_free(p);
 	free(p);
 }

@@ -309,8 +309,9 @@ static bool note_seen(struct cpm_pres_pidf *const *pubs, size_t upto_pub, const 
 	return seen;
 }
 
-static int serialize(xmlDocPtr doc, struct cpm_buf *out)
+int cpm_pres__xml_dump(void *xml_doc, struct cpm_buf *out)
 {
+	xmlDocPtr doc = xml_doc;
 	xmlChar *mem = NULL;
 	int size = 0;
 	xmlDocDumpFormatMemoryEnc(doc, &mem, &size, "UTF-8", 1);
@@ -429,7 +430,7 @@ int cpm_pres_pidf_compose(const char *entity, struct cpm_pres_pidf *const *pubs,
 	if (basic >= 0)
 		s.open = basic == 1;
 	if (!rc)
-		rc = serialize(doc, out);
+		rc = cpm_pres__xml_dump(doc, out);
 out:
 	for (size_t i = 0; i < ids.n; i++)
 		free(ids.v[i]);
@@ -477,7 +478,7 @@ int cpm_pres_winfo_doc(const char *resource, unsigned version,
 			xmlSetProp(e, (const xmlChar *)"duration-subscribed", (const xmlChar *)v);
 		}
 	}
-	rc = serialize(doc, out);
+	rc = cpm_pres__xml_dump(doc, out);
 out:
 	xmlFreeDoc(doc);
 	return rc;
