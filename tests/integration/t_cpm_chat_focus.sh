@@ -7,6 +7,7 @@
 # members-only room, is refused (403) and cpm exits non-zero with the status.
 . "$(dirname "$0")/lib.sh"
 [ -x "$CPM" ] || fail "no cpm binary at $CPM (run make)"
+need sqlite3
 
 for u in alice bob carol; do cpmd_user_add "$u@example.test" "$u-secret"; done
 cpmd room add lobby@example.test --owner alice@example.test --history 5 >"$T/room.out" 2>&1 ||
@@ -23,10 +24,17 @@ BOB=$BG_PID
 wait_for 10 grep -q "sip:bob@example.test\] chat: in lobby@example.test" "$CPMD_LOG" ||
 	fail "bob did not get into the room"
 
+in_history() { # TEXT — a message of lobby's history ends with TEXT
+	[ "$(sqlite3 "$T/var/cpmd.db" "SELECT count(*) FROM room_messages WHERE
+		room = 'lobby@example.test' AND CAST(body AS TEXT) LIKE '%$1%'")" -ge 1 ]
+}
 check "alice sends two messages into the room"
 for m in "hello room" "second line"; do
 	cpm --user alice@example.test --password alice-secret chat lobby@example.test --send "$m" \
 		>>"$T/alice.out" 2>&1 || fail "alice's --send '$m' failed: $(cat "$T/alice.out")"
+	# the history is written by the store worker after the 200: the next session
+	# joins once the message is there (a rejoin within milliseconds may miss it)
+	wait_for 5 in_history "$m" || fail "'$m' never reached the room's history"
 done
 assert_contains "$T/alice.out" "(a chat room) (200 OK)"
 bg_wait "$BOB" 30
