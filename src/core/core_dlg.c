@@ -54,6 +54,7 @@ struct cpm_core_dlg {
 	size_t ack_len;
 	struct cpm_net_dest ack_dest;
 	struct dlg_req *reqs; /* requests of ours awaiting their answer */
+	bool freed;	      /* unlinked; the memory goes with the timer */
 	uv_timer_t timer;
 };
 
@@ -143,6 +144,7 @@ static void st_gone(void *owner, struct cpm_txn *t)
 static void dlg_free(struct cpm_core_dlg *d)
 {
 	struct cpm_core *c = d->c;
+	d->freed = true;
 	size_t b = bucket(c, cpm_str_from_cstr(d->call_id), cpm_str_from_cstr(d->local_tag));
 	for (struct cpm_core_dlg **pp = &c->dlg_tab[b]; *pp; pp = &(*pp)->hnext)
 		if (*pp == d) {
@@ -265,13 +267,10 @@ static void on_req_answer(void *arg, int status, const struct cpm_sip_msg *resp)
 	if (d && r->cb)
 		r->cb(r->arg, status, resp);
 	/* §12.2.1.2: 481 or 408 to a request in the dialog ends it */
-	if (d && (status == 481 || status == 408) && d->c->dlgs) {
-		/* the callback may have ended it already */
-		bool alive = false;
-		for (struct cpm_core_dlg *x = d->c->dlgs; x; x = x->next)
-			if (x == d)
-				alive = true;
-		if (alive) {
+	if (d && (status == 481 || status == 408)) {
+		/* the callback may have ended it already (its memory stays until
+		 * the timer's close callback, on a later loop turn) */
+		if (!d->freed) {
 			const struct cpm_core_dlg_ops *ops = d->ops;
 			void *oarg = d->arg;
 			if (ops && ops->ended)
@@ -542,12 +541,8 @@ static void uac_done(struct cpm_core_dlg *d, int status, const struct cpm_sip_ms
 	if (ops && ops->answered)
 		ops->answered(arg, d, status, resp);
 	if (status >= 300) {
-		/* the callback may not free d: it is ours to free now */
-		bool alive = false;
-		for (struct cpm_core_dlg *x = d->c->dlgs; x; x = x->next)
-			if (x == d)
-				alive = true;
-		if (alive)
+		/* the callback may have freed d (cpm_core_dlg_bye); else ours */
+		if (!d->freed)
 			dlg_free(d);
 	}
 }
